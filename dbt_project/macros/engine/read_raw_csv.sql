@@ -1,0 +1,48 @@
+{% macro read_raw_csv(manifest_relation, columns) -%}
+    {{ return(adapter.dispatch('read_raw_csv')(manifest_relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__read_raw_csv(manifest_relation, columns) -%}
+    {{ exceptions.raise_compiler_error(
+        "read_raw_csv is implemented for duckdb (and spark); target "
+        ~ target.type ~ " builds gold only, from published silver") }}
+{%- endmacro %}
+
+{% macro duckdb__read_raw_csv(manifest_relation, columns) -%}
+    {#- Every accepted raw object the manifest lists, parsed with the given columns. -#}
+    {%- set paths = [] -%}
+    {%- if execute -%}
+        {%- set listing -%}
+            select object_key
+            from {{ manifest_relation }}
+            where status = 'accepted'
+            order by ingested_at, object_key
+        {%- endset -%}
+        {%- for row in run_query(listing) -%}
+            {%- do paths.append(lake_root() ~ '/' ~ row[0]) -%}
+        {%- endfor -%}
+        {%- if paths | length == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "no accepted raw objects in " ~ manifest_relation
+                ~ "; run `olist-elt ingest` first") }}
+        {%- endif -%}
+    {%- endif -%}
+    read_csv(
+        [
+            {%- for path in paths %}
+            '{{ path }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        ],
+        header = true,
+        delim = ',',
+        quote = '"',
+        escape = '"',
+        strict_mode = true,
+        filename = true,
+        columns = {
+            {%- for column in columns %}
+            '{{ column }}': 'varchar'{{ "," if not loop.last }}
+            {%- endfor %}
+        }
+    )
+{%- endmacro %}

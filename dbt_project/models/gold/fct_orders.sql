@@ -1,0 +1,71 @@
+with
+
+orders as (
+    select * from {{ ref('silver_orders') }}
+),
+
+items as (
+    select * from {{ ref('silver_order_items') }}
+),
+
+payments as (
+    select * from {{ ref('silver_payments') }}
+),
+
+reviews as (
+    select * from {{ ref('silver_reviews') }}
+),
+
+order_items as (
+    select
+        order_id,
+        count(*) as item_count,
+        sum(price_brl) as items_brl,
+        sum(freight_brl) as freight_brl
+    from items
+    group by 1
+),
+
+order_payments as (
+    select
+        order_id,
+        count(*) as payment_count,
+        sum(payment_value_brl) as payment_brl
+    from payments
+    group by 1
+),
+
+latest_review as (
+    {{ latest_per_key('reviews', ['order_id'],
+        'review_created_date desc, answered_at desc, review_id') }}
+),
+
+final as (
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.order_status,
+        orders.purchase_date,
+        orders.purchased_at,
+        orders.approved_at,
+        orders.delivered_to_carrier_at,
+        orders.delivered_at,
+        orders.delivered_date,
+        orders.estimated_delivery_date,
+        orders.order_status = 'delivered' as is_delivered,
+        coalesce(orders.delivered_date > orders.estimated_delivery_date, false) as is_late,
+        {{ dbt.datediff('orders.purchase_date', 'orders.delivered_date', 'day') }}
+            as delivery_days,
+        coalesce(order_items.item_count, 0) as item_count,
+        coalesce(order_items.items_brl, 0) as items_brl,
+        coalesce(order_items.freight_brl, 0) as freight_brl,
+        coalesce(order_payments.payment_count, 0) as payment_count,
+        coalesce(order_payments.payment_brl, 0) as payment_brl,
+        latest_review.review_score
+    from orders
+    left join order_items on orders.order_id = order_items.order_id
+    left join order_payments on orders.order_id = order_payments.order_id
+    left join latest_review on orders.order_id = latest_review.order_id
+)
+
+select * from final

@@ -1,0 +1,63 @@
+{#- One row per zip prefix: exact duplicates and coordinates outside Brazil's
+    bounding box are dropped, the city is the most frequent normalized spelling. -#}
+with
+
+geolocation as (
+    select * from {{ ref('bronze_olist__geolocation') }}
+),
+
+conformed as (
+    select distinct
+        {{ pad_zip('geolocation_zip_code_prefix') }} as zip_code_prefix,
+        cast(geolocation_lat as double) as latitude,
+        cast(geolocation_lng as double) as longitude,
+        {{ normalize_city('geolocation_city') }} as city,
+        upper(trim(geolocation_state)) as state_code
+    from geolocation
+),
+
+inside_brazil as (
+    select *
+    from conformed
+    where
+        latitude between -33.75 and 5.27
+        and longitude between -73.99 and -34.79
+),
+
+city_votes as (
+    select
+        zip_code_prefix,
+        city,
+        state_code,
+        count(*) as votes
+    from inside_brazil
+    group by 1, 2, 3
+),
+
+top_city as (
+    {{ latest_per_key('city_votes', ['zip_code_prefix'], 'votes desc, city asc') }}
+),
+
+coordinates as (
+    select
+        zip_code_prefix,
+        avg(latitude) as latitude,
+        avg(longitude) as longitude,
+        count(*) as distinct_points
+    from inside_brazil
+    group by 1
+),
+
+final as (
+    select
+        coordinates.zip_code_prefix,
+        top_city.city,
+        top_city.state_code,
+        coordinates.latitude,
+        coordinates.longitude,
+        coordinates.distinct_points
+    from coordinates
+    inner join top_city on coordinates.zip_code_prefix = top_city.zip_code_prefix
+)
+
+select * from final

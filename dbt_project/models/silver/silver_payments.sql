@@ -1,0 +1,25 @@
+with
+
+payments as (
+    select * from {{ ref('bronze_olist__order_payments') }}
+),
+
+latest as (
+    {{ latest_per_key('payments', ['order_id', 'payment_sequential'],
+        '_ingested_at desc, _source_object desc') }}
+),
+
+final as (
+    select
+        order_id,
+        cast(payment_sequential as integer) as payment_sequential,
+        lower(trim(payment_type)) as payment_type,
+        cast(payment_installments as integer) as installments,
+        cast(payment_value as decimal(12, 2)) as payment_value_brl,
+        _source_object,
+        _sha256,
+        _ingested_at
+    from latest
+)
+
+select * from final

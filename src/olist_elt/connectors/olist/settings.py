@@ -1,0 +1,9 @@
+"""Constants of the Olist CSV connector."""
+
+from olist_elt.sample.generator import OLIST_FILES
+
+SOURCE = "olist"
+SCHEMA_VERSION = "olist-csv-v1"
+EXPECTED_FILES = {spec.file_name: spec for spec in OLIST_FILES.values()}
+MAX_FILE_BYTES = 4 * 1024**3
+DOWNLOAD_TIMEOUT_S = 60.0

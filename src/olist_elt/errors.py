@@ -1,0 +1,26 @@
+"""The project's own exceptions: each message tells the operator what to do."""
+
+
+class OlistEltError(Exception):
+    """Base class of every error olist-elt raises on purpose."""
+
+
+class SettingsError(OlistEltError):
+    """A setting is missing or invalid."""
+
+
+class ValidationFailed(OlistEltError):
+    """An input file or payload failed validation before reaching raw."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class DbtStepFailed(OlistEltError):
+    """A dbt command failed: a model error or a failed test."""
+
+
+class PipelineFailed(OlistEltError):
+    """A pipeline step failed; the run stopped there."""

@@ -1,0 +1,1 @@
+"""The lake: storage backends, the raw writer, manifest and quarantine."""

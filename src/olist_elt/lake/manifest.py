@@ -1,0 +1,64 @@
+"""The raw manifest: one immutable JSON record per raw object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from olist_elt.lake.storage import Storage
+
+MANIFEST_PREFIX = "raw/_manifest"
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """What the lake knows of one raw object (DESIGN.md §4)."""
+
+    source: str
+    dataset: str
+    object_key: str
+    sha256: str
+    bytes: int
+    rows: int
+    schema_version: str
+    connector: str
+    connector_version: str
+    service_identity: str
+    run_id: str
+    ingested_at: str
+    original_name: str
+    zone: str = "raw"
+    status: str = "accepted"
+
+
+def manifest_key(source: str, dataset: str, sha256: str) -> str:
+    """Where the record of one raw object lives."""
+    return f"{MANIFEST_PREFIX}/{source}/{dataset}/{sha256}.json"
+
+
+class Manifest:
+    """Reads and writes manifest records in a storage backend."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def get(self, source: str, dataset: str, sha256: str) -> ManifestRecord | None:
+        """The record of one object, or None when it was never ingested."""
+        key = manifest_key(source, dataset, sha256)
+        if not self.storage.exists(key):
+            return None
+        return ManifestRecord(**json.loads(self.storage.read_bytes(key)))
+
+    def put(self, record: ManifestRecord) -> None:
+        """Write one record (atomically)."""
+        key = manifest_key(record.source, record.dataset, record.sha256)
+        self.storage.put_bytes(key, json.dumps(asdict(record), indent=1).encode("utf-8"))
+
+    def records(self, source: str | None = None) -> list[ManifestRecord]:
+        """Every record, optionally of one source."""
+        prefix = f"{MANIFEST_PREFIX}/{source}" if source else MANIFEST_PREFIX
+        return [
+            ManifestRecord(**json.loads(self.storage.read_bytes(key)))
+            for key in self.storage.list(prefix)
+            if key.endswith(".json")
+        ]

@@ -1,0 +1,37 @@
+"""Quarantine: rejected input with a machine-readable reason, never in raw."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from olist_elt.lake.storage import Storage
+from olist_elt.security.audit import AuditLog
+
+
+def quarantine_file(
+    storage: Storage,
+    audit: AuditLog,
+    *,
+    source: str,
+    run_id: str,
+    file: Path,
+    reason: str,
+    detail: str,
+    actor: str,
+) -> str:
+    """Copy a rejected file to quarantine/<source>/<run_id>/ with <file>.reason.json."""
+    key = f"quarantine/{source}/{run_id}/{file.name}"
+    storage.put_file(key, file)
+    payload = {
+        "source": source,
+        "run_id": run_id,
+        "file": file.name,
+        "reason": reason,
+        "detail": detail,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+    }
+    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
+    audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
+    return key

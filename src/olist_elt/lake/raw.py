@@ -1,0 +1,103 @@
+"""The raw writer: the only way into raw/, for registered connectors only."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from olist_elt.connectors.registry import Connector, is_official
+from olist_elt.lake.manifest import Manifest, ManifestRecord
+from olist_elt.lake.storage import Storage
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.exceptions import RawWriteRefused
+
+CHUNK = 8 * 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RawWrite:
+    """Outcome of one raw write: the record, and whether it was new."""
+
+    record: ManifestRecord
+    created: bool
+
+
+class RawWriter:
+    """Writes content-addressed raw objects and their manifest records."""
+
+    def __init__(self, storage: Storage, audit: AuditLog) -> None:
+        self.storage = storage
+        self.audit = audit
+        self.manifest = Manifest(storage)
+
+    def _authorize(self, connector: object, key: str) -> None:
+        """Refuse, audited, anything but a registered connector inside its prefix."""
+        actor = getattr(connector, "service_identity", type(connector).__name__)
+        if not is_official(connector):
+            self.audit.append(str(actor), "raw.write", key, "refused", why="not a registered connector")
+            raise RawWriteRefused(
+                f"{type(connector).__name__} is not a registered connector and may not write "
+                f"{key}; only official connectors write to raw (register it with "
+                "@register_connector and give it a service identity)"
+            )
+        assert isinstance(connector, Connector)
+        if not key.startswith(connector.raw_prefix):
+            self.audit.append(str(actor), "raw.write", key, "refused", why="outside its prefix")
+            raise RawWriteRefused(
+                f"connector {connector.name} may only write under {connector.raw_prefix}, "
+                f"not {key}"
+            )
+
+    def write_file(
+        self,
+        connector: Connector,
+        *,
+        dataset: str,
+        path: Path,
+        ext: str,
+        rows: int,
+        schema_version: str,
+        run_id: str,
+        sha256: str | None = None,
+    ) -> RawWrite:
+        """Put a validated file in raw (no-op for bytes already there) and record it."""
+        digest = sha256 or sha256_file(path)
+        now = datetime.now(UTC)
+        source = getattr(connector, "source", "unknown")
+        key = f"raw/{source}/{dataset}/ingest_date={now:%Y-%m-%d}/{digest}.{ext}"
+        self._authorize(connector, key)
+        existing = self.manifest.get(source, dataset, digest)
+        if existing is not None and self.storage.exists(existing.object_key):
+            return RawWrite(existing, created=False)
+        self.storage.put_file(key, path)
+        record = ManifestRecord(
+            source=source,
+            dataset=dataset,
+            object_key=key,
+            sha256=digest,
+            bytes=path.stat().st_size,
+            rows=rows,
+            schema_version=schema_version,
+            connector=connector.name,
+            connector_version=connector.version,
+            service_identity=connector.service_identity,
+            run_id=run_id,
+            ingested_at=now.isoformat(timespec="microseconds"),
+            original_name=path.name,
+        )
+        self.manifest.put(record)
+        self.audit.append(
+            connector.service_identity, "raw.write", key, "ok", sha256=digest, rows=rows
+        )
+        return RawWrite(record, created=True)

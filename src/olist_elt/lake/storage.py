@@ -1,0 +1,80 @@
+"""Storage backends behind one interface (local folder now; S3 shares the shape)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+
+class Storage(Protocol):
+    """Object storage keyed by '/'-separated keys relative to the lake root."""
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, source: Path) -> None: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> Iterator[str]: ...
+    def uri(self, key: str) -> str: ...
+
+
+class LocalStorage:
+    """A folder as object storage; every put is atomic (temp file, fsync, rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        """The absolute path of a key, refusing keys that escape the root."""
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents and path != self.root.resolve():
+            raise ValueError(f"key {key!r} escapes the lake root")
+        return path
+
+    def _atomic(self, key: str, write: callable) -> None:  # type: ignore[valid-type]
+        """Run write(tmp_path), fsync it and rename it into place."""
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write bytes under key."""
+        self._atomic(key, lambda tmp: tmp.write_bytes(data))
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Copy a local file under key."""
+        self._atomic(key, lambda tmp: shutil.copyfile(source, tmp))
+
+    def read_bytes(self, key: str) -> bytes:
+        """Read the object under key."""
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        """Whether an object exists under key."""
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under a prefix, sorted, without temp files."""
+        base = self._path(prefix)
+        if not base.exists():
+            return iter(())
+        keys = (
+            p.relative_to(self.root.resolve()).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+        return iter(sorted(keys))
+
+    def uri(self, key: str) -> str:
+        """The absolute path an engine reads the object from."""
+        return str(self._path(key))

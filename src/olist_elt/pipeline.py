@@ -1,0 +1,222 @@
+"""The pipeline's steps as plain functions, and one run that chains them.
+
+Prefect flows (flows/) wire these same functions as tasks; `olist-elt run` calls them
+in-process when no Prefect server is configured. Either way the run is recorded the
+same way: a RunSummary saved under lake/runs/ and an audit record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from olist_elt.connectors.olist import IngestResult, ingest_olist
+from olist_elt.errors import OlistEltError, PipelineFailed
+from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.sample.generator import OLIST_FILES, generate_sample
+from olist_elt.security.audit import AuditLog
+from olist_elt.settings import Settings
+from olist_elt.transform.dbt import Dbt, DbtCommandResult
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("bronze", "silver", "gold")
+LAYER_SELECTORS = {"bronze": ["path:seeds", "bronze"], "silver": ["silver"], "gold": ["gold"]}
+SAMPLE_MARKER = ".sample.json"
+
+T = TypeVar("T")
+StepRunner = Callable[[str, Callable[[], T]], T]
+
+
+def run_locally(name: str, fn: Callable[[], T]) -> T:
+    """Run a step in this process (the default when no orchestrator wraps it)."""
+    return fn()
+
+
+@dataclass
+class StepRecord:
+    """What one step did."""
+
+    name: str
+    started_at: str
+    seconds: float
+    outcome: str
+    rows: int | None = None
+    detail: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """One pipeline run: its steps, rows per layer, outcome."""
+
+    run_id: str
+    target: str
+    orchestrator: str
+    started_at: str
+    finished_at: str | None = None
+    outcome: str = "running"
+    error: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+    layer_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The summary as JSON."""
+        return json.dumps(asdict(self), indent=1, default=str)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def lake_writer(settings: Settings) -> RawWriter:
+    """The raw writer over the configured lake."""
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    return RawWriter(LocalStorage(settings.lake_dir), AuditLog(settings.audit_path))
+
+
+def ensure_sample(settings: Settings, scale: float | None = None, seed: int | None = None) -> Path:
+    """Generate the sample CSVs into landing/ unless the same scale and seed are there."""
+    scale = settings.sample_scale if scale is None else scale
+    seed = settings.sample_seed if seed is None else seed
+    out = settings.landing_dir / f"sample-scale{scale:g}-seed{seed}"
+    marker = out / SAMPLE_MARKER
+    if marker.exists() and all((out / f.file_name).exists() for f in OLIST_FILES.values()):
+        log.info("sample data already in %s", out)
+        return out
+    counts = generate_sample(out, scale=scale, seed=seed)
+    marker.write_text(json.dumps({"scale": scale, "seed": seed, "rows": counts}))
+    log.info("generated sample data (scale %s, seed %s) in %s", scale, seed, out)
+    return out
+
+
+def ingest(settings: Settings, source: str | Path, run_id: str) -> IngestResult:
+    """Run the Olist connector over a folder, zip or URL."""
+    return ingest_olist(
+        source, writer=lake_writer(settings), landing=settings.landing_dir, run_id=run_id
+    )
+
+
+def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
+    """`dbt build` one layer (models and their tests)."""
+    if layer not in LAYER_SELECTORS:
+        raise OlistEltError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
+    return dbt.run("build", "--select", *LAYER_SELECTORS[layer])
+
+
+def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
+    """Rows per table of a layer, read through a short-lived read-only connection."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+                [layer],
+            ).fetchall()
+        ]
+        return {
+            t: int(con.execute(f'select count(*) from "{layer}"."{t}"').fetchone()[0])  # type: ignore[index]
+            for t in tables
+        }
+    finally:
+        con.close()
+
+
+def _record(summary: RunSummary, name: str, fn: Callable[[], T], rows: Callable[[T], int | None]) -> T:
+    """Time one step and add its record to the summary (also on failure)."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:
+        summary.steps.append(
+            StepRecord(name, started, round(time.perf_counter() - t0, 3), "failed", detail=str(exc))
+        )
+        raise
+    summary.steps.append(
+        StepRecord(name, started, round(time.perf_counter() - t0, 3), "ok", rows=rows(result))
+    )
+    return result
+
+
+def save_summary(settings: Settings, summary: RunSummary) -> Path:
+    """Keep the run's summary in the lake (runs/<run_id>.json)."""
+    LocalStorage(settings.lake_dir).put_bytes(
+        f"runs/{summary.run_id}.json", summary.to_json().encode("utf-8")
+    )
+    return settings.lake_dir / "runs" / f"{summary.run_id}.json"
+
+
+def run_pipeline(
+    settings: Settings,
+    source: str | Path | None = None,
+    *,
+    run_step: StepRunner = run_locally,
+    orchestrator: str = "in-process",
+    on_step: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Sample (if no source) -> ingest -> dbt bronze -> silver -> gold; recorded and audited."""
+    run_id = new_run_id()
+    summary = RunSummary(
+        run_id=run_id,
+        target=settings.target,
+        orchestrator=orchestrator,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    audit = AuditLog(settings.audit_path)
+    dbt = Dbt(settings)
+
+    def step(name: str, fn: Callable[[], T], rows: Callable[[T], int | None] = lambda _: None) -> T:
+        if on_step:
+            on_step(name)
+        return _record(summary, name, lambda: run_step(name, fn), rows)
+
+    try:
+        if source is None:
+            source = step("sample", lambda: ensure_sample(settings))
+        result = step(
+            "ingest olist", lambda: ingest(settings, source, run_id), lambda r: r.rows_ingested
+        )
+        summary.ingest = {
+            "ingested": [f.file for f in result.ingested],
+            "duplicates": [f.file for f in result.duplicates],
+            "quarantined": [
+                {"file": f.file, "reason": f.reason, "detail": f.detail}
+                for f in result.quarantined
+            ],
+        }
+        step("dbt parse", dbt.parse)
+        for layer in LAYERS:
+            step(f"dbt build {layer}", lambda layer=layer: build_layer(dbt, layer))
+            summary.layer_rows[layer] = layer_row_counts(settings, layer)
+        summary.outcome = "success"
+    except Exception as exc:
+        summary.outcome = "failed"
+        summary.error = str(exc)
+        where = summary.steps[-1].name if summary.steps else "start"
+        raise PipelineFailed(f"run {run_id} failed at '{where}': {exc}") from exc
+    finally:
+        summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        save_summary(settings, summary)
+        audit.append(
+            "olist-elt",
+            "pipeline.run",
+            run_id,
+            summary.outcome,
+            steps=[s.name for s in summary.steps],
+            error=summary.error,
+        )
+    return summary

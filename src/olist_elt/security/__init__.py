@@ -1,0 +1,1 @@
+"""Vault, audit log and the security exceptions."""

@@ -1,0 +1,81 @@
+"""One typed settings object, read from the environment and `.env` once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from olist_elt.errors import SettingsError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parents[1]
+
+
+class Settings(BaseSettings):
+    """Settings of olist-elt; every field can be set as `OLIST_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OLIST_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    target: Literal["local", "spark", "warehouse"] = "local"
+    lake_dir: Path = Field(Path("lake"), description="Root of the local lake folder.")
+    warehouse_path: Path = Field(Path("warehouse/olist.duckdb"))
+    dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project")
+    profiles_dir: Path = Field(REPO_ROOT)
+    vault_path: Path = Field(Path(".secrets/vault.json"))
+    vault_key_file: Path = Field(Path(".secrets/vault.key"))
+    audit_log: Path | None = Field(None, description="Defaults to <lake_dir>/_audit/audit.jsonl")
+    sample_scale: float = Field(1.0, gt=0, le=100)
+    sample_seed: int = 42
+    sample_dir: Path | None = Field(None, description="Defaults to <lake_dir>/landing/olist")
+    dbt_threads: int = Field(2, ge=1, le=64)
+    dbt_target_path: Path | None = Field(None, description="Defaults to dbt_project/target")
+
+    @field_validator(
+        "lake_dir",
+        "warehouse_path",
+        "dbt_project_dir",
+        "profiles_dir",
+        "vault_path",
+        "vault_key_file",
+        "audit_log",
+        "sample_dir",
+        "dbt_target_path",
+    )
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Resolve relative paths against the working directory once, at start."""
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def audit_path(self) -> Path:
+        """Where the append-only audit log lives."""
+        return self.audit_log or self.lake_dir / "_audit" / "audit.jsonl"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where generated sample CSVs are dropped for the Olist connector."""
+        return self.sample_dir or self.lake_dir / "landing" / "olist"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; a bad one raises SettingsError naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OLIST_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid setting(s): {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,178 @@
+"""Run dbt in-process (dbtRunner), parse once, and read results from the result objects."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from olist_elt.errors import DbtStepFailed
+from olist_elt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_TELEMETRY = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables profiles.yml and the models read, all absolute."""
+    env = {
+        "OLIST_TARGET": settings.target,
+        "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "OLIST_VAULT_PATH": str(settings.vault_path),
+        "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
+        "OLIST_AUDIT_LOG": str(settings.audit_path),
+        "OLIST_DBT_THREADS": str(settings.dbt_threads),
+        "DBT_PROFILES_DIR": str(settings.profiles_dir),
+        **NO_TELEMETRY,
+    }
+    if settings.dbt_target_path:
+        env["DBT_TARGET_PATH"] = str(settings.dbt_target_path)
+    return env
+
+
+@dataclass
+class NodeResult:
+    """One dbt node's outcome."""
+
+    unique_id: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None
+    failures: int | None
+    compiled_path: str | None
+    rows_affected: int | None = None
+
+
+@dataclass
+class DbtCommandResult:
+    """A dbt command's outcome, node by node."""
+
+    args: list[str]
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        """Nodes that errored or whose test failed."""
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+
+class Dbt:
+    """One dbt project; parses once and reuses the manifest for every command."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._manifest: Any = None
+
+    def _prepare(self) -> None:
+        """Export the environment dbt reads; telemetry off in this code path."""
+        os.environ.update(dbt_environment(self.settings))
+        self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _base_args(self) -> list[str]:
+        """Arguments every command takes."""
+        return [
+            "--project-dir",
+            str(self.settings.dbt_project_dir),
+            "--profiles-dir",
+            str(self.settings.profiles_dir),
+            "--target",
+            self.settings.target,
+        ]
+
+    def parse(self) -> Any:
+        """Parse the project once (partial parsing on) and keep the manifest."""
+        from dbt.cli.main import dbtRunner
+
+        self._prepare()
+        try:
+            res = dbtRunner().invoke(["parse", "--quiet", *self._base_args()])
+        finally:
+            release_duckdb()
+        if not res.success:
+            raise DbtStepFailed(f"dbt parse failed: {res.exception}")
+        self._manifest = res.result
+        return self._manifest
+
+    def run(self, command: str, *args: str, quiet: bool = True) -> DbtCommandResult:
+        """Run one dbt command; raise DbtStepFailed naming every failed node."""
+        from dbt.cli.main import dbtRunner
+
+        if self._manifest is None:
+            self.parse()
+        self._prepare()
+        argv = [command, *args, *self._base_args()]
+        if quiet:
+            argv.insert(1, "--quiet")
+        try:
+            res = dbtRunner(manifest=self._manifest).invoke(argv)
+        finally:
+            release_duckdb()
+        result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
+        for node in result.nodes:
+            log.info(
+                "dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds
+            )
+        if not res.success:
+            raise DbtStepFailed(_failure_message(command, args, result, res.exception))
+        return result
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in-process.
+
+    DuckDB allows one writer or many readers: no connection may outlive the command,
+    or a reader (gates, dashboards, row counts) cannot open the file.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+
+
+def _nodes(run_result: Any) -> list[NodeResult]:
+    """Node results of a dbt RunExecutionResult (empty for other commands)."""
+    out: list[NodeResult] = []
+    for r in getattr(run_result, "results", None) or []:
+        node = r.node
+        compiled = getattr(node, "compiled_path", None)
+        rows = (getattr(r, "adapter_response", None) or {}).get("rows_affected")
+        out.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                resource_type=str(node.resource_type),
+                status=str(r.status),
+                seconds=float(r.execution_time or 0.0),
+                message=r.message,
+                failures=r.failures,
+                compiled_path=compiled,
+                rows_affected=rows,
+            )
+        )
+    return out
+
+
+def _failure_message(
+    command: str, args: tuple[str, ...], result: DbtCommandResult, exc: BaseException | None
+) -> str:
+    """A message that names each failed node, why, and where its compiled SQL is."""
+    lines = [f"dbt {command} {' '.join(args)} failed"]
+    for node in result.failed:
+        where = f" (compiled SQL: {node.compiled_path})" if node.compiled_path else ""
+        count = f", {node.failures} failing rows" if node.failures else ""
+        lines.append(f"  - {node.unique_id}: {node.status}{count}: {node.message}{where}")
+    if exc is not None:
+        lines.append(f"  {type(exc).__name__}: {exc}")
+    return "\n".join(lines)

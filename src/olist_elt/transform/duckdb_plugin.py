@@ -1,0 +1,54 @@
+"""dbt-duckdb plugin: puts the PII key's HMAC pads in session variables.
+
+The key is read from the vault when dbt opens its connection and is set with a bound
+parameter, so it never appears in compiled SQL, dbt artifacts, logs or docs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads, new_pii_key
+
+IPAD_VAR = "olist_pii_ipad"
+OPAD_VAR = "olist_pii_opad"
+
+
+def pii_pads(vault_path: Path, key_file: Path, audit_path: Path | None) -> tuple[bytes, bytes]:
+    """Read (creating on first use) the PII key and return its HMAC pads."""
+    audit = AuditLog(audit_path) if audit_path else None
+    vault = FileVault.open_or_create(vault_path, key_file, audit)
+    vault.ensure(PII_KEY_NAME, new_pii_key)
+    return hmac_pads(vault.get(PII_KEY_NAME, actor="svc-transformer"))
+
+
+class Plugin(BasePlugin):
+    """Sets olist_pii_ipad / olist_pii_opad on every connection and cursor."""
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        """Read the key once per dbt invocation."""
+        audit = plugin_config.get("audit_log")
+        self._pads = pii_pads(
+            Path(plugin_config["vault_path"]).resolve(),
+            Path(plugin_config["vault_key_file"]).resolve(),
+            Path(audit).resolve() if audit else None,
+        )
+
+    def _set(self, conn: DuckDBPyConnection) -> None:
+        """Bind the pads as session variables."""
+        ipad, opad = self._pads
+        conn.execute(f"set variable {IPAD_VAR} = ?", [ipad])
+        conn.execute(f"set variable {OPAD_VAR} = ?", [opad])
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        """Called once per new connection."""
+        self._set(conn)
+
+    def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
+        """Cursors do not inherit session variables; set them again."""
+        self._set(cursor)

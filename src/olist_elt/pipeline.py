@@ -135,7 +135,9 @@ def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
         con.close()
 
 
-def _record(summary: RunSummary, name: str, fn: Callable[[], T], rows: Callable[[T], int | None]) -> T:
+def _record(
+    summary: RunSummary, name: str, fn: Callable[[], T], rows: Callable[[T], int | None]
+) -> T:
     """Time one step and add its record to the summary (also on failure)."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -194,8 +196,7 @@ def run_pipeline(
             "ingested": [f.file for f in result.ingested],
             "duplicates": [f.file for f in result.duplicates],
             "quarantined": [
-                {"file": f.file, "reason": f.reason, "detail": f.detail}
-                for f in result.quarantined
+                {"file": f.file, "reason": f.reason, "detail": f.detail} for f in result.quarantined
             ],
         }
         step("dbt parse", dbt.parse)

@@ -1,5 +1,8 @@
-{% macro latest_per_key(relation, keys, order_by) -%}
-    {#- Keep one row per key: the first by order_by (portable: no qualify). -#}
+{% macro latest_per_key(
+    relation, keys, order_by='_ingested_at desc, _source_object desc'
+) -%}
+    {#- Keep one row per key: the first by order_by, by default the latest
+        ingested version (portable: no qualify). -#}
     select *
     from (
         select

@@ -11,7 +11,10 @@
 {% macro duckdb__read_raw_csv(manifest_relation, columns) -%}
     {#- Every accepted raw object the manifest lists, parsed with the given columns. -#}
     {%- set paths = [] -%}
-    {%- if execute -%}
+    {%- if var('sqlfluff_lint', false) -%}
+        {#- Linting compiles without a lake: stand in one path. -#}
+        {%- do paths.append(lake_root() ~ '/raw/lint.csv') -%}
+    {%- elif execute -%}
         {%- set listing -%}
             select object_key
             from {{ manifest_relation }}

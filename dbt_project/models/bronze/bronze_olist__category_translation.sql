@@ -10,7 +10,8 @@ manifest as (
 ),
 
 raw_rows as (
-    select * from {{ read_raw_csv(source('olist', 'category_translation'), columns) }}
+    select *
+    from {{ read_raw_csv(source('olist', 'category_translation'), columns) }}
 ),
 
 final as (

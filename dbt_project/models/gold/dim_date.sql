@@ -11,11 +11,12 @@ days as (
 final as (
     select
         cast(date_day as date) as date_day,
-        cast(extract(year from date_day) as integer) as year,
-        cast(extract(quarter from date_day) as integer) as quarter,
-        cast(extract(month from date_day) as integer) as month,
+        cast(extract(year from date_day) as integer) as calendar_year,
+        cast(extract(quarter from date_day) as integer) as calendar_quarter,
+        cast(extract(month from date_day) as integer) as calendar_month,
         cast(extract(day from date_day) as integer) as day_of_month,
-        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
+        cast({{ dbt.date_trunc('month', 'date_day') }} as date)
+            as month_start_date,
         cast(extract(isodow from date_day) as integer) as iso_day_of_week,
         extract(isodow from date_day) in (6, 7) as is_weekend
     from days

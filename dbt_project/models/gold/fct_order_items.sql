@@ -10,8 +10,8 @@ orders as (
 
 final as (
     select
-        {{ dbt.hash("items.order_id || '-' || cast(items.order_item_id as "
-            ~ dbt.type_string() ~ ")") }} as order_item_key,
+        {{ surrogate_key(['items.order_id', 'items.order_item_id']) }}
+            as order_item_key,
         items.order_id,
         items.order_item_id,
         items.product_id,

@@ -53,9 +53,12 @@ final as (
         orders.delivered_date,
         orders.estimated_delivery_date,
         orders.order_status = 'delivered' as is_delivered,
-        coalesce(orders.delivered_date > orders.estimated_delivery_date, false) as is_late,
-        {{ dbt.datediff('orders.purchase_date', 'orders.delivered_date', 'day') }}
-            as delivery_days,
+        coalesce(
+            orders.delivered_date > orders.estimated_delivery_date, false
+        ) as is_late,
+        {{ dbt.datediff(
+            'orders.purchase_date', 'orders.delivered_date', 'day'
+        ) }} as delivery_days,
         coalesce(order_items.item_count, 0) as item_count,
         coalesce(order_items.items_brl, 0) as items_brl,
         coalesce(order_items.freight_brl, 0) as freight_brl,

@@ -10,8 +10,9 @@ orders as (
 
 final as (
     select
-        {{ dbt.hash("payments.order_id || '-' || cast(payments.payment_sequential as "
-            ~ dbt.type_string() ~ ")") }} as payment_key,
+        {{ surrogate_key([
+            'payments.order_id', 'payments.payment_sequential'
+        ]) }} as payment_key,
         payments.order_id,
         payments.payment_sequential,
         orders.customer_id,

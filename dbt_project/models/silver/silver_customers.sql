@@ -9,8 +9,7 @@ states as (
 ),
 
 latest as (
-    {{ latest_per_key('customers', ['customer_id'],
-        '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('customers', ['customer_id']) }}
 ),
 
 conformed as (
@@ -29,9 +28,12 @@ conformed as (
 final as (
     select
         {{ pseudonymize('conformed.customer_id') }} as customer_id,
-        {{ pseudonymize('conformed.customer_unique_id') }} as customer_unique_id,
-        {{ generalize_zip('conformed.zip_code_prefix', 3) }} as zip_code_prefix_3,
-        {{ suppress_rare('conformed.city', var('pii_min_city_customers')) }} as city,
+        {{ pseudonymize('conformed.customer_unique_id') }}
+            as customer_unique_id,
+        {{ generalize_zip('conformed.zip_code_prefix', 3) }}
+            as zip_code_prefix_3,
+        {{ suppress_rare('conformed.city', var('pii_min_city_customers')) }}
+            as city,
         conformed.state_code,
         states.region,
         conformed._source_object,

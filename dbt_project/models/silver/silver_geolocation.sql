@@ -35,7 +35,9 @@ city_votes as (
 ),
 
 top_city as (
-    {{ latest_per_key('city_votes', ['zip_code_prefix'], 'votes desc, city asc') }}
+    {{ latest_per_key(
+        'city_votes', ['zip_code_prefix'], order_by='votes desc, city asc'
+    ) }}
 ),
 
 coordinates as (
@@ -57,7 +59,9 @@ final as (
         coordinates.longitude,
         coordinates.distinct_points
     from coordinates
-    inner join top_city on coordinates.zip_code_prefix = top_city.zip_code_prefix
+    inner join
+        top_city
+        on coordinates.zip_code_prefix = top_city.zip_code_prefix
 )
 
 select * from final

@@ -5,8 +5,7 @@ items as (
 ),
 
 latest as (
-    {{ latest_per_key('items', ['order_id', 'order_item_id'],
-        '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('items', ['order_id', 'order_item_id']) }}
 ),
 
 final as (
@@ -15,7 +14,8 @@ final as (
         cast(order_item_id as integer) as order_item_id,
         product_id,
         seller_id,
-        {{ local_to_utc('cast(shipping_limit_date as timestamp)') }} as shipping_limit_at,
+        {{ local_to_utc('cast(shipping_limit_date as timestamp)') }}
+            as shipping_limit_at,
         cast(price as decimal(12, 2)) as price_brl,
         cast(freight_value as decimal(12, 2)) as freight_brl,
         _source_object,

@@ -5,7 +5,7 @@ orders as (
 ),
 
 latest as (
-    {{ latest_per_key('orders', ['order_id'], '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('orders', ['order_id']) }}
 ),
 
 typed as (
@@ -15,8 +15,10 @@ typed as (
         lower(trim(order_status)) as order_status,
         cast(order_purchase_timestamp as timestamp) as purchased_local,
         cast(nullif(order_approved_at, '') as timestamp) as approved_local,
-        cast(nullif(order_delivered_carrier_date, '') as timestamp) as carrier_local,
-        cast(nullif(order_delivered_customer_date, '') as timestamp) as delivered_local,
+        cast(nullif(order_delivered_carrier_date, '') as timestamp)
+            as carrier_local,
+        cast(nullif(order_delivered_customer_date, '') as timestamp)
+            as delivered_local,
         cast(cast(order_estimated_delivery_date as timestamp) as date)
             as estimated_delivery_date,
         _source_object,

@@ -5,8 +5,7 @@ payments as (
 ),
 
 latest as (
-    {{ latest_per_key('payments', ['order_id', 'payment_sequential'],
-        '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('payments', ['order_id', 'payment_sequential']) }}
 ),
 
 final as (

@@ -13,11 +13,11 @@ overrides as (
 ),
 
 latest as (
-    {{ latest_per_key('products', ['product_id'], '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('products', ['product_id']) }}
 ),
 
 latest_translations as (
-    {{ latest_per_key('translations', ['product_category_name'], '_ingested_at desc') }}
+    {{ latest_per_key('translations', ['product_category_name']) }}
 ),
 
 final as (
@@ -27,13 +27,19 @@ final as (
         coalesce(
             latest_translations.product_category_name_english,
             overrides.product_category_name_english,
-            case when nullif(trim(latest.product_category_name), '') is null
-                then 'uncategorized' end,
+            case
+                when nullif(trim(latest.product_category_name), '') is null
+                    then 'uncategorized'
+            end,
             latest.product_category_name
         ) as category_name_en,
         cast(cast(nullif(latest.product_name_length, '') as double) as integer)
             as name_length_chars,
-        cast(cast(nullif(latest.product_description_length, '') as double) as integer)
+        cast(
+            cast(
+                nullif(latest.product_description_length, '') as double
+            ) as integer
+        )
             as description_length_chars,
         cast(cast(nullif(latest.product_photos_qty, '') as double) as integer)
             as photos_qty,
@@ -46,8 +52,9 @@ final as (
         latest._ingested_at
     from latest
     left join latest_translations
-        on trim(latest.product_category_name)
-        = trim(latest_translations.product_category_name)
+        on
+            trim(latest.product_category_name)
+            = trim(latest_translations.product_category_name)
     left join overrides
         on trim(latest.product_category_name) = overrides.product_category_name
 )

@@ -15,14 +15,17 @@ latest as (
 
 final as (
     select
-        {{ dbt.hash("review_id || '|' || order_id") }} as review_key,
+        {{ surrogate_key(['review_id', 'order_id']) }} as review_key,
         review_id,
         order_id,
         cast(review_score as integer) as review_score,
         {{ redact_text("nullif(review_comment_title, '')") }} as comment_title,
-        {{ redact_text("nullif(review_comment_message, '')") }} as comment_message,
-        cast(cast(review_creation_date as timestamp) as date) as review_created_date,
-        {{ local_to_utc('cast(review_answer_timestamp as timestamp)') }} as answered_at,
+        {{ redact_text("nullif(review_comment_message, '')") }}
+            as comment_message,
+        cast(cast(review_creation_date as timestamp) as date)
+            as review_created_date,
+        {{ local_to_utc('cast(review_answer_timestamp as timestamp)') }}
+            as answered_at,
         _source_object,
         _sha256,
         _ingested_at

@@ -9,7 +9,7 @@ states as (
 ),
 
 latest as (
-    {{ latest_per_key('sellers', ['seller_id'], '_ingested_at desc, _source_object desc') }}
+    {{ latest_per_key('sellers', ['seller_id']) }}
 ),
 
 final as (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import RawWriteRefused
 
 CHUNK = 8 * 1024 * 1024
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
 def sha256_file(path: Path) -> str:
@@ -45,7 +47,9 @@ class RawWriter:
         """Refuse, audited, anything but a registered connector inside its prefix."""
         actor = getattr(connector, "service_identity", type(connector).__name__)
         if not is_official(connector):
-            self.audit.append(str(actor), "raw.write", key, "refused", why="not a registered connector")
+            self.audit.append(
+                str(actor), "raw.write", key, "refused", why="not a registered connector"
+            )
             raise RawWriteRefused(
                 f"{type(connector).__name__} is not a registered connector and may not write "
                 f"{key}; only official connectors write to raw (register it with "
@@ -55,8 +59,7 @@ class RawWriter:
         if not key.startswith(connector.raw_prefix):
             self.audit.append(str(actor), "raw.write", key, "refused", why="outside its prefix")
             raise RawWriteRefused(
-                f"connector {connector.name} may only write under {connector.raw_prefix}, "
-                f"not {key}"
+                f"connector {connector.name} may only write under {connector.raw_prefix}, not {key}"
             )
 
     def write_file(
@@ -75,6 +78,18 @@ class RawWriter:
         digest = sha256 or sha256_file(path)
         now = datetime.now(UTC)
         source = getattr(connector, "source", "unknown")
+        if not SAFE_NAME.match(dataset) or not SAFE_NAME.match(ext):
+            self.audit.append(
+                str(getattr(connector, "service_identity", "?")),
+                "raw.write",
+                f"raw/{source}/{dataset}",
+                "refused",
+                why="unsafe dataset or extension name",
+            )
+            raise RawWriteRefused(
+                f"dataset {dataset!r} / extension {ext!r} is not a plain lower-case name; "
+                "a connector writes only raw/<its source>/<dataset>/"
+            )
         key = f"raw/{source}/{dataset}/ingest_date={now:%Y-%m-%d}/{digest}.{ext}"
         self._authorize(connector, key)
         existing = self.manifest.get(source, dataset, digest)

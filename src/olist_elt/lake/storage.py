@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -34,7 +34,7 @@ class LocalStorage:
             raise ValueError(f"key {key!r} escapes the lake root")
         return path
 
-    def _atomic(self, key: str, write: callable) -> None:  # type: ignore[valid-type]
+    def _atomic(self, key: str, write: Callable[[Path], object]) -> None:
         """Run write(tmp_path), fsync it and rename it into place."""
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -221,7 +221,7 @@ def _setup(con: duckdb.DuckDBPyConnection, seed: int, scale: float) -> None:
     # Zip prefixes spread over each state's range; each maps to one city of its state,
     # the capital more often than the others.
     con.execute(
-        """
+        f"""
         create table zips as
         select
             r.range as zip_idx,
@@ -229,10 +229,10 @@ def _setup(con: duckdb.DuckDBPyConnection, seed: int, scale: float) -> None:
             s.lo + ((r.range - s.first) * (s.hi - s.lo + 1)) // s.n as zip,
             case when u(r.range, 'zcap') < 0.5 then 0
                 else (hash(r.range, 'zcity', getvariable('seed')) % s.n_cities)::int end as k
-        from range({n}) r
+        from range({first}) r
         join states s on r.range >= s.first and r.range < s.first + s.n
         order by 1
-        """.format(n=first)
+        """
     )
     con.execute(
         """
@@ -304,7 +304,7 @@ def _build_tables(con: duckdb.DuckDBPyConnection, scale: float) -> None:
         select
             i,
             hid(i, 'product') as product_id,
-            case when u(i, 'nocat') < 0.0185 then null else c.name end as category,
+            case when i = 9 or u(i, 'nocat') < 0.0185 then null else c.name end as category,
             (5 + (u(i, 'nlen') * 71)::int) as name_len,
             (4 + (pow(u(i, 'dlen'), 2) * 3988)::int) as desc_len,
             (1 + (pow(u(i, 'photos'), 4) * 19)::int) as photos,
@@ -438,14 +438,14 @@ def _build_tables(con: duckdb.DuckDBPyConnection, scale: float) -> None:
             payment_sequential,
             case
                 when payment_sequential > 1 then 'voucher'
-                when hash(p, 'nd', getvariable('seed')) % 33000 = 7 then 'not_defined'
+                when p = 7 or hash(p, 'nd', getvariable('seed')) % 33000 = 7 then 'not_defined'
                 when u(p, 'ptype') < 0.775 then 'credit_card'
                 when u(p, 'ptype') < 0.975 then 'boleto'
                 when u(p, 'ptype') < 0.991 then 'debit_card'
                 else 'voucher' end as payment_type,
             case
                 when payment_sequential > 1 then 1
-                when hash(p, 'zeroinst', getvariable('seed')) % 50000 = 3 then 0
+                when p = 3 or hash(p, 'zeroinst', getvariable('seed')) % 50000 = 3 then 0
                 when u(p, 'ptype') < 0.775 then 1 + (pow(u(p, 'inst'), 2) * 10)::int
                 else 1 end as payment_installments,
             case when payment_sequential > 1 then voucher
@@ -560,11 +560,15 @@ def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
         return (
             """select i, q(product_id) || ',' || mq(category, true) || ',' ||
                 case when category is null then ',,' else
-                    q(printf('%.1f', name_len::double)) || ',' || q(printf('%.1f', desc_len::double)) || ','
+                    q(printf('%.1f', name_len::double)) || ','
+                    || q(printf('%.1f', desc_len::double)) || ','
                     || q(printf('%.1f', photos::double)) end || ',' ||
-                case when hash(i, 'nodim', getvariable('seed')) % 16000 = 5 then ',,,' else
-                    q(printf('%.1f', weight_g::double)) || ',' || q(printf('%.1f', length_cm::double)) || ','
-                    || q(printf('%.1f', height_cm::double)) || ',' || q(printf('%.1f', width_cm::double))
+                case when i = 5 or hash(i, 'nodim', getvariable('seed')) % 16000 = 5
+                then ',,,' else
+                    q(printf('%.1f', weight_g::double)) || ','
+                    || q(printf('%.1f', length_cm::double)) || ','
+                    || q(printf('%.1f', height_cm::double)) || ','
+                    || q(printf('%.1f', width_cm::double))
                 end as line
             from products""",
             -1,
@@ -577,7 +581,7 @@ def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
             )
             select g as i,
                 z.zip::varchar || ',' ||
-                case when u(b, 'abroad') < 0.0001
+                case when b = 13 or u(b, 'abroad') < 0.0001
                     then printf('%.14f', 38.7 + u(b, 'plat')) || ','
                         || printf('%.14f', -9.1 - u(b, 'plng'))
                     else printf('%.14f', z.lat + (u(b, 'lat') - 0.5) * 0.1) || ','
@@ -589,9 +593,7 @@ def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
     raise KeyError(dataset)
 
 
-def _write_lines(
-    con: duckdb.DuckDBPyConnection, dataset: str, path: Path, scale: float
-) -> int:
+def _write_lines(con: duckdb.DuckDBPyConnection, dataset: str, path: Path, scale: float) -> int:
     """Write one file: header, then the data lines in chunks; return the data rows."""
     spec = OLIST_FILES[dataset]
     quote_header, eol, bom = _LAYOUT[dataset]

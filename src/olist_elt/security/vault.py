@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -107,7 +109,7 @@ class FileVault:
         """The names of the secrets, never their values."""
         return sorted(self._load())
 
-    def ensure(self, name: str, factory: callable) -> None:  # type: ignore[valid-type]
+    def ensure(self, name: str, factory: Callable[[], str]) -> None:
         """Create a secret with factory() if it does not exist yet."""
         if name not in self._load():
             self.set(name, factory(), actor="olist-elt.bootstrap")
@@ -122,8 +124,6 @@ def hmac_pads(key_hex: str) -> tuple[bytes, bytes]:
     """The HMAC-SHA256 inner and outer pads of a key, so an engine can compute HMAC."""
     key = bytes.fromhex(key_hex)
     if len(key) > 64:
-        import hashlib
-
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)

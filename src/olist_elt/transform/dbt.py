@@ -117,9 +117,7 @@ class Dbt:
             release_duckdb()
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
         for node in result.nodes:
-            log.info(
-                "dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds
-            )
+            log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)
         if not res.success:
             raise DbtStepFailed(_failure_message(command, args, result, res.exception))
         return result

@@ -110,8 +110,14 @@ def ingest_olist(
             )
             log.warning("quarantined %s: %s (%s)", path.name, exc.reason, exc.detail)
             result.files.append(
-                FileOutcome(path.name, None, "quarantined", object_key=key,
-                            reason=exc.reason, detail=exc.detail)
+                FileOutcome(
+                    path.name,
+                    None,
+                    "quarantined",
+                    object_key=key,
+                    reason=exc.reason,
+                    detail=exc.detail,
+                )
             )
             continue
         write = writer.write_file(
@@ -127,7 +133,13 @@ def ingest_olist(
         outcome = "ingested" if write.created else "duplicate"
         log.info("%s %s: %d rows -> %s", outcome, path.name, rows, write.record.object_key)
         result.files.append(
-            FileOutcome(path.name, spec.dataset, outcome, rows=rows,
-                        sha256=write.record.sha256, object_key=write.record.object_key)
+            FileOutcome(
+                path.name,
+                spec.dataset,
+                outcome,
+                rows=rows,
+                sha256=write.record.sha256,
+                object_key=write.record.object_key,
+            )
         )
     return result

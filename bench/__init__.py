@@ -1,0 +1,1 @@
+"""Benchmarks of olist-elt (see bench/README.md)."""

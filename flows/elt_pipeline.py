@@ -1,0 +1,35 @@
+"""Prefect flow `elt_pipeline`: ingest -> dbt bronze -> silver -> gold, one task per step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import prefect_step
+from prefect import flow, get_run_logger
+
+from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.settings import get_settings
+
+
+@flow(name="elt_pipeline")
+def elt_pipeline(source: str | None = None, scale: float = 1.0, seed: int = 42) -> RunSummary:
+    """The whole pipeline; a failed step (dbt error, failed test) fails the flow."""
+    logger = get_run_logger()
+    settings = get_settings().model_copy(update={"sample_scale": scale, "sample_seed": seed})
+    summary = run_pipeline(
+        settings,
+        source,
+        run_step=prefect_step,
+        orchestrator="prefect",
+        on_step=lambda name: logger.info("step: %s", name),
+    )
+    for layer, tables in summary.layer_rows.items():
+        logger.info("%s: %s", layer, ", ".join(f"{t}={n}" for t, n in tables.items()))
+    return summary
+
+
+if __name__ == "__main__":
+    elt_pipeline()

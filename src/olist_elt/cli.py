@@ -1,0 +1,251 @@
+"""The `olist-elt` command line: thin, parses and delegates."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from olist_elt.errors import OlistEltError
+from olist_elt.settings import REPO_ROOT, Settings, load_settings
+
+app = typer.Typer(
+    help="olist-elt: Olist CSVs and economic data -> raw -> dbt bronze/silver/gold.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+console = Console(stderr=True)
+out = Console()
+
+TELEMETRY_OFF = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "SODA_CORE_TELEMETRY_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def _setup(verbose: bool) -> Settings:
+    """Telemetry off, logging configured, settings validated (a bad one exits 2)."""
+    os.environ.update(TELEMETRY_OFF)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return load_settings()
+    except OlistEltError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a clear error and return the exit to raise."""
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def prefect_configured() -> bool:
+    """True when a Prefect API (a running server or Cloud) is configured."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    try:
+        from prefect.settings import get_current_settings
+
+        return bool(get_current_settings().api.url)
+    except Exception:
+        return False
+
+
+def _load_flow(module_file: str, attr: str) -> Any:
+    """Import a flow from flows/<file>.py of the repository."""
+    path = REPO_ROOT / "flows" / module_file
+    spec = importlib.util.spec_from_file_location(f"olist_flows_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise OlistEltError(f"cannot load flow file {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attr)
+
+
+def _summary_tables(summary: Any) -> None:
+    """Print seconds per step and rows per layer."""
+    steps = Table(title=f"run {summary.run_id} ({summary.orchestrator}): {summary.outcome}")
+    steps.add_column("step")
+    steps.add_column("outcome")
+    steps.add_column("seconds", justify="right")
+    steps.add_column("rows", justify="right")
+    for s in summary.steps:
+        steps.add_row(
+            s.name, s.outcome, f"{s.seconds:.2f}", "" if s.rows is None else f"{s.rows:,}"
+        )
+    total = sum(s.seconds for s in summary.steps)
+    steps.add_row("total", "", f"{total:.2f}", "")
+    out.print(steps)
+    rows = Table(title="rows per layer")
+    rows.add_column("layer")
+    rows.add_column("relation")
+    rows.add_column("rows", justify="right")
+    for layer, tables in summary.layer_rows.items():
+        for name, count in tables.items():
+            rows.add_row(layer, name, f"{count:,}")
+    out.print(rows)
+    quarantined = summary.ingest.get("quarantined", [])
+    for q in quarantined:
+        console.print(f"[yellow]quarantined[/yellow] {q['file']}: {q['reason']}: {q['detail']}")
+
+
+@app.command()
+def run(
+    source: Annotated[
+        str | None, typer.Argument(help="Folder, .zip or URL of the Olist CSVs; default: sample")
+    ] = None,
+    scale: Annotated[float | None, typer.Option(help="Sample scale when no source")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sample seed when no source")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the whole pipeline once: ingest, then dbt bronze, silver and gold."""
+    settings = _setup(verbose)
+    if scale is not None or seed is not None:
+        settings = settings.model_copy(
+            update={
+                k: v
+                for k, v in {"sample_scale": scale, "sample_seed": seed}.items()
+                if v is not None
+            }
+        )
+    from olist_elt.pipeline import run_pipeline
+
+    started = time.perf_counter()
+    try:
+        if prefect_configured():
+            console.print("Prefect API configured: running the elt_pipeline flow")
+            flow = _load_flow("elt_pipeline.py", "elt_pipeline")
+            summary = flow(source=source, scale=settings.sample_scale, seed=settings.sample_seed)
+        else:
+            console.print(
+                "No Prefect server configured (PREFECT_API_URL unset): running the same "
+                "steps in-process, recorded the same way."
+            )
+            with console.status("starting") as status:
+                summary = run_pipeline(
+                    settings,
+                    source,
+                    on_step=lambda name: status.update(f"[bold]{name}[/bold] ..."),
+                )
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    _summary_tables(summary)
+    out.print(
+        f"star schema: {settings.warehouse_path} (schema gold); "
+        f"run record: {settings.lake_dir / 'runs' / (summary.run_id + '.json')}; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the 9 CSVs to")],
+    scale: Annotated[float, typer.Option(help="1.0 = the real row counts")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes")] = 42,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Generate the Olist-shaped sample CSVs."""
+    _setup(verbose)
+    from olist_elt.sample import generate_sample
+
+    t0 = time.perf_counter()
+    with console.status("generating") as status:
+        counts = generate_sample(
+            out_dir, scale, seed, progress=lambda ds, n: status.update(f"wrote {ds}: {n:,} rows")
+        )
+    table = Table(title=f"sample scale {scale:g} seed {seed} -> {out_dir}")
+    table.add_column("dataset")
+    table.add_column("rows", justify="right")
+    for ds, n in counts.items():
+        table.add_row(ds, f"{n:,}")
+    out.print(table)
+    out.print(f"{sum(counts.values()):,} rows in {time.perf_counter() - t0:.1f}s")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Folder, .zip or URL of the Olist CSVs")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Validate the Olist files into raw; bad ones go to quarantine with a reason."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import ingest as ingest_step
+    from olist_elt.pipeline import new_run_id
+
+    try:
+        result = ingest_step(settings, source, new_run_id())
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"ingest {result.run_id}")
+    for col in ("file", "outcome", "rows", "detail"):
+        table.add_column(col)
+    for f in result.files:
+        table.add_row(f.file, f.outcome, f"{f.rows:,}", f.detail or f.object_key or "")
+    out.print(table)
+    if result.quarantined:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    layer: Annotated[
+        str | None, typer.Option(help="bronze, silver or gold; default: all three in order")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run dbt build per layer on what raw holds now."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import LAYERS, build_layer, layer_row_counts
+    from olist_elt.transform.dbt import Dbt
+
+    dbt = Dbt(settings)
+    try:
+        for name in [layer] if layer else list(LAYERS):
+            t0 = time.perf_counter()
+            build_layer(dbt, name)
+            counts = layer_row_counts(settings, name)
+            out.print(
+                f"{name}: {len(counts)} relations, {sum(counts.values()):,} rows, "
+                f"{time.perf_counter() - t0:.1f}s"
+            )
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+
+
+@audit_app.command("verify")
+def audit_verify(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Check the audit log's hash chain; report the first bad record."""
+    settings = _setup(verbose)
+    from olist_elt.security.audit import AuditLog
+
+    result = AuditLog(settings.audit_path).verify()
+    if result.ok:
+        out.print(f"audit log OK: {result.records} records ({settings.audit_path})")
+        return
+    console.print(
+        f"[red]audit log broken[/red] at line {result.bad_line}: {result.problem} "
+        f"({settings.audit_path})"
+    )
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,247 @@
+"""The Olist connector: validation before raw, quarantine with reasons, idempotency."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from olist_elt.connectors.olist import OlistCsvConnector, ingest_olist
+from olist_elt.connectors.registry import Connector
+from olist_elt.errors import OlistEltError
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.exceptions import RawWriteRefused
+from olist_elt.settings import Settings
+
+ORDERS = "olist_orders_dataset.csv"
+CUSTOMERS = "olist_customers_dataset.csv"
+
+
+def _writer(settings: Settings) -> RawWriter:
+    return RawWriter(LocalStorage(settings.lake_dir), AuditLog(settings.audit_path))
+
+
+def _raw_objects(settings: Settings) -> list[str]:
+    storage = LocalStorage(settings.lake_dir)
+    return [k for k in storage.list("raw/olist")]
+
+
+def _ingest(settings: Settings, source: Path | str, run_id: str = "r1"):
+    return ingest_olist(
+        source, writer=_writer(settings), landing=settings.landing_dir, run_id=run_id
+    )
+
+
+def _one_file(tmp_path: Path, sample_dir: Path, name: str) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(sample_dir / name, folder / name)
+    return folder
+
+
+def _assert_quarantined_only(settings: Settings, result, name: str, reason: str) -> dict:
+    assert [f.outcome for f in result.files] == ["quarantined"]
+    assert result.files[0].reason == reason
+    assert _raw_objects(settings) == []
+    assert Manifest(LocalStorage(settings.lake_dir)).records() == []
+    qdir = settings.lake_dir / "quarantine" / "olist" / result.run_id
+    assert (qdir / name).exists()
+    payload = json.loads((qdir / f"{name}.reason.json").read_text())
+    assert payload["reason"] == reason
+    actions = [(r["action"], r["outcome"]) for r in AuditLog(settings.audit_path).records()]
+    assert ("quarantine", "rejected") in actions
+    return payload
+
+
+def test_sample_folder_lands_in_raw_with_one_manifest_record_per_file(
+    workspace: Settings, sample_dir: Path
+) -> None:
+    result = _ingest(workspace, sample_dir)
+    assert len(result.ingested) == 9 and not result.quarantined
+    records = Manifest(LocalStorage(workspace.lake_dir)).records("olist")
+    assert len(records) == 9
+    for rec in records:
+        assert rec.object_key.startswith(f"raw/olist/{rec.dataset}/ingest_date=")
+        assert rec.object_key.endswith(f"/{rec.sha256}.csv")
+        assert rec.connector == "olist-csv" and rec.service_identity == "svc-connector-olist"
+        assert rec.run_id == "r1" and rec.rows > 0
+        assert (workspace.lake_dir / rec.object_key).stat().st_size == rec.bytes
+
+
+def test_reingesting_identical_bytes_is_a_noop(workspace: Settings, sample_dir: Path) -> None:
+    _ingest(workspace, sample_dir, "r1")
+    before = _raw_objects(workspace)
+    again = _ingest(workspace, sample_dir, "r2")
+    assert [f.outcome for f in again.files] == ["duplicate"] * 9
+    assert _raw_objects(workspace) == before
+    assert {r.run_id for r in Manifest(LocalStorage(workspace.lake_dir)).records()} == {"r1"}
+
+
+def test_truncated_csv_goes_to_quarantine_with_reason(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    data = (folder / ORDERS).read_bytes()
+    (folder / ORDERS).write_bytes(data[: len(data) // 2 + 7])  # cut inside a row
+    payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), ORDERS, "parse_error")
+    assert "does not parse" in payload["detail"]
+
+
+def test_wrong_header_goes_to_quarantine_naming_the_columns(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    text = (folder / ORDERS).read_text(encoding="utf-8")
+    (folder / ORDERS).write_text(text.replace('"order_status"', '"status"', 1), encoding="utf-8")
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), ORDERS, "header_mismatch"
+    )
+    assert "missing ['order_status']" in payload["detail"]
+    assert "unexpected ['status']" in payload["detail"]
+
+
+def test_dropped_column_is_schema_drift_and_quarantined(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, CUSTOMERS)
+    lines = (folder / CUSTOMERS).read_text(encoding="utf-8").splitlines()
+    (folder / CUSTOMERS).write_text(
+        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8"
+    )
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), CUSTOMERS, "header_mismatch"
+    )
+    assert "customer_state" in payload["detail"]
+
+
+def test_latin1_file_goes_to_quarantine_as_an_encoding_error(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, CUSTOMERS)
+    text = (folder / CUSTOMERS).read_text(encoding="utf-8")
+    assert any(ch in text for ch in "ãéíóâç")
+    (folder / CUSTOMERS).write_bytes(text.encode("latin-1"))
+    payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), CUSTOMERS, "encoding")
+    assert "not UTF-8" in payload["detail"]
+
+
+def test_unknown_file_and_empty_file_are_quarantined(workspace: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "notes.csv").write_text("a,b\n1,2\n")
+    (folder / ORDERS).write_text("")
+    result = _ingest(workspace, folder)
+    assert sorted((f.file, f.reason) for f in result.files) == [
+        ("notes.csv", "unknown_file"),
+        (ORDERS, "empty"),
+    ]
+    assert _raw_objects(workspace) == []
+
+
+def test_good_files_land_even_when_a_sibling_is_quarantined(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(sample_dir, folder)
+    (folder / ORDERS).write_bytes((folder / ORDERS).read_bytes()[:-5])
+    result = _ingest(workspace, folder)
+    assert len(result.ingested) == 8
+    assert [f.file for f in result.quarantined] == [ORDERS]
+    datasets = {r.dataset for r in Manifest(LocalStorage(workspace.lake_dir)).records()}
+    assert "orders" not in datasets and len(datasets) == 8
+
+
+def _zip_bytes(sample_dir: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(sample_dir.glob("*.csv")):
+            zf.write(p, arcname=p.name)
+    return buf.getvalue()
+
+
+def test_zip_like_the_public_download_is_ingested(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "brazilian-ecommerce.zip"
+    archive.write_bytes(_zip_bytes(sample_dir))
+    result = _ingest(workspace, archive)
+    assert len(result.ingested) == 9
+
+
+def test_url_is_downloaded_with_a_retry_after_a_500(
+    workspace: Settings, sample_dir: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_ordered_request("/olist.zip").respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request("/olist.zip").respond_with_data(
+        _zip_bytes(sample_dir), content_type="application/zip"
+    )
+    result = _ingest(workspace, httpserver.url_for("/olist.zip"))
+    assert len(result.ingested) == 9
+    httpserver.check_assertions()
+
+
+def test_url_answering_404_is_a_clear_error_with_nothing_in_raw(
+    workspace: Settings, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/missing.zip").respond_with_data("no", status=404)
+    with pytest.raises(Exception, match="404"):
+        _ingest(workspace, httpserver.url_for("/missing.zip"))
+    assert _raw_objects(workspace) == []
+
+
+def test_missing_input_is_a_clear_error(workspace: Settings, tmp_path: Path) -> None:
+    with pytest.raises(OlistEltError, match="does not exist"):
+        _ingest(workspace, tmp_path / "nope")
+
+
+class RogueWriter(Connector):
+    """Looks like a connector but was never registered."""
+
+    name = "rogue"
+    version = "0.0.1"
+    source = "olist"
+    service_identity = "svc-rogue"
+
+
+class ImpostorOlist(OlistCsvConnector):
+    """Same name as the official connector, different class."""
+
+
+def test_unregistered_writer_is_refused_and_audited(workspace: Settings, sample_dir: Path) -> None:
+    writer = _writer(workspace)
+    for rogue in (RogueWriter(), ImpostorOlist()):
+        with pytest.raises(RawWriteRefused, match="not a registered connector"):
+            writer.write_file(
+                rogue,
+                dataset="orders",
+                path=sample_dir / ORDERS,
+                ext="csv",
+                rows=1,
+                schema_version="x",
+                run_id="r",
+            )
+    assert _raw_objects(workspace) == []
+    refused = [r for r in AuditLog(workspace.audit_path).records() if r["outcome"] == "refused"]
+    assert [r["actor"] for r in refused] == ["svc-rogue", "svc-connector-olist"]
+
+
+def test_official_connector_cannot_escape_its_prefix(workspace: Settings, sample_dir: Path) -> None:
+    with pytest.raises(RawWriteRefused):
+        _writer(workspace).write_file(
+            OlistCsvConnector(),
+            dataset="../bcb/series",
+            path=sample_dir / ORDERS,
+            ext="csv",
+            rows=1,
+            schema_version="x",
+            run_id="r",
+        )
+    assert not (workspace.lake_dir / "raw" / "bcb").exists()

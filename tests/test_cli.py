@@ -1,0 +1,181 @@
+"""The commands a user types, run as a user runs them (subprocesses, fresh folders)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from olist_elt.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "olist_elt.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any OLIST_ setting, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env.pop("PREFECT_API_URL", None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the dbt project and profiles in a fresh folder, as a fresh clone has them."""
+    root = tmp_path_factory.mktemp("clone")
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        root / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", root / "profiles.yml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cli_run(repo_copy: Path) -> subprocess.CompletedProcess[str]:
+    """`olist-elt run` with no arguments from the repository root (small scale)."""
+    env = _env(
+        OLIST_SAMPLE_SCALE="0.01",
+        OLIST_DBT_PROJECT_DIR=str(repo_copy / "dbt_project"),
+        OLIST_PROFILES_DIR=str(repo_copy),
+    )
+    return subprocess.run(
+        [*CLI, "run"], cwd=repo_copy, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_run_with_no_arguments_builds_the_star_schema(
+    cli_run: subprocess.CompletedProcess[str], repo_copy: Path
+) -> None:
+    assert cli_run.returncode == 0, cli_run.stderr[-3000:]
+    assert "No Prefect server configured" in cli_run.stderr
+    for name in ("fct_orders", "dim_customer", "dbt build gold", "rows per layer"):
+        assert name in cli_run.stdout
+    con = duckdb.connect(str(repo_copy / "warehouse" / "olist.duckdb"), read_only=True)
+    try:
+        gold = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'gold'"
+            ).fetchall()
+        }
+        assert con.execute("select count(*) from gold.fct_orders").fetchone()[0] == 994
+    finally:
+        con.close()
+    assert {
+        "fct_orders",
+        "fct_order_items",
+        "fct_payments",
+        "fct_reviews",
+        "dim_customer",
+        "dim_seller",
+        "dim_product",
+        "dim_geography",
+        "dim_date",
+    } <= gold
+    runs = list((repo_copy / "lake" / "runs").glob("*.json"))
+    assert len(runs) == 1 and json.loads(runs[0].read_text())["outcome"] == "success"
+
+
+def test_analyst_dbt_build_passes_with_no_other_setup(
+    cli_run: subprocess.CompletedProcess[str], repo_copy: Path
+) -> None:
+    assert cli_run.returncode == 0
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run(
+        [str(dbt), "build", "--profiles-dir", ".."],
+        cwd=repo_copy / "dbt_project",
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "ERROR=0" in done.stdout and "PASS=" in done.stdout
+
+
+def test_audit_verify_reports_the_chain(
+    cli_run: subprocess.CompletedProcess[str], repo_copy: Path
+) -> None:
+    done = subprocess.run(
+        [*CLI, "audit", "verify"],
+        cwd=repo_copy,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "audit log OK" in done.stdout
+    log = repo_copy / "lake" / "_audit" / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:2] + lines[3:]) + "\n")
+    done = subprocess.run(
+        [*CLI, "audit", "verify"],
+        cwd=repo_copy,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "line 3" in done.stderr
+
+
+def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_dir: Path) -> None:
+    bad = tmp_path / "in"
+    shutil.copytree(sample_dir, bad)
+    orders = bad / "olist_orders_dataset.csv"
+    text = orders.read_text(encoding="utf-8")
+    orders.write_text(text.replace('"delivered"', '"teleported"', 1), encoding="utf-8")
+    done = subprocess.run(
+        [*CLI, "run", str(bad)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1
+    assert "accepted_values_silver_orders_order_status" in done.stderr
+    assert "dbt build silver" in done.stderr
+    con = duckdb.connect(str(tmp_path / "warehouse" / "olist.duckdb"), read_only=True)
+    try:
+        gold = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'gold'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert gold == 0  # the run stopped before gold
+
+
+def test_a_bad_setting_fails_at_start_naming_it(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "run"],
+        cwd=tmp_path,
+        env=_env(OLIST_SAMPLE_SCALE="-1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "OLIST_SAMPLE_SCALE" in done.stderr
+
+
+def test_sample_command_writes_the_files(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "sample", "--scale", "0.001", "--out", str(tmp_path / "s")],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "s").glob("*.csv"))) == 9

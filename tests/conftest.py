@@ -81,3 +81,58 @@ def warehouse(built: tuple[Settings, RunSummary]) -> Iterator[duckdb.DuckDBPyCon
         yield con
     finally:
         con.close()
+
+
+def _try_connect(dsn: str) -> bool:
+    """Whether a PostgreSQL answers at dsn."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as con:
+            con.execute("select 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL DSN: OLIST_TEST_PG_DSN (default 127.0.0.1:5432), else a throwaway
+    cluster started with pytest-postgresql, else a skip that says why."""
+    dsn = os.environ.get("OLIST_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if _try_connect(dsn):
+        yield dsn
+        return
+    try:
+        import glob
+        import shutil as _sh
+
+        from pytest_postgresql.executor import PostgreSQLExecutor
+        from pytest_postgresql.executor_noop import NoopExecutor  # noqa: F401
+
+        pg_ctl = _sh.which("pg_ctl") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None
+        )
+        if pg_ctl is None:
+            raise RuntimeError("no pg_ctl binary found")
+        datadir = tmp_path_factory.mktemp("pgdata")
+        executor = PostgreSQLExecutor(
+            executable=pg_ctl,
+            host="127.0.0.1",
+            port=55432,
+            datadir=str(datadir),
+            unixsocketdir=str(datadir),
+            logfile=str(datadir / "pg.log"),
+            startparams="-w",
+            dbname="postgres",
+            user="postgres",
+            password="",
+        )
+        executor.start()
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL at {dsn} and none could be started: {exc}")
+        return
+    try:
+        yield "postgresql://postgres@127.0.0.1:55432/postgres"
+    finally:
+        executor.stop()

@@ -230,6 +230,36 @@ def build(
         raise _fail(exc) from None
 
 
+@app.command()
+def erase(
+    customer_unique_id: Annotated[
+        str, typer.Option("--customer-unique-id", help="The person to erase (as in the export)")
+    ],
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild silver and gold now so the erasure takes effect")
+    ] = True,
+    requested_by: Annotated[str, typer.Option(help="Who asked, for the audit trail")] = "dpo",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Erase a customer on request: recorded (pseudonym only), audited, applied on rebuild."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import apply_erasure, record_erasure
+
+    try:
+        pseudonym, added = record_erasure(settings, customer_unique_id, requested_by)
+        out.print(
+            f"erasure {'recorded' if added else 'already recorded'} "
+            f"(register keeps only the pseudonym {pseudonym[:12]}...)"
+        )
+        if rebuild:
+            apply_erasure(settings)
+            out.print("silver and gold rebuilt: nothing in them links to this person any more")
+        else:
+            out.print("applies on the next `olist-elt run` or `olist-elt build`")
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+
+
 @audit_app.command("verify")
 def audit_verify(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Check the audit log's hash chain; report the first bad record."""

@@ -25,6 +25,8 @@ from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.sample.generator import OLIST_FILES, generate_sample
 from olist_elt.security.audit import AuditLog
+from olist_elt.security.erasure import request_erasure
+from olist_elt.security.vault import FileVault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
 
@@ -112,7 +114,11 @@ def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
     """`dbt build` one layer (models and their tests)."""
     if layer not in LAYER_SELECTORS:
         raise OlistEltError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
-    return dbt.run("build", "--select", *LAYER_SELECTORS[layer])
+    # "buildable": a test runs with the first layer that has all its parents, so a
+    # test spanning silver and gold runs with gold, not half-built with silver.
+    return dbt.run(
+        "build", "--select", *LAYER_SELECTORS[layer], "--indirect-selection", "buildable"
+    )
 
 
 def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
@@ -133,6 +139,23 @@ def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
         }
     finally:
         con.close()
+
+
+def record_erasure(
+    settings: Settings, customer_unique_id: str, requested_by: str
+) -> tuple[str, bool]:
+    """Put a person in the erasure register (keyed pseudonym only); audited."""
+    audit = AuditLog(settings.audit_path)
+    vault = FileVault.open_or_create(settings.vault_path, settings.vault_key_file, audit)
+    return request_erasure(settings.lake_dir, vault, audit, customer_unique_id, requested_by)
+
+
+def apply_erasure(settings: Settings) -> None:
+    """Rebuild silver and gold so every erasure in the register takes effect."""
+    dbt = Dbt(settings)
+    for layer in ("silver", "gold"):
+        build_layer(dbt, layer)
+    AuditLog(settings.audit_path).append("olist-elt", "erasure.apply", "silver+gold", "ok")
 
 
 def _record(

@@ -3,9 +3,14 @@
 {%- endmacro %}
 
 {% macro default__read_raw_csv(manifest_relation, columns) -%}
-    {{ exceptions.raise_compiler_error(
-        "read_raw_csv is implemented for duckdb (and spark); target "
-        ~ target.type ~ " builds gold only, from published silver") }}
+    {#- Bronze runs where the lake is readable (duckdb, spark); a warehouse
+        target builds gold only, from published silver. -#}
+    {%- if execute -%}
+        {{ exceptions.raise_compiler_error(
+            "bronze reads the lake on duckdb (and spark); target " ~ target.type
+            ~ " builds gold only, from published silver: --select gold") }}
+    {%- endif -%}
+    (select 1 as unavailable_on_{{ target.type }})
 {%- endmacro %}
 
 {% macro duckdb__read_raw_csv(manifest_relation, columns) -%}

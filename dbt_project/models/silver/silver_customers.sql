@@ -8,6 +8,10 @@ states as (
     select * from {{ ref('brazil_states') }}
 ),
 
+erased as (
+    select * from {{ ref('silver_erased_customers') }}
+),
+
 latest as (
     {{ latest_per_key('customers', ['customer_id']) }}
 ),
@@ -25,7 +29,7 @@ conformed as (
     from latest
 ),
 
-final as (
+masked as (
     select
         {{ pseudonymize('conformed.customer_id') }} as customer_id,
         {{ pseudonymize('conformed.customer_unique_id') }}
@@ -41,6 +45,33 @@ final as (
         conformed._ingested_at
     from conformed
     left join states on conformed.state_code = states.state_code
+),
+
+kept as (
+    select masked.*
+    from masked
+    left join erased on masked.customer_id = erased.customer_id
+    where erased.customer_id is null
+),
+
+anonymous_member as (
+    select
+        '{{ var("erased_customer_id") }}' as customer_id,
+        '{{ var("erased_customer_id") }}' as customer_unique_id,
+        cast(null as {{ dbt.type_string() }}) as zip_code_prefix_3,
+        cast(null as {{ dbt.type_string() }}) as city,
+        cast(null as {{ dbt.type_string() }}) as state_code,
+        cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_string() }}) as _source_object,
+        cast(null as {{ dbt.type_string() }}) as _sha256,
+        cast(null as {{ dbt.type_timestamp() }}) as _ingested_at
+    where exists (select 1 from erased)
+),
+
+final as (
+    select * from kept
+    union all
+    select * from anonymous_member
 )
 
 select * from final

@@ -4,6 +4,10 @@ orders as (
     select * from {{ ref('bronze_olist__orders') }}
 ),
 
+erased as (
+    select * from {{ ref('silver_erased_customers') }}
+),
+
 latest as (
     {{ latest_per_key('orders', ['order_id']) }}
 ),
@@ -27,10 +31,21 @@ typed as (
     from latest
 ),
 
+pseudonymized as (
+    select
+        typed.*,
+        {{ pseudonymize('typed.customer_id') }} as customer_pseudonym
+    from typed
+),
+
 final as (
     select
-        order_id,
-        {{ pseudonymize('customer_id') }} as customer_id,
+        pseudonymized.order_id,
+        case
+            when erased.customer_id is not null
+                then '{{ var("erased_customer_id") }}'
+            else pseudonymized.customer_pseudonym
+        end as customer_id,
         order_status,
         {{ local_to_utc('purchased_local') }} as purchased_at,
         {{ local_to_utc('approved_local') }} as approved_at,
@@ -42,7 +57,8 @@ final as (
         _source_object,
         _sha256,
         _ingested_at
-    from typed
+    from pseudonymized
+    left join erased on pseudonymized.customer_pseudonym = erased.customer_id
 )
 
 select * from final

@@ -123,6 +123,20 @@ class Dbt:
         return result
 
 
+def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
+    """Compile a snippet of Jinja SQL with the project's macros; return the SQL."""
+    from dbt.cli.main import dbtRunner
+
+    dbt._prepare()
+    try:
+        res = dbtRunner().invoke(["compile", "--quiet", "--inline", sql, *dbt._base_args(), *extra])
+    finally:
+        release_duckdb()
+    if not res.success:
+        raise DbtStepFailed(f"dbt compile --inline failed: {res.exception}")
+    return res.result.results[0].node.compiled_code
+
+
 def release_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open in-process.
 

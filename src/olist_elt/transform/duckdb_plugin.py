@@ -13,6 +13,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from olist_elt.security.audit import AuditLog
+from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads, new_pii_key
 
 IPAD_VAR = "olist_pii_ipad"
@@ -33,6 +34,8 @@ class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         """Read the key once per dbt invocation."""
         audit = plugin_config.get("audit_log")
+        if plugin_config.get("lake_dir"):
+            ensure_register(Path(plugin_config["lake_dir"]).resolve())
         self._pads = pii_pads(
             Path(plugin_config["vault_path"]).resolve(),
             Path(plugin_config["vault_key_file"]).resolve(),

@@ -1,0 +1,111 @@
+{#- Fails when personal data gets past bronze unmasked:
+    - a raw value of a bronze column whose masking policy is `pseudonymize`
+      appears in any text column of silver or gold;
+    - an e-mail address or a formatted CPF survives in a silver or gold column
+      whose policy is `redact_text`.
+    Policies are read from the columns' meta in the models' yml. -#}
+{%- set published_models = [
+    'silver_customers', 'silver_orders', 'silver_order_items',
+    'silver_payments', 'silver_reviews', 'silver_products', 'silver_sellers',
+    'silver_geolocation', 'dim_customer', 'dim_seller', 'dim_product',
+    'dim_geography', 'fct_orders', 'fct_order_items', 'fct_payments',
+    'fct_reviews',
+] -%}
+{%- set source_models = [
+    'bronze_olist__customers', 'bronze_olist__orders',
+    'bronze_olist__order_reviews',
+] -%}
+{%- for name in published_models + source_models %}
+    -- depends_on: {{ ref(name) }}
+{%- endfor %}
+
+{%- set raw_columns = [] -%}
+{%- set published_columns = [] -%}
+{%- set redacted_columns = [] -%}
+{%- if execute -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+        {%- for column in node.columns.values() -%}
+            {%- set policy = column_meta(column).get('masking') -%}
+            {%- if node.name in source_models and policy == 'pseudonymize' -%}
+                {%- do raw_columns.append((node.name, column.name)) -%}
+            {%- elif node.name in published_models
+                and policy == 'redact_text' -%}
+                {%- do redacted_columns.append((node.name, column.name)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for name in published_models -%}
+        {%- for column in adapter.get_columns_in_relation(ref(name))
+            if column.is_string() -%}
+            {%- do published_columns.append((name, column.name)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{%- endif %}
+
+with
+
+raw_identifiers as (
+    {%- for model, column in raw_columns %}
+        select distinct {{ column }} as raw_value
+        from {{ ref(model) }}
+        {% if not loop.last %}union{% endif %}
+    {%- else %}
+        select cast(null as {{ dbt.type_string() }}) as raw_value
+    {%- endfor %}
+),
+
+published_values as (
+    {%- for model, column in published_columns %}
+        select
+            '{{ model }}.{{ column }}' as location,
+            {{ column }} as published_value
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as location,
+            cast(null as {{ dbt.type_string() }}) as published_value
+    {%- endfor %}
+),
+
+leaked_identifiers as (
+    select
+        published_values.location,
+        'raw identifier' as problem,
+        count(*) as failing_values
+    from published_values
+    inner join raw_identifiers
+        on published_values.published_value = raw_identifiers.raw_value
+    group by 1, 2
+),
+
+surviving_contacts as (
+    {%- for model, column in redacted_columns %}
+        select
+            '{{ model }}.{{ column }}' as location,
+            'e-mail or CPF not redacted' as problem,
+            count(*) as failing_values
+        from {{ ref(model) }}
+        where
+            {{ regex_matches(column,
+                '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}') }}
+            or {{ regex_matches(column,
+                '[0-9]{3}[.][0-9]{3}[.][0-9]{3}-[0-9]{2}') }}
+        group by 1, 2
+        {% if not loop.last %}union all{% endif %}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as location,
+            cast(null as {{ dbt.type_string() }}) as problem,
+            0 as failing_values
+    {%- endfor %}
+),
+
+final as (
+    select * from leaked_identifiers
+    union all
+    select * from surviving_contacts
+    where failing_values > 0
+)
+
+select * from final

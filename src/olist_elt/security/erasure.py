@@ -1,0 +1,81 @@
+"""Right to be forgotten: an erasure register that holds keyed pseudonyms only.
+
+The register (lake/_erasure/requests.csv) is read by dbt on every build: silver
+replaces an erased customer by one anonymous member, drops their review texts and
+location, and keeps their order amounts so totals do not change.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import hmac
+import io
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.vault import PII_KEY_NAME, FileVault, new_pii_key
+
+REGISTER = Path("_erasure") / "requests.csv"
+COLUMNS = ("customer_unique_pseudonym", "requested_at")
+
+
+def keyed_pseudonym(key_hex: str, value: str) -> str:
+    """HMAC-SHA256(key, value) as hex: the same value the pseudonymize macro gives."""
+    return hmac.new(bytes.fromhex(key_hex), value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def ensure_register(lake_dir: Path) -> Path:
+    """Create the empty register (header only) if it does not exist yet."""
+    path = lake_dir / REGISTER
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return path
+
+
+def erased_pseudonyms(lake_dir: Path) -> set[str]:
+    """The pseudonyms already in the register."""
+    path = ensure_register(lake_dir)
+    with open(path, encoding="utf-8", newline="") as fh:
+        return {row["customer_unique_pseudonym"] for row in csv.DictReader(fh)}
+
+
+def request_erasure(
+    lake_dir: Path, vault: FileVault, audit: AuditLog, customer_unique_id: str, requested_by: str
+) -> tuple[str, bool]:
+    """Record an erasure request; return (pseudonym, newly_added). Idempotent, audited."""
+    if not customer_unique_id.strip():
+        raise ValueError("customer_unique_id is empty")
+    vault.ensure(PII_KEY_NAME, new_pii_key)
+    pseudonym = keyed_pseudonym(vault.get(PII_KEY_NAME, actor=requested_by), customer_unique_id)
+    path = ensure_register(lake_dir)
+    with open(path, "a+", encoding="utf-8", newline="") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            known = {row["customer_unique_pseudonym"] for row in csv.DictReader(fh)}
+            added = pseudonym not in known
+            if added:
+                line = io.StringIO()
+                csv.writer(line, lineterminator="\n").writerow(
+                    [pseudonym, datetime.now(UTC).isoformat(timespec="seconds")]
+                )
+                fh.seek(0, os.SEEK_END)
+                fh.write(line.getvalue())
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    audit.append(
+        requested_by,
+        "erasure.request",
+        pseudonym,
+        "recorded" if added else "already recorded",
+    )
+    return pseudonym, added

@@ -50,9 +50,18 @@ def test_run_builds_every_gold_table_with_rows(
         "ingest olist",
         "dbt parse",
         "dbt build bronze",
+        "gate bronze",
         "dbt build silver",
+        "gate silver",
         "dbt build gold",
+        "gate gold",
+        "publish gold",
     ]
+    assert {layer: g["failed"] for layer, g in summary.gates.items()} == {
+        "bronze": [],
+        "silver": [],
+        "gold": [],
+    }
     assert all(s.seconds >= 0 and s.outcome == "ok" for s in summary.steps)
 
 

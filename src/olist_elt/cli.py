@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+raw_app = typer.Typer(help="The raw zone's manifest.", no_args_is_help=True)
+app.add_typer(raw_app, name="raw")
 
 console = Console(stderr=True)
 out = Console()
@@ -102,6 +104,20 @@ def _summary_tables(summary: Any) -> None:
         for name, count in tables.items():
             rows.add_row(layer, name, f"{count:,}")
     out.print(rows)
+    if summary.gates:
+        gates = Table(title="quality gates (Soda contracts)")
+        for col in ("layer", "checks", "passed", "failed", "warnings", "seconds"):
+            gates.add_column(col, justify="left" if col == "layer" else "right")
+        for layer, g in summary.gates.items():
+            gates.add_row(
+                layer,
+                str(g["checks"]),
+                str(g["passed"]),
+                str(len(g["failed"])),
+                str(len(g["warnings"])),
+                f"{g['seconds']:.2f}",
+            )
+        out.print(gates)
     quarantined = summary.ingest.get("quarantined", [])
     for q in quarantined:
         console.print(f"[yellow]quarantined[/yellow] {q['file']}: {q['reason']}: {q['detail']}")
@@ -258,6 +274,56 @@ def erase(
             out.print("applies on the next `olist-elt run` or `olist-elt build`")
     except OlistEltError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def check(
+    layer: Annotated[
+        str | None, typer.Option(help="bronze, silver or gold; default: all three")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the Soda quality gates alone on the warehouse as it is (for analysts)."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import LAYERS, check_layer
+
+    failed = False
+    try:
+        for name in [layer] if layer else list(LAYERS):
+            report = check_layer(settings, name)
+            status = "[green]passed[/green]" if report.passed else "[red]FAILED[/red]"
+            out.print(
+                f"{name}: {status} {len(report.checks)} checks, "
+                f"{len(report.blocking)} failed, {len(report.warnings)} warnings, "
+                f"{report.seconds:.2f}s"
+            )
+            for c in report.blocking:
+                out.print(f"  [red]fail[/red] {c.describe()}")
+            for c in report.warnings:
+                out.print(f"  [yellow]warn[/yellow] {c.describe()}")
+            failed = failed or not report.passed
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    if failed:
+        raise typer.Exit(1)
+
+
+@raw_app.command("readmit")
+def raw_readmit(
+    sha256_or_run_id: Annotated[str, typer.Argument(help="A raw object's sha256 or a run id")],
+    actor: Annotated[str, typer.Option(help="Who decided, for the audit trail")] = "operator",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Accept again raw objects a quality gate rejected (after a false alarm)."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import readmit
+
+    records = readmit(settings, sha256_or_run_id, actor)
+    if not records:
+        console.print(f"no rejected raw object matches {sha256_or_run_id}")
+        raise typer.Exit(1)
+    for r in records:
+        out.print(f"readmitted {r.object_key}")
 
 
 @audit_app.command("verify")

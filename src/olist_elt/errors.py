@@ -24,3 +24,7 @@ class DbtStepFailed(OlistEltError):
 
 class PipelineFailed(OlistEltError):
     """A pipeline step failed; the run stopped there."""
+
+
+class InputRejected(OlistEltError):
+    """The connector quarantined input; the run stops before any transform."""

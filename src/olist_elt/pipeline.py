@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,15 +20,18 @@ from typing import Any, TypeVar
 import duckdb
 
 from olist_elt.connectors.olist import IngestResult, ingest_olist
-from olist_elt.errors import OlistEltError, PipelineFailed
+from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError, PipelineFailed
+from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage
+from olist_elt.quality.gates import GateFailed, GateReport, run_gate
 from olist_elt.sample.generator import OLIST_FILES, generate_sample
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import request_erasure
 from olist_elt.security.vault import FileVault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.warehouse.publish import LIVE_SCHEMA, STAGING_SCHEMA, swap_into_live
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class RunSummary:
     steps: list[StepRecord] = field(default_factory=list)
     layer_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
+    gates: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The summary as JSON."""
@@ -110,6 +114,11 @@ def ingest(settings: Settings, source: str | Path, run_id: str) -> IngestResult:
     )
 
 
+def pipeline_dbt(settings: Settings) -> Dbt:
+    """The pipeline's dbt: gold goes to the staging schema until its gate passes."""
+    return Dbt(settings, dbt_vars={"gold_schema": STAGING_SCHEMA})
+
+
 def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
     """`dbt build` one layer (models and their tests)."""
     if layer not in LAYER_SELECTORS:
@@ -119,6 +128,80 @@ def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
     return dbt.run(
         "build", "--select", *LAYER_SELECTORS[layer], "--indirect-selection", "buildable"
     )
+
+
+def check_layer(settings: Settings, layer: str, schema: str | None = None) -> GateReport:
+    """Run a layer's Soda contracts through a short-lived read-only connection."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return run_gate(con, layer, schema=schema)
+    finally:
+        con.close()
+
+
+def gate(settings: Settings, layer: str, run_id: str, schema: str | None = None) -> GateReport:
+    """Run a layer's gate; audit the result; raise GateFailed on a blocking failure."""
+    report = check_layer(settings, layer, schema)
+    audit = AuditLog(settings.audit_path)
+    audit.append(
+        "svc-quality-gate",
+        "gate",
+        layer,
+        "passed" if report.passed else "failed",
+        run_id=run_id,
+        checks=len(report.checks),
+        failed=[c.describe() for c in report.blocking],
+        warnings=[c.describe() for c in report.warnings],
+    )
+    for warning in report.warnings:
+        log.warning("gate %s warning: %s", layer, warning.describe())
+    if report.passed:
+        return report
+    raise GateFailed(report)
+
+
+def reject_batch(settings: Settings, run_id: str, records: list[ManifestRecord], why: str) -> None:
+    """Mark this run's new raw objects rejected, so later runs build without them."""
+    manifest = Manifest(LocalStorage(settings.lake_dir))
+    audit = AuditLog(settings.audit_path)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for record in records:
+        manifest.reject(record, why[:2000], now)
+        audit.append("olist-elt", "raw.reject", record.object_key, "rejected", run_id=run_id)
+        log.warning(
+            "rejected raw object %s; `olist-elt raw readmit %s` accepts it again",
+            record.object_key,
+            run_id,
+        )
+
+
+def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[ManifestRecord]:
+    """Accept again raw objects a gate rejected (by sha256 or run id); audited."""
+    manifest = Manifest(LocalStorage(settings.lake_dir))
+    chosen = [
+        r
+        for r in manifest.records()
+        if r.status == "rejected" and sha256_or_run_id in (r.sha256, r.run_id)
+    ]
+    audit = AuditLog(settings.audit_path)
+    for record in chosen:
+        manifest.put(replace(record, status="accepted", rejected_at=None, rejected_reason=None))
+        audit.append(actor, "raw.readmit", record.object_key, "accepted")
+    return chosen
+
+
+def publish_gold(settings: Settings) -> dict[str, int]:
+    """Swap the gated staging star schema into `gold` in one transaction; audited."""
+    counts = swap_into_live(settings.warehouse_path, STAGING_SCHEMA, LIVE_SCHEMA)
+    AuditLog(settings.audit_path).append(
+        "svc-publisher",
+        "publish",
+        f"{settings.warehouse_path.name}:{LIVE_SCHEMA}",
+        "ok",
+        tables=len(counts),
+        rows=sum(counts.values()),
+    )
+    return counts
 
 
 def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
@@ -151,10 +234,14 @@ def record_erasure(
 
 
 def apply_erasure(settings: Settings) -> None:
-    """Rebuild silver and gold so every erasure in the register takes effect."""
-    dbt = Dbt(settings)
-    for layer in ("silver", "gold"):
-        build_layer(dbt, layer)
+    """Rebuild silver and gold (gated, gold swapped in) so every erasure takes effect."""
+    dbt = pipeline_dbt(settings)
+    run_id = new_run_id()
+    build_layer(dbt, "silver")
+    gate(settings, "silver", run_id)
+    build_layer(dbt, "gold")
+    gate(settings, "gold", run_id, schema=STAGING_SCHEMA)
+    publish_gold(settings)
     AuditLog(settings.audit_path).append("olist-elt", "erasure.apply", "silver+gold", "ok")
 
 
@@ -202,7 +289,8 @@ def run_pipeline(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     audit = AuditLog(settings.audit_path)
-    dbt = Dbt(settings)
+    dbt = pipeline_dbt(settings)
+    new_objects: list[ManifestRecord] = []
 
     def step(name: str, fn: Callable[[], T], rows: Callable[[T], int | None] = lambda _: None) -> T:
         if on_step:
@@ -222,15 +310,40 @@ def run_pipeline(
                 {"file": f.file, "reason": f.reason, "detail": f.detail} for f in result.quarantined
             ],
         }
+        if result.quarantined and settings.fail_on_quarantine:
+            raise InputRejected(
+                "the connector quarantined "
+                + "; ".join(f"{f.file}: {f.reason}: {f.detail}" for f in result.quarantined)
+                + " (fix the file and run again; OLIST_FAIL_ON_QUARANTINE=false builds on "
+                "what raw already holds)"
+            )
+        manifest = Manifest(LocalStorage(settings.lake_dir))
+        new_objects = [
+            r for r in manifest.records("olist") if r.run_id == run_id and r.status == "accepted"
+        ]
         step("dbt parse", dbt.parse)
         for layer in LAYERS:
+            schema = STAGING_SCHEMA if layer == "gold" else layer
             step(f"dbt build {layer}", lambda layer=layer: build_layer(dbt, layer))
-            summary.layer_rows[layer] = layer_row_counts(settings, layer)
+            report = step(
+                f"gate {layer}",
+                lambda layer=layer, schema=schema: gate(settings, layer, run_id, schema),
+                lambda r: len(r.checks),
+            )
+            summary.gates[layer] = report.to_dict()
+            if layer != "gold":
+                summary.layer_rows[layer] = layer_row_counts(settings, layer)
+        summary.layer_rows["gold"] = step(
+            "publish gold", lambda: publish_gold(settings), lambda c: sum(c.values())
+        )
         summary.outcome = "success"
     except Exception as exc:
         summary.outcome = "failed"
         summary.error = str(exc)
         where = summary.steps[-1].name if summary.steps else "start"
+        if isinstance(exc, DbtStepFailed | GateFailed) and new_objects:
+            # The batch this run brought is what changed since the last good run.
+            reject_batch(settings, run_id, new_objects, f"run {run_id} failed at {where}: {exc}")
         raise PipelineFailed(f"run {run_id} failed at '{where}': {exc}") from exc
     finally:
         summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")

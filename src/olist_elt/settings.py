@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     sample_seed: int = 42
     sample_dir: Path | None = Field(None, description="Defaults to <lake_dir>/landing/olist")
     dbt_threads: int = Field(2, ge=1, le=64)
-    dbt_target_path: Path | None = Field(None, description="Defaults to dbt_project/target")
+    dbt_target_path: Path | None = Field(
+        None, description="Where the pipeline's dbt writes artifacts; default dbt_project/target"
+    )
+    fail_on_quarantine: bool = Field(
+        True, description="Stop the run when the connector quarantines a file"
+    )
 
     @field_validator(
         "lake_dir",

@@ -35,22 +35,27 @@
                 ~ "; run `olist-elt ingest` first") }}
         {%- endif -%}
     {%- endif -%}
-    read_csv(
-        [
-            {%- for path in paths %}
-            '{{ path }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        ],
-        header = true,
-        delim = ',',
-        quote = '"',
-        escape = '"',
-        strict_mode = true,
-        filename = true,
-        columns = {
-            {%- for column in columns %}
-            '{{ column }}': 'varchar'{{ "," if not loop.last }}
-            {%- endfor %}
-        }
+    {#- One read_csv per object, then union all: each file is parsed with its own
+        dialect (a multi-file read_csv silently kept only the first of two files
+        whose line endings differed). -#}
+    (
+        {%- for path in paths %}
+        select *
+        from read_csv(
+            '{{ path }}',
+            header = true,
+            delim = ',',
+            quote = '"',
+            escape = '"',
+            strict_mode = true,
+            filename = true,
+            columns = {
+                {%- for column in columns %}
+                '{{ column }}': 'varchar'{{ "," if not loop.last }}
+                {%- endfor %}
+            }
+        )
+        {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
     )
 {%- endmacro %}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from olist_elt.lake.storage import Storage
 
@@ -29,6 +29,8 @@ class ManifestRecord:
     original_name: str
     zone: str = "raw"
     status: str = "accepted"
+    rejected_at: str | None = None
+    rejected_reason: str | None = None
 
 
 def manifest_key(source: str, dataset: str, sha256: str) -> str:
@@ -53,6 +55,12 @@ class Manifest:
         """Write one record (atomically)."""
         key = manifest_key(record.source, record.dataset, record.sha256)
         self.storage.put_bytes(key, json.dumps(asdict(record), indent=1).encode("utf-8"))
+
+    def reject(self, record: ManifestRecord, reason: str, at: str) -> ManifestRecord:
+        """Mark a raw object rejected (by a quality gate); bronze stops reading it."""
+        rejected = replace(record, status="rejected", rejected_at=at, rejected_reason=reason)
+        self.put(rejected)
+        return rejected
 
     def records(self, source: str | None = None) -> list[ManifestRecord]:
         """Every record, optionally of one source."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -67,8 +68,9 @@ class DbtCommandResult:
 class Dbt:
     """One dbt project; parses once and reuses the manifest for every command."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, dbt_vars: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self.dbt_vars = dbt_vars or {}
         self._manifest: Any = None
 
     def _prepare(self) -> None:
@@ -77,8 +79,8 @@ class Dbt:
         self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
 
     def _base_args(self) -> list[str]:
-        """Arguments every command takes."""
-        return [
+        """Arguments every command takes (vars too: they shape parsing)."""
+        args = [
             "--project-dir",
             str(self.settings.dbt_project_dir),
             "--profiles-dir",
@@ -86,6 +88,9 @@ class Dbt:
             "--target",
             self.settings.target,
         ]
+        if self.dbt_vars:
+            args += ["--vars", json.dumps(self.dbt_vars)]
+        return args
 
     def parse(self) -> Any:
         """Parse the project once (partial parsing on) and keep the manifest."""

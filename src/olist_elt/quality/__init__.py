@@ -1,0 +1,1 @@
+"""Quality gates: Soda Core contracts run from Python."""

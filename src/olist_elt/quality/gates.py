@@ -1,0 +1,228 @@
+"""Soda Core v4 quality gates: run a layer's contracts from Python, act on the result.
+
+Soda's CLI exit codes (0 pass, 1 warn, 2 fail, 3 error) are easy to misread in a
+pipeline, so the gate reads the result objects instead: every check becomes a
+CheckReport with its outcome, severity and failing counts, and a failed check of
+severity `fail` (the default) stops the run. A check with `attributes.severity: warn`
+is reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from olist_elt.errors import OlistEltError
+from olist_elt.settings import REPO_ROOT
+
+CONTRACTS_DIR = REPO_ROOT / "soda" / "contracts"
+DATA_SOURCE_NAME = "olist"
+COUNT_KEYS = (
+    "missing_count",
+    "invalid_count",
+    "duplicate_count",
+    "failed_rows_count",
+    "schema_events_count",
+    "freshness_in_days",
+    "check_rows_tested",
+)
+
+
+@dataclass
+class CheckReport:
+    """One check's outcome, in words an analyst can act on."""
+
+    dataset: str
+    check: str
+    check_type: str
+    column: str | None
+    outcome: str  # passed | failed | warned | not_evaluated | error
+    severity: str  # fail | warn
+    value: float | int | None
+    counts: dict[str, float] = field(default_factory=dict)
+    detail: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """A failure (or error) of a check whose severity is fail."""
+        return self.outcome in ("failed", "error") and self.severity == "fail"
+
+    def describe(self) -> str:
+        """One line: where, which check, what was found."""
+        where = f"{self.dataset}.{self.column}" if self.column else self.dataset
+        found = ", ".join(f"{k}={_fmt(v)}" for k, v in self.counts.items() if k in COUNT_KEYS)
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{where}: {self.check} [{self.check_type}] {self.outcome}: {found}{extra}"
+
+
+@dataclass
+class GateReport:
+    """A layer's gate: every check of every contract, and the time it took."""
+
+    layer: str
+    schema: str
+    seconds: float = 0.0
+    checks: list[CheckReport] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[CheckReport]:
+        """Checks that stop the run."""
+        return [c for c in self.checks if c.blocking]
+
+    @property
+    def warnings(self) -> list[CheckReport]:
+        """Checks that failed with severity warn."""
+        return [c for c in self.checks if c.outcome in ("failed", "warned") and not c.blocking]
+
+    @property
+    def passed(self) -> bool:
+        """No blocking check."""
+        return not self.blocking
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "layer": self.layer,
+            "schema": self.schema,
+            "seconds": round(self.seconds, 3),
+            "checks": len(self.checks),
+            "passed": sum(c.outcome == "passed" for c in self.checks),
+            "failed": [asdict(c) for c in self.blocking],
+            "warnings": [asdict(c) for c in self.warnings],
+        }
+
+
+class GateFailed(OlistEltError):
+    """A quality gate found blocking failures; the run stops at this layer."""
+
+    def __init__(self, report: GateReport) -> None:
+        lines = [f"quality gate '{report.layer}' failed ({len(report.blocking)} check(s)):"]
+        lines += [f"  - {c.describe()}" for c in report.blocking]
+        super().__init__("\n".join(lines))
+        self.report = report
+
+
+def _fmt(value: float | int) -> str:
+    """Counts as integers, the rest with two decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def contracts_for(layer: str, contracts_dir: Path = CONTRACTS_DIR) -> list[Path]:
+    """The contract files of a layer, sorted."""
+    folder = contracts_dir / layer
+    if not folder.is_dir():
+        raise OlistEltError(f"no contracts folder for layer {layer!r}: {folder}")
+    return sorted(folder.glob("*.yml"))
+
+
+def _outcome(result: Any) -> str:
+    """Soda's CheckOutcome as a word."""
+    if result.is_failed:
+        return "failed"
+    if result.is_warned:
+        return "warned"
+    if result.is_passed:
+        return "passed"
+    return "not_evaluated"
+
+
+def _report_check(dataset: str, result: Any) -> CheckReport:
+    """A CheckReport from a soda CheckResult."""
+    check = result.check
+    attributes = check.attributes or {}
+    outcome = _outcome(result)
+    detail = None
+    if check.type == "schema" and outcome == "failed":
+        detail = (
+            "; ".join(
+                f"{label}: {value}"
+                for label, value in (
+                    ("missing columns", getattr(result, "expected_column_names_not_actual", None)),
+                    (
+                        "unexpected columns",
+                        getattr(result, "actual_column_names_not_expected", None),
+                    ),
+                    ("type mismatches", getattr(result, "column_data_type_mismatches", None)),
+                )
+                if value
+            )
+            or None
+        )
+    return CheckReport(
+        dataset=dataset,
+        check=check.name or check.type,
+        check_type=check.type,
+        column=check.column_name,
+        outcome=outcome,
+        severity=str(attributes.get("severity", "fail")),
+        value=result.threshold_value,
+        counts={
+            k: v
+            for k, v in (result.diagnostic_metric_values or {}).items()
+            if isinstance(v, int | float)
+        },
+        detail=detail,
+    )
+
+
+def run_gate(
+    connection: Any,
+    layer: str,
+    *,
+    schema: str | None = None,
+    variables: dict[str, str] | None = None,
+    contracts_dir: Path = CONTRACTS_DIR,
+) -> GateReport:
+    """Verify every contract of a layer on an open DuckDB connection (read-only is enough)."""
+    os.environ["SODA_CORE_TELEMETRY_ENABLED"] = "false"
+    from soda_core.contracts import verify_contract_locally
+    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
+
+    schema = schema or layer
+    data_source = DuckDBDataSourceImpl.from_existing_cursor(connection, name=DATA_SOURCE_NAME)
+    report = GateReport(layer=layer, schema=schema)
+    started = time.perf_counter()
+    for contract in contracts_for(layer, contracts_dir):
+        dataset = contract.stem
+        result = verify_contract_locally(
+            data_sources=[data_source],
+            contract_file_path=str(contract),
+            variables={"SCHEMA": schema, **(variables or {})},
+        )
+        verifications = result.contract_verification_results
+        if not verifications or any(v.errored_without_results for v in verifications):
+            errors = result.get_errors_str() or "the contract could not be verified"
+            report.checks.append(
+                CheckReport(
+                    dataset,
+                    "contract",
+                    "contract",
+                    None,
+                    "error",
+                    "fail",
+                    None,
+                    detail=errors.strip().splitlines()[-1][:500],
+                )
+            )
+            continue
+        for verification in verifications:
+            for check_result in verification.check_results:
+                report.checks.append(_report_check(dataset, check_result))
+            if verification.has_errors:
+                report.checks.append(
+                    CheckReport(
+                        dataset,
+                        "contract",
+                        "contract",
+                        None,
+                        "error",
+                        "fail",
+                        None,
+                        detail=verification.get_errors_str().strip()[:500],
+                    )
+                )
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,1 @@
+"""Publishing the star schema: atomic schema swaps (DuckDB now; PostgreSQL next)."""

@@ -1,0 +1,60 @@
+"""Swap a gated staging schema into the live one in a single transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from olist_elt.errors import OlistEltError
+
+STAGING_SCHEMA = "gold_staging"
+LIVE_SCHEMA = "gold"
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """Base tables of a schema."""
+    return [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def swap_into_live(
+    warehouse_path: Path, staging: str = STAGING_SCHEMA, live: str = LIVE_SCHEMA
+) -> dict[str, int]:
+    """Replace every live table by its staging version at once; readers see old or new.
+
+    Returns rows per published table. The staging schema is dropped afterwards.
+    """
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        staged = _tables(con, staging)
+        if not staged:
+            raise OlistEltError(f"nothing to publish: schema {staging} has no tables")
+        con.execute("begin transaction")
+        try:
+            con.execute(f'create schema if not exists "{live}"')
+            for table in _tables(con, live):
+                if table not in staged:
+                    con.execute(f'drop table "{live}"."{table}"')
+            for table in staged:
+                con.execute(
+                    f'create or replace table "{live}"."{table}" as '
+                    f'select * from "{staging}"."{table}"'
+                )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        con.execute(f'drop schema if exists "{staging}" cascade')
+        return {
+            t: int(con.execute(f'select count(*) from "{live}"."{t}"').fetchone()[0])  # type: ignore[index]
+            for t in staged
+        }
+    finally:
+        con.close()

@@ -15,10 +15,14 @@ from olist_elt.settings import get_settings
 
 
 @flow(name="elt_pipeline")
-def elt_pipeline(source: str | None = None, scale: float = 1.0, seed: int = 42) -> RunSummary:
-    """The whole pipeline; a failed step (dbt error, failed test) fails the flow."""
+def elt_pipeline(
+    source: str | None = None, scale: float = 1.0, seed: int = 42, target: str = "local"
+) -> RunSummary:
+    """The whole pipeline; a failed step (dbt error, failed test, gate) fails the flow."""
     logger = get_run_logger()
-    settings = get_settings().model_copy(update={"sample_scale": scale, "sample_seed": seed})
+    settings = get_settings().model_copy(
+        update={"sample_scale": scale, "sample_seed": seed, "target": target}
+    )
     summary = run_pipeline(
         settings,
         source,

@@ -26,6 +26,8 @@ audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_h
 app.add_typer(audit_app, name="audit")
 raw_app = typer.Typer(help="The raw zone's manifest.", no_args_is_help=True)
 app.add_typer(raw_app, name="raw")
+warehouse_app = typer.Typer(help="The PostgreSQL warehouse.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
 
 console = Console(stderr=True)
 out = Console()
@@ -130,18 +132,21 @@ def run(
     ] = None,
     scale: Annotated[float | None, typer.Option(help="Sample scale when no source")] = None,
     seed: Annotated[int | None, typer.Option(help="Sample seed when no source")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="local (DuckDB gold) or warehouse (PostgreSQL gold)")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole pipeline once: ingest, then dbt bronze, silver and gold."""
     settings = _setup(verbose)
-    if scale is not None or seed is not None:
-        settings = settings.model_copy(
-            update={
-                k: v
-                for k, v in {"sample_scale": scale, "sample_seed": seed}.items()
-                if v is not None
-            }
-        )
+    updates = {"sample_scale": scale, "sample_seed": seed, "target": target}
+    if any(v is not None for v in updates.values()):
+        try:
+            settings = load_settings(
+                **{**settings.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+            )
+        except OlistEltError as exc:
+            raise _fail(exc) from None
     from olist_elt.pipeline import run_pipeline
 
     started = time.perf_counter()
@@ -149,7 +154,12 @@ def run(
         if prefect_configured():
             console.print("Prefect API configured: running the elt_pipeline flow")
             flow = _load_flow("elt_pipeline.py", "elt_pipeline")
-            summary = flow(source=source, scale=settings.sample_scale, seed=settings.sample_seed)
+            summary = flow(
+                source=source,
+                scale=settings.sample_scale,
+                seed=settings.sample_seed,
+                target=settings.target,
+            )
         else:
             console.print(
                 "No Prefect server configured (PREFECT_API_URL unset): running the same "
@@ -164,8 +174,13 @@ def run(
     except OlistEltError as exc:
         raise _fail(exc) from None
     _summary_tables(summary)
+    where = (
+        f"PostgreSQL {settings.pg_host}:{settings.pg_port}/{settings.pg_database} (schema gold)"
+        if settings.target == "warehouse"
+        else f"{settings.warehouse_path} (schema gold)"
+    )
     out.print(
-        f"star schema: {settings.warehouse_path} (schema gold); "
+        f"star schema: {where}; "
         f"run record: {settings.lake_dir / 'runs' / (summary.run_id + '.json')}; "
         f"{time.perf_counter() - started:.1f}s"
     )
@@ -306,6 +321,22 @@ def check(
         raise _fail(exc) from None
     if failed:
         raise typer.Exit(1)
+
+
+@warehouse_app.command("roles")
+def warehouse_roles(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Create or update the warehouse database, loader role and read-only BI role."""
+    settings = _setup(verbose)
+    from olist_elt.warehouse.postgres import ensure_roles
+
+    try:
+        ensure_roles(settings)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"database {settings.pg_database}: loader role {settings.pg_loader_role} (writes), "
+        f"BI role {settings.pg_bi_role} (reads gold only); passwords are in the vault"
+    )
 
 
 @raw_app.command("readmit")

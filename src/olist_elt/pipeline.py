@@ -24,13 +24,29 @@ from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError, Pipeli
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.quality.gates import GateFailed, GateReport, run_gate
+from olist_elt.quality.gates import (
+    GateFailed,
+    GateReport,
+    duckdb_data_source,
+    postgres_data_source,
+    run_gate,
+)
 from olist_elt.sample.generator import OLIST_FILES, generate_sample
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import request_erasure
 from olist_elt.security.vault import FileVault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.warehouse.postgres import (
+    PgLogin,
+    apply_constraints,
+    constraints_from_manifest,
+    drop_staging,
+    gold_row_counts,
+    login,
+    publish_silver,
+    swap_gold,
+)
 from olist_elt.warehouse.publish import LIVE_SCHEMA, STAGING_SCHEMA, swap_into_live
 
 log = logging.getLogger(__name__)
@@ -114,9 +130,94 @@ def ingest(settings: Settings, source: str | Path, run_id: str) -> IngestResult:
     )
 
 
+def _pipeline_target_path(settings: Settings, target: str) -> Path:
+    """Artifacts of the pipeline's dbt, one folder per target (partial parsing per target)."""
+    base = settings.dbt_target_path or settings.dbt_project_dir / "target"
+    return base / f"pipeline-{target}"
+
+
 def pipeline_dbt(settings: Settings) -> Dbt:
-    """The pipeline's dbt: gold goes to the staging schema until its gate passes."""
-    return Dbt(settings, dbt_vars={"gold_schema": STAGING_SCHEMA})
+    """The pipeline's dbt on the lake engine (DuckDB): bronze, silver, and the local gold,
+    which goes to the staging schema until its gate passes."""
+    local = settings.model_copy(update={"target": "local"})
+    return Dbt(
+        local,
+        dbt_vars={"gold_schema": STAGING_SCHEMA},
+        target_path=_pipeline_target_path(settings, "local"),
+    )
+
+
+def warehouse_dbt(settings: Settings, pg: PgLogin) -> Dbt:
+    """The pipeline's dbt on the warehouse target (PostgreSQL), password from the vault."""
+    return Dbt(
+        settings.model_copy(update={"target": "warehouse"}),
+        dbt_vars={"gold_schema": STAGING_SCHEMA},
+        extra_env={
+            "OLIST_PG_HOST": pg.host,
+            "OLIST_PG_PORT": str(pg.port),
+            "OLIST_PG_USER": pg.user,
+            "OLIST_PG_PASSWORD": pg.password,
+            "OLIST_PG_DATABASE": pg.database,
+        },
+        target_path=_pipeline_target_path(settings, "warehouse"),
+    )
+
+
+def silver_relations(manifest: Any) -> dict[str, tuple[str, str]]:
+    """Each silver table and the (schema, name) ref() resolves it to in the manifest."""
+    return {
+        node.name: (node.schema, node.alias)
+        for node in manifest.nodes.values()
+        if node.resource_type == "model"
+        and "silver" in node.fqn
+        and node.config.materialized != "ephemeral"
+    }
+
+
+def build_warehouse_gold(dbt: Dbt, pg: PgLogin) -> DbtCommandResult:
+    """`dbt build` gold (and the seeds it joins) on PostgreSQL, into gold_staging."""
+    drop_staging(pg)
+    return dbt.run(
+        "build",
+        "--select",
+        "path:seeds",
+        "gold",
+        "--exclude",
+        "tag:lake",
+        "--indirect-selection",
+        "buildable",
+    )
+
+
+def check_postgres_gold(
+    settings: Settings, pg: PgLogin, schema: str = STAGING_SCHEMA
+) -> GateReport:
+    """The gold contracts on PostgreSQL."""
+    source = postgres_data_source(pg.host, pg.port, pg.user, pg.password, pg.database)
+    return run_gate(
+        source,
+        "gold",
+        schema=schema,
+        prefix=f"{pg.database}/{schema}",
+        contracts_dir=settings.soda_contracts_dir,
+    )
+
+
+def publish_postgres_gold(settings: Settings, pg: PgLogin, manifest: Any) -> dict[str, int]:
+    """Keys and indexes on the staging star schema, then the swap; audited."""
+    applied = apply_constraints(pg, constraints_from_manifest(manifest, STAGING_SCHEMA))
+    swap_gold(pg, settings.pg_bi_role)
+    counts = gold_row_counts(pg)
+    AuditLog(settings.audit_path).append(
+        "svc-publisher",
+        "publish",
+        f"postgres:{pg.database}.gold",
+        "ok",
+        tables=len(counts),
+        rows=sum(counts.values()),
+        constraints=applied,
+    )
+    return counts
 
 
 def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
@@ -134,14 +235,25 @@ def check_layer(settings: Settings, layer: str, schema: str | None = None) -> Ga
     """Run a layer's Soda contracts through a short-lived read-only connection."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return run_gate(con, layer, schema=schema)
+        return run_gate(
+            duckdb_data_source(con),
+            layer,
+            schema=schema,
+            contracts_dir=settings.soda_contracts_dir,
+        )
     finally:
         con.close()
 
 
-def gate(settings: Settings, layer: str, run_id: str, schema: str | None = None) -> GateReport:
+def gate(
+    settings: Settings,
+    layer: str,
+    run_id: str,
+    schema: str | None = None,
+    check: Callable[[], GateReport] | None = None,
+) -> GateReport:
     """Run a layer's gate; audit the result; raise GateFailed on a blocking failure."""
-    report = check_layer(settings, layer, schema)
+    report = check() if check else check_layer(settings, layer, schema)
     audit = AuditLog(settings.audit_path)
     audit.append(
         "svc-quality-gate",
@@ -281,6 +393,10 @@ def run_pipeline(
     on_step: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Sample (if no source) -> ingest -> dbt bronze -> silver -> gold; recorded and audited."""
+    if settings.target not in ("local", "warehouse"):
+        raise OlistEltError(
+            f"target {settings.target!r} is not available yet; use local or warehouse"
+        )
     run_id = new_run_id()
     summary = RunSummary(
         run_id=run_id,
@@ -322,7 +438,8 @@ def run_pipeline(
             r for r in manifest.records("olist") if r.run_id == run_id and r.status == "accepted"
         ]
         step("dbt parse", dbt.parse)
-        for layer in LAYERS:
+        layers = LAYERS if settings.target == "local" else ("bronze", "silver")
+        for layer in layers:
             schema = STAGING_SCHEMA if layer == "gold" else layer
             step(f"dbt build {layer}", lambda layer=layer: build_layer(dbt, layer))
             report = step(
@@ -333,9 +450,37 @@ def run_pipeline(
             summary.gates[layer] = report.to_dict()
             if layer != "gold":
                 summary.layer_rows[layer] = layer_row_counts(settings, layer)
-        summary.layer_rows["gold"] = step(
-            "publish gold", lambda: publish_gold(settings), lambda c: sum(c.values())
-        )
+        if settings.target == "local":
+            summary.layer_rows["gold"] = step(
+                "publish gold", lambda: publish_gold(settings), lambda c: sum(c.values())
+            )
+        else:
+            pg = login(settings, "loader")
+            wh = warehouse_dbt(settings, pg)
+            step("dbt parse warehouse", wh.parse)
+            step(
+                "publish silver",
+                lambda: publish_silver(settings, pg, silver_relations(wh.manifest)),
+                lambda c: sum(c.values()),
+            )
+            step("dbt build gold", lambda: build_warehouse_gold(wh, pg))
+            report = step(
+                "gate gold",
+                lambda: gate(
+                    settings,
+                    "gold",
+                    run_id,
+                    STAGING_SCHEMA,
+                    check=lambda: check_postgres_gold(settings, pg),
+                ),
+                lambda r: len(r.checks),
+            )
+            summary.gates["gold"] = report.to_dict()
+            summary.layer_rows["gold"] = step(
+                "publish gold",
+                lambda: publish_postgres_gold(settings, pg, wh.manifest),
+                lambda c: sum(c.values()),
+            )
         summary.outcome = "success"
     except Exception as exc:
         summary.outcome = "failed"

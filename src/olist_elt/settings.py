@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     dbt_target_path: Path | None = Field(
         None, description="Where the pipeline's dbt writes artifacts; default dbt_project/target"
     )
+    soda_contracts_dir: Path = Field(REPO_ROOT / "soda" / "contracts")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = Field(5432, ge=1, le=65535)
+    pg_database: str = Field("olist", pattern=r"^[a-z_][a-z0-9_]*$")
+    pg_loader_role: str = Field("olist_loader", pattern=r"^[a-z_][a-z0-9_]*$")
+    pg_bi_role: str = Field("olist_bi", pattern=r"^[a-z_][a-z0-9_]*$")
+    pg_admin_dsn: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        description="Admin connection for `olist-elt warehouse roles` only; no password here:"
+        " put it in the vault as warehouse_admin_password",
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )
@@ -51,6 +62,7 @@ class Settings(BaseSettings):
         "audit_log",
         "sample_dir",
         "dbt_target_path",
+        "soda_contracts_dir",
     )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -9,6 +9,7 @@ is reported and the run goes on.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -168,21 +169,54 @@ def _report_check(dataset: str, result: Any) -> CheckReport:
     )
 
 
+def duckdb_data_source(connection: Any) -> Any:
+    """A Soda data source over an open DuckDB connection."""
+    os.environ["SODA_CORE_TELEMETRY_ENABLED"] = "false"
+    import soda_core.contracts  # noqa: F401  (loads Soda's plugins before the duckdb one)
+    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
+
+    return DuckDBDataSourceImpl.from_existing_cursor(connection, name=DATA_SOURCE_NAME)
+
+
+def postgres_data_source(host: str, port: int, user: str, password: str, database: str) -> Any:
+    """A Soda data source for PostgreSQL (the warehouse target)."""
+    os.environ["SODA_CORE_TELEMETRY_ENABLED"] = "false"
+    from soda_core.common.data_source_impl import DataSourceImpl
+    from soda_core.common.yaml import DataSourceYamlSource
+
+    config = json.dumps(
+        {
+            "type": "postgres",
+            "name": DATA_SOURCE_NAME,
+            "connection": {
+                "host": host,
+                "port": port,
+                "user": user,
+                "password": password,
+                "database": database,
+            },
+        }
+    )
+    return DataSourceImpl.from_yaml_source(DataSourceYamlSource.from_str(config))
+
+
 def run_gate(
-    connection: Any,
+    data_source: Any,
     layer: str,
     *,
     schema: str | None = None,
-    variables: dict[str, str] | None = None,
+    prefix: str | None = None,
     contracts_dir: Path = CONTRACTS_DIR,
 ) -> GateReport:
-    """Verify every contract of a layer on an open DuckDB connection (read-only is enough)."""
+    """Verify every contract of a layer on a Soda data source.
+
+    schema: where the layer's tables are (gold_staging while gold is gated);
+    prefix: Soda's dataset prefix (the schema on DuckDB, database/schema on PostgreSQL).
+    """
     os.environ["SODA_CORE_TELEMETRY_ENABLED"] = "false"
     from soda_core.contracts import verify_contract_locally
-    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
 
     schema = schema or layer
-    data_source = DuckDBDataSourceImpl.from_existing_cursor(connection, name=DATA_SOURCE_NAME)
     report = GateReport(layer=layer, schema=schema)
     started = time.perf_counter()
     for contract in contracts_for(layer, contracts_dir):
@@ -190,7 +224,7 @@ def run_gate(
         result = verify_contract_locally(
             data_sources=[data_source],
             contract_file_path=str(contract),
-            variables={"SCHEMA": schema, **(variables or {})},
+            variables={"SCHEMA": schema, "PREFIX": prefix or schema},
         )
         verifications = result.contract_verification_results
         if not verifications or any(v.errored_without_results for v in verifications):

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from olist_elt.errors import DbtStepFailed
@@ -68,14 +69,30 @@ class DbtCommandResult:
 class Dbt:
     """One dbt project; parses once and reuses the manifest for every command."""
 
-    def __init__(self, settings: Settings, dbt_vars: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dbt_vars: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None,
+        target_path: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.dbt_vars = dbt_vars or {}
+        self.extra_env = extra_env or {}
+        self.target_path = target_path
         self._manifest: Any = None
+
+    @property
+    def manifest(self) -> Any:
+        """The parsed manifest (parses on first use)."""
+        return self._manifest if self._manifest is not None else self.parse()
 
     def _prepare(self) -> None:
         """Export the environment dbt reads; telemetry off in this code path."""
         os.environ.update(dbt_environment(self.settings))
+        os.environ.update(self.extra_env)
+        if self.target_path is not None:
+            os.environ["DBT_TARGET_PATH"] = str(self.target_path)
         self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
 
     def _base_args(self) -> list[str]:

@@ -1,0 +1,315 @@
+"""The served star schema in PostgreSQL: roles, silver publish, constraints, atomic swap."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from olist_elt.errors import OlistEltError
+from olist_elt.security.exceptions import MissingSecret
+from olist_elt.security.vault import FileVault
+from olist_elt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOADER_SECRET = "warehouse_loader_password"
+BI_SECRET = "warehouse_bi_password"
+ADMIN_SECRET = "warehouse_admin_password"
+STAGING = "gold_staging"
+LIVE = "gold"
+PREVIOUS = "gold_previous"
+
+
+class WarehouseError(OlistEltError):
+    """The PostgreSQL warehouse could not be reached or updated."""
+
+
+@dataclass(frozen=True)
+class PgLogin:
+    """One role's connection to the warehouse database."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    def conninfo(self) -> str:
+        """A libpq connection string (never logged)."""
+        return make_conninfo(
+            host=self.host,
+            port=self.port,
+            dbname=self.database,
+            user=self.user,
+            password=self.password,
+            connect_timeout=10,
+        )
+
+    def connect(self, autocommit: bool = False) -> psycopg.Connection:
+        """Open a connection; a clear error when the server does not answer."""
+        try:
+            return psycopg.connect(self.conninfo(), autocommit=autocommit)
+        except psycopg.OperationalError as exc:
+            raise WarehouseError(
+                f"cannot connect to PostgreSQL {self.host}:{self.port}/{self.database} as "
+                f"{self.user}: {str(exc).strip().splitlines()[0]}; is it running, and did "
+                "`olist-elt warehouse roles` run?"
+            ) from None
+
+
+def _vault(settings: Settings) -> FileVault:
+    """The vault, created on first use."""
+    return FileVault.open_or_create(settings.vault_path, settings.vault_key_file)
+
+
+def _secret(vault: FileVault, name: str, actor: str, create: bool = False) -> str:
+    """A secret from the vault, generated when asked and absent."""
+    if create:
+        vault.ensure(name, lambda: secrets.token_urlsafe(24))
+    return vault.get(name, actor=actor)
+
+
+def login(settings: Settings, role: str = "loader") -> PgLogin:
+    """The loader's or the BI role's login, the password read from the vault."""
+    user = settings.pg_loader_role if role == "loader" else settings.pg_bi_role
+    secret = LOADER_SECRET if role == "loader" else BI_SECRET
+    try:
+        password = _secret(_vault(settings), secret, actor=f"svc-warehouse-{role}")
+    except MissingSecret:
+        raise WarehouseError(
+            f"no {secret} in the vault; run `olist-elt warehouse roles` first"
+        ) from None
+    return PgLogin(settings.pg_host, settings.pg_port, settings.pg_database, user, password)
+
+
+def _admin(settings: Settings, database: str | None = None) -> psycopg.Connection:
+    """An autocommit admin connection (password, if any, from the vault)."""
+    params: dict[str, Any] = conninfo_to_dict(settings.pg_admin_dsn)
+    vault = _vault(settings)
+    if ADMIN_SECRET in vault.names():
+        params["password"] = vault.get(ADMIN_SECRET, actor="svc-warehouse-admin")
+    if database:
+        params["dbname"] = database
+    params.setdefault("connect_timeout", 10)
+    try:
+        return psycopg.connect(make_conninfo(**params), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise WarehouseError(
+            f"cannot connect as admin ({params.get('host')}:{params.get('port')}): "
+            f"{str(exc).strip().splitlines()[0]}"
+        ) from None
+
+
+def ensure_roles(settings: Settings) -> None:
+    """Create or update the database, the loader and the read-only BI role (idempotent)."""
+    vault = _vault(settings)
+    loader_pw = _secret(vault, LOADER_SECRET, "svc-warehouse-admin", create=True)
+    bi_pw = _secret(vault, BI_SECRET, "svc-warehouse-admin", create=True)
+    loader, bi, db = (
+        sql.Identifier(settings.pg_loader_role),
+        sql.Identifier(settings.pg_bi_role),
+        sql.Identifier(settings.pg_database),
+    )
+    with _admin(settings) as con:
+        for role, pw in ((settings.pg_loader_role, loader_pw), (settings.pg_bi_role, bi_pw)):
+            exists = con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
+            verb = "alter" if exists else "create"
+            con.execute(
+                sql.SQL(
+                    verb + " role {} with login nosuperuser nocreatedb nocreaterole password {}"
+                ).format(sql.Identifier(role), sql.Literal(pw))
+            )
+        if not con.execute(
+            "select 1 from pg_database where datname = %s", [settings.pg_database]
+        ).fetchone():
+            con.execute(sql.SQL("create database {}").format(db))
+        con.execute(sql.SQL("revoke all on database {} from public").format(db))
+        con.execute(
+            sql.SQL("grant connect, create, temporary on database {} to {}").format(db, loader)
+        )
+        con.execute(sql.SQL("grant connect on database {} to {}").format(db, bi))
+    with _admin(settings, settings.pg_database) as con:
+        con.execute("revoke create on schema public from public")
+        con.execute(
+            sql.SQL("create schema if not exists {} authorization {}").format(
+                sql.Identifier(LIVE), loader
+            )
+        )
+        con.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(LIVE), bi))
+        con.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(
+                sql.Identifier(LIVE), bi
+            )
+        )
+
+
+def _postgres_extension() -> Path:
+    """The signed postgres_scanner binary shipped by its PyPI package."""
+    import duckdb_extension_postgres_scanner as pkg
+
+    found = sorted(Path(pkg.__file__).parent.glob("extensions/*/postgres_scanner.duckdb_extension"))
+    if not found:
+        raise WarehouseError("duckdb-extension-postgres-scanner ships no extension binary")
+    return found[-1]
+
+
+def publish_silver(
+    settings: Settings, target: PgLogin, relations: dict[str, tuple[str, str]]
+) -> dict[str, int]:
+    """Copy silver tables from DuckDB into PostgreSQL under the names ref() resolves to.
+
+    relations: DuckDB silver table -> (postgres schema, table). Uses DuckDB's postgres
+    extension (binary COPY), not row-by-row inserts.
+    """
+    con = duckdb.connect()
+    counts: dict[str, int] = {}
+    try:
+        con.execute(f"load '{_postgres_extension()}'")
+        lake_path = str(settings.warehouse_path).replace("'", "''")
+        con.execute(f"attach '{lake_path}' as lake (read_only)")
+        literal = target.conninfo().replace("'", "''")
+        con.execute(f"attach '{literal}' as pg (type postgres)")  # local; never logged
+        for source, (schema, table) in relations.items():
+            con.execute(f'create schema if not exists pg."{schema}"')
+            con.execute(f'drop table if exists pg."{schema}"."{table}"')
+            con.execute(
+                f'create table pg."{schema}"."{table}" as select * from lake.silver."{source}"'
+            )
+            counts[f"{schema}.{table}"] = int(
+                con.execute(f'select count(*) from lake.silver."{source}"').fetchone()[0]  # type: ignore[index]
+            )
+        con.execute("detach pg")
+    except duckdb.Error as exc:
+        raise WarehouseError(f"publishing silver to PostgreSQL failed: {exc}") from None
+    finally:
+        con.close()
+    return counts
+
+
+def constraints_from_manifest(manifest: Any, schema: str) -> list[sql.Composable]:
+    """Primary keys (unique + not_null tests), foreign keys (relationships) and indexes."""
+    tests: dict[str, dict[str, set[str]]] = {}
+    relations: list[tuple[str, str, str, str]] = []
+    gold = {
+        uid: node
+        for uid, node in manifest.nodes.items()
+        if node.resource_type == "model" and "gold" in node.fqn
+    }
+    for node in manifest.nodes.values():
+        meta = getattr(node, "test_metadata", None)
+        attached = getattr(node, "attached_node", None)
+        if not meta or attached not in gold or not getattr(node, "column_name", None):
+            continue
+        model = gold[attached].alias
+        if meta.name in ("unique", "not_null") and not node.config.where:
+            tests.setdefault(model, {}).setdefault(node.column_name, set()).add(meta.name)
+        if meta.name == "relationships":
+            to = str(meta.kwargs.get("to", ""))
+            parent = to.split("'")[1] if "'" in to else to
+            relations.append((model, node.column_name, parent, meta.kwargs["field"]))
+    statements: list[sql.Composable] = []
+    keys: dict[str, str] = {}
+    for model, columns in sorted(tests.items()):
+        for column, kinds in sorted(columns.items()):
+            if kinds == {"unique", "not_null"}:
+                keys[model] = column
+                statements.append(
+                    sql.SQL("alter table {}.{} add primary key ({})").format(
+                        sql.Identifier(schema), sql.Identifier(model), sql.Identifier(column)
+                    )
+                )
+                break
+    for model, column, parent, field in sorted(set(relations)):
+        if keys.get(parent) != field:
+            continue
+        statements.append(
+            sql.SQL("alter table {s}.{m} add foreign key ({c}) references {s}.{p} ({f})").format(
+                s=sql.Identifier(schema),
+                m=sql.Identifier(model),
+                c=sql.Identifier(column),
+                p=sql.Identifier(parent),
+                f=sql.Identifier(field),
+            )
+        )
+        statements.append(
+            sql.SQL("create index on {}.{} ({})").format(
+                sql.Identifier(schema), sql.Identifier(model), sql.Identifier(column)
+            )
+        )
+    return statements
+
+
+def apply_constraints(target: PgLogin, statements: list[sql.Composable]) -> int:
+    """Add keys and indexes to the staging star schema (fails if the data breaks them)."""
+    with target.connect() as con:
+        for statement in statements:
+            con.execute(statement)
+    return len(statements)
+
+
+def swap_gold(target: PgLogin, bi_role: str) -> None:
+    """Replace the live gold schema by the gated staging one in a single transaction."""
+    with target.connect() as con:
+        live = con.execute(
+            "select 1 from information_schema.schemata where schema_name = %s", [LIVE]
+        ).fetchone()
+        if live:
+            con.execute(
+                sql.SQL("alter schema {} rename to {}").format(
+                    sql.Identifier(LIVE), sql.Identifier(PREVIOUS)
+                )
+            )
+        con.execute(
+            sql.SQL("alter schema {} rename to {}").format(
+                sql.Identifier(STAGING), sql.Identifier(LIVE)
+            )
+        )
+        con.execute(
+            sql.SQL("grant usage on schema {} to {}").format(
+                sql.Identifier(LIVE), sql.Identifier(bi_role)
+            )
+        )
+        con.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(
+                sql.Identifier(LIVE), sql.Identifier(bi_role)
+            )
+        )
+        if live:
+            con.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(PREVIOUS)))
+
+
+def drop_staging(target: PgLogin) -> None:
+    """Remove a leftover staging schema before a new build."""
+    with target.connect() as con:
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(STAGING)))
+
+
+def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:
+    """Rows per table of a schema."""
+    with target.connect() as con:
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+                [schema],
+            ).fetchall()
+        ]
+        return {
+            t: int(
+                con.execute(
+                    sql.SQL("select count(*) from {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(t)
+                    )
+                ).fetchone()[0]
+            )  # type: ignore[index]
+            for t in tables
+        }

@@ -28,6 +28,73 @@ raw_app = typer.Typer(help="The raw zone's manifest.", no_args_is_help=True)
 app.add_typer(raw_app, name="raw")
 warehouse_app = typer.Typer(help="The PostgreSQL warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
+vault_app = typer.Typer(help="Secrets: set, get, list, rotate.", no_args_is_help=True)
+app.add_typer(vault_app, name="vault")
+
+
+def _open_vault(settings: Settings) -> Any:
+    """The configured vault, audited."""
+    from olist_elt.security.audit import AuditLog
+    from olist_elt.security.vault import open_vault
+
+    return open_vault(settings, AuditLog(settings.audit_path))
+
+
+@vault_app.command("set")
+def vault_set(
+    name: Annotated[str, typer.Argument(help="Secret name")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the value from stdin")] = False,
+) -> None:
+    """Store a secret; the value is prompted for (hidden) or read from stdin."""
+    settings = _setup(False)
+    value = sys.stdin.read().rstrip("\n") if stdin else typer.prompt("value", hide_input=True)
+    if not value:
+        raise _fail(OlistEltError("refusing to store an empty secret"))
+    try:
+        _open_vault(settings).set(name, value, actor="cli")
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    out.print(f"stored {name}")
+
+
+@vault_app.command("get")
+def vault_get(
+    name: Annotated[str, typer.Argument(help="Secret name")],
+    reveal: Annotated[bool, typer.Option(help="Print the value (audited)")] = False,
+) -> None:
+    """Check a secret exists; print its value only with --reveal."""
+    settings = _setup(False)
+    try:
+        value = _open_vault(settings).get(name, actor="cli" if not reveal else "cli.reveal")
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    if reveal:
+        print(value)
+    else:
+        out.print(f"{name}: set ({len(value)} characters); --reveal prints it")
+
+
+@vault_app.command("list")
+def vault_list() -> None:
+    """The names of the secrets (never their values)."""
+    settings = _setup(False)
+    try:
+        for name in _open_vault(settings).names():
+            out.print(name)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """New key, every secret re-encrypted, old key retired (file backend); audited."""
+    settings = _setup(False)
+    try:
+        count = _open_vault(settings).rotate(actor="cli")
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    out.print(f"rotated: {count} secrets re-encrypted with a new key; the old key is retired")
+
 
 console = Console(stderr=True)
 out = Console()
@@ -321,6 +388,26 @@ def check(
         raise _fail(exc) from None
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def lifecycle(
+    older_than_days: Annotated[
+        int | None, typer.Option(help="Default: OLIST_RAW_RETENTION_DAYS (90)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Move raw objects older than N days to the cold zone (verified by sha256)."""
+    settings = _setup(verbose)
+    from olist_elt.pipeline import run_lifecycle
+
+    try:
+        moves = run_lifecycle(settings, older_than_days)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    for m in moves:
+        out.print(f"{m.source_key} -> {m.cold_key}")
+    out.print(f"{len(moves)} object(s), {sum(m.bytes for m in moves):,} bytes moved to cold")
 
 
 @warehouse_app.command("roles")

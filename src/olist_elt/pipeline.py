@@ -21,6 +21,7 @@ import duckdb
 
 from olist_elt.connectors.olist import IngestResult, ingest_olist
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError, PipelineFailed
+from olist_elt.lake.lifecycle import Move, move_to_cold
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage
@@ -34,7 +35,7 @@ from olist_elt.quality.gates import (
 from olist_elt.sample.generator import OLIST_FILES, generate_sample
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import request_erasure
-from olist_elt.security.vault import FileVault
+from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
 from olist_elt.warehouse.postgres import (
@@ -302,6 +303,15 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
     return chosen
 
 
+def run_lifecycle(settings: Settings, older_than_days: int | None = None) -> list[Move]:
+    """Move raw objects past retention to the cold zone."""
+    return move_to_cold(
+        LocalStorage(settings.lake_dir),
+        AuditLog(settings.audit_path),
+        older_than_days or settings.raw_retention_days,
+    )
+
+
 def publish_gold(settings: Settings) -> dict[str, int]:
     """Swap the gated staging star schema into `gold` in one transaction; audited."""
     counts = swap_into_live(settings.warehouse_path, STAGING_SCHEMA, LIVE_SCHEMA)
@@ -341,7 +351,7 @@ def record_erasure(
 ) -> tuple[str, bool]:
     """Put a person in the erasure register (keyed pseudonym only); audited."""
     audit = AuditLog(settings.audit_path)
-    vault = FileVault.open_or_create(settings.vault_path, settings.vault_key_file, audit)
+    vault = open_vault(settings, audit)
     return request_erasure(settings.lake_dir, vault, audit, customer_unique_id, requested_by)
 
 

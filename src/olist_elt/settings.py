@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     warehouse_path: Path = Field(Path("warehouse/olist.duckdb"))
     dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project")
     profiles_dir: Path = Field(REPO_ROOT)
+    vault_backend: Literal["file", "hashicorp"] = "file"
+    vault_url: str = "http://127.0.0.1:8200"
+    vault_mount: str = "secret"
+    vault_prefix: str = "olist-elt"
     vault_path: Path = Field(Path(".secrets/vault.json"))
     vault_key_file: Path = Field(Path(".secrets/vault.key"))
     audit_log: Path | None = Field(None, description="Defaults to <lake_dir>/_audit/audit.jsonl")
@@ -47,6 +51,9 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/postgres",
         description="Admin connection for `olist-elt warehouse roles` only; no password here:"
         " put it in the vault as warehouse_admin_password",
+    )
+    raw_retention_days: int = Field(
+        90, ge=1, description="Raw objects older than this move to the cold zone"
     )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"

@@ -188,3 +188,36 @@ def test_docs_show_sources_bronze_silver_gold_as_one_graph(
         assert node in reached
     catalog = json.loads((target / "catalog.json").read_text())
     assert "model.olist_elt.fct_orders" in catalog["nodes"]
+
+
+def test_no_secret_value_is_found_in_the_repo_logs_artifacts_or_lake(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
+) -> None:
+    import subprocess
+
+    from olist_elt.security.vault import FileVault
+    from olist_elt.settings import REPO_ROOT
+
+    vault = FileVault(pg_settings.vault_path, pg_settings.vault_key_file)
+    values = [vault.get(name).encode() for name in vault.names()]
+    assert len(values) >= 3  # PII key, loader and BI passwords
+    tracked = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    paths = [REPO_ROOT / p for p in tracked if (REPO_ROOT / p).is_file()]
+    for root in (
+        pg_settings.dbt_target_path,
+        pg_settings.lake_dir,
+        REPO_ROOT / "logs",
+        pg_settings.dbt_project_dir / "logs",
+        pg_settings.warehouse_path.parent,
+    ):
+        if root and root.exists():
+            paths += [p for p in root.rglob("*") if p.is_file()]
+    assert len(paths) > 100
+    leaks = [str(p) for p in paths for v in values if v in p.read_bytes()]
+    assert leaks == []

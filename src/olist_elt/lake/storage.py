@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -19,6 +20,9 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> Iterator[str]: ...
     def uri(self, key: str) -> str: ...
+    def delete(self, key: str) -> None: ...
+    def copy(self, source_key: str, dest_key: str) -> None: ...
+    def sha256(self, key: str) -> str: ...
 
 
 class LocalStorage:
@@ -78,3 +82,19 @@ class LocalStorage:
     def uri(self, key: str) -> str:
         """The absolute path an engine reads the object from."""
         return str(self._path(key))
+
+    def delete(self, key: str) -> None:
+        """Remove one object (only lifecycle calls this on raw/)."""
+        self._path(key).unlink()
+
+    def copy(self, source_key: str, dest_key: str) -> None:
+        """Copy one object to another key, atomically."""
+        self.put_file(dest_key, self._path(source_key))
+
+    def sha256(self, key: str) -> str:
+        """The sha256 of a stored object, read back from storage."""
+        digest = hashlib.sha256()
+        with open(self._path(key), "rb") as fh:
+            while chunk := fh.read(8 * 1024 * 1024):
+                digest.update(chunk)
+        return digest.hexdigest()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.vault import PII_KEY_NAME, FileVault, new_pii_key
+from olist_elt.security.vault import PII_KEY_NAME, Vault, new_pii_key
 
 REGISTER = Path("_erasure") / "requests.csv"
 COLUMNS = ("customer_unique_pseudonym", "requested_at")
@@ -47,7 +47,7 @@ def erased_pseudonyms(lake_dir: Path) -> set[str]:
 
 
 def request_erasure(
-    lake_dir: Path, vault: FileVault, audit: AuditLog, customer_unique_id: str, requested_by: str
+    lake_dir: Path, vault: Vault, audit: AuditLog, customer_unique_id: str, requested_by: str
 ) -> tuple[str, bool]:
     """Record an erasure request; return (pseudonym, newly_added). Idempotent, audited."""
     if not customer_unique_id.strip():

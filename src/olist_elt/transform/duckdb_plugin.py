@@ -14,7 +14,8 @@ from duckdb import DuckDBPyConnection
 
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import ensure_register
-from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads, new_pii_key
+from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
+from olist_elt.settings import load_settings
 
 IPAD_VAR = "olist_pii_ipad"
 OPAD_VAR = "olist_pii_opad"
@@ -23,7 +24,8 @@ OPAD_VAR = "olist_pii_opad"
 def pii_pads(vault_path: Path, key_file: Path, audit_path: Path | None) -> tuple[bytes, bytes]:
     """Read (creating on first use) the PII key and return its HMAC pads."""
     audit = AuditLog(audit_path) if audit_path else None
-    vault = FileVault.open_or_create(vault_path, key_file, audit)
+    settings = load_settings(vault_path=vault_path, vault_key_file=key_file)
+    vault = open_vault(settings, audit)
     vault.ensure(PII_KEY_NAME, new_pii_key)
     return hmac_pads(vault.get(PII_KEY_NAME, actor="svc-transformer"))
 

@@ -14,8 +14,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from olist_elt.errors import OlistEltError
+from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import MissingSecret
-from olist_elt.security.vault import FileVault
+from olist_elt.security.vault import Vault, open_vault
 from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,12 @@ class PgLogin:
             ) from None
 
 
-def _vault(settings: Settings) -> FileVault:
-    """The vault, created on first use."""
-    return FileVault.open_or_create(settings.vault_path, settings.vault_key_file)
+def _vault(settings: Settings) -> Vault:
+    """The configured vault (audited reads)."""
+    return open_vault(settings, AuditLog(settings.audit_path))
 
 
-def _secret(vault: FileVault, name: str, actor: str, create: bool = False) -> str:
+def _secret(vault: Vault, name: str, actor: str, create: bool = False) -> str:
     """A secret from the vault, generated when asked and absent."""
     if create:
         vault.ensure(name, lambda: secrets.token_urlsafe(24))

@@ -1,0 +1,27 @@
+"""Prefect flow `lifecycle`: raw objects past retention move to the cold zone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import prefect_step
+from prefect import flow, get_run_logger
+
+from olist_elt.pipeline import run_lifecycle
+from olist_elt.settings import get_settings
+
+
+@flow(name="lifecycle")
+def lifecycle(older_than_days: int | None = None) -> int:
+    """Move raw objects older than the retention to cold; returns how many moved."""
+    logger = get_run_logger()
+    moves = prefect_step("move raw to cold", lambda: run_lifecycle(get_settings(), older_than_days))
+    logger.info("moved %d raw objects (%d bytes) to cold", len(moves), sum(m.bytes for m in moves))
+    return len(moves)
+
+
+if __name__ == "__main__":
+    lifecycle()

@@ -1,0 +1,93 @@
+"""Lifecycle: only old raw objects move, none is lost, and bronze rebuilds from cold."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from olist_elt.lake.lifecycle import LifecycleError, move_to_cold
+from olist_elt.lake.manifest import Manifest, manifest_key
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.pipeline import run_pipeline
+from olist_elt.security.audit import AuditLog
+from olist_elt.settings import Settings
+from tests.conftest import workspace_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _backdate(settings: Settings, datasets: set[str], days: int) -> None:
+    storage = LocalStorage(settings.lake_dir)
+    for record in Manifest(storage).records("olist"):
+        if record.dataset in datasets:
+            key = manifest_key(record.source, record.dataset, record.sha256)
+            data = json.loads(storage.read_bytes(key))
+            data["ingested_at"] = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+            storage.put_bytes(key, json.dumps(data).encode())
+
+
+def _gold_counts(settings: Settings) -> dict[str, int]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'gold'"
+            ).fetchall()
+        ]
+        return {t: con.execute(f"select count(*) from gold.{t}").fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    settings = workspace_settings(tmp_path)
+    run_pipeline(settings, sample_dir)
+    before = _gold_counts(settings)
+    old = {"orders", "order_items", "customers"}
+    _backdate(settings, old, days=120)
+    storage = LocalStorage(settings.lake_dir)
+    audit = AuditLog(settings.audit_path)
+
+    moves = move_to_cold(storage, audit, older_than_days=90)
+
+    records = Manifest(storage).records("olist")
+    assert {m.cold_key.split("/")[3] for m in moves} == old
+    for record in records:
+        if record.dataset in old:
+            assert record.zone == "cold" and record.object_key.startswith("cold/raw/olist/")
+            assert storage.sha256(record.object_key) == record.sha256
+            assert not storage.exists(record.object_key.removeprefix("cold/"))
+        else:
+            assert record.zone == "raw" and storage.exists(record.object_key)
+    assert len(records) == 9  # nothing lost
+    assert move_to_cold(storage, audit, older_than_days=90) == []  # idempotent
+    moved = [r for r in audit.records() if r["action"] == "lifecycle.move"]
+    assert len(moved) == 3 and all(r["actor"] == "svc-lifecycle" for r in moved)
+
+    summary = run_pipeline(settings, sample_dir)  # rebuild from raw + cold
+    assert summary.outcome == "success"
+    assert _gold_counts(settings) == before
+
+
+def test_a_copy_that_does_not_match_its_sha256_keeps_the_raw_object(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = workspace_settings(tmp_path)
+    from olist_elt.pipeline import ingest
+
+    ingest(settings, sample_dir, "r1")
+    _backdate(settings, {"sellers"}, days=400)
+    storage = LocalStorage(settings.lake_dir)
+    monkeypatch.setattr(storage, "sha256", lambda key: "0" * 64)
+    with pytest.raises(LifecycleError, match="raw object was kept"):
+        move_to_cold(storage, AuditLog(settings.audit_path), older_than_days=90)
+    record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
+    assert record.zone == "raw" and storage.exists(record.object_key)
+    assert not list(storage.list("cold"))

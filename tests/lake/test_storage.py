@@ -1,0 +1,176 @@
+"""One storage suite for both backends (local folder, S3 on moto's server), and the
+raw writer, manifest, quarantine and lifecycle on S3; IAM-enforced prefix refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from olist_elt.connectors.olist import ingest_olist
+from olist_elt.lake.lifecycle import move_to_cold
+from olist_elt.lake.manifest import Manifest, manifest_key
+from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.security.audit import AuditLog
+
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's real HTTP server, in a subprocess of its own (no auth until told)."""
+    port = _free_port()
+    env = {**os.environ, "MOTO_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/moto-api/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("moto server did not start")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _bucket(endpoint: str, name: str) -> None:
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDS).create_bucket(
+        Bucket=name
+    )
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "local":
+        return LocalStorage(tmp_path / "lake")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    name = f"lake-{os.urandom(4).hex()}"
+    _bucket(endpoint, name)
+    return S3Storage(
+        name, endpoint_url=endpoint, access_key="testing", secret_key="testing", prefix="olist-lake"
+    )
+
+
+def test_put_read_list_copy_delete(storage, tmp_path: Path) -> None:
+    storage.put_bytes("a/b/one.txt", b"1")
+    src = tmp_path / "two.txt"
+    src.write_bytes(b"22")
+    storage.put_file("a/two.txt", src)
+    assert storage.read_bytes("a/b/one.txt") == b"1"
+    assert list(storage.list("a")) == ["a/b/one.txt", "a/two.txt"]
+    storage.copy("a/two.txt", "c/two.txt")
+    assert storage.sha256("c/two.txt") == storage.sha256("a/two.txt")
+    storage.delete("a/two.txt")
+    assert not storage.exists("a/two.txt") and storage.exists("c/two.txt")
+    with pytest.raises(ValueError):
+        storage.put_bytes("../escape", b"x")
+
+
+def test_raw_writer_manifest_and_quarantine(storage, sample_dir: Path, tmp_path: Path) -> None:
+    writer = RawWriter(storage, AuditLog(tmp_path / "audit.jsonl"))
+    first = ingest_olist(sample_dir, writer=writer, landing=tmp_path / "landing", run_id="r1")
+    again = ingest_olist(sample_dir, writer=writer, landing=tmp_path / "landing", run_id="r2")
+    assert len(first.ingested) == 9 and len(again.duplicates) == 9
+    records = Manifest(storage).records("olist")
+    assert len(records) == 9 and all(storage.exists(r.object_key) for r in records)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "olist_orders_dataset.csv").write_bytes("pedido,são\n1,2\n".encode("latin-1"))
+    result = ingest_olist(bad, writer=writer, landing=tmp_path / "landing", run_id="r3")
+    assert result.quarantined[0].reason == "encoding"
+    assert storage.exists("quarantine/olist/r3/olist_orders_dataset.csv.reason.json")
+    assert len(Manifest(storage).records("olist")) == 9
+
+
+def test_lifecycle_moves_old_objects_on_either_backend(
+    storage, sample_dir: Path, tmp_path: Path
+) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    ingest_olist(sample_dir, writer=RawWriter(storage, audit), landing=tmp_path / "l", run_id="r1")
+    record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
+    key = manifest_key(record.source, record.dataset, record.sha256)
+    data = json.loads(storage.read_bytes(key))
+    data["ingested_at"] = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+    storage.put_bytes(key, json.dumps(data).encode())
+    moves = move_to_cold(storage, audit, older_than_days=90)
+    assert [m.source_key for m in moves] == [record.object_key]
+    assert storage.sha256(f"cold/{record.object_key}") == record.sha256
+    assert not storage.exists(record.object_key)
+
+
+@pytest.fixture()
+def restricted_writer(moto_endpoint: str) -> Iterator[S3Storage]:
+    """An IAM user allowed to put only under raw/olist/, with auth enforced after setup."""
+    _bucket(moto_endpoint, "lake-iam")
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1", **CREDS)
+    iam.create_user(UserName="svc-connector-olist")
+    iam.put_user_policy(
+        UserName="svc-connector-olist",
+        PolicyName="olist-raw-put-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:PutObject"],
+                        "Resource": ["arn:aws:s3:::lake-iam/raw/olist/*"],
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="svc-connector-olist")["AccessKey"]
+    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
+    try:
+        yield S3Storage(
+            "lake-iam",
+            endpoint_url=moto_endpoint,
+            access_key=key["AccessKeyId"],
+            secret_key=key["SecretAccessKey"],
+        )
+    finally:
+        httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"1000000000")
+
+
+def test_s3_refuses_a_connector_identity_outside_its_prefix(
+    restricted_writer: S3Storage,
+) -> None:
+    restricted_writer.put_bytes("raw/olist/orders/ingest_date=2026-01-01/x.csv", b"ok")
+    for key in ("raw/bcb/series_433/x.json", "silver/x.parquet", "cold/raw/olist/x.csv"):
+        with pytest.raises(StorageAccessDenied, match="AccessDenied"):
+            restricted_writer.put_bytes(key, b"nope")
+    with pytest.raises(StorageAccessDenied):
+        restricted_writer.delete("raw/olist/orders/ingest_date=2026-01-01/x.csv")
+    with pytest.raises(StorageAccessDenied):
+        restricted_writer.read_bytes("raw/olist/orders/ingest_date=2026-01-01/x.csv")

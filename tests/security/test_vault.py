@@ -1,0 +1,167 @@
+"""Both vault backends pass one suite; rotation and bad keys on the file backend."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.exceptions import BadVaultKey, MissingSecret
+from olist_elt.security.vault import FileVault, HashiCorpVault
+
+TOKEN = "s.test-token"
+
+
+class FakeKv2:
+    """The KV v2 endpoints hvac uses: read, create/update, list; token checked."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, list[dict]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def handle(self, request: Request) -> Response:
+        self.calls.append((request.method, request.path))
+        if request.headers.get("X-Vault-Token") != TOKEN:
+            return Response(
+                json.dumps({"errors": ["permission denied"]}), 403, content_type="application/json"
+            )
+        data = re.match(r"^/v1/secret/data/(.+)$", request.path)
+        meta = re.match(r"^/v1/secret/metadata/(.+?)/?$", request.path)
+        if data and request.method == "GET":
+            versions = self.secrets.get(data.group(1))
+            if not versions:
+                return Response(json.dumps({"errors": []}), 404, content_type="application/json")
+            body = {
+                "data": {
+                    "data": versions[-1],
+                    "metadata": {"version": len(versions), "deletion_time": ""},
+                }
+            }
+            return Response(json.dumps(body), 200, content_type="application/json")
+        if data and request.method in ("POST", "PUT"):
+            payload = json.loads(request.get_data())
+            self.secrets.setdefault(data.group(1), []).append(payload["data"])
+            body = {"data": {"version": len(self.secrets[data.group(1)])}}
+            return Response(json.dumps(body), 200, content_type="application/json")
+        if meta and (request.method == "LIST" or request.args.get("list") == "true"):
+            prefix = meta.group(1) + "/"
+            keys = sorted(
+                {k[len(prefix) :].split("/")[0] for k in self.secrets if k.startswith(prefix)}
+            )
+            if not keys:
+                return Response(json.dumps({"errors": []}), 404, content_type="application/json")
+            return Response(
+                json.dumps({"data": {"keys": keys}}), 200, content_type="application/json"
+            )
+        return Response(
+            json.dumps({"errors": ["unsupported"]}), 405, content_type="application/json"
+        )
+
+
+@pytest.fixture()
+def kv(httpserver: HTTPServer) -> FakeKv2:
+    fake = FakeKv2()
+    httpserver.expect_request(re.compile(r"^/v1/.*"), method="GET").respond_with_handler(
+        fake.handle
+    )
+    for method in ("POST", "PUT", "LIST"):
+        httpserver.expect_request(re.compile(r"^/v1/.*"), method=method).respond_with_handler(
+            fake.handle
+        )
+    return fake
+
+
+@pytest.fixture(params=["file", "hashicorp"])
+def vault(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    if request.param == "file":
+        yield FileVault.open_or_create(tmp_path / "v.json", tmp_path / "v.key", audit)
+    else:
+        fake = request.getfixturevalue("kv")
+        server = request.getfixturevalue("httpserver")
+        yield HashiCorpVault(server.url_for("/").rstrip("/"), TOKEN, audit=audit)
+        assert fake.calls  # the backend really talked to the server
+
+
+def test_set_then_get_returns_the_value_and_audits_the_read(vault, tmp_path: Path) -> None:
+    vault.set("api_key", "s3cr3t-välue", actor="test")
+    assert vault.get("api_key", actor="svc-x") == "s3cr3t-välue"
+    records = AuditLog(tmp_path / "audit.jsonl").records()
+    assert ("svc-x", "secret.read", "api_key") in [
+        (r["actor"], r["action"], r["object"]) for r in records
+    ]
+    assert "s3cr3t" not in (tmp_path / "audit.jsonl").read_text()
+
+
+def test_names_lists_names_only(vault) -> None:
+    vault.set("b", "2")
+    vault.set("a", "1")
+    assert vault.names() == ["a", "b"]
+
+
+def test_a_missing_secret_is_a_clear_error(vault) -> None:
+    with pytest.raises(MissingSecret, match="olist-elt vault set nope"):
+        vault.get("nope")
+
+
+def test_ensure_creates_once(vault) -> None:
+    vault.ensure("k", lambda: "first")
+    vault.ensure("k", lambda: "second")
+    assert vault.get("k") == "first"
+
+
+def test_overwriting_keeps_the_latest_value(vault) -> None:
+    vault.set("k", "v1")
+    vault.set("k", "v2")
+    assert vault.get("k") == "v2"
+
+
+def test_hashicorp_with_a_bad_token_is_refused_clearly(kv: FakeKv2, httpserver: HTTPServer) -> None:
+    bad = HashiCorpVault(httpserver.url_for("/").rstrip("/"), "wrong")
+    with pytest.raises(BadVaultKey, match="permission denied"):
+        bad.get("anything")
+
+
+def test_file_vault_is_encrypted_and_private(tmp_path: Path) -> None:
+    v = FileVault.open_or_create(tmp_path / "v.json", tmp_path / "v.key")
+    v.set("db_password", "hunter2-long-secret")
+    assert b"hunter2" not in (tmp_path / "v.json").read_bytes()
+    assert (tmp_path / "v.key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "v.json").stat().st_mode & 0o077 == 0
+
+
+def test_rotation_keeps_every_secret_and_makes_the_old_key_useless(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    v = FileVault.open_or_create(tmp_path / "v.json", tmp_path / "v.key", audit)
+    values = {f"s{i}": f"value-{i}" for i in range(5)}
+    for k, val in values.items():
+        v.set(k, val)
+    old_key = (tmp_path / "v.key").read_bytes().strip()
+    assert v.rotate(actor="ops") == 5
+    new_key = (tmp_path / "v.key").read_bytes().strip()
+    assert new_key != old_key and b"\n" not in new_key  # old key retired from the file
+    assert {k: v.get(k) for k in values} == values
+    (tmp_path / "old.key").write_bytes(old_key)
+    with pytest.raises(BadVaultKey, match="cannot be decrypted"):
+        FileVault(tmp_path / "v.json", tmp_path / "old.key").get("s0")
+    assert [r["action"] for r in audit.records()].count("vault.rotate") == 1
+
+
+def test_a_wrong_vault_key_fails_with_a_clear_error(tmp_path: Path) -> None:
+    v = FileVault.open_or_create(tmp_path / "v.json", tmp_path / "v.key")
+    v.set("x", "y")
+    (tmp_path / "other.key").write_bytes(Fernet.generate_key())
+    with pytest.raises(BadVaultKey, match="use the key the vault was written with"):
+        FileVault(tmp_path / "v.json", tmp_path / "other.key").get("x")
+    (tmp_path / "garbage.key").write_text("not a key")
+    with pytest.raises(BadVaultKey, match="valid Fernet key"):
+        FileVault(tmp_path / "v.json", tmp_path / "garbage.key").get("x")
+    with pytest.raises(BadVaultKey, match="missing"):
+        FileVault(tmp_path / "v.json", tmp_path / "absent.key").get("x")

@@ -48,6 +48,7 @@ def test_run_builds_every_gold_table_with_rows(
     names = [s.name for s in summary.steps]
     assert names == [
         "ingest olist",
+        "ingest apis",
         "dbt parse",
         "dbt build bronze",
         "gate bronze",
@@ -252,3 +253,54 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
     second = run_pipeline(settings, sample_dir)
     assert len(second.ingest["duplicates"]) == 9 and second.ingest["ingested"] == []
     assert second.layer_rows == first.layer_rows
+    # nothing changed: no rebuild, but every gate still ran on the current data
+    assert second.skipped_build and first.run_id in second.skipped_build
+    assert [s.name for s in second.steps] == [
+        "ingest olist",
+        "ingest apis",
+        "gate bronze",
+        "gate silver",
+        "gate gold",
+    ]
+    assert all(not g["failed"] and g["checks"] > 0 for g in second.gates.values())
+    forced = run_pipeline(settings, sample_dir, force_rebuild=True)
+    assert "dbt build gold" in [s.name for s in forced.steps]
+    assert forced.layer_rows == first.layer_rows
+
+
+def test_monthly_revenue_in_nominal_and_constant_reais(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = warehouse.execute(
+        """select r.month_start_date, r.revenue_nominal_brl, r.revenue_constant_brl,
+                  r.ipca_index, base.ipca_index as base_index
+           from gold.fct_monthly_revenue as r
+           cross join (select ipca_index from gold.fct_economic_indicators
+                       where month_start_date = (select max(month_start_date)
+                       from gold.fct_economic_indicators where ipca_pct is not null)) as base
+           order by 1"""
+    ).fetchall()
+    assert len(rows) > 12
+    for _, nominal, constant, index, base in rows:
+        assert float(constant) == pytest.approx(float(nominal) * base / index, rel=1e-9)
+        assert constant > nominal  # prices rose since 2016-2018: old reais are worth more
+    nominal_total = warehouse.execute(
+        "select sum(payment_brl) from gold.fct_orders "
+        "where order_status not in ('canceled', 'unavailable')"
+    ).fetchone()[0]
+    assert sum(r[1] for r in rows) == nominal_total
+
+
+def test_economic_and_weather_facts_come_from_the_api_connectors(
+    built: tuple[Settings, RunSummary], warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    _, summary = built
+    assert "ingest apis" in [s.name for s in summary.steps]
+    months, ipca_months = warehouse.execute(
+        "select count(*), count(ipca_pct) from gold.fct_economic_indicators"
+    ).fetchone()
+    assert months == ipca_months > 100  # 2016 to today, monthly
+    states = warehouse.execute(
+        "select count(distinct state_code) from gold.fct_weather_daily"
+    ).fetchone()[0]
+    assert states == 27

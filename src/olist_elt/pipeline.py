@@ -7,19 +7,28 @@ same way: a RunSummary saved under lake/runs/ and an audit record.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import resource
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import httpx
 
+from olist_elt.connectors.bcb import ingest_bcb
+from olist_elt.connectors.bcb.sample import sample_client as bcb_sample_client
 from olist_elt.connectors.olist import IngestResult, ingest_olist
+from olist_elt.connectors.openweather import ingest_openweather
+from olist_elt.connectors.openweather.sample import sample_client as openweather_sample_client
+from olist_elt.connectors.openweather.settings import API_KEY_SECRET as OPENWEATHER_KEY
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError, PipelineFailed
 from olist_elt.lake.lifecycle import Move, move_to_cold
 from olist_elt.lake.manifest import Manifest, ManifestRecord
@@ -34,7 +43,7 @@ from olist_elt.quality.gates import (
 )
 from olist_elt.sample.generator import OLIST_FILES, generate_sample
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.erasure import request_erasure
+from olist_elt.security.erasure import ensure_register, request_erasure
 from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
@@ -53,6 +62,20 @@ from olist_elt.warehouse.publish import LIVE_SCHEMA, STAGING_SCHEMA, swap_into_l
 log = logging.getLogger(__name__)
 
 LAYERS = ("bronze", "silver", "gold")
+# Relations built from the API connectors; disabled (and not gated) with OLIST_APIS=off.
+API_RELATIONS = frozenset(
+    {
+        "bronze_bcb__ipca",
+        "bronze_bcb__selic_target",
+        "bronze_bcb__selic_daily",
+        "bronze_openweather__current",
+        "silver_economic_indicators",
+        "silver_weather_observations",
+        "fct_economic_indicators",
+        "fct_weather_daily",
+        "fct_monthly_revenue",
+    }
+)
 LAYER_SELECTORS = {"bronze": ["path:seeds", "bronze"], "silver": ["silver"], "gold": ["gold"]}
 SAMPLE_MARKER = ".sample.json"
 
@@ -67,7 +90,7 @@ def run_locally(name: str, fn: Callable[[], T]) -> T:
 
 @dataclass
 class StepRecord:
-    """What one step did."""
+    """What one step did: wall and CPU seconds, peak memory so far, rows."""
 
     name: str
     started_at: str
@@ -75,6 +98,8 @@ class StepRecord:
     outcome: str
     rows: int | None = None
     detail: str | None = None
+    cpu_seconds: float | None = None
+    peak_rss_mb: float | None = None
 
 
 @dataclass
@@ -92,6 +117,7 @@ class RunSummary:
     layer_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
     gates: dict[str, Any] = field(default_factory=dict)
+    skipped_build: str | None = None
 
     def to_json(self) -> str:
         """The summary as JSON."""
@@ -137,13 +163,18 @@ def _pipeline_target_path(settings: Settings, target: str) -> Path:
     return base / f"pipeline-{target}"
 
 
+def _dbt_vars(settings: Settings) -> dict[str, Any]:
+    """Vars every pipeline dbt command gets (they shape parsing)."""
+    return {"gold_schema": STAGING_SCHEMA, "apis_enabled": settings.apis != "off"}
+
+
 def pipeline_dbt(settings: Settings) -> Dbt:
     """The pipeline's dbt on the lake engine (DuckDB): bronze, silver, and the local gold,
     which goes to the staging schema until its gate passes."""
     local = settings.model_copy(update={"target": "local"})
     return Dbt(
         local,
-        dbt_vars={"gold_schema": STAGING_SCHEMA},
+        dbt_vars=_dbt_vars(settings),
         target_path=_pipeline_target_path(settings, "local"),
     )
 
@@ -152,7 +183,7 @@ def warehouse_dbt(settings: Settings, pg: PgLogin) -> Dbt:
     """The pipeline's dbt on the warehouse target (PostgreSQL), password from the vault."""
     return Dbt(
         settings.model_copy(update={"target": "warehouse"}),
-        dbt_vars={"gold_schema": STAGING_SCHEMA},
+        dbt_vars=_dbt_vars(settings),
         extra_env={
             "OLIST_PG_HOST": pg.host,
             "OLIST_PG_PORT": str(pg.port),
@@ -201,6 +232,7 @@ def check_postgres_gold(
         schema=schema,
         prefix=f"{pg.database}/{schema}",
         contracts_dir=settings.soda_contracts_dir,
+        exclude=API_RELATIONS if settings.apis == "off" else frozenset(),
     )
 
 
@@ -219,6 +251,36 @@ def publish_postgres_gold(settings: Settings, pg: PgLogin, manifest: Any) -> dic
         constraints=applied,
     )
     return counts
+
+
+def _api_client(settings: Settings, sample: Callable[[], httpx.Client]) -> httpx.Client:
+    """The offline stand-in by default, a real client when OLIST_APIS=live."""
+    if settings.apis == "live":
+        return httpx.Client(headers={"User-Agent": "olist-elt"}, follow_redirects=True)
+    return sample()
+
+
+def ingest_apis(settings: Settings, run_id: str) -> dict[str, int]:
+    """BCB series and OpenWeather capitals into raw; rows newly written per source."""
+    writer = lake_writer(settings)
+    with _api_client(settings, bcb_sample_client) as client:
+        series = ingest_bcb(
+            client,
+            settings.bcb_base_url,
+            writer=writer,
+            run_id=run_id,
+            start=settings.bcb_start_date,
+        )
+    key = "sample"
+    if settings.apis == "live":
+        key = open_vault(settings, AuditLog(settings.audit_path)).get(
+            OPENWEATHER_KEY, actor="svc-connector-openweather"
+        )
+    with _api_client(settings, openweather_sample_client) as client:
+        weather = ingest_openweather(
+            client, settings.openweather_base_url, key, writer=writer, run_id=run_id
+        )
+    return {"bcb": sum(s.rows for s in series), "openweather": len(weather.fetched)}
 
 
 def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
@@ -241,6 +303,7 @@ def check_layer(settings: Settings, layer: str, schema: str | None = None) -> Ga
             layer,
             schema=schema,
             contracts_dir=settings.soda_contracts_dir,
+            exclude=API_RELATIONS if settings.apis == "off" else frozenset(),
         )
     finally:
         con.close()
@@ -372,18 +435,67 @@ def _record(
 ) -> T:
     """Time one step and add its record to the summary (also on failure)."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def record(outcome: str, **extra: Any) -> StepRecord:
+        return StepRecord(
+            name,
+            started,
+            round(time.perf_counter() - t0, 3),
+            outcome,
+            cpu_seconds=round(time.process_time() - c0, 3),
+            peak_rss_mb=peak_rss_mb(),
+            **extra,
+        )
+
     try:
         result = fn()
     except Exception as exc:
-        summary.steps.append(
-            StepRecord(name, started, round(time.perf_counter() - t0, 3), "failed", detail=str(exc))
-        )
+        summary.steps.append(record("failed", detail=str(exc)))
         raise
-    summary.steps.append(
-        StepRecord(name, started, round(time.perf_counter() - t0, 3), "ok", rows=rows(result))
-    )
+    summary.steps.append(record("ok", rows=rows(result)))
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+LAST_SUCCESS = "runs/_last_success.json"
+
+
+def inputs_fingerprint(settings: Settings) -> str:
+    """A hash of everything a build depends on: accepted raw objects, the erasure
+    register, the dbt project, the contracts and the target."""
+    ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
+    digest = hashlib.sha256(settings.target.encode())
+    for r in sorted(Manifest(LocalStorage(settings.lake_dir)).records(), key=lambda r: r.sha256):
+        digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
+    register = settings.lake_dir / "_erasure" / "requests.csv"
+    if register.exists():
+        digest.update(register.read_bytes())
+    project = settings.dbt_project_dir
+    files = [project / "dbt_project.yml", settings.profiles_dir / "profiles.yml"]
+    for folder in (
+        project / "models",
+        project / "macros",
+        project / "seeds",
+        project / "tests",
+        settings.soda_contracts_dir,
+    ):
+        files += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in files:
+        if path.exists():
+            digest.update(str(path.relative_to(path.anchor)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def last_success(settings: Settings) -> dict[str, Any] | None:
+    """The fingerprint and counts of the last successful run, if any."""
+    path = settings.lake_dir / LAST_SUCCESS
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def save_summary(settings: Settings, summary: RunSummary) -> Path:
@@ -394,6 +506,45 @@ def save_summary(settings: Settings, summary: RunSummary) -> Path:
     return settings.lake_dir / "runs" / f"{summary.run_id}.json"
 
 
+def _served_gold_exists(settings: Settings) -> bool:
+    """Whether the star schema the last run published is still there."""
+    try:
+        if settings.target == "warehouse":
+            return bool(gold_row_counts(login(settings, "loader")))
+        return bool(layer_row_counts(settings, LIVE_SCHEMA))
+    except Exception:  # any doubt means: rebuild
+        return False
+
+
+def _verify_unchanged(
+    settings: Settings,
+    summary: RunSummary,
+    run_id: str,
+    previous: dict[str, Any],
+    step: Callable[..., Any],
+) -> None:
+    """Nothing changed since the last good run: no rebuild, but every gate runs."""
+    log.info("inputs unchanged since run %s: gates only", previous.get("run_id"))
+    summary.skipped_build = f"inputs unchanged since run {previous.get('run_id')}"
+    for layer in ("bronze", "silver", "gold"):
+        check: Callable[[], GateReport] | None = None
+        if layer == "gold" and settings.target == "warehouse":
+            check = partial(check_postgres_gold, settings, login(settings, "loader"), LIVE_SCHEMA)
+        report = step(
+            f"gate {layer}",
+            lambda layer=layer, check=check: gate(settings, layer, run_id, layer, check=check),
+            lambda r: len(r.checks),
+        )
+        summary.gates[layer] = report.to_dict()
+    for layer in ("bronze", "silver"):
+        summary.layer_rows[layer] = layer_row_counts(settings, layer)
+    summary.layer_rows["gold"] = (
+        gold_row_counts(login(settings, "loader"))
+        if settings.target == "warehouse"
+        else layer_row_counts(settings, LIVE_SCHEMA)
+    )
+
+
 def run_pipeline(
     settings: Settings,
     source: str | Path | None = None,
@@ -401,6 +552,7 @@ def run_pipeline(
     run_step: StepRunner = run_locally,
     orchestrator: str = "in-process",
     on_step: Callable[[str], None] | None = None,
+    force_rebuild: bool = False,
 ) -> RunSummary:
     """Sample (if no source) -> ingest -> dbt bronze -> silver -> gold; recorded and audited."""
     if settings.target not in ("local", "warehouse"):
@@ -443,10 +595,24 @@ def run_pipeline(
                 + " (fix the file and run again; OLIST_FAIL_ON_QUARANTINE=false builds on "
                 "what raw already holds)"
             )
+        if settings.apis != "off":
+            step("ingest apis", lambda: ingest_apis(settings, run_id), lambda r: sum(r.values()))
         manifest = Manifest(LocalStorage(settings.lake_dir))
         new_objects = [
-            r for r in manifest.records("olist") if r.run_id == run_id and r.status == "accepted"
+            r for r in manifest.records() if r.run_id == run_id and r.status == "accepted"
         ]
+        fingerprint = inputs_fingerprint(settings)
+        previous = last_success(settings)
+        if (
+            not new_objects
+            and not force_rebuild
+            and previous is not None
+            and previous.get("fingerprint") == fingerprint
+            and _served_gold_exists(settings)
+        ):
+            _verify_unchanged(settings, summary, run_id, previous, step)
+            summary.outcome = "success"
+            return summary
         step("dbt parse", dbt.parse)
         layers = LAYERS if settings.target == "local" else ("bronze", "silver")
         for layer in layers:
@@ -492,11 +658,18 @@ def run_pipeline(
                 lambda c: sum(c.values()),
             )
         summary.outcome = "success"
+        LocalStorage(settings.lake_dir).put_bytes(
+            LAST_SUCCESS,
+            json.dumps(
+                {"fingerprint": fingerprint, "run_id": run_id, "target": settings.target}
+            ).encode(),
+        )
     except Exception as exc:
         summary.outcome = "failed"
         summary.error = str(exc)
         where = summary.steps[-1].name if summary.steps else "start"
-        if isinstance(exc, DbtStepFailed | GateFailed) and new_objects:
+        data_step = where.startswith(("dbt build", "gate", "publish silver"))
+        if isinstance(exc, DbtStepFailed | GateFailed) and data_step and new_objects:
             # The batch this run brought is what changed since the last good run.
             reject_batch(settings, run_id, new_objects, f"run {run_id} failed at {where}: {exc}")
         raise PipelineFailed(f"run {run_id} failed at '{where}': {exc}") from exc

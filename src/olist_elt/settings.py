@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,16 @@ class Settings(BaseSettings):
         description="Admin connection for `olist-elt warehouse roles` only; no password here:"
         " put it in the vault as warehouse_admin_password",
     )
+    apis: Literal["sample", "live", "off"] = Field(
+        "sample",
+        description="BCB and OpenWeather: offline sample answers (default), the live "
+        "APIs, or off (their models are disabled)",
+    )
+    bcb_base_url: str = "https://api.bcb.gov.br"
+    bcb_start_date: date = date(2016, 1, 1)
+    openweather_base_url: str = "https://api.openweathermap.org"
+    stream_servers: str = "nats://127.0.0.1:4222"
+    stream_user: str = "svc-connector-stream"
     raw_retention_days: int = Field(
         90, ge=1, description="Raw objects older than this move to the cold zone"
     )

@@ -31,6 +31,7 @@ class ManifestRecord:
     status: str = "accepted"
     rejected_at: str | None = None
     rejected_reason: str | None = None
+    watermark: str | None = None
 
 
 def manifest_key(source: str, dataset: str, sha256: str) -> str:

@@ -35,3 +35,31 @@ def quarantine_file(
     storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
     audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
     return key
+
+
+def quarantine_bytes(
+    storage: Storage,
+    audit: AuditLog,
+    *,
+    source: str,
+    run_id: str,
+    name: str,
+    data: bytes,
+    reason: str,
+    detail: str,
+    actor: str,
+) -> str:
+    """Quarantine a rejected payload (a message, an API answer) with its reason."""
+    key = f"quarantine/{source}/{run_id}/{name}"
+    storage.put_bytes(key, data)
+    payload = {
+        "source": source,
+        "run_id": run_id,
+        "file": name,
+        "reason": reason,
+        "detail": detail,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+    }
+    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
+    audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
+    return key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,7 @@ class RawWriter:
         schema_version: str,
         run_id: str,
         sha256: str | None = None,
+        watermark: str | None = None,
     ) -> RawWrite:
         """Put a validated file in raw (no-op for bytes already there) and record it."""
         digest = sha256 or sha256_file(path)
@@ -110,9 +112,48 @@ class RawWriter:
             run_id=run_id,
             ingested_at=now.isoformat(timespec="microseconds"),
             original_name=path.name,
+            watermark=watermark,
         )
         self.manifest.put(record)
         self.audit.append(
             connector.service_identity, "raw.write", key, "ok", sha256=digest, rows=rows
         )
         return RawWrite(record, created=True)
+
+    def write_bytes(
+        self,
+        connector: Connector,
+        *,
+        dataset: str,
+        data: bytes,
+        ext: str,
+        rows: int,
+        schema_version: str,
+        run_id: str,
+        name: str,
+        watermark: str | None = None,
+    ) -> RawWrite:
+        """Put a validated payload in raw (via a private temp file) and record it."""
+        with tempfile.TemporaryDirectory(prefix="olist-raw-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            return self.write_file(
+                connector,
+                dataset=dataset,
+                path=path,
+                ext=ext,
+                rows=rows,
+                schema_version=schema_version,
+                run_id=run_id,
+                sha256=hashlib.sha256(data).hexdigest(),
+                watermark=watermark,
+            )
+
+    def watermark(self, source: str, dataset: str) -> str | None:
+        """The highest watermark among accepted raw objects of a dataset."""
+        marks = [
+            r.watermark
+            for r in self.manifest.records(source)
+            if r.dataset == dataset and r.watermark and r.status == "accepted"
+        ]
+        return max(marks) if marks else None

@@ -1,0 +1,247 @@
+"""Benchmark olist-elt the way users run it: `python -m bench [--scales 0.1,1,10]`.
+
+For each scale: generate the sample once; measure the floor (DuckDB turning the same
+CSVs into parquet, in this process); then, each in a fresh `olist-elt run` process
+with every gate on: the full run, a second run with no new data, and a run with one
+day of new orders. Per step: wall and CPU seconds and peak memory (from the run
+record). Writes bench/results/<timestamp>.json and .md; earlier results stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from olist_elt.sample import OLIST_FILES, generate_sample
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DELTA_FILES = ("orders", "order_items", "order_payments", "customers")
+
+
+def _mem_available_gib() -> float:
+    """MemAvailable from /proc/meminfo (inf where unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return float("inf")
+
+
+def floor_seconds(sample: Path, work: Path) -> float:
+    """DuckDB alone: read the 9 CSVs once and write them as parquet."""
+    out = work / "floor"
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    for spec in OLIST_FILES.values():
+        con.execute(
+            f"copy (select * from read_csv('{sample / spec.file_name}', header = true)) "
+            f"to '{out / spec.dataset}.parquet' (format parquet)"
+        )
+    seconds = time.perf_counter() - t0
+    con.close()
+    shutil.rmtree(out)
+    return seconds
+
+
+def one_day_of_orders(sample: Path, out: Path) -> int:
+    """New orders copied from the sample's last purchase day, with new ids."""
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    files = {k: str(sample / OLIST_FILES[k].file_name) for k in DELTA_FILES}
+    con.execute(
+        f"""create table day as
+        select order_id, customer_id from read_csv('{files["orders"]}', header = true,
+            all_varchar = true)
+        where cast(order_purchase_timestamp as date) = (
+            select max(cast(order_purchase_timestamp as date)) - 1
+            from read_csv('{files["orders"]}', header = true, all_varchar = true))"""
+    )
+    (n,) = con.execute("select count(*) from day").fetchone()  # type: ignore[misc]
+    remap = "md5(x.{col} || ':bench-delta')"
+    for dataset, key in (
+        ("orders", "order_id"),
+        ("order_items", "order_id"),
+        ("order_payments", "order_id"),
+        ("customers", "customer_id"),
+    ):
+        columns = OLIST_FILES[dataset].columns
+        select = ", ".join(
+            f"{remap.format(col=c)} as {c}" if c in ("order_id", "customer_id") else f"x.{c}"
+            for c in columns
+        )
+        con.execute(
+            f"""copy (select {select} from read_csv('{files[dataset]}', header = true,
+                all_varchar = true) as x where x.{key} in (select {key} from day))
+            to '{out / OLIST_FILES[dataset].file_name}' (header, force_quote *)"""
+        )
+    con.close()
+    return int(n)
+
+
+def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """One `olist-elt run` in a fresh process: wall, CPU, peak memory, its steps."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "olist_elt.cli", "run", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"run failed:\n{done.stderr[-3000:]}")
+    record = json.loads(
+        max((cwd / "lake" / "runs").glob("2*.json"), key=os.path.getmtime).read_text()
+    )
+    steps = record["steps"]
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+        "peak_rss_mib": max((s.get("peak_rss_mb") or 0) for s in steps),
+        "steps": {
+            s["name"]: {
+                "wall_s": s["seconds"],
+                "cpu_s": s.get("cpu_seconds"),
+                "peak_rss_mib": s.get("peak_rss_mb"),
+                "rows": s.get("rows"),
+            }
+            for s in steps
+        },
+        "skipped_build": record.get("skipped_build"),
+    }
+
+
+def bench_scale(scale: float, seed: int, work: Path) -> dict[str, Any]:
+    """All measurements for one scale."""
+    work.mkdir(parents=True, exist_ok=True)
+    sample = work / "sample"
+    t0 = time.perf_counter()
+    counts = generate_sample(sample, scale=scale, seed=seed)
+    generate_s = time.perf_counter() - t0
+    source_rows = sum(counts.values())
+    csv_mib = sum(p.stat().st_size for p in sample.glob("*.csv")) / 1024**2
+    floor = floor_seconds(sample, work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLIST_")}
+    env.pop("PREFECT_API_URL", None)
+    env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", SODA_CORE_TELEMETRY_ENABLED="false")
+    full = timed_run([str(sample)], env, work)
+    again = timed_run([str(sample)], env, work)
+    delta_rows = one_day_of_orders(sample, work / "delta")
+    day = timed_run([str(work / "delta")], env, work)
+    return {
+        "scale": scale,
+        "source_rows": source_rows,
+        "csv_mib": round(csv_mib, 1),
+        "generate_s": round(generate_s, 2),
+        "floor_s": round(floor, 2),
+        "full_run": full,
+        "no_new_data_run": again,
+        "one_day_run": {**day, "new_orders": delta_rows},
+        "ratio_to_floor": round(full["wall_s"] / floor, 1),
+        "rows_per_s": round(source_rows / full["wall_s"]),
+        "no_new_data_pct": round(100 * again["wall_s"] / full["wall_s"], 1),
+        "one_day_pct": round(100 * day["wall_s"] / full["wall_s"], 1),
+    }
+
+
+def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
+    """The result as markdown tables, with the previous result's run time beside it."""
+    lines = [
+        f"# olist-elt benchmark {result['when']}",
+        "",
+        f"Machine: {result['machine']}. Every run is a fresh `olist-elt run` process,",
+        "all gates on. Spark target: not available yet (issue 9).",
+        "",
+        "| scale | source rows | CSV MiB | floor s | full run s | × floor | rows/s | "
+        "peak MiB | no new data s (%) | one day s (%) | previous full run s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    before = {s["scale"]: s for s in (previous or {}).get("scales", [])}
+    for s in result["scales"]:
+        prev = before.get(s["scale"])
+        lines.append(
+            f"| {s['scale']:g} | {s['source_rows']:,} | {s['csv_mib']} | {s['floor_s']} | "
+            f"{s['full_run']['wall_s']} | {s['ratio_to_floor']} | {s['rows_per_s']:,} | "
+            f"{s['full_run']['peak_rss_mib']:.0f} | {s['no_new_data_run']['wall_s']} "
+            f"({s['no_new_data_pct']}%) | {s['one_day_run']['wall_s']} ({s['one_day_pct']}%) | "
+            f"{prev['full_run']['wall_s'] if prev else '-'} |"
+        )
+    for s in result["scales"]:
+        lines += [
+            "",
+            f"## Steps of the full run at scale {s['scale']:g}",
+            "",
+            "| step | wall s | CPU s | peak MiB | rows |",
+            "|---|---|---|---|---|",
+        ]
+        for name, st in s["full_run"]["steps"].items():
+            rows = "" if st["rows"] is None else f"{st['rows']:,}"
+            lines.append(
+                f"| {name} | {st['wall_s']} | {st['cpu_s']} | {st['peak_rss_mib']} | {rows} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run the scales, write the results."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scales", default="0.1,1,10")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    args = parser.parse_args(argv)
+    scales = [float(s) for s in args.scales.split(",")]
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    result: dict[str, Any] = {
+        "when": when,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "scales": [],
+    }
+    root = Path(tempfile.mkdtemp(prefix="olist-bench-"))
+    try:
+        for scale in scales:
+            if scale >= 10 and _mem_available_gib() < 12:
+                print(f"skipping scale {scale:g}: under 12 GiB of memory available")
+                continue
+            print(f"scale {scale:g} ...", flush=True)
+            result["scales"].append(bench_scale(scale, args.seed, root / f"scale-{scale:g}"))
+            s = result["scales"][-1]
+            print(
+                f"  full {s['full_run']['wall_s']}s (floor {s['floor_s']}s), "
+                f"no new data {s['no_new_data_run']['wall_s']}s, "
+                f"one day {s['one_day_run']['wall_s']}s",
+                flush=True,
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    earlier = sorted(args.out.glob("*.json"))
+    previous = json.loads(earlier[-1].read_text()) if earlier else None
+    (args.out / f"{when}.json").write_text(json.dumps(result, indent=1))
+    (args.out / f"{when}.md").write_text(markdown(result, previous))
+    print(markdown(result, previous))
+
+
+if __name__ == "__main__":
+    main()

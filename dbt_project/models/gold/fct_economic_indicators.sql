@@ -1,0 +1,44 @@
+{{ config(enabled=var('apis_enabled', true), tags=['apis']) }}
+
+{#- Grain: one row per calendar month. IPCA of the month and its index
+    (100 before the first month), Selic target average and Selic accumulated
+    in the month. -#}
+with
+
+indicators as (
+    select * from {{ ref('silver_economic_indicators') }}
+),
+
+monthly as (
+    select
+        cast({{ dbt.date_trunc('month', 'reference_date') }} as date)
+            as month_start_date,
+        max(case when indicator = 'ipca_monthly_pct' then value_pct end)
+            as ipca_pct,
+        avg(case when indicator = 'selic_target_pct_year' then value_pct end)
+            as selic_target_avg_pct_year,
+        (
+            exp(sum(
+                case
+                    when indicator = 'selic_daily_pct'
+                        then ln(1 + value_pct / 100)
+                end
+            )) - 1
+        ) * 100 as selic_accumulated_pct
+    from indicators
+    group by 1
+),
+
+final as (
+    select
+        month_start_date,
+        ipca_pct,
+        100 * exp(sum(ln(1 + coalesce(ipca_pct, 0) / 100)) over (
+            order by month_start_date rows unbounded preceding
+        )) as ipca_index,
+        selic_target_avg_pct_year,
+        selic_accumulated_pct
+    from monthly
+)
+
+select * from final

@@ -1,0 +1,196 @@
+"""Stream connector against a real NATS JetStream server started with an auth config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from olist_elt.connectors.http import ConnectorError
+from olist_elt.connectors.stream import (
+    DATASET,
+    consume,
+    ensure_stream,
+    publish,
+    run,
+    sample_events,
+)
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.security.audit import AuditLog
+
+CONNECTOR = ("svc-connector-stream", "c0nnector-pw")
+PUBLISHER = ("svc-publisher", "publ1sher-pw")
+OTHER = ("svc-other", "0ther-pw")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A nats-server with JetStream and three users of different rights."""
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not Path(binary).exists():
+        pytest.skip("nats-server binary not found")
+    port = _free_port()
+    config = tmp_path / "nats.conf"
+    config.write_text(
+        textwrap.dedent(f"""
+        listen: 127.0.0.1:{port}
+        jetstream {{ store_dir: "{tmp_path / "js"}" }}
+        accounts {{
+          APP {{
+            jetstream: enabled
+            users = [
+              {{ user: "{CONNECTOR[0]}", password: "{CONNECTOR[1]}",
+                 permissions: {{ publish: ["$JS.API.>", "$JS.ACK.>"],
+                                 subscribe: ["_INBOX.>"] }} }},
+              {{ user: "{PUBLISHER[0]}", password: "{PUBLISHER[1]}",
+                 permissions: {{ publish: ["raw.orders.ingest", "$JS.API.>"],
+                                 subscribe: ["_INBOX.>"] }} }},
+              {{ user: "{OTHER[0]}", password: "{OTHER[1]}",
+                 permissions: {{ publish: ["other.>", "$JS.API.INFO"],
+                                 subscribe: ["other.>", "_INBOX.>"] }} }}
+            ]
+          }}
+        }}
+    """)
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        run(ensure_stream(url, *PUBLISHER, ack_wait_s=1))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _writer(lake: Path) -> RawWriter:
+    return RawWriter(LocalStorage(lake), AuditLog(lake / "_audit" / "audit.jsonl"))
+
+
+def _event_ids(lake: Path) -> list[str]:
+    storage = LocalStorage(lake)
+    ids = []
+    for record in Manifest(storage).records("stream"):
+        assert record.dataset == DATASET and record.connector == "stream-order-events"
+        ids += [
+            json.loads(line)["event_id"]
+            for line in storage.read_bytes(record.object_key).splitlines()
+        ]
+    return ids
+
+
+CONSUMER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from olist_elt.connectors.stream import consume, run
+    from olist_elt.lake.raw import RawWriter
+    from olist_elt.lake.storage import LocalStorage
+    from olist_elt.security.audit import AuditLog
+    lake = Path(sys.argv[2])
+    writer = RawWriter(LocalStorage(lake), AuditLog(lake / "_audit" / "audit.jsonl"))
+    run(consume(sys.argv[1], sys.argv[3], sys.argv[4], writer=writer, run_id="crash",
+                batch_size=20, crash_after_write=True))
+""")
+
+
+def test_killed_mid_batch_then_restarted_raw_holds_each_event_exactly_once(
+    nats_url: str, tmp_path: Path
+) -> None:
+    events = sample_events(50)
+    assert run(publish(nats_url, *PUBLISHER, events)) == 50
+    lake = tmp_path / "lake"
+    crashed = subprocess.run(
+        [sys.executable, "-c", CONSUMER, nats_url, str(lake), *CONNECTOR],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert crashed.returncode == 17, crashed.stderr  # died after the write, before the ack
+    assert len(_event_ids(lake)) == 20
+    time.sleep(1.5)  # past ack_wait: the unacknowledged batch is redelivered
+    result = run(
+        consume(
+            nats_url,
+            *CONNECTOR,
+            writer=_writer(lake),
+            run_id="restart",
+            batch_size=20,
+            idle_timeout_s=1.5,
+        )
+    )
+    assert result.redelivered >= 20 and result.written == 30
+    ids = _event_ids(lake)
+    assert len(ids) == len(set(ids)) == 50
+    assert set(ids) == {e["event_id"] for e in events}
+    again = run(
+        consume(nats_url, *CONNECTOR, writer=_writer(lake), run_id="idle", idle_timeout_s=1)
+    )
+    assert again.received == 0 and len(_event_ids(lake)) == 50
+
+
+def test_republished_duplicates_do_not_reach_raw_twice(nats_url: str, tmp_path: Path) -> None:
+    events = sample_events(10)
+    run(publish(nats_url, *PUBLISHER, events + events[:5]))
+    lake = tmp_path / "lake"
+    run(consume(nats_url, *CONNECTOR, writer=_writer(lake), run_id="r", idle_timeout_s=1))
+    ids = _event_ids(lake)
+    assert sorted(ids) == sorted(e["event_id"] for e in events)
+
+
+def test_a_bad_event_goes_to_quarantine_and_the_rest_to_raw(nats_url: str, tmp_path: Path) -> None:
+    good = sample_events(3)
+    bad = {"event_id": "evt-bad", "order_id": "", "order_status": "x", "event_at": "now"}
+    run(publish(nats_url, *PUBLISHER, [*good, bad]))
+    lake = tmp_path / "lake"
+    result = run(consume(nats_url, *CONNECTOR, writer=_writer(lake), run_id="r", idle_timeout_s=1))
+    assert result.rejected == 1 and result.written == 3
+    reasons = list((lake / "quarantine" / "stream" / "r").glob("*.reason.json"))
+    assert len(reasons) == 1 and "order_id" in reasons[0].read_text()
+
+
+def test_wrong_credentials_are_refused(nats_url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConnectorError, match="refused user"):
+        run(
+            consume(
+                nats_url,
+                CONNECTOR[0],
+                "wrong",
+                writer=_writer(tmp_path / "lake"),
+                run_id="r",
+                idle_timeout_s=1,
+            )
+        )
+
+
+def test_a_user_allowed_only_another_subject_is_refused(nats_url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConnectorError, match="may not consume"):
+        run(
+            consume(
+                nats_url, *OTHER, writer=_writer(tmp_path / "lake"), run_id="r", idle_timeout_s=1
+            )
+        )
+    assert not (tmp_path / "lake" / "raw").exists()

@@ -14,7 +14,7 @@ import pytest
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.pipeline import run_pipeline
+from olist_elt.pipeline import layer_row_counts, run_pipeline
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
@@ -34,17 +34,9 @@ def gated(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Setting
 
 
 def _gold_fingerprint(settings: Settings) -> dict[str, object]:
+    fp: dict[str, object] = dict(layer_row_counts(settings, "gold"))
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'gold'"
-            ).fetchall()
-        ]
-        fp: dict[str, object] = {
-            t: con.execute(f"select count(*) from gold.{t}").fetchone()[0] for t in tables
-        }
         fp["payments_brl"] = con.execute(
             "select sum(payment_value_brl) from gold.fct_payments"
         ).fetchone()[0]

@@ -194,3 +194,36 @@ def test_a_user_allowed_only_another_subject_is_refused(nats_url: str, tmp_path:
             )
         )
     assert not (tmp_path / "lake" / "raw").exists()
+
+
+@pytest.mark.slow
+def test_stream_events_reach_silver_once_each(nats_url: str, tmp_path: Path) -> None:
+    import duckdb
+
+    from olist_elt.transform.dbt import Dbt
+    from tests.conftest import workspace_settings
+
+    settings = workspace_settings(tmp_path)
+    events = sample_events(30)
+    run(publish(nats_url, *PUBLISHER, events))
+    run(
+        consume(
+            nats_url,
+            *CONNECTOR,
+            writer=_writer(settings.lake_dir),
+            run_id="r",
+            batch_size=7,
+            idle_timeout_s=1,
+        )
+    )
+    Dbt(settings, dbt_vars={"stream_enabled": True}).run(
+        "build", "--select", "bronze_stream__order_events+"
+    )
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows, distinct = con.execute(
+            "select count(*), count(distinct event_id) from silver.silver_order_events"
+        ).fetchone()
+    finally:
+        con.close()
+    assert rows == distinct == 30

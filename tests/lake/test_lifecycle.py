@@ -6,13 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from olist_elt.lake.lifecycle import LifecycleError, move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.pipeline import run_pipeline
+from olist_elt.pipeline import layer_row_counts, run_pipeline
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from tests.conftest import workspace_settings
@@ -30,26 +29,12 @@ def _backdate(settings: Settings, datasets: set[str], days: int) -> None:
             storage.put_bytes(key, json.dumps(data).encode())
 
 
-def _gold_counts(settings: Settings) -> dict[str, int]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'gold'"
-            ).fetchall()
-        ]
-        return {t: con.execute(f"select count(*) from gold.{t}").fetchone()[0] for t in tables}
-    finally:
-        con.close()
-
-
 def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
     tmp_path: Path, sample_dir: Path
 ) -> None:
     settings = workspace_settings(tmp_path)
     run_pipeline(settings, sample_dir)
-    before = _gold_counts(settings)
+    before = layer_row_counts(settings, "gold")
     old = {"orders", "order_items", "customers"}
     _backdate(settings, old, days=120)
     storage = LocalStorage(settings.lake_dir)
@@ -73,7 +58,7 @@ def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
 
     summary = run_pipeline(settings, sample_dir)  # rebuild from raw + cold
     assert summary.outcome == "success"
-    assert _gold_counts(settings) == before
+    assert layer_row_counts(settings, "gold") == before
 
 
 def test_a_copy_that_does_not_match_its_sha256_keeps_the_raw_object(

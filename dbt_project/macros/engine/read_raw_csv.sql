@@ -14,27 +14,7 @@
 {%- endmacro %}
 
 {% macro duckdb__read_raw_csv(manifest_relation, columns) -%}
-    {#- Every accepted raw object the manifest lists, parsed with the given columns. -#}
-    {%- set paths = [] -%}
-    {%- if var('sqlfluff_lint', false) -%}
-        {#- Linting compiles without a lake: stand in one path. -#}
-        {%- do paths.append(lake_root() ~ '/raw/lint.csv') -%}
-    {%- elif execute -%}
-        {%- set listing -%}
-            select object_key
-            from {{ manifest_relation }}
-            where status = 'accepted'
-            order by ingested_at, object_key
-        {%- endset -%}
-        {%- for row in run_query(listing) -%}
-            {%- do paths.append(lake_root() ~ '/' ~ row[0]) -%}
-        {%- endfor -%}
-        {%- if paths | length == 0 -%}
-            {{ exceptions.raise_compiler_error(
-                "no accepted raw objects in " ~ manifest_relation
-                ~ "; run `olist-elt ingest` first") }}
-        {%- endif -%}
-    {%- endif -%}
+    {%- set paths = raw_object_paths(manifest_relation) -%}
     {#- One read_csv per object, then union all: each file is parsed with its own
         dialect (a multi-file read_csv silently kept only the first of two files
         whose line endings differed). -#}

@@ -10,6 +10,32 @@ from olist_elt.lake.storage import Storage
 from olist_elt.security.audit import AuditLog
 
 
+def _record_reason(
+    storage: Storage,
+    audit: AuditLog,
+    key: str,
+    *,
+    source: str,
+    run_id: str,
+    name: str,
+    reason: str,
+    detail: str,
+    actor: str,
+) -> str:
+    """Write <key>.reason.json next to a quarantined object and audit it."""
+    payload = {
+        "source": source,
+        "run_id": run_id,
+        "file": name,
+        "reason": reason,
+        "detail": detail,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+    }
+    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
+    audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
+    return key
+
+
 def quarantine_file(
     storage: Storage,
     audit: AuditLog,
@@ -24,17 +50,17 @@ def quarantine_file(
     """Copy a rejected file to quarantine/<source>/<run_id>/ with <file>.reason.json."""
     key = f"quarantine/{source}/{run_id}/{file.name}"
     storage.put_file(key, file)
-    payload = {
-        "source": source,
-        "run_id": run_id,
-        "file": file.name,
-        "reason": reason,
-        "detail": detail,
-        "quarantined_at": datetime.now(UTC).isoformat(),
-    }
-    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
-    audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
-    return key
+    return _record_reason(
+        storage,
+        audit,
+        key,
+        source=source,
+        run_id=run_id,
+        name=file.name,
+        reason=reason,
+        detail=detail,
+        actor=actor,
+    )
 
 
 def quarantine_bytes(
@@ -52,14 +78,14 @@ def quarantine_bytes(
     """Quarantine a rejected payload (a message, an API answer) with its reason."""
     key = f"quarantine/{source}/{run_id}/{name}"
     storage.put_bytes(key, data)
-    payload = {
-        "source": source,
-        "run_id": run_id,
-        "file": name,
-        "reason": reason,
-        "detail": detail,
-        "quarantined_at": datetime.now(UTC).isoformat(),
-    }
-    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
-    audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
-    return key
+    return _record_reason(
+        storage,
+        audit,
+        key,
+        source=source,
+        run_id=run_id,
+        name=name,
+        reason=reason,
+        detail=detail,
+        actor=actor,
+    )

@@ -200,6 +200,13 @@ def postgres_data_source(host: str, port: int, user: str, password: str, databas
     return DataSourceImpl.from_yaml_source(DataSourceYamlSource.from_str(config))
 
 
+def _contract_error(dataset: str, detail: str) -> CheckReport:
+    """A contract that could not be verified: blocking, with Soda's words."""
+    return CheckReport(
+        dataset, "contract", "contract", None, "error", "fail", None, detail=detail[:500]
+    )
+
+
 def run_gate(
     data_source: Any,
     layer: str,
@@ -232,34 +239,14 @@ def run_gate(
         verifications = result.contract_verification_results
         if not verifications or any(v.errored_without_results for v in verifications):
             errors = result.get_errors_str() or "the contract could not be verified"
-            report.checks.append(
-                CheckReport(
-                    dataset,
-                    "contract",
-                    "contract",
-                    None,
-                    "error",
-                    "fail",
-                    None,
-                    detail=errors.strip().splitlines()[-1][:500],
-                )
-            )
+            report.checks.append(_contract_error(dataset, errors.strip().splitlines()[-1]))
             continue
         for verification in verifications:
             for check_result in verification.check_results:
                 report.checks.append(_report_check(dataset, check_result))
             if verification.has_errors:
                 report.checks.append(
-                    CheckReport(
-                        dataset,
-                        "contract",
-                        "contract",
-                        None,
-                        "error",
-                        "fail",
-                        None,
-                        detail=verification.get_errors_str().strip()[:500],
-                    )
+                    _contract_error(dataset, verification.get_errors_str().strip())
                 )
     report.seconds = time.perf_counter() - started
     return report

@@ -22,6 +22,10 @@ class DbtStepFailed(OlistEltError):
     """A dbt command failed: a model error or a failed test."""
 
 
+class DbtProjectError(OlistEltError):
+    """The dbt project itself does not parse or compile: a code problem, not the data's."""
+
+
 class PipelineFailed(OlistEltError):
     """A pipeline step failed; the run stopped there."""
 

@@ -57,7 +57,7 @@ from olist_elt.warehouse.postgres import (
     publish_silver,
     swap_gold,
 )
-from olist_elt.warehouse.publish import LIVE_SCHEMA, STAGING_SCHEMA, swap_into_live
+from olist_elt.warehouse.publish import LIVE_SCHEMA, STAGING_SCHEMA, row_counts, swap_into_live
 
 log = logging.getLogger(__name__)
 
@@ -393,18 +393,7 @@ def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
     """Rows per table of a layer, read through a short-lived read-only connection."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        tables = [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-                [layer],
-            ).fetchall()
-        ]
-        return {
-            t: int(con.execute(f'select count(*) from "{layer}"."{t}"').fetchone()[0])  # type: ignore[index]
-            for t in tables
-        }
+        return row_counts(con, layer)
     finally:
         con.close()
 
@@ -668,8 +657,8 @@ def run_pipeline(
         summary.outcome = "failed"
         summary.error = str(exc)
         where = summary.steps[-1].name if summary.steps else "start"
-        data_step = where.startswith(("dbt build", "gate", "publish silver"))
-        if isinstance(exc, DbtStepFailed | GateFailed) and data_step and new_objects:
+        # A failed build or gate (not a project that does not parse) blames the data.
+        if isinstance(exc, DbtStepFailed | GateFailed) and new_objects:
             # The batch this run brought is what changed since the last good run.
             reject_batch(settings, run_id, new_objects, f"run {run_id} failed at {where}: {exc}")
         raise PipelineFailed(f"run {run_id} failed at '{where}': {exc}") from exc

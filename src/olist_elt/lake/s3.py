@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,10 +160,3 @@ class S3Storage:
         for chunk in resp["Body"].iter_chunks(8 * 1024 * 1024):
             digest.update(chunk)
         return digest.hexdigest()
-
-    def download(self, key: str) -> Path:
-        """A local temporary copy of an object (for engines that read files)."""
-        fd, name = tempfile.mkstemp(suffix=Path(key).suffix)
-        os.close(fd)
-        self._call(f"download {key}", self.client.download_file, self.bucket, self._key(key), name)
-        return Path(name)

@@ -507,58 +507,39 @@ def _build_tables(con: duckdb.DuckDBPyConnection, scale: float) -> None:
     )
 
 
-def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
-    """SQL yielding (i, line) for a dataset, and its row count."""
+def _line_sql(dataset: str) -> str:
+    """SQL yielding (i, line) for a dataset (geolocation: a template over {lo}, {hi}, {n_zip})."""
     if dataset == "customers":
-        return (
-            """select i, q(customer_id) || ',' || q(customer_unique_id) || ',' ||
+        return """select i, q(customer_id) || ',' || q(customer_unique_id) || ',' ||
                 q(lpad(zip::varchar, 5, '0')) || ',' || q(city) || ',' || q(state) as line
-            from customers""",
-            -1,
-        )
+            from customers"""
     if dataset == "sellers":
-        return (
-            """select i, seller_id || ',' || zip::varchar || ',' || mq(city, false) || ','
-                || state as line from sellers""",
-            -1,
-        )
+        return """select i, seller_id || ',' || zip::varchar || ',' || mq(city, false) || ','
+                || state as line from sellers"""
     if dataset == "orders":
-        return (
-            """select i, q(order_id) || ',' || q(customer_id) || ',' || q(status) || ',' ||
+        return """select i, q(order_id) || ',' || q(customer_id) || ',' || q(status) || ',' ||
                 q(ts(purchased)) || ',' || mq(nullif(ts(approved_at), ''), true) || ',' ||
                 mq(nullif(ts(carrier_at), ''), true) || ',' ||
                 mq(nullif(ts(delivered_at), ''), true) || ',' || q(ts(estimated_at)) as line
-            from orders""",
-            -1,
-        )
+            from orders"""
     if dataset == "order_items":
-        return (
-            """select j as i, q(order_id) || ',' || order_item_id || ',' || q(product_id) || ','
+        return """select j as i, q(order_id) || ',' || order_item_id || ',' || q(product_id) || ','
                 || q(seller_id) || ',' || q(ts(ship_limit)) || ',' || printf('%.2f', price)
                 || ',' || printf('%.2f', freight) as line
-            from order_items""",
-            -1,
-        )
+            from order_items"""
     if dataset == "order_payments":
-        return (
-            """select p as i, q(order_id) || ',' || payment_sequential || ',' || q(payment_type)
+        return """select p as i, q(order_id) || ',' || payment_sequential || ',' || q(payment_type)
                 || ',' || payment_installments || ',' || printf('%.2f', payment_value) as line
-            from order_payments""",
-            -1,
-        )
+            from order_payments"""
     if dataset == "order_reviews":
-        return (
-            """select r as i, mq(review_id, u(r, 'qid') < 0.3) || ',' ||
+        return """select r as i, mq(review_id, u(r, 'qid') < 0.3) || ',' ||
                 mq(order_id, u(r, 'qid') < 0.3) || ',' || review_score || ',' ||
                 mq(title, false) || ',' || mq(message, false) || ',' ||
                 ts(created_at) || ',' ||
                 ts(created_at + to_seconds((3600 + u(r, 'ans') * 300000)::bigint)) as line
-            from order_reviews""",
-            -1,
-        )
+            from order_reviews"""
     if dataset == "products":
-        return (
-            """select i, q(product_id) || ',' || mq(category, true) || ',' ||
+        return """select i, q(product_id) || ',' || mq(category, true) || ',' ||
                 case when category is null then ',,' else
                     q(printf('%.1f', name_len::double)) || ','
                     || q(printf('%.1f', desc_len::double)) || ','
@@ -570,12 +551,9 @@ def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
                     || q(printf('%.1f', height_cm::double)) || ','
                     || q(printf('%.1f', width_cm::double))
                 end as line
-            from products""",
-            -1,
-        )
+            from products"""
     if dataset == "geolocation":
-        return (
-            """with base as (
+        return """with base as (
                 select g, case when g > 0 and u(g, 'gdup') < 0.25 then g - 1 else g end as b
                 from range({lo}, {hi}) t(g)
             )
@@ -587,9 +565,7 @@ def _line_sql(dataset: str, n_geo: int) -> tuple[str, int]:
                     else printf('%.14f', z.lat + (u(b, 'lat') - 0.5) * 0.1) || ','
                         || printf('%.14f', z.lng + (u(b, 'lng') - 0.5) * 0.1) end
                 || ',' || city_variant(z.city, u(b, 'gcity')) || ',' || z.state as line
-            from base join zip_geo z on z.zip_idx = b % {n_zip}""",
-            n_geo,
-        )
+            from base join zip_geo z on z.zip_idx = b % {n_zip}"""
     raise KeyError(dataset)
 
 
@@ -611,12 +587,10 @@ def _write_lines(con: duckdb.DuckDBPyConnection, dataset: str, path: Path, scale
             n_geo = _rows(scale, "geolocation")
             n_zip = con.execute("select count(*) from zip_geo").fetchone()[0]  # type: ignore[index]
             for lo in range(0, n_geo, CHUNK_ROWS):
-                sql = _line_sql(dataset, n_geo)[0].format(
-                    lo=lo, hi=min(n_geo, lo + CHUNK_ROWS), n_zip=n_zip
-                )
+                sql = _line_sql(dataset).format(lo=lo, hi=min(n_geo, lo + CHUNK_ROWS), n_zip=n_zip)
                 rows += _write_chunk(con, fh, sql, eol)
             return rows
-        sql = _line_sql(dataset, -1)[0]
+        sql = _line_sql(dataset)
         (total,) = con.execute(f"select count(*) from ({sql})").fetchone()  # type: ignore[misc]
         for lo in range(0, total, CHUNK_ROWS):
             chunk = f"select * from ({sql}) where i >= {lo} and i < {lo + CHUNK_ROWS}"

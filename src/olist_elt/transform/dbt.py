@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import DbtStepFailed
+from olist_elt.errors import DbtProjectError, DbtStepFailed
 from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class Dbt:
         finally:
             release_duckdb()
         if not res.success:
-            raise DbtStepFailed(f"dbt parse failed: {res.exception}")
+            raise DbtProjectError(f"dbt parse failed: {res.exception}")
         self._manifest = res.result
         return self._manifest
 
@@ -155,7 +155,7 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
     finally:
         release_duckdb()
     if not res.success:
-        raise DbtStepFailed(f"dbt compile --inline failed: {res.exception}")
+        raise DbtProjectError(f"dbt compile --inline failed: {res.exception}")
     return res.result.results[0].node.compiled_code
 
 

@@ -12,7 +12,7 @@ STAGING_SCHEMA = "gold_staging"
 LIVE_SCHEMA = "gold"
 
 
-def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+def base_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     """Base tables of a schema."""
     return [
         name
@@ -33,13 +33,13 @@ def swap_into_live(
     """
     con = duckdb.connect(str(warehouse_path))
     try:
-        staged = _tables(con, staging)
+        staged = base_tables(con, staging)
         if not staged:
             raise OlistEltError(f"nothing to publish: schema {staging} has no tables")
         con.execute("begin transaction")
         try:
             con.execute(f'create schema if not exists "{live}"')
-            for table in _tables(con, live):
+            for table in base_tables(con, live):
                 if table not in staged:
                     con.execute(f'drop table "{live}"."{table}"')
             for table in staged:
@@ -52,9 +52,14 @@ def swap_into_live(
             con.execute("rollback")
             raise
         con.execute(f'drop schema if exists "{staging}" cascade')
-        return {
-            t: int(con.execute(f'select count(*) from "{live}"."{t}"').fetchone()[0])  # type: ignore[index]
-            for t in staged
-        }
+        return row_counts(con, live)
     finally:
         con.close()
+
+
+def row_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
+    """Rows per base table of a schema."""
+    return {
+        t: int(con.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0])  # type: ignore[index]
+        for t in base_tables(con, schema)
+    }

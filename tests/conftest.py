@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,38 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
         sample_seed=TEST_SEED,
         **overrides,
     )
+
+
+@contextmanager
+def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Settings]:
+    """A workspace whose warehouse is a fresh database (dropped after) on the test
+    PostgreSQL, with its own loader and BI roles."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    from olist_elt.warehouse.postgres import ensure_roles
+
+    parts = conninfo_to_dict(admin_dsn)
+    database = f"olist_t_{secrets.token_hex(4)}"
+    settings = workspace_settings(
+        root,
+        pg_host=str(parts.get("host", "127.0.0.1")),
+        pg_port=int(parts.get("port", 5432)),
+        pg_database=database,
+        pg_loader_role="olist_loader_t",
+        pg_bi_role="olist_bi_t",
+        pg_admin_dsn=admin_dsn,
+        **overrides,
+    )
+    ensure_roles(settings)
+    try:
+        yield settings
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as con:
+            con.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
+            )
 
 
 @pytest.fixture(scope="session")

@@ -276,7 +276,11 @@ def run(
     scale: Annotated[float | None, typer.Option(help="Sample scale when no source")] = None,
     seed: Annotated[int | None, typer.Option(help="Sample seed when no source")] = None,
     target: Annotated[
-        str | None, typer.Option(help="local (DuckDB gold) or warehouse (PostgreSQL gold)")
+        str | None,
+        typer.Option(
+            help="local (all on DuckDB), warehouse (gold on PostgreSQL) or spark "
+            "(bronze and silver on Spark, gold on PostgreSQL)"
+        ),
     ] = None,
     full_rebuild: Annotated[
         bool, typer.Option("--full-rebuild", help="Rebuild even when no input changed")
@@ -329,7 +333,7 @@ def run(
     _summary_tables(summary)
     where = (
         f"PostgreSQL {settings.pg_host}:{settings.pg_port}/{settings.pg_database} (schema gold)"
-        if settings.target == "warehouse"
+        if settings.target != "local"
         else f"{settings.warehouse_path} (schema gold)"
     )
     out.print(

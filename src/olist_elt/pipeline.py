@@ -13,7 +13,8 @@ import logging
 import resource
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -47,6 +48,7 @@ from olist_elt.security.erasure import ensure_register, request_erasure
 from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.transform.spark import attach_spark_layers, spark_session
 from olist_elt.warehouse.postgres import (
     PgLogin,
     apply_constraints,
@@ -169,14 +171,41 @@ def _dbt_vars(settings: Settings) -> dict[str, Any]:
 
 
 def pipeline_dbt(settings: Settings) -> Dbt:
-    """The pipeline's dbt on the lake engine (DuckDB): bronze, silver, and the local gold,
-    which goes to the staging schema until its gate passes."""
-    local = settings.model_copy(update={"target": "local"})
+    """The pipeline's dbt on the lake engine: DuckDB (bronze, silver, and the local gold,
+    which goes to the staging schema until its gate passes) or Spark (bronze, silver)."""
+    engine = "spark" if settings.target == "spark" else "local"
     return Dbt(
-        local,
+        settings.model_copy(update={"target": engine}),
         dbt_vars=_dbt_vars(settings),
-        target_path=_pipeline_target_path(settings, "local"),
+        target_path=_pipeline_target_path(settings, engine),
     )
+
+
+@contextmanager
+def lake_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-only DuckDB view of the lake engine's layers: the DuckDB
+    file, or (spark target) views over the parquet tables Spark wrote."""
+    if settings.target == "spark":
+        con = duckdb.connect()
+        attach_spark_layers(con, settings, ("bronze", "silver"))
+    else:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _spark_silver(settings: Settings) -> Callable[[duckdb.DuckDBPyConnection], None] | None:
+    """How publish_silver reads silver on the spark target (None: the DuckDB file)."""
+    if settings.target != "spark":
+        return None
+    return lambda con: attach_spark_layers(con, settings, ("silver",))
+
+
+def _lake_kinds(settings: Settings) -> tuple[str, ...]:
+    """What a layer's tables are in lake_connection: views over parquet on spark."""
+    return ("VIEW",) if settings.target == "spark" else ("BASE TABLE",)
 
 
 def warehouse_dbt(settings: Settings, pg: PgLogin) -> Dbt:
@@ -296,8 +325,7 @@ def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
 
 def check_layer(settings: Settings, layer: str, schema: str | None = None) -> GateReport:
     """Run a layer's Soda contracts through a short-lived read-only connection."""
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
+    with lake_connection(settings) as con:
         return run_gate(
             duckdb_data_source(con),
             layer,
@@ -305,8 +333,6 @@ def check_layer(settings: Settings, layer: str, schema: str | None = None) -> Ga
             contracts_dir=settings.soda_contracts_dir,
             exclude=API_RELATIONS if settings.apis == "off" else frozenset(),
         )
-    finally:
-        con.close()
 
 
 def gate(
@@ -391,11 +417,10 @@ def publish_gold(settings: Settings) -> dict[str, int]:
 
 def layer_row_counts(settings: Settings, layer: str) -> dict[str, int]:
     """Rows per table of a layer, read through a short-lived read-only connection."""
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return row_counts(con, layer)
-    finally:
-        con.close()
+    with lake_connection(settings) as con:
+        return row_counts(
+            con, layer, _lake_kinds(settings) if layer != LIVE_SCHEMA else ("BASE TABLE",)
+        )
 
 
 def record_erasure(
@@ -498,7 +523,7 @@ def save_summary(settings: Settings, summary: RunSummary) -> Path:
 def _served_gold_exists(settings: Settings) -> bool:
     """Whether the star schema the last run published is still there."""
     try:
-        if settings.target == "warehouse":
+        if settings.target != "local":
             return bool(gold_row_counts(login(settings, "loader")))
         return bool(layer_row_counts(settings, LIVE_SCHEMA))
     except Exception:  # any doubt means: rebuild
@@ -517,7 +542,7 @@ def _verify_unchanged(
     summary.skipped_build = f"inputs unchanged since run {previous.get('run_id')}"
     for layer in ("bronze", "silver", "gold"):
         check: Callable[[], GateReport] | None = None
-        if layer == "gold" and settings.target == "warehouse":
+        if layer == "gold" and settings.target != "local":
             check = partial(check_postgres_gold, settings, login(settings, "loader"), LIVE_SCHEMA)
         report = step(
             f"gate {layer}",
@@ -544,10 +569,6 @@ def run_pipeline(
     force_rebuild: bool = False,
 ) -> RunSummary:
     """Sample (if no source) -> ingest -> dbt bronze -> silver -> gold; recorded and audited."""
-    if settings.target not in ("local", "warehouse"):
-        raise OlistEltError(
-            f"target {settings.target!r} is not available yet; use local or warehouse"
-        )
     run_id = new_run_id()
     summary = RunSummary(
         run_id=run_id,
@@ -603,6 +624,8 @@ def run_pipeline(
             summary.outcome = "success"
             return summary
         step("dbt parse", dbt.parse)
+        if settings.target == "spark":
+            step("spark session", lambda: spark_session(settings))
         layers = LAYERS if settings.target == "local" else ("bronze", "silver")
         for layer in layers:
             schema = STAGING_SCHEMA if layer == "gold" else layer
@@ -625,7 +648,16 @@ def run_pipeline(
             step("dbt parse warehouse", wh.parse)
             step(
                 "publish silver",
-                lambda: publish_silver(settings, pg, silver_relations(wh.manifest)),
+                lambda: publish_silver(
+                    settings,
+                    pg,
+                    silver_relations(wh.manifest),
+                    attach_source=partial(
+                        attach_spark_layers, settings=settings, schemas=("silver",)
+                    )
+                    if settings.target == "spark"
+                    else None,
+                ),
                 lambda c: sum(c.values()),
             )
             step("dbt build gold", lambda: build_warehouse_gold(wh, pg))

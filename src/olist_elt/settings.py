@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(
         90, ge=1, description="Raw objects older than this move to the cold zone"
     )
+    spark_master: str = Field("local[2]", description="Spark master of the spark target's session")
+    spark_driver_memory: str = Field("2g", pattern=r"^[0-9]+[mgMG]$")
+    spark_shuffle_partitions: int = Field(4, ge=1, le=10000)
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )

@@ -18,7 +18,7 @@ from olist_elt.errors import PipelineFailed
 from olist_elt.pipeline import RunSummary, run_pipeline, warehouse_dbt
 from olist_elt.settings import Settings
 from olist_elt.warehouse.postgres import ensure_roles, login
-from tests.conftest import workspace_settings
+from tests.conftest import pg_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -32,23 +32,8 @@ SUMS = {
 @pytest.fixture(scope="module")
 def pg_settings(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Settings]:
     """A workspace whose warehouse is a fresh database on the test PostgreSQL."""
-    parts = conninfo_to_dict(postgres_dsn)
-    database = f"olist_t_{secrets.token_hex(4)}"
-    settings = workspace_settings(
-        tmp_path_factory.mktemp("pg"),
-        pg_host=str(parts.get("host", "127.0.0.1")),
-        pg_port=int(parts.get("port", 5432)),
-        pg_database=database,
-        pg_loader_role="olist_loader_t",
-        pg_bi_role="olist_bi_t",
-        pg_admin_dsn=postgres_dsn,
-    )
-    ensure_roles(settings)
-    yield settings
-    with psycopg.connect(postgres_dsn, autocommit=True) as con:
-        con.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
-        )
+    with pg_workspace(tmp_path_factory.mktemp("pg"), postgres_dsn) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

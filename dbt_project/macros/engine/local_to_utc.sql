@@ -11,5 +11,14 @@
 {%- endmacro %}
 
 {% macro spark__local_to_utc(column, tz) -%}
-    to_utc_timestamp({{ column }}, '{{ tz }}')
+    {#- to_utc_timestamp reads the hour repeated when DST ends as summer time;
+        DuckDB and PostgreSQL read it as standard time (the later instant): take
+        the later one here too, so every engine gives the same instant. -#}
+    case
+        when from_utc_timestamp(
+            to_utc_timestamp({{ column }}, '{{ tz }}') + interval 1 hour, '{{ tz }}'
+        ) = {{ column }}
+            then to_utc_timestamp({{ column }}, '{{ tz }}') + interval 1 hour
+        else to_utc_timestamp({{ column }}, '{{ tz }}')
+    end
 {%- endmacro %}

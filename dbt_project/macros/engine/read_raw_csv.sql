@@ -39,3 +39,48 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{% macro spark_raw_view(path, columns, reader, options) -%}
+    {#- A temporary view over one raw object, read with an explicit schema (all
+        text) and FAILFAST, named after the object's sha256; returns its name. -#}
+    {%- set name = 'raw_' ~ path.split('/')[-1].split('.')[0] -%}
+    {%- if execute and not var('sqlfluff_lint', false) -%}
+        {%- set ddl -%}
+            create or replace temporary view {{ name }} (
+                {%- for column, type in columns.items() %}
+                `{{ column }}` {{ type }}{{ "," if not loop.last }}
+                {%- endfor %}
+            )
+            using {{ reader }}
+            options (
+                path '{{ path }}',
+                mode 'FAILFAST'
+                {%- for key, value in options.items() %},
+                {{ key }} '{{ value }}'
+                {%- endfor %}
+            )
+        {%- endset -%}
+        {%- do run_query(ddl) -%}
+    {%- endif -%}
+    {{ return(name) }}
+{%- endmacro %}
+
+{% macro spark__read_raw_csv(manifest_relation, columns) -%}
+    {#- One view per object (header checked against the columns: enforceSchema
+        off), then union all, each row tagged with its object's path. -#}
+    {%- set typed = {} -%}
+    {%- for column in columns -%}{%- do typed.update({column: 'string'}) -%}{%- endfor -%}
+    (
+        {%- for path in raw_object_paths(manifest_relation) %}
+        select
+            {%- for column in columns %}
+            `{{ column }}`,
+            {%- endfor %}
+            '{{ path }}' as filename
+        from {{ spark_raw_view(path, typed, 'csv', {
+            'header': 'true', 'enforceSchema': 'false', 'multiLine': 'true',
+            'quote': '"', 'escape': '"', 'encoding': 'UTF-8'}) }}
+        {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

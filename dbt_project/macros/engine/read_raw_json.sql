@@ -50,3 +50,21 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{% macro spark__read_raw_json(manifest_relation, columns, json_format) -%}
+    {#- Nested JSON read as text for a 'json' column (Spark keeps the raw text). -#}
+    {%- set typed = {} -%}
+    {%- for name, type in columns.items() -%}
+        {%- do typed.update({name: 'string' if type in ('varchar', 'json') else type}) -%}
+    {%- endfor -%}
+    (
+        {%- for path in raw_object_paths(manifest_relation) %}
+        select
+            *,
+            '{{ path }}' as filename
+        from {{ spark_raw_view(path, typed, 'json', {
+            'multiLine': 'true' if json_format == 'array' else 'false'}) }}
+        {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

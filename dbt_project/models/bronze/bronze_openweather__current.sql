@@ -10,7 +10,7 @@ raw_rows as (
     select *
     from {{ read_raw_json(
         source('openweather', 'current'),
-        {'state': 'varchar', 'city': 'varchar', 'response': 'json'},
+        {'state': 'varchar', 'city': 'varchar', 'response': 'varchar'},
         json_format='newline_delimited',
     ) }}
 ),

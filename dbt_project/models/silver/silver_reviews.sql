@@ -35,11 +35,15 @@ final as (
         cast(review_score as integer) as review_score,
         case
             when not is_erased
-                then {{ redact_text("nullif(review_comment_title, '')") }}
+                then {{ redact_text(
+                    "nullif(" ~ unix_newlines('review_comment_title') ~ ", '')"
+                ) }}
         end as comment_title,
         case
             when not is_erased
-                then {{ redact_text("nullif(review_comment_message, '')") }}
+                then {{ redact_text(
+                    "nullif(" ~ unix_newlines('review_comment_message') ~ ", '')"
+                ) }}
         end as comment_message,
         cast(cast(review_creation_date as timestamp) as date)
             as review_created_date,

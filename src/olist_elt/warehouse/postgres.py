@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,19 +164,28 @@ def _postgres_extension() -> Path:
 
 
 def publish_silver(
-    settings: Settings, target: PgLogin, relations: dict[str, tuple[str, str]]
+    settings: Settings,
+    target: PgLogin,
+    relations: dict[str, tuple[str, str]],
+    attach_source: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> dict[str, int]:
-    """Copy silver tables from DuckDB into PostgreSQL under the names ref() resolves to.
+    """Copy silver tables into PostgreSQL under the names ref() resolves to.
 
-    relations: DuckDB silver table -> (postgres schema, table). Uses DuckDB's postgres
-    extension (binary COPY), not row-by-row inserts.
+    relations: silver table -> (postgres schema, table). The source is the DuckDB
+    warehouse file, or what attach_source makes readable as lake.silver (the spark
+    target's parquet). Uses DuckDB's postgres extension (binary COPY), not inserts.
     """
     con = duckdb.connect()
     counts: dict[str, int] = {}
     try:
         con.execute(f"load '{_postgres_extension()}'")
-        lake_path = str(settings.warehouse_path).replace("'", "''")
-        con.execute(f"attach '{lake_path}' as lake (read_only)")
+        if attach_source is None:
+            lake_path = str(settings.warehouse_path).replace("'", "''")
+            con.execute(f"attach '{lake_path}' as lake (read_only)")
+        else:
+            con.execute("attach ':memory:' as lake")
+            con.execute("use lake")
+            attach_source(con)
         literal = target.conninfo().replace("'", "''")
         con.execute(f"attach '{literal}' as pg (type postgres)")  # local; never logged
         for source, (schema, table) in relations.items():

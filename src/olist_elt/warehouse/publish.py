@@ -12,14 +12,16 @@ STAGING_SCHEMA = "gold_staging"
 LIVE_SCHEMA = "gold"
 
 
-def base_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    """Base tables of a schema."""
+def base_tables(
+    con: duckdb.DuckDBPyConnection, schema: str, kinds: tuple[str, ...] = ("BASE TABLE",)
+) -> list[str]:
+    """Base tables (or other kinds: 'VIEW') of a schema."""
     return [
         name
         for (name,) in con.execute(
             "select table_name from information_schema.tables "
-            "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-            [schema],
+            "where table_schema = ? and list_contains(?, table_type) order by 1",
+            [schema, list(kinds)],
         ).fetchall()
     ]
 
@@ -57,9 +59,11 @@ def swap_into_live(
         con.close()
 
 
-def row_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
-    """Rows per base table of a schema."""
+def row_counts(
+    con: duckdb.DuckDBPyConnection, schema: str, kinds: tuple[str, ...] = ("BASE TABLE",)
+) -> dict[str, int]:
+    """Rows per base table (or view, when asked) of a schema."""
     return {
         t: int(con.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0])  # type: ignore[index]
-        for t in base_tables(con, schema)
+        for t in base_tables(con, schema, kinds)
     }

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import prefect_step
 from prefect import flow, get_run_logger
 
-from olist_elt.connectors.stream import consume, run
+from olist_elt.connectors.stream import OrderEventsConnector, consume, run
 from olist_elt.pipeline import lake_writer, new_run_id
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
@@ -32,7 +32,7 @@ def ingest_stream(batch_size: int = 500) -> int:
                 settings.stream_servers,
                 settings.stream_user,
                 password,
-                writer=lake_writer(settings),
+                writer=lake_writer(settings, OrderEventsConnector.service_identity),
                 run_id=new_run_id(),
                 batch_size=batch_size,
             )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
-from contextlib import contextmanager
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from olist_elt.pipeline import RunSummary, run_pipeline
@@ -81,6 +86,73 @@ def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Se
             con.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
             )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's real HTTP server, in a subprocess of its own (no auth until told)."""
+    port = _free_port()
+    env = {**os.environ, "MOTO_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/moto-api/", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("moto server did not start")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def make_bucket(endpoint: str) -> str:
+    """A new bucket on moto's server; its name."""
+    import boto3
+
+    name = f"lake-{os.urandom(4).hex()}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDS).create_bucket(
+        Bucket=name
+    )
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_storage(request: pytest.FixtureRequest, tmp_path: Path):
+    """The lake on either backend: a folder, or a bucket on moto's server."""
+    from olist_elt.lake.s3 import S3Storage
+    from olist_elt.lake.storage import LocalStorage
+
+    if request.param == "local":
+        return LocalStorage(tmp_path / "lake")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return S3Storage(
+        make_bucket(endpoint),
+        endpoint_url=endpoint,
+        access_key="testing",
+        secret_key="testing",
+        prefix="olist-lake",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,7 @@ def stream_publish(
 def stream_consume(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Drain raw.orders.ingest into raw in micro-batches (exactly once in raw)."""
     settings = _setup(verbose)
-    from olist_elt.connectors.stream import consume, run
+    from olist_elt.connectors.stream import OrderEventsConnector, consume, run
     from olist_elt.pipeline import lake_writer, new_run_id
 
     try:
@@ -96,7 +96,7 @@ def stream_consume(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = F
                 settings.stream_servers,
                 settings.stream_user,
                 _stream_password(settings, "stream_connector_password"),
-                writer=lake_writer(settings),
+                writer=lake_writer(settings, OrderEventsConnector.service_identity),
                 run_id=new_run_id(),
             )
         )

@@ -24,17 +24,17 @@ from typing import Any, TypeVar
 import duckdb
 import httpx
 
-from olist_elt.connectors.bcb import ingest_bcb
+from olist_elt.connectors.bcb import BcbSgsConnector, ingest_bcb
 from olist_elt.connectors.bcb.sample import sample_client as bcb_sample_client
-from olist_elt.connectors.olist import IngestResult, ingest_olist
-from olist_elt.connectors.openweather import ingest_openweather
+from olist_elt.connectors.olist import IngestResult, OlistCsvConnector, ingest_olist
+from olist_elt.connectors.openweather import OpenWeatherConnector, ingest_openweather
 from olist_elt.connectors.openweather.sample import sample_client as openweather_sample_client
 from olist_elt.connectors.openweather.settings import API_KEY_SECRET as OPENWEATHER_KEY
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError, PipelineFailed
 from olist_elt.lake.lifecycle import Move, move_to_cold
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.raw import RawWriter
-from olist_elt.lake.storage import LocalStorage
+from olist_elt.lake.storage import LocalStorage, open_storage
 from olist_elt.quality.gates import (
     GateFailed,
     GateReport,
@@ -78,6 +78,7 @@ API_RELATIONS = frozenset(
         "fct_monthly_revenue",
     }
 )
+QUALITY_GATE = "svc-quality-gate"
 LAYER_SELECTORS = {"bronze": ["path:seeds", "bronze"], "silver": ["silver"], "gold": ["gold"]}
 SAMPLE_MARKER = ".sample.json"
 
@@ -131,10 +132,14 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def lake_writer(settings: Settings) -> RawWriter:
-    """The raw writer over the configured lake."""
-    settings.lake_dir.mkdir(parents=True, exist_ok=True)
-    return RawWriter(LocalStorage(settings.lake_dir), AuditLog(settings.audit_path))
+def lake_writer(settings: Settings, identity: str) -> RawWriter:
+    """The raw writer over the configured lake, as one connector's identity."""
+    return RawWriter(open_storage(settings, identity), AuditLog(settings.audit_path))
+
+
+def lake_manifest(settings: Settings, identity: str = "svc-transformer") -> Manifest:
+    """The raw zone's manifest as a component sees it (read-only for the transformer)."""
+    return Manifest(open_storage(settings, identity))
 
 
 def ensure_sample(settings: Settings, scale: float | None = None, seed: int | None = None) -> Path:
@@ -155,7 +160,10 @@ def ensure_sample(settings: Settings, scale: float | None = None, seed: int | No
 def ingest(settings: Settings, source: str | Path, run_id: str) -> IngestResult:
     """Run the Olist connector over a folder, zip or URL."""
     return ingest_olist(
-        source, writer=lake_writer(settings), landing=settings.landing_dir, run_id=run_id
+        source,
+        writer=lake_writer(settings, OlistCsvConnector.service_identity),
+        landing=settings.landing_dir,
+        run_id=run_id,
     )
 
 
@@ -291,12 +299,11 @@ def _api_client(settings: Settings, sample: Callable[[], httpx.Client]) -> httpx
 
 def ingest_apis(settings: Settings, run_id: str) -> dict[str, int]:
     """BCB series and OpenWeather capitals into raw; rows newly written per source."""
-    writer = lake_writer(settings)
     with _api_client(settings, bcb_sample_client) as client:
         series = ingest_bcb(
             client,
             settings.bcb_base_url,
-            writer=writer,
+            writer=lake_writer(settings, BcbSgsConnector.service_identity),
             run_id=run_id,
             start=settings.bcb_start_date,
         )
@@ -307,7 +314,11 @@ def ingest_apis(settings: Settings, run_id: str) -> dict[str, int]:
         )
     with _api_client(settings, openweather_sample_client) as client:
         weather = ingest_openweather(
-            client, settings.openweather_base_url, key, writer=writer, run_id=run_id
+            client,
+            settings.openweather_base_url,
+            key,
+            writer=lake_writer(settings, OpenWeatherConnector.service_identity),
+            run_id=run_id,
         )
     return {"bcb": sum(s.rows for s in series), "openweather": len(weather.fetched)}
 
@@ -364,7 +375,7 @@ def gate(
 
 def reject_batch(settings: Settings, run_id: str, records: list[ManifestRecord], why: str) -> None:
     """Mark this run's new raw objects rejected, so later runs build without them."""
-    manifest = Manifest(LocalStorage(settings.lake_dir))
+    manifest = lake_manifest(settings, QUALITY_GATE)
     audit = AuditLog(settings.audit_path)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for record in records:
@@ -379,7 +390,7 @@ def reject_batch(settings: Settings, run_id: str, records: list[ManifestRecord],
 
 def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[ManifestRecord]:
     """Accept again raw objects a gate rejected (by sha256 or run id); audited."""
-    manifest = Manifest(LocalStorage(settings.lake_dir))
+    manifest = lake_manifest(settings, QUALITY_GATE)
     chosen = [
         r
         for r in manifest.records()
@@ -395,7 +406,7 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
 def run_lifecycle(settings: Settings, older_than_days: int | None = None) -> list[Move]:
     """Move raw objects past retention to the cold zone."""
     return move_to_cold(
-        LocalStorage(settings.lake_dir),
+        open_storage(settings, "svc-lifecycle"),
         AuditLog(settings.audit_path),
         older_than_days or settings.raw_retention_days,
     )
@@ -484,7 +495,7 @@ def inputs_fingerprint(settings: Settings) -> str:
     register, the dbt project, the contracts and the target."""
     ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
     digest = hashlib.sha256(settings.target.encode())
-    for r in sorted(Manifest(LocalStorage(settings.lake_dir)).records(), key=lambda r: r.sha256):
+    for r in sorted(lake_manifest(settings).records(), key=lambda r: r.sha256):
         digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
     register = settings.lake_dir / "_erasure" / "requests.csv"
     if register.exists():
@@ -607,7 +618,7 @@ def run_pipeline(
             )
         if settings.apis != "off":
             step("ingest apis", lambda: ingest_apis(settings, run_id), lambda r: sum(r.values()))
-        manifest = Manifest(LocalStorage(settings.lake_dir))
+        manifest = lake_manifest(settings)
         new_objects = [
             r for r in manifest.records() if r.run_id == run_id and r.status == "accepted"
         ]

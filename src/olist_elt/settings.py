@@ -25,6 +25,17 @@ class Settings(BaseSettings):
 
     target: Literal["local", "spark", "warehouse"] = "local"
     lake_dir: Path = Field(Path("lake"), description="Root of the local lake folder.")
+    lake_backend: Literal["local", "s3"] = Field(
+        "local",
+        description="Where the raw zone lives: the lake_dir folder, or an S3/MinIO bucket"
+        " (runs, erasure register and derived tables stay in lake_dir)",
+    )
+    s3_bucket: str = Field("lake", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_prefix: str = Field("", description="Key prefix of the lake inside the bucket")
+    s3_endpoint_url: str | None = Field(
+        None, description="MinIO or another S3-compatible endpoint; unset for AWS"
+    )
+    s3_region: str = "us-east-1"
     warehouse_path: Path = Field(Path("warehouse/olist.duckdb"))
     dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project")
     profiles_dir: Path = Field(REPO_ROOT)
@@ -94,6 +105,14 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         """Where the append-only audit log lives."""
         return self.audit_log or self.lake_dir / "_audit" / "audit.jsonl"
+
+    @property
+    def raw_root(self) -> str:
+        """The raw zone's root as DuckDB and Spark read it: a folder or s3:// URI."""
+        if self.lake_backend == "s3":
+            prefix = self.s3_prefix.strip("/")
+            return f"s3://{self.s3_bucket}" + (f"/{prefix}" if prefix else "")
+        return str(self.lake_dir)
 
     @property
     def landing_dir(self) -> Path:

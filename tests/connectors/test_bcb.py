@@ -17,7 +17,6 @@ from olist_elt.connectors.bcb.sample import handler as sample_handler
 from olist_elt.connectors.http import BadPayload, ConnectorError
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.raw import RawWriter
-from olist_elt.lake.storage import LocalStorage
 from olist_elt.security.audit import AuditLog
 
 DAILY = {11: ("selic_daily", "daily")}
@@ -25,8 +24,9 @@ MONTHLY = {433: ("ipca", "monthly")}
 
 
 @pytest.fixture()
-def writer(tmp_path: Path) -> RawWriter:
-    return RawWriter(LocalStorage(tmp_path / "lake"), AuditLog(tmp_path / "audit.jsonl"))
+def writer(lake_storage, tmp_path: Path) -> RawWriter:
+    """The connector writes to a folder and to a bucket on moto's server alike."""
+    return RawWriter(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
 
 
 def _sample_app(calls: list[tuple[str, str, str]]):
@@ -214,4 +214,4 @@ def test_bad_answers_are_clear_errors_with_nothing_in_raw(
             max_wait_s=0.1,
         )
     assert _raw(writer) == []
-    assert not (Path(writer.storage.root) / "raw" / "bcb").exists()
+    assert list(writer.storage.list("raw/bcb")) == []

@@ -17,15 +17,15 @@ from olist_elt.connectors.openweather.sample import handler as sample_handler
 from olist_elt.connectors.openweather.settings import CAPITALS
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.raw import RawWriter
-from olist_elt.lake.storage import LocalStorage
 from olist_elt.security.audit import AuditLog
 
 KEY = "k-123"
 
 
 @pytest.fixture()
-def writer(tmp_path: Path) -> RawWriter:
-    return RawWriter(LocalStorage(tmp_path / "lake"), AuditLog(tmp_path / "audit.jsonl"))
+def writer(lake_storage, tmp_path: Path) -> RawWriter:
+    """The connector writes to a folder and to a bucket on moto's server alike."""
+    return RawWriter(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
 
 
 def _serve_sample(request: Request) -> Response:

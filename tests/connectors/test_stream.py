@@ -25,7 +25,7 @@ from olist_elt.connectors.stream import (
 )
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.raw import RawWriter
-from olist_elt.lake.storage import LocalStorage
+from olist_elt.lake.storage import LocalStorage, Storage
 from olist_elt.security.audit import AuditLog
 
 CONNECTOR = ("svc-connector-stream", "c0nnector-pw")
@@ -87,12 +87,17 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def _writer(lake: Path) -> RawWriter:
-    return RawWriter(LocalStorage(lake), AuditLog(lake / "_audit" / "audit.jsonl"))
+def _storage(lake: Path | Storage) -> Storage:
+    return LocalStorage(lake) if isinstance(lake, Path) else lake
 
 
-def _event_ids(lake: Path) -> list[str]:
-    storage = LocalStorage(lake)
+def _writer(lake: Path | Storage, audit: Path | None = None) -> RawWriter:
+    audit = audit or (lake / "_audit" if isinstance(lake, Path) else Path("/nonexistent"))
+    return RawWriter(_storage(lake), AuditLog(audit / "audit.jsonl"))
+
+
+def _event_ids(lake: Path | Storage) -> list[str]:
+    storage = _storage(lake)
     ids = []
     for record in Manifest(storage).records("stream"):
         assert record.dataset == DATASET and record.connector == "stream-order-events"
@@ -152,24 +157,30 @@ def test_killed_mid_batch_then_restarted_raw_holds_each_event_exactly_once(
     assert again.received == 0 and len(_event_ids(lake)) == 50
 
 
-def test_republished_duplicates_do_not_reach_raw_twice(nats_url: str, tmp_path: Path) -> None:
+def test_republished_duplicates_do_not_reach_raw_twice(
+    nats_url: str, lake_storage: Storage, tmp_path: Path
+) -> None:
+    """On a folder and on a bucket (moto's server) alike."""
     events = sample_events(10)
     run(publish(nats_url, *PUBLISHER, events + events[:5]))
-    lake = tmp_path / "lake"
-    run(consume(nats_url, *CONNECTOR, writer=_writer(lake), run_id="r", idle_timeout_s=1))
-    ids = _event_ids(lake)
+    writer = _writer(lake_storage, tmp_path)
+    run(consume(nats_url, *CONNECTOR, writer=writer, run_id="r", idle_timeout_s=1))
+    ids = _event_ids(lake_storage)
     assert sorted(ids) == sorted(e["event_id"] for e in events)
 
 
-def test_a_bad_event_goes_to_quarantine_and_the_rest_to_raw(nats_url: str, tmp_path: Path) -> None:
+def test_a_bad_event_goes_to_quarantine_and_the_rest_to_raw(
+    nats_url: str, lake_storage: Storage, tmp_path: Path
+) -> None:
     good = sample_events(3)
     bad = {"event_id": "evt-bad", "order_id": "", "order_status": "x", "event_at": "now"}
     run(publish(nats_url, *PUBLISHER, [*good, bad]))
-    lake = tmp_path / "lake"
-    result = run(consume(nats_url, *CONNECTOR, writer=_writer(lake), run_id="r", idle_timeout_s=1))
+    writer = _writer(lake_storage, tmp_path)
+    result = run(consume(nats_url, *CONNECTOR, writer=writer, run_id="r", idle_timeout_s=1))
     assert result.rejected == 1 and result.written == 3
-    reasons = list((lake / "quarantine" / "stream" / "r").glob("*.reason.json"))
-    assert len(reasons) == 1 and "order_id" in reasons[0].read_text()
+    reasons = [k for k in lake_storage.list("quarantine/stream/r") if k.endswith(".reason.json")]
+    assert len(reasons) == 1 and "order_id" in lake_storage.read_bytes(reasons[0]).decode()
+    assert len(_event_ids(lake_storage)) == 3
 
 
 def test_wrong_credentials_are_refused(nats_url: str, tmp_path: Path) -> None:

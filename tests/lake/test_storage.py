@@ -4,11 +4,6 @@ raw writer, manifest, quarantine and lifecycle on S3; IAM-enforced prefix refusa
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,45 +17,9 @@ from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
-from olist_elt.lake.storage import LocalStorage
 from olist_elt.security.audit import AuditLog
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's real HTTP server, in a subprocess of its own (no auth until told)."""
-    port = _free_port()
-    env = {**os.environ, "MOTO_PORT": str(port)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("moto server did not start")
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _bucket(endpoint: str, name: str) -> None:
@@ -69,16 +28,10 @@ def _bucket(endpoint: str, name: str) -> None:
     )
 
 
-@pytest.fixture(params=["local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "local":
-        return LocalStorage(tmp_path / "lake")
-    endpoint = request.getfixturevalue("moto_endpoint")
-    name = f"lake-{os.urandom(4).hex()}"
-    _bucket(endpoint, name)
-    return S3Storage(
-        name, endpoint_url=endpoint, access_key="testing", secret_key="testing", prefix="olist-lake"
-    )
+@pytest.fixture()
+def storage(lake_storage):
+    """Every test here runs on both backends (see conftest.lake_storage)."""
+    return lake_storage
 
 
 def test_put_read_list_copy_delete(storage, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +10,6 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from olist_elt.errors import PipelineFailed
 from olist_elt.pipeline import RunSummary, run_pipeline, warehouse_dbt

@@ -2,7 +2,7 @@
     {#- Lake paths of the accepted raw objects a manifest relation lists. -#}
     {%- set paths = [] -%}
     {%- if var('sqlfluff_lint', false) -%}
-        {%- do paths.append(lake_root() ~ '/raw/lint.json') -%}
+        {%- do paths.append(raw_root() ~ '/raw/lint.json') -%}
     {%- elif execute -%}
         {%- set listing -%}
             select object_key
@@ -11,7 +11,7 @@
             order by ingested_at, object_key
         {%- endset -%}
         {%- for row in run_query(listing) -%}
-            {%- do paths.append(lake_root() ~ '/' ~ row[0]) -%}
+            {%- do paths.append(raw_root() ~ '/' ~ row[0]) -%}
         {%- endfor -%}
         {%- if paths | length == 0 -%}
             {{ exceptions.raise_compiler_error(

@@ -20,7 +20,7 @@
             {%- else -%}
                 {%- do run_query(
                     'create table ' ~ relation ~ ' (' ~ manifest_columns ~ ')'
-                    ~ " using json options (path '" ~ lake_root() ~ '/raw/_manifest/'
+                    ~ " using json options (path '" ~ raw_root() ~ '/raw/_manifest/'
                     ~ source.source_name ~ '/' ~ source.identifier
                     ~ "', multiLine 'true', mode 'FAILFAST')") -%}
             {%- endif -%}

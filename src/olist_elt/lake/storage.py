@@ -8,7 +8,10 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from olist_elt.settings import Settings
 
 
 class Storage(Protocol):
@@ -98,3 +101,30 @@ class LocalStorage:
             while chunk := fh.read(8 * 1024 * 1024):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+def s3_secret_name(identity: str) -> str:
+    """The vault entry holding an S3/MinIO service account's secret key."""
+    return f"s3_secret_key/{identity}"
+
+
+def open_storage(settings: Settings, identity: str) -> Storage:
+    """The lake's storage as one service identity sees it: the lake_dir folder, or the
+    bucket with that identity's own MinIO account (secret from the vault), so the
+    store's policy, not only the code, limits what each component may write."""
+    if settings.lake_backend == "local":
+        settings.lake_dir.mkdir(parents=True, exist_ok=True)
+        return LocalStorage(settings.lake_dir)
+    from olist_elt.lake.s3 import S3Storage
+    from olist_elt.security.audit import AuditLog
+    from olist_elt.security.vault import open_vault
+
+    vault = open_vault(settings, AuditLog(settings.audit_path))
+    return S3Storage(
+        settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key=identity,
+        secret_key=vault.get(s3_secret_name(identity), actor=identity),
+        region=settings.s3_region,
+        prefix=settings.s3_prefix,
+    )

@@ -25,6 +25,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     env = {
         "OLIST_TARGET": settings.target,
         "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_RAW_ROOT": settings.raw_root,
+        "OLIST_LAKE_BACKEND": settings.lake_backend,
+        "OLIST_S3_BUCKET": settings.s3_bucket,
+        "OLIST_S3_PREFIX": settings.s3_prefix,
+        "OLIST_S3_REGION": settings.s3_region,
         "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
         "OLIST_VAULT_PATH": str(settings.vault_path),
         "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
@@ -33,6 +38,8 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(settings.profiles_dir),
         **NO_TELEMETRY,
     }
+    if settings.s3_endpoint_url:
+        env["OLIST_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
     if settings.dbt_target_path:
         env["DBT_TARGET_PATH"] = str(settings.dbt_target_path)
     return env

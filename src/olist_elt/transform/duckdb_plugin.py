@@ -16,6 +16,7 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
 from olist_elt.settings import load_settings
+from olist_elt.transform.duckdb_ext import attach_lake
 
 IPAD_VAR = "olist_pii_ipad"
 OPAD_VAR = "olist_pii_opad"
@@ -38,6 +39,11 @@ class Plugin(BasePlugin):
         audit = plugin_config.get("audit_log")
         if plugin_config.get("lake_dir"):
             ensure_register(Path(plugin_config["lake_dir"]).resolve())
+        self._settings = load_settings(
+            vault_path=Path(plugin_config["vault_path"]).resolve(),
+            vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),
+            **({"audit_log": Path(audit).resolve()} if audit else {}),
+        )
         self._pads = pii_pads(
             Path(plugin_config["vault_path"]).resolve(),
             Path(plugin_config["vault_key_file"]).resolve(),
@@ -51,8 +57,9 @@ class Plugin(BasePlugin):
         conn.execute(f"set variable {OPAD_VAR} = ?", [opad])
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        """Called once per new connection."""
+        """Called once per new connection: the pads, and the lake when it is a bucket."""
         self._set(conn)
+        attach_lake(conn, self._settings)
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
         """Cursors do not inherit session variables; set them again."""

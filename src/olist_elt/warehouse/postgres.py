@@ -19,6 +19,7 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import MissingSecret
 from olist_elt.security.vault import Vault, open_vault
 from olist_elt.settings import Settings
+from olist_elt.transform.duckdb_ext import extension_path
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +156,10 @@ def ensure_roles(settings: Settings) -> None:
 
 def _postgres_extension() -> Path:
     """The signed postgres_scanner binary shipped by its PyPI package."""
-    import duckdb_extension_postgres_scanner as pkg
-
-    found = sorted(Path(pkg.__file__).parent.glob("extensions/*/postgres_scanner.duckdb_extension"))
-    if not found:
-        raise WarehouseError("duckdb-extension-postgres-scanner ships no extension binary")
-    return found[-1]
+    try:
+        return extension_path("duckdb_extension_postgres_scanner", "postgres_scanner")
+    except OlistEltError as exc:
+        raise WarehouseError(str(exc)) from None
 
 
 def publish_silver(

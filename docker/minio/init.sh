@@ -8,7 +8,7 @@ mc alias set lake http://minio:9000 "$(cat /run/secrets/minio_root_user)" \
 mc mb --ignore-existing lake/lake
 mc version enable lake/lake
 for account in connector-olist connector-bcb connector-openweather connector-stream \
-        transformer lifecycle; do
+        transformer lifecycle quality-gate; do
     mc admin policy create lake "$account" "/policies/$account.json"
     mc admin user add lake "svc-$account" "$(cat "/run/secrets/svc_${account}")"
     mc admin policy attach lake "$account" --user "svc-$account" || true

@@ -32,6 +32,8 @@ vault_app = typer.Typer(help="Secrets: set, get, list, rotate.", no_args_is_help
 app.add_typer(vault_app, name="vault")
 stream_app = typer.Typer(help="Order events on NATS JetStream.", no_args_is_help=True)
 app.add_typer(stream_app, name="stream")
+spark_app = typer.Typer(help="The Spark target.", no_args_is_help=True)
+app.add_typer(spark_app, name="spark")
 
 
 def _stream_password(settings: Settings, name: str) -> str:
@@ -553,3 +555,26 @@ def audit_verify(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = Fal
 
 if __name__ == "__main__":
     app()
+
+
+@spark_app.command("pads")
+def spark_pads(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for pii_ipad and pii_opad")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Write the PII key's HMAC pads as secret files (mode 600) for a Spark Thrift
+    Server (docker-compose's spark-thrift reads them as conf, never as SQL)."""
+    settings = _setup(verbose)
+    from olist_elt.transform.duckdb_plugin import pii_pads
+
+    try:
+        pads = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, pad in zip(("pii_ipad", "pii_opad"), pads, strict=True):
+        path = out_dir / name
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(pad.hex())
+    out.print(f"wrote {out_dir / 'pii_ipad'} and {out_dir / 'pii_opad'} (mode 600)")

@@ -1,0 +1,65 @@
+"""docker-compose.yml validated against the Compose specification (compose-spec, the
+compose_spec Rust parser), plus the cross-references the parser leaves to the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from compose_spec import PyCompose
+
+from olist_elt.settings import REPO_ROOT
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+STACK = {
+    "postgres",
+    "minio",
+    "minio-init",
+    "spark-master",
+    "spark-worker",
+    "spark-thrift",
+    "prefect-server",
+    "prefect-worker",
+    "metabase",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return PyCompose.from_yaml(COMPOSE.read_text()).to_dict()
+
+
+def test_the_compose_file_follows_the_specification_and_holds_the_whole_stack(
+    compose: dict,
+) -> None:
+    assert set(compose["services"]) == STACK
+
+
+def test_every_reference_resolves(compose: dict) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for needed in service.get("depends_on", {}):
+            assert needed in services, f"{name} depends on unknown {needed}"
+        for secret in service.get("secrets", []):
+            secret_name = secret if isinstance(secret, str) else secret["source"]
+            assert secret_name in compose["secrets"], f"{name}: undefined secret {secret_name}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source")
+            if source.startswith("."):
+                assert (REPO_ROOT / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in compose["volumes"], f"{name}: undefined volume {source}"
+    for secret in compose["secrets"].values():
+        assert Path(secret["file"]).parts[0] == ".secrets", "secrets live in .secrets/ only"
+
+
+def test_minio_init_creates_an_account_for_each_policy() -> None:
+    init = (REPO_ROOT / "docker" / "minio" / "init.sh").read_text()
+    policies = {p.stem for p in (REPO_ROOT / "docker" / "minio" / "policies").glob("*.json")}
+    listed = init.split("for account in", 1)[1].split("; do", 1)[0].replace("\\", " ").split()
+    assert set(listed) == policies
+
+
+def test_a_broken_compose_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="portz"):
+        PyCompose.from_yaml("services:\n  x:\n    image: a\n    portz: 1\n")

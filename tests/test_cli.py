@@ -84,6 +84,9 @@ def test_run_with_no_arguments_builds_the_star_schema(
     } <= gold
     runs = list((repo_copy / "lake" / "runs").glob("2*.json"))
     assert len(runs) == 1 and json.loads(runs[0].read_text())["outcome"] == "success"
+    index = repo_copy / "build" / "dashboards" / "index.html"
+    assert "dashboards: open" in cli_run.stdout and "index.html" in cli_run.stdout
+    assert index.exists() and (index.parent / "sales.html").exists()
 
 
 def test_analyst_dbt_build_passes_with_no_other_setup(

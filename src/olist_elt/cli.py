@@ -32,6 +32,8 @@ vault_app = typer.Typer(help="Secrets: set, get, list, rotate.", no_args_is_help
 app.add_typer(vault_app, name="vault")
 stream_app = typer.Typer(help="Order events on NATS JetStream.", no_args_is_help=True)
 app.add_typer(stream_app, name="stream")
+dashboards_app = typer.Typer(help="Dashboards as code (dashboards/*.yml).", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
 spark_app = typer.Typer(help="The Spark target.", no_args_is_help=True)
 app.add_typer(spark_app, name="spark")
 
@@ -343,6 +345,12 @@ def run(
         f"run record: {settings.lake_dir / 'runs' / (summary.run_id + '.json')}; "
         f"{time.perf_counter() - started:.1f}s"
     )
+    if summary.dashboards.get("index"):
+        failed = summary.dashboards.get("errors") or []
+        note = f" ({len(failed)} card(s) failed: see the log)" if failed else ""
+        out.print(f"dashboards: open {summary.dashboards['index']}{note}")
+    elif summary.dashboards.get("error"):
+        out.print(f"dashboards not rendered: {summary.dashboards['error']}")
 
 
 @app.command()
@@ -578,3 +586,100 @@ def spark_pads(
         path.chmod(0o600)
         path.write_text(pad.hex())
     out.print(f"wrote {out_dir / 'pii_ipad'} and {out_dir / 'pii_opad'} (mode 600)")
+
+
+@dashboards_app.command("render")
+def dashboards_render(
+    engine: Annotated[
+        str | None,
+        typer.Option(help="duckdb or postgres; default: where the target serves gold"),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the HTML")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Write the static HTML dashboards (no server needed) from the served gold."""
+    settings = _setup(verbose)
+    from olist_elt.dashboards.commands import render_dashboards
+
+    try:
+        pages = render_dashboards(settings, engine, out_dir)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    for page in pages:
+        state = "ok" if not page.errors else f"{len(page.errors)} card(s) failed"
+        out.print(f"{page.path}: {page.charts} charts, {state}")
+        for error in page.errors:
+            out.print(f"  - {error}")
+    if any(p.errors for p in pages):
+        raise typer.Exit(1)
+
+
+@dashboards_app.command("sync")
+def dashboards_sync(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Provision the dashboards in Metabase (idempotent)."""
+    settings = _setup(verbose)
+    from olist_elt.dashboards.commands import sync_dashboards
+
+    try:
+        report = sync_dashboards(settings)
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    for kind in ("created", "updated", "archived"):
+        for item in getattr(report, kind):
+            out.print(f"{kind}: {item}")
+    out.print(
+        f"Metabase {settings.metabase_url}: {len(report.created)} created, "
+        f"{len(report.updated)} updated, {len(report.archived)} archived, "
+        f"{len(report.unchanged)} unchanged"
+    )
+
+
+@dashboards_app.command("exposures")
+def dashboards_exposures(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the committed file is out of date")
+    ] = False,
+) -> None:
+    """Regenerate dbt_project/models/gold/_exposures.yml from dashboards/*.yml."""
+    from olist_elt.dashboards.model import EXPOSURES_FILE, exposures_yaml, load_dashboards
+
+    try:
+        text = exposures_yaml(load_dashboards())
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    current = EXPOSURES_FILE.read_text() if EXPOSURES_FILE.exists() else ""
+    if check:
+        if current != text:
+            out.print(f"{EXPOSURES_FILE} is out of date: run olist-elt dashboards exposures")
+            raise typer.Exit(1)
+        out.print(f"{EXPOSURES_FILE} is up to date")
+        return
+    EXPOSURES_FILE.write_text(text)
+    out.print(f"wrote {EXPOSURES_FILE}")
+
+
+@app.command()
+def deployments(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """List the Prefect deployments of prefect.yaml, their schedules and next runs
+    (each flow is imported and its parameters checked)."""
+    _setup(verbose)
+    from rich.table import Table
+
+    from olist_elt.deployments import load_deployments
+
+    try:
+        found = load_deployments()
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    table = Table(title="Prefect deployments (prefect.yaml)")
+    for column in ("deployment", "flow", "parameters", "schedule", "next run"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(
+            d.name,
+            d.flow_name,
+            ", ".join(f"{k}={v}" for k, v in d.parameters.items()) or "-",
+            "; ".join(f"{cron} ({tz})" for cron, tz in d.schedules) or "-",
+            "; ".join(n.isoformat(timespec="minutes") for n in d.next_runs) or "-",
+        )
+    out.print(table)

@@ -121,6 +121,7 @@ class RunSummary:
     ingest: dict[str, Any] = field(default_factory=dict)
     gates: dict[str, Any] = field(default_factory=dict)
     skipped_build: str | None = None
+    dashboards: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The summary as JSON."""
@@ -297,30 +298,43 @@ def _api_client(settings: Settings, sample: Callable[[], httpx.Client]) -> httpx
     return sample()
 
 
-def ingest_apis(settings: Settings, run_id: str) -> dict[str, int]:
-    """BCB series and OpenWeather capitals into raw; rows newly written per source."""
-    with _api_client(settings, bcb_sample_client) as client:
-        series = ingest_bcb(
-            client,
-            settings.bcb_base_url,
-            writer=lake_writer(settings, BcbSgsConnector.service_identity),
-            run_id=run_id,
-            start=settings.bcb_start_date,
-        )
-    key = "sample"
-    if settings.apis == "live":
-        key = open_vault(settings, AuditLog(settings.audit_path)).get(
-            OPENWEATHER_KEY, actor="svc-connector-openweather"
-        )
-    with _api_client(settings, openweather_sample_client) as client:
-        weather = ingest_openweather(
-            client,
-            settings.openweather_base_url,
-            key,
-            writer=lake_writer(settings, OpenWeatherConnector.service_identity),
-            run_id=run_id,
-        )
-    return {"bcb": sum(s.rows for s in series), "openweather": len(weather.fetched)}
+API_SOURCES = ("bcb", "openweather")
+
+
+def ingest_apis(
+    settings: Settings, run_id: str, sources: tuple[str, ...] | list[str] = API_SOURCES
+) -> dict[str, int]:
+    """BCB series and/or OpenWeather capitals into raw; rows newly written per source."""
+    unknown = set(sources) - set(API_SOURCES)
+    if unknown:
+        raise OlistEltError(f"unknown API source(s) {sorted(unknown)}: choose from {API_SOURCES}")
+    counts: dict[str, int] = {}
+    if "bcb" in sources:
+        with _api_client(settings, bcb_sample_client) as client:
+            series = ingest_bcb(
+                client,
+                settings.bcb_base_url,
+                writer=lake_writer(settings, BcbSgsConnector.service_identity),
+                run_id=run_id,
+                start=settings.bcb_start_date,
+            )
+        counts["bcb"] = sum(s.rows for s in series)
+    if "openweather" in sources:
+        key = "sample"
+        if settings.apis == "live":
+            key = open_vault(settings, AuditLog(settings.audit_path)).get(
+                OPENWEATHER_KEY, actor="svc-connector-openweather"
+            )
+        with _api_client(settings, openweather_sample_client) as client:
+            weather = ingest_openweather(
+                client,
+                settings.openweather_base_url,
+                key,
+                writer=lake_writer(settings, OpenWeatherConnector.service_identity),
+                run_id=run_id,
+            )
+        counts["openweather"] = len(weather.fetched)
+    return counts
 
 
 def build_layer(dbt: Dbt, layer: str) -> DbtCommandResult:
@@ -482,6 +496,31 @@ def _record(
     return result
 
 
+def _render_dashboards(settings: Settings, summary: RunSummary, step: Callable[..., Any]) -> None:
+    """Last step: the static HTML dashboards from the just-published gold. A card that
+    fails is reported (and fails the step), but does not undo a good publication."""
+    from olist_elt.dashboards.commands import render_dashboards
+
+    try:
+        pages = step(
+            "render dashboards",
+            lambda: render_dashboards(settings),
+            lambda p: sum(page.charts for page in p),
+        )
+    except OlistEltError as exc:
+        log.warning("dashboards not rendered: %s", exc)
+        summary.dashboards = {"error": str(exc)}
+        return
+    errors = [e for page in pages for e in page.errors]
+    for error in errors:
+        log.warning("dashboard card failed: %s", error)
+    summary.dashboards = {
+        "index": str(settings.dashboards_out / "index.html"),
+        "pages": [str(page.path) for page in pages],
+        "errors": errors,
+    }
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MiB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -632,6 +671,7 @@ def run_pipeline(
             and _served_gold_exists(settings)
         ):
             _verify_unchanged(settings, summary, run_id, previous, step)
+            _render_dashboards(settings, summary, step)
             summary.outcome = "success"
             return summary
         step("dbt parse", dbt.parse)
@@ -689,6 +729,7 @@ def run_pipeline(
                 lambda: publish_postgres_gold(settings, pg, wh.manifest),
                 lambda c: sum(c.values()),
             )
+        _render_dashboards(settings, summary, step)
         summary.outcome = "success"
         LocalStorage(settings.lake_dir).put_bytes(
             LAST_SUCCESS,

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[2]", description="Spark master of the spark target's session")
     spark_driver_memory: str = Field("2g", pattern=r"^[0-9]+[mgMG]$")
     spark_shuffle_partitions: int = Field(4, ge=1, le=10000)
+    metabase_url: str = "http://127.0.0.1:3000"
+    metabase_user: str = Field(
+        "admin@olist-elt.local",
+        description="Metabase login; its password is the vault's metabase_password",
+    )
+    metabase_collection: str = "olist-elt"
+    metabase_database_name: str = "Olist warehouse"
+    metabase_pg_host: str | None = Field(
+        None, description="PostgreSQL host as Metabase sees it (compose: postgres); default pg_host"
+    )
+    metabase_wait_seconds: float = Field(
+        120, ge=0, description="How long `dashboards sync` waits for a starting Metabase"
+    )
+    dashboards_out: Path = Field(
+        Path("build/dashboards"), description="Where `dashboards render` writes HTML"
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )
@@ -95,6 +111,7 @@ class Settings(BaseSettings):
         "sample_dir",
         "dbt_target_path",
         "soda_contracts_dir",
+        "dashboards_out",
     )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -61,7 +61,14 @@ def test_postgres_gold_has_the_same_rows_and_sums_as_duckdb(
     finally:
         con.close()
     names = [s.name for s in warehouse.steps]
-    assert names[-4:] == ["publish silver", "dbt build gold", "gate gold", "publish gold"]
+    assert names[-5:] == [
+        "publish silver",
+        "dbt build gold",
+        "gate gold",
+        "publish gold",
+        "render dashboards",
+    ]
+    assert warehouse.dashboards["errors"] == []
 
 
 def test_star_schema_has_primary_and_foreign_keys(
@@ -203,3 +210,16 @@ def test_no_secret_value_is_found_in_the_repo_logs_artifacts_or_lake(
     assert len(paths) > 100
     leaks = [str(p) for p in paths for v in values if v in p.read_bytes()]
     assert leaks == []
+
+
+def test_every_dashboard_card_returns_rows_on_postgres_as_the_bi_role(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
+) -> None:
+    from olist_elt.dashboards import load_dashboards
+    from olist_elt.dashboards.query import card_runner
+
+    with card_runner(pg_settings, "postgres") as run:
+        for dashboard in load_dashboards():
+            for card in dashboard.cards:
+                result = run(card.sql)
+                assert result.rows, f"{dashboard.name} / {card.title} returned no rows"

@@ -56,13 +56,14 @@ def test_spark_target_runs_bronze_and_silver_on_spark_and_gold_on_postgres(
     assert spark.outcome == "success"
     names = [s.name for s in spark.steps]
     assert names.index("spark session") < names.index("dbt build bronze")
-    assert names[-6:] == [
+    assert names[-7:] == [
         "gate silver",
         "dbt parse warehouse",
         "publish silver",
         "dbt build gold",
         "gate gold",
         "publish gold",
+        "render dashboards",
     ]
     # Bronze and silver are parquet tables in the lake, written by Spark.
     for layer in ("bronze", "silver"):

@@ -1,0 +1,183 @@
+"""The dashboard file format: a name, a description and cards with SQL on gold."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from olist_elt.errors import OlistEltError
+from olist_elt.settings import REPO_ROOT
+
+GRID_COLUMNS = 24  # Metabase's dashboard grid
+DASHBOARDS_DIR = REPO_ROOT / "dashboards"
+Chart = Literal["number", "table", "bar", "row", "line", "pie", "scatter"]
+# Metabase's name for each chart type.
+METABASE_DISPLAY = {
+    "number": "scalar",
+    "table": "table",
+    "bar": "bar",
+    "row": "row",
+    "line": "line",
+    "pie": "pie",
+    "scatter": "scatter",
+}
+RELATION = re.compile(r"\b(gold|ops)\.([a-z_][a-z0-9_]*)\b")
+
+
+class DashboardError(OlistEltError):
+    """A dashboard file is invalid."""
+
+
+class Position(BaseModel):
+    """Where a card sits on the 24-column grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(ge=0)
+    col: int = Field(ge=0, lt=GRID_COLUMNS)
+    width: int = Field(ge=1, le=GRID_COLUMNS)
+    height: int = Field(ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _inside_grid(self) -> Position:
+        if self.col + self.width > GRID_COLUMNS:
+            raise ValueError(f"col {self.col} + width {self.width} exceeds {GRID_COLUMNS}")
+        return self
+
+    def cells(self) -> set[tuple[int, int]]:
+        """The grid cells the card covers."""
+        return {
+            (r, c)
+            for r in range(self.row, self.row + self.height)
+            for c in range(self.col, self.col + self.width)
+        }
+
+
+class Card(BaseModel):
+    """One question: SQL on the served schemas, a chart type and a place."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    chart: Chart
+    sql: str = Field(min_length=1)
+    x: str | None = Field(None, description="Column on the x axis (or the pie's labels)")
+    y: list[str] = Field(default_factory=list, description="Value columns")
+    position: Position
+
+    @model_validator(mode="after")
+    def _axes(self) -> Card:
+        if self.chart in ("bar", "row", "line", "pie", "scatter") and (not self.x or not self.y):
+            raise ValueError(f"a {self.chart} chart needs x and y")
+        return self
+
+    @property
+    def relations(self) -> set[str]:
+        """The schema.table names the SQL reads."""
+        return {f"{schema}.{table}" for schema, table in RELATION.findall(self.sql)}
+
+
+class Dashboard(BaseModel):
+    """A dashboard file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    cards: list[Card] = Field(min_length=1)
+    slug: str = ""
+
+    @model_validator(mode="after")
+    def _layout(self) -> Dashboard:
+        titles = [c.title for c in self.cards]
+        if len(set(titles)) != len(titles):
+            raise ValueError("card titles must be unique within a dashboard")
+        taken: dict[tuple[int, int], str] = {}
+        for card in self.cards:
+            for cell in card.position.cells():
+                if cell in taken:
+                    raise ValueError(f"cards {taken[cell]!r} and {card.title!r} overlap")
+                taken[cell] = card.title
+        return self
+
+    @property
+    def relations(self) -> set[str]:
+        """Every schema.table its cards read."""
+        return set().union(*(c.relations for c in self.cards))
+
+
+def load_dashboards(directory: Path = DASHBOARDS_DIR) -> list[Dashboard]:
+    """Every dashboards/*.yml, validated; a bad file raises DashboardError naming it."""
+    out = []
+    for path in sorted(directory.glob("*.yml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            dashboard = Dashboard.model_validate(data)
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise DashboardError(f"{path}: {exc}") from None
+        out.append(dashboard.model_copy(update={"slug": path.stem}))
+    if not out:
+        raise DashboardError(f"no dashboards in {directory}")
+    return out
+
+
+EXPOSURES_FILE = REPO_ROOT / "dbt_project" / "models" / "gold" / "_exposures.yml"
+
+
+def _api_models(models_dir: Path) -> set[str]:
+    """Gold models that exist only when the API connectors are on."""
+    return {
+        path.stem
+        for path in models_dir.glob("*.sql")
+        if "var('apis_enabled'" in path.read_text(encoding="utf-8")
+    }
+
+
+def exposures_yaml(dashboards: list[Dashboard]) -> str:
+    """dbt exposures for the dashboards: the gold models each one reads, so `dbt docs`
+    ends the lineage at the dashboards. Models that exist only with the API connectors
+    on go to a second exposure, enabled with them (a disabled ref would fail parsing).
+    Regenerated by `olist-elt dashboards exposures`; a test keeps it in step."""
+    api_models = _api_models(EXPOSURES_FILE.parent)
+    exposures = []
+    for dashboard in dashboards:
+        models = sorted(
+            name.split(".", 1)[1] for name in dashboard.relations if name.startswith("gold.")
+        )
+        parts = [
+            ("", dashboard.name, [m for m in models if m not in api_models]),
+            (
+                "__apis",
+                f"{dashboard.name} (BCB and OpenWeather cards)",
+                [m for m in models if m in api_models],
+            ),
+        ]
+        for suffix, label, refs in parts:
+            if not refs:
+                continue
+            exposure: dict[str, object] = {
+                "name": f"dashboard_{dashboard.slug}{suffix}",
+                "label": label,
+                "type": "dashboard",
+                "maturity": "high",
+                "description": (
+                    f"{dashboard.description} Defined in dashboards/{dashboard.slug}.yml; "
+                    "provisioned in Metabase by `olist-elt dashboards sync` and rendered "
+                    "to HTML by `olist-elt dashboards render`."
+                ),
+                "depends_on": [f"ref('{m}')" for m in refs],
+                "owner": {"name": "olist-elt analytics"},
+            }
+            if suffix:
+                exposure["config"] = {"enabled": "{{ var('apis_enabled', true) }}"}
+            exposures.append(exposure)
+    header = "# Generated from dashboards/*.yml by `olist-elt dashboards exposures`; do not edit.\n"
+    body = yaml.safe_dump(
+        {"version": 2, "exposures": exposures}, sort_keys=False, width=88, allow_unicode=True
+    )
+    return header + body

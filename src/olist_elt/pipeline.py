@@ -79,7 +79,12 @@ API_RELATIONS = frozenset(
     }
 )
 QUALITY_GATE = "svc-quality-gate"
-LAYER_SELECTORS = {"bronze": ["path:seeds", "bronze"], "silver": ["silver"], "gold": ["gold"]}
+LAYER_SELECTORS = {
+    "bronze": ["path:seeds", "bronze"],
+    "silver": ["silver"],
+    # Snapshots (type-2 history of masked silver) are taken where gold is built.
+    "gold": ["path:snapshots", "gold"],
+}
 SAMPLE_MARKER = ".sample.json"
 
 T = TypeVar("T")
@@ -251,6 +256,7 @@ def build_warehouse_gold(dbt: Dbt, pg: PgLogin) -> DbtCommandResult:
         "build",
         "--select",
         "path:seeds",
+        "path:snapshots",
         "gold",
         "--exclude",
         "tag:lake",

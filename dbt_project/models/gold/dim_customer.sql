@@ -1,24 +1,55 @@
 with
 
-customers as (
-    select * from {{ ref('silver_customers') }}
+versions as (
+    {{ scd2_versions(
+        ref('customers_snapshot'),
+        'customer_id',
+        ['customer_unique_id', 'zip_code_prefix_3', 'city', 'state_code', 'region'],
+        'customer_key',
+    ) }}
+),
+
+anonymous_member as (
+    select
+        customer_id as customer_key,
+        customer_id,
+        customer_unique_id,
+        zip_code_prefix_3,
+        city,
+        state_code,
+        region,
+        cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }}) as valid_from,
+        cast(null as {{ dbt.type_timestamp() }}) as valid_to,
+        true as is_current
+    from {{ ref('silver_customers') }}
+    where customer_id = '{{ var("erased_customer_id") }}'
 ),
 
 states as (
     select * from {{ ref('brazil_states') }}
 ),
 
+all_versions as (
+    select * from versions
+    union all
+    select * from anonymous_member
+),
+
 final as (
     select
-        customers.customer_id,
-        customers.customer_unique_id,
-        customers.zip_code_prefix_3,
-        customers.city,
-        customers.state_code,
+        all_versions.customer_key,
+        all_versions.customer_id,
+        all_versions.customer_unique_id,
+        all_versions.zip_code_prefix_3,
+        all_versions.city,
+        all_versions.state_code,
         states.state_name,
-        customers.region
-    from customers
-    left join states on customers.state_code = states.state_code
+        all_versions.region,
+        all_versions.valid_from,
+        all_versions.valid_to,
+        all_versions.is_current
+    from all_versions
+    left join states on all_versions.state_code = states.state_code
 )
 
 select * from final

@@ -1,11 +1,21 @@
 with
 
-products as (
-    select * from {{ ref('silver_products') }}
+versions as (
+    {{ scd2_versions(
+        ref('products_snapshot'),
+        'product_id',
+        [
+            'category_name_pt', 'category_name_en', 'name_length_chars',
+            'description_length_chars', 'photos_qty', 'weight_g', 'length_cm',
+            'height_cm', 'width_cm',
+        ],
+        'product_key',
+    ) }}
 ),
 
 final as (
     select
+        product_key,
         product_id,
         category_name_pt,
         category_name_en,
@@ -15,8 +25,11 @@ final as (
         weight_g,
         length_cm,
         height_cm,
-        width_cm
-    from products
+        width_cm,
+        valid_from,
+        valid_to,
+        is_current
+    from versions
 )
 
 select * from final

@@ -1,7 +1,12 @@
 with
 
-sellers as (
-    select * from {{ ref('silver_sellers') }}
+versions as (
+    {{ scd2_versions(
+        ref('sellers_snapshot'),
+        'seller_id',
+        ['zip_code_prefix', 'city', 'state_code', 'region'],
+        'seller_key',
+    ) }}
 ),
 
 states as (
@@ -10,14 +15,18 @@ states as (
 
 final as (
     select
-        sellers.seller_id,
-        sellers.zip_code_prefix,
-        sellers.city,
-        sellers.state_code,
+        versions.seller_key,
+        versions.seller_id,
+        versions.zip_code_prefix,
+        versions.city,
+        versions.state_code,
         states.state_name,
-        sellers.region
-    from sellers
-    left join states on sellers.state_code = states.state_code
+        versions.region,
+        versions.valid_from,
+        versions.valid_to,
+        versions.is_current
+    from versions
+    left join states on versions.state_code = states.state_code
 )
 
 select * from final

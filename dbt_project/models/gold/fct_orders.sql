@@ -16,6 +16,10 @@ reviews as (
     select * from {{ ref('silver_reviews') }}
 ),
 
+customers as (
+    select * from {{ ref('dim_customer') }}
+),
+
 order_items as (
     select
         order_id,
@@ -43,6 +47,7 @@ latest_review as (
 final as (
     select
         orders.order_id,
+        customers.customer_key,
         orders.customer_id,
         orders.order_status,
         orders.purchase_date,
@@ -66,6 +71,10 @@ final as (
         coalesce(order_payments.payment_brl, 0) as payment_brl,
         latest_review.review_score
     from orders
+    left join customers
+        on
+            orders.customer_id = customers.customer_id
+            and {{ valid_at('customers', 'orders.purchased_at') }}
     left join order_items on orders.order_id = order_items.order_id
     left join order_payments on orders.order_id = order_payments.order_id
     left join latest_review on orders.order_id = latest_review.order_id

@@ -8,6 +8,10 @@ orders as (
     select * from {{ ref('silver_orders') }}
 ),
 
+customers as (
+    select * from {{ ref('dim_customer') }}
+),
+
 final as (
     select
         {{ surrogate_key([
@@ -15,6 +19,7 @@ final as (
         ]) }} as payment_key,
         payments.order_id,
         payments.payment_sequential,
+        customers.customer_key,
         orders.customer_id,
         orders.purchase_date,
         payments.payment_type,
@@ -22,6 +27,10 @@ final as (
         payments.payment_value_brl
     from payments
     inner join orders on payments.order_id = orders.order_id
+    left join customers
+        on
+            orders.customer_id = customers.customer_id
+            and {{ valid_at('customers', 'orders.purchased_at') }}
 )
 
 select * from final

@@ -8,11 +8,16 @@ orders as (
     select * from {{ ref('silver_orders') }}
 ),
 
+customers as (
+    select * from {{ ref('dim_customer') }}
+),
+
 final as (
     select
         reviews.review_key,
         reviews.review_id,
         reviews.order_id,
+        customers.customer_key,
         orders.customer_id,
         reviews.review_score,
         reviews.comment_title is not null
@@ -25,6 +30,10 @@ final as (
             as is_order_late
     from reviews
     inner join orders on reviews.order_id = orders.order_id
+    left join customers
+        on
+            orders.customer_id = customers.customer_id
+            and {{ valid_at('customers', 'orders.purchased_at') }}
 )
 
 select * from final

@@ -1,0 +1,38 @@
+{% macro scd2_versions(snapshot_relation, key, columns, surrogate_name) -%}
+    {#- The versions of a snapshot as a type-2 dimension: a surrogate key per
+        version, the masked attributes, valid_from / valid_to / is_current.
+        valid_from of a key's first version is the start of time: before we first
+        saw it, what we first saw is the best knowledge (an order placed in 2017
+        joins the version first delivered in 2026). dbt_valid_from of a later
+        version is when the raw object carrying the change was ingested. -#}
+    select
+        {{ surrogate_key([key, 'dbt_valid_from']) }} as {{ surrogate_name }},
+        {{ key }},
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        case
+            when row_number() over (
+                partition by {{ key }} order by dbt_valid_from
+            ) = 1
+                then cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})
+            else dbt_valid_from
+        end as valid_from,
+        dbt_valid_to as valid_to,
+        dbt_valid_to is null as is_current
+    from {{ snapshot_relation }}
+{%- endmacro %}
+
+{% macro valid_at(dimension, event_at) -%}
+    {#- Join condition: the dimension version valid when the event happened. -#}
+    {{ event_at }} >= {{ dimension }}.valid_from
+    and ({{ dimension }}.valid_to is null or {{ event_at }} < {{ dimension }}.valid_to)
+{%- endmacro %}
+
+{% macro erase_from_snapshot(key, current_relation) -%}
+    {#- Post-hook of the customer snapshot: erasure reaches history too. Silver
+        drops an erased customer (the register holds the keyed pseudonym of the
+        person, applied in silver on every engine); their versions go with them. -#}
+    delete from {{ this }}
+    where {{ key }} not in (select {{ key }} from {{ current_relation }})
+{%- endmacro %}

@@ -1,0 +1,19 @@
+{% snapshot sellers_snapshot %}
+    {{ config(
+        schema='snapshots',
+        unique_key='seller_id',
+        strategy='check',
+        check_cols=['zip_code_prefix', 'city', 'state_code', 'region'],
+        updated_at='_ingested_at',
+    ) }}
+
+    select
+        seller_id,
+        zip_code_prefix,
+        city,
+        state_code,
+        region,
+        _ingested_at
+    from {{ ref('silver_sellers') }}
+
+{% endsnapshot %}

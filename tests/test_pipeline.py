@@ -261,8 +261,11 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
         "gate bronze",
         "gate silver",
         "gate gold",
+        "reconcile",
+        "render dashboards",
     ]
     assert all(not g["failed"] and g["checks"] > 0 for g in second.gates.values())
+    assert second.reconciliation["passed"]
     forced = run_pipeline(settings, sample_dir, force_rebuild=True)
     assert "dbt build gold" in [s.name for s in forced.steps]
     assert forced.layer_rows == first.layer_rows

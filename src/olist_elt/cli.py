@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,6 +232,9 @@ def _load_flow(module_file: str, attr: str) -> Any:
     return getattr(module, attr)
 
 
+LAYER_NAMES = ("source", "raw", "bronze", "silver", "gold")
+
+
 def _summary_tables(summary: Any) -> None:
     """Print seconds per step and rows per layer."""
     steps = Table(title=f"run {summary.run_id} ({summary.orchestrator}): {summary.outcome}")
@@ -267,6 +271,36 @@ def _summary_tables(summary: Any) -> None:
                 f"{g['seconds']:.2f}",
             )
         out.print(gates)
+    if summary.reconciliation:
+        rec = summary.reconciliation
+        table = Table(
+            title="reconciliation (rows per layer): "
+            + ("every difference explained" if rec["passed"] else "UNEXPLAINED differences")
+        )
+        for col in ("data set", "source", "raw", "bronze", "silver", "gold", "explained by"):
+            table.add_column(
+                col, justify="left" if col in ("data set", "explained by") else "right"
+            )
+        for dataset, counts in rec["rows"].items():
+            reasons = {}
+            for step in rec["steps"]:
+                if step["dataset"] == dataset:
+                    for name, n in step["reasons"].items():
+                        if n:
+                            reasons[name] = reasons.get(name, 0) + n
+            table.add_row(
+                dataset,
+                *(f"{counts[k]:,}" if k in counts else "-" for k in LAYER_NAMES),
+                "; ".join(f"{k} {v:,}" for k, v in reasons.items()) or "-",
+            )
+        out.print(table)
+    if summary.incremental:
+        mode = f"full refresh ({summary.full_refresh})" if summary.full_refresh else "incremental"
+        read = ", ".join(
+            f"{m.removeprefix('bronze_olist__')} {c['objects']} ({c['rows']:,} rows)"
+            for m, c in summary.incremental.items()
+        )
+        out.print(f"{mode}: raw objects read: {read}")
     quarantined = summary.ingest.get("quarantined", [])
     for q in quarantined:
         console.print(f"[yellow]quarantined[/yellow] {q['file']}: {q['reason']}: {q['detail']}")
@@ -289,12 +323,26 @@ def run(
     full_rebuild: Annotated[
         bool, typer.Option("--full-rebuild", help="Rebuild even when no input changed")
     ] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Rebuild the incremental tables from all of raw"),
+    ] = False,
+    from_date: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="Backfill: first ingest date"),
+    ] = None,
+    to_date: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Backfill: last ingest date"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the whole pipeline once: ingest, then dbt bronze, silver and gold.
 
-    When no input changed since the last good run (raw objects, erasures, models,
-    contracts), nothing is rebuilt but every quality gate still runs.
+    Only raw objects not processed yet are read (incremental); --full-refresh reads
+    all of raw. When no input changed since the last good run (raw objects, erasures,
+    models, contracts), nothing is rebuilt but every quality gate still runs.
+    --from/--to replay those ingest dates in order from what raw holds (no ingest).
     """
     settings = _setup(verbose)
     updates = {"sample_scale": scale, "sample_seed": seed, "target": target}
@@ -305,9 +353,28 @@ def run(
             )
         except OlistEltError as exc:
             raise _fail(exc) from None
-    from olist_elt.pipeline import run_pipeline
+    from olist_elt.pipeline import run_backfill, run_pipeline
 
     started = time.perf_counter()
+    if (from_date is None) != (to_date is None):
+        raise _fail(OlistEltError("a backfill needs both --from and --to"))
+    if from_date is not None and to_date is not None:
+        try:
+            with console.status("backfill") as status:
+                days = run_backfill(
+                    settings,
+                    from_date.date(),
+                    to_date.date(),
+                    on_step=lambda name: status.update(f"[bold]{name}[/bold] ..."),
+                )
+        except OlistEltError as exc:
+            raise _fail(exc) from None
+        for day in days:
+            read = sum(c["rows"] for c in day.incremental.values())
+            out.print(f"{day.as_of}: run {day.run_id} {day.outcome}, {read:,} raw rows read")
+        _summary_tables(days[-1])
+        out.print(f"backfill of {len(days)} day(s): {time.perf_counter() - started:.1f}s")
+        return
     try:
         if prefect_configured():
             console.print("Prefect API configured: running the elt_pipeline flow")
@@ -329,6 +396,7 @@ def run(
                     source,
                     on_step=lambda name: status.update(f"[bold]{name}[/bold] ..."),
                     force_rebuild=full_rebuild,
+                    full_refresh=full_refresh,
                 )
     except OlistEltError as exc:
         raise _fail(exc) from None
@@ -663,23 +731,19 @@ def deployments(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = Fals
     """List the Prefect deployments of prefect.yaml, their schedules and next runs
     (each flow is imported and its parameters checked)."""
     _setup(verbose)
-    from rich.table import Table
-
     from olist_elt.deployments import load_deployments
 
     try:
         found = load_deployments()
     except OlistEltError as exc:
         raise _fail(exc) from None
-    table = Table(title="Prefect deployments (prefect.yaml)")
-    for column in ("deployment", "flow", "parameters", "schedule", "next run"):
-        table.add_column(column)
+    out.print(f"{len(found)} deployments in prefect.yaml (work pool, schedule, next run):")
     for d in found:
-        table.add_row(
-            d.name,
-            d.flow_name,
-            ", ".join(f"{k}={v}" for k, v in d.parameters.items()) or "-",
-            "; ".join(f"{cron} ({tz})" for cron, tz in d.schedules) or "-",
-            "; ".join(n.isoformat(timespec="minutes") for n in d.next_runs) or "-",
+        params = ", ".join(f"{k}={v}" for k, v in d.parameters.items())
+        schedules = "; ".join(f"cron '{cron}' ({tz})" for cron, tz in d.schedules) or "none"
+        runs = "; ".join(n.isoformat(timespec="minutes") for n in d.next_runs) or "-"
+        out.print(
+            f"  {d.name}: flow {d.flow_name}{f'({params})' if params else ''}, "
+            f"pool {d.work_pool}, {schedules}, next {runs}",
+            soft_wrap=True,
         )
-    out.print(table)

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     dashboards_out: Path = Field(
         Path("build/dashboards"), description="Where `dashboards render` writes HTML"
     )
+    as_of: date | None = Field(
+        None,
+        description="Build as of this ingest date (raw objects ingested by then only);"
+        " set per day by a backfill",
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )

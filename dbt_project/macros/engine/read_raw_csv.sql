@@ -15,6 +15,7 @@
 
 {% macro duckdb__read_raw_csv(manifest_relation, columns) -%}
     {%- set paths = raw_object_paths(manifest_relation) -%}
+    {%- if not paths -%}{{ return(no_raw_rows(columns)) }}{%- endif -%}
     {#- One read_csv per object, then union all: each file is parsed with its own
         dialect (a multi-file read_csv silently kept only the first of two files
         whose line endings differed). -#}
@@ -70,8 +71,10 @@
         off), then union all, each row tagged with its object's path. -#}
     {%- set typed = {} -%}
     {%- for column in columns -%}{%- do typed.update({column: 'string'}) -%}{%- endfor -%}
+    {%- set paths = raw_object_paths(manifest_relation) -%}
+    {%- if not paths -%}{{ return(no_raw_rows(columns)) }}{%- endif -%}
     (
-        {%- for path in raw_object_paths(manifest_relation) %}
+        {%- for path in paths %}
         select
             {%- for column in columns %}
             `{{ column }}`,

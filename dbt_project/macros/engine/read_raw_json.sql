@@ -1,25 +1,48 @@
 {% macro raw_object_paths(manifest_relation) -%}
-    {#- Lake paths of the accepted raw objects a manifest relation lists. -#}
+    {#- Lake paths of the accepted raw objects a manifest relation lists; on an
+        incremental run only those the model has not processed yet; with var
+        as_of_ingest_date (a backfill's day) only those ingested by that day. -#}
     {%- set paths = [] -%}
+    {%- set incremental = is_incremental() -%}
     {%- if var('sqlfluff_lint', false) -%}
         {%- do paths.append(raw_root() ~ '/raw/lint.json') -%}
     {%- elif execute -%}
         {%- set listing -%}
             select object_key
             from {{ manifest_relation }}
-            where status = 'accepted'
+            where
+                status = 'accepted'
+                {%- if var('as_of_ingest_date', none) %}
+                and substring(ingested_at, 1, 10) <= '{{ var("as_of_ingest_date") }}'
+                {%- endif %}
+                {%- if incremental %}
+                and sha256 not in (select distinct _sha256 from {{ this }})
+                {%- endif %}
             order by ingested_at, object_key
         {%- endset -%}
         {%- for row in run_query(listing) -%}
             {%- do paths.append(raw_root() ~ '/' ~ row[0]) -%}
         {%- endfor -%}
-        {%- if paths | length == 0 -%}
+        {%- if paths | length == 0 and not incremental -%}
             {{ exceptions.raise_compiler_error(
                 "no accepted raw objects in " ~ manifest_relation
                 ~ "; run the connector first") }}
         {%- endif -%}
     {%- endif -%}
     {{ return(paths) }}
+{%- endmacro %}
+
+{% macro no_raw_rows(columns) -%}
+    {#- An empty relation with the reader's columns: an incremental run with no
+        new raw object reads nothing. -#}
+    (
+        select
+            {%- for column in columns %}
+            cast(null as {{ dbt.type_string() }}) as {{ column }},
+            {%- endfor %}
+            cast(null as {{ dbt.type_string() }}) as filename
+        where 1 = 0
+    )
 {%- endmacro %}
 
 {% macro read_raw_json(manifest_relation, columns, json_format='array') -%}
@@ -32,8 +55,10 @@
 
 {% macro duckdb__read_raw_json(manifest_relation, columns, json_format) -%}
     {#- One read_json per raw object, with the object's path as `filename`. -#}
+    {%- set paths = raw_object_paths(manifest_relation) -%}
+    {%- if not paths -%}{{ return(no_raw_rows(columns.keys() | list)) }}{%- endif -%}
     (
-        {%- for path in raw_object_paths(manifest_relation) %}
+        {%- for path in paths %}
         select
             *,
             '{{ path }}' as filename
@@ -57,8 +82,10 @@
     {%- for name, type in columns.items() -%}
         {%- do typed.update({name: 'string' if type in ('varchar', 'json') else type}) -%}
     {%- endfor -%}
+    {%- set paths = raw_object_paths(manifest_relation) -%}
+    {%- if not paths -%}{{ return(no_raw_rows(columns.keys() | list)) }}{%- endif -%}
     (
-        {%- for path in raw_object_paths(manifest_relation) %}
+        {%- for path in paths %}
         select
             *,
             '{{ path }}' as filename

@@ -1,3 +1,5 @@
+{{ config(**bronze_incremental()) }}
+
 {%- set columns = [
         'geolocation_zip_code_prefix',
         'geolocation_lat',

@@ -1,3 +1,5 @@
+{{ config(**bronze_incremental()) }}
+
 {%- set columns = [
         'order_id',
         'order_item_id',

@@ -1,3 +1,5 @@
+{{ config(**bronze_incremental()) }}
+
 {%- set columns = [
         'order_id',
         'payment_sequential',

@@ -1,3 +1,5 @@
+{{ config(**bronze_incremental()) }}
+
 {%- set columns = [
         'review_id',
         'order_id',

@@ -1,9 +1,21 @@
+{{ config(**silver_incremental(['zip_code_prefix'])) }}
+
 {#- One row per zip prefix: exact duplicates and coordinates outside Brazil's
     bounding box are dropped, the city is the most frequent normalized spelling. -#}
 with
 
 geolocation as (
-    select * from {{ ref('bronze_olist__geolocation') }}
+    {{ touched_rows(
+        ref('bronze_olist__geolocation'), [pad_zip('geolocation_zip_code_prefix')]
+    ) }}
+),
+
+ingested as (
+    select
+        {{ pad_zip('geolocation_zip_code_prefix') }} as zip_code_prefix,
+        max(_ingested_at) as _ingested_at
+    from geolocation
+    group by 1
 ),
 
 conformed as (
@@ -57,11 +69,13 @@ final as (
         top_city.state_code,
         coordinates.latitude,
         coordinates.longitude,
-        coordinates.distinct_points
+        coordinates.distinct_points,
+        ingested._ingested_at
     from coordinates
     inner join
         top_city
         on coordinates.zip_code_prefix = top_city.zip_code_prefix
+    inner join ingested on coordinates.zip_code_prefix = ingested.zip_code_prefix
 )
 
 select * from final

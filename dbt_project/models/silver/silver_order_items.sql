@@ -1,7 +1,9 @@
+{{ config(**silver_incremental(['order_id', 'order_item_id'])) }}
+
 with
 
 items as (
-    select * from {{ ref('bronze_olist__order_items') }}
+    {{ touched_rows(ref('bronze_olist__order_items'), ['order_id', 'order_item_id']) }}
 ),
 
 latest as (

@@ -1,7 +1,9 @@
+{{ config(**silver_incremental(['order_id'])) }}
+
 with
 
 orders as (
-    select * from {{ ref('bronze_olist__orders') }}
+    {{ touched_rows(ref('bronze_olist__orders'), ['order_id']) }}
 ),
 
 erased as (

@@ -1,7 +1,9 @@
+{{ config(**silver_incremental(['order_id', 'payment_sequential'])) }}
+
 with
 
 payments as (
-    select * from {{ ref('bronze_olist__order_payments') }}
+    {{ touched_rows(ref('bronze_olist__order_payments'), ['order_id', 'payment_sequential']) }}
 ),
 
 latest as (

@@ -1,3 +1,5 @@
+{{ config(**silver_incremental(['review_id', 'order_id'])) }}
+
 {#- Grain: one row per (review_id, order_id). The export reuses a review_id for
     several orders of one purchase and gives some orders several reviews; both are
     kept. Re-deliveries of the same pair keep the latest ingested version, then the
@@ -5,7 +7,7 @@
 with
 
 reviews as (
-    select * from {{ ref('bronze_olist__order_reviews') }}
+    {{ touched_rows(ref('bronze_olist__order_reviews'), ['review_id', 'order_id']) }}
 ),
 
 orders as (

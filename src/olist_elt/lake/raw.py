@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,10 +40,16 @@ class RawWrite:
 class RawWriter:
     """Writes content-addressed raw objects and their manifest records."""
 
-    def __init__(self, storage: Storage, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        audit: AuditLog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.storage = storage
         self.audit = audit
         self.manifest = Manifest(storage)
+        self.clock = clock  # when objects are ingested (a replay or test sets the day)
 
     def _authorize(self, connector: object, key: str) -> None:
         """Refuse, audited, anything but a registered connector inside its prefix."""
@@ -78,7 +85,7 @@ class RawWriter:
     ) -> RawWrite:
         """Put a validated file in raw (no-op for bytes already there) and record it."""
         digest = sha256 or sha256_file(path)
-        now = datetime.now(UTC)
+        now = self.clock()
         source = getattr(connector, "source", "unknown")
         if not SAFE_NAME.match(dataset) or not SAFE_NAME.match(ext):
             self.audit.append(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,11 +98,29 @@ class Dbt:
 
     def _prepare(self) -> None:
         """Export the environment dbt reads; telemetry off in this code path."""
-        os.environ.update(dbt_environment(self.settings))
-        os.environ.update(self.extra_env)
-        if self.target_path is not None:
-            os.environ["DBT_TARGET_PATH"] = str(self.target_path)
+        os.environ.update(self._environment())
         self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _environment(self) -> dict[str, str]:
+        env = {**dbt_environment(self.settings), **self.extra_env}
+        if self.target_path is not None:
+            env["DBT_TARGET_PATH"] = str(self.target_path)
+        return env
+
+    @contextmanager
+    def _scoped_env(self) -> Iterator[None]:
+        """The environment for one dbt command, restored after it: settings of one
+        run (a bucket, a password) do not leak into the next run in this process."""
+        saved = {k: os.environ.get(k) for k in self._environment()}
+        self._prepare()
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _base_args(self) -> list[str]:
         """Arguments every command takes (vars too: they shape parsing)."""
@@ -120,11 +140,11 @@ class Dbt:
         """Parse the project once (partial parsing on) and keep the manifest."""
         from dbt.cli.main import dbtRunner
 
-        self._prepare()
-        try:
-            res = dbtRunner().invoke(["parse", "--quiet", *self._base_args()])
-        finally:
-            release_duckdb()
+        with self._scoped_env():
+            try:
+                res = dbtRunner().invoke(["parse", "--quiet", *self._base_args()])
+            finally:
+                release_duckdb()
         if not res.success:
             raise DbtProjectError(f"dbt parse failed: {res.exception}")
         self._manifest = res.result
@@ -136,14 +156,14 @@ class Dbt:
 
         if self._manifest is None:
             self.parse()
-        self._prepare()
         argv = [command, *args, *self._base_args()]
         if quiet:
             argv.insert(1, "--quiet")
-        try:
-            res = dbtRunner(manifest=self._manifest).invoke(argv)
-        finally:
-            release_duckdb()
+        with self._scoped_env():
+            try:
+                res = dbtRunner(manifest=self._manifest).invoke(argv)
+            finally:
+                release_duckdb()
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)
@@ -156,11 +176,13 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
     """Compile a snippet of Jinja SQL with the project's macros; return the SQL."""
     from dbt.cli.main import dbtRunner
 
-    dbt._prepare()
-    try:
-        res = dbtRunner().invoke(["compile", "--quiet", "--inline", sql, *dbt._base_args(), *extra])
-    finally:
-        release_duckdb()
+    with dbt._scoped_env():
+        try:
+            res = dbtRunner().invoke(
+                ["compile", "--quiet", "--inline", sql, *dbt._base_args(), *extra]
+            )
+        finally:
+            release_duckdb()
     if not res.success:
         raise DbtProjectError(f"dbt compile --inline failed: {res.exception}")
     return res.result.results[0].node.compiled_code

@@ -1,4 +1,4 @@
-{#- Every accepted raw object reaches bronze with exactly the rows the connector
+{#- Every accepted raw object (ingested by the backfill's day, in a backfill) reaches bronze with exactly the rows the connector
     counted when it validated the file: nothing lost or added between raw and
     bronze. Returns the objects whose counts differ. -#}
 {%- set datasets = [
@@ -15,7 +15,9 @@ with
         sha256,
         cast(rows as bigint) as expected_rows
     from {{ source('olist', dataset) }}
-    where status = 'accepted'
+    where
+        status = 'accepted'
+        {{ ingested_by_as_of('ingested_at') }}
 ),
 
 {{ dataset }}_loaded as (

@@ -14,7 +14,7 @@ import resource
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -452,28 +452,27 @@ def pending_objects(settings: Settings, full_refresh: bool) -> dict[str, dict[st
         if r.status == "accepted"
         and (settings.as_of is None or r.ingested_at[:10] <= settings.as_of.isoformat())
     ]
-    out: dict[str, dict[str, int]] = {}
     if settings.target != "spark" and not settings.warehouse_path.exists():
         full_refresh = True  # nothing built yet
-    with lake_connection(settings) as con:
-        for model, (source, dataset) in INCREMENTAL_BRONZE.items():
-            done: set[str] = set()
-            if not full_refresh:
-                try:
-                    done = {
+    processed: dict[str, set[str]] = {m: set() for m in INCREMENTAL_BRONZE}
+    if not full_refresh:
+        with lake_connection(settings) as con:
+            for model in INCREMENTAL_BRONZE:
+                with suppress(duckdb.Error):  # not built yet: everything is pending
+                    processed[model] = {
                         sha
                         for (sha,) in con.execute(
                             f'select distinct _sha256 from "bronze"."{model}"'
                         ).fetchall()
                     }
-                except duckdb.Error:  # not built yet
-                    done = set()
-            todo = [
-                r
-                for r in records
-                if (r.source, r.dataset) == (source, dataset) and r.sha256 not in done
-            ]
-            out[model] = {"objects": len(todo), "rows": sum(r.rows or 0 for r in todo)}
+    out: dict[str, dict[str, int]] = {}
+    for model, (source, dataset) in INCREMENTAL_BRONZE.items():
+        todo = [
+            r
+            for r in records
+            if (r.source, r.dataset) == (source, dataset) and r.sha256 not in processed[model]
+        ]
+        out[model] = {"objects": len(todo), "rows": sum(r.rows or 0 for r in todo)}
     return out
 
 

@@ -12,9 +12,7 @@
             from {{ manifest_relation }}
             where
                 status = 'accepted'
-                {%- if var('as_of_ingest_date', none) %}
-                and substring(ingested_at, 1, 10) <= '{{ var("as_of_ingest_date") }}'
-                {%- endif %}
+                {{ ingested_by_as_of('ingested_at') }}
                 {%- if incremental %}
                 and sha256 not in (select distinct _sha256 from {{ this }})
                 {%- endif %}
@@ -94,4 +92,12 @@
         {% if not loop.last %}union all{% endif %}
         {%- endfor %}
     )
+{%- endmacro %}
+
+{% macro ingested_by_as_of(column) -%}
+    {#- `and <ingested by the backfill's day>` when var as_of_ingest_date is set. -#}
+    {%- if var('as_of_ingest_date', none) -%}
+        and substring(cast({{ column }} as {{ dbt.type_string() }}), 1, 10)
+        <= '{{ var("as_of_ingest_date") }}'
+    {%- endif -%}
 {%- endmacro %}

@@ -1,10 +1,15 @@
+{#- From var dim_date_start to var dim_date_end, by default the start of the year
+    after next: orders placed today (a late or live delivery) have their day. -#}
+{%- set end_date = var('dim_date_end', none)
+    or ((modules.datetime.date.today().year + 2) ~ '-01-01') -%}
+
 with
 
 days as (
     {{ dbt.date_spine(
         datepart="day",
         start_date="cast('" ~ var('dim_date_start') ~ "' as date)",
-        end_date="cast('" ~ var('dim_date_end') ~ "' as date)"
+        end_date="cast('" ~ end_date ~ "' as date)"
     ) }}
 ),
 

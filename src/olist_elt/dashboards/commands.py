@@ -10,7 +10,7 @@ from olist_elt.dashboards.metabase import (
     SyncReport,
     wait_until_ready,
 )
-from olist_elt.dashboards.model import DASHBOARDS_DIR, load_dashboards
+from olist_elt.dashboards.model import DASHBOARDS_DIR, api_models, load_dashboards
 from olist_elt.dashboards.query import card_runner
 from olist_elt.dashboards.render import RenderedDashboard, render_all
 from olist_elt.security.audit import AuditLog
@@ -36,9 +36,16 @@ def render_dashboards(
         if engine == "duckdb"
         else f"PostgreSQL {settings.pg_host}:{settings.pg_port}/{settings.pg_database}"
     )
+    unavailable: frozenset[str] = frozenset()
+    if settings.apis == "off":
+        unavailable = frozenset(f"gold.{m}" for m in api_models())
     with card_runner(settings, engine) as run:
         return render_all(
-            load_dashboards(directory), run, out_dir or settings.dashboards_out, source
+            load_dashboards(directory),
+            run,
+            out_dir or settings.dashboards_out,
+            source,
+            unavailable,
         )
 
 

@@ -27,6 +27,7 @@ main { display: grid; grid-template-columns: repeat(24, 1fr); grid-auto-rows: RO
 .card .chart { flex: 1; min-height: 0; }
 .number { font-size: 40px; font-weight: 600; margin: auto 0; }
 .error { color: #b00020; }
+.off { color: #5b6b7b; margin: auto 0; }
 table { border-collapse: collapse; font-size: 13px; }
 td, th { padding: 2px 8px; border-bottom: 1px solid #e3e7eb; text-align: left; }
 footer { padding: 0 24px 16px; font-size: 12px; color: #5b6b7b; }
@@ -103,10 +104,37 @@ def _number(result: CardResult) -> str:
     return f'<div class="number">{html.escape(text)}</div>'
 
 
+def _card_body(
+    card: Card, run: Runner, div_id: str, scripts: list[str], errors: list[str]
+) -> tuple[str, int]:
+    """A card's HTML (and its plot script); 1 when a chart was drawn."""
+    try:
+        result = run(card.sql)
+    except CardQueryError as exc:
+        errors.append(f"{card.title}: {exc}")
+        return f'<div class="error">query failed: {html.escape(str(exc))}</div>', 0
+    if card.chart == "number":
+        return _number(result), 0
+    if card.chart == "table":
+        return _table(result), 0
+    figure = json.dumps(_figure(card, result))
+    scripts.append(
+        f"Plotly.newPlot('{div_id}', {figure}.data, {figure}.layout, "
+        "{responsive: true, displayModeBar: false});"
+    )
+    return f'<div class="chart" id="{div_id}" data-chart="{card.chart}"></div>', 1
+
+
 def render_dashboard(
-    dashboard: Dashboard, run: Runner, out_dir: Path, nav: list[Dashboard], source: str
+    dashboard: Dashboard,
+    run: Runner,
+    out_dir: Path,
+    nav: list[Dashboard],
+    source: str,
+    unavailable: frozenset[str] = frozenset(),
 ) -> RenderedDashboard:
-    """Write <slug>.html: every card queried and drawn in its grid position."""
+    """Write <slug>.html: every card queried and drawn in its grid position; a card on
+    a relation that is switched off (unavailable) says so instead."""
     cards_html, scripts, errors, charts = [], [], [], 0
     for i, card in enumerate(dashboard.cards):
         pos = card.position
@@ -114,25 +142,15 @@ def render_dashboard(
             f"grid-column: {pos.col + 1} / span {pos.width}; "
             f"grid-row: {pos.row + 1} / span {pos.height};"
         )
-        try:
-            result = run(card.sql)
-        except CardQueryError as exc:
-            errors.append(f"{card.title}: {exc}")
-            body = f'<div class="error">query failed: {html.escape(str(exc))}</div>'
+        missing = sorted(card.relations & unavailable)
+        if missing:
+            body = (
+                f'<div class="off">{html.escape(", ".join(missing))} not built: the BCB and '
+                "OpenWeather connectors are off (OLIST_APIS=off)</div>"
+            )
         else:
-            if card.chart == "number":
-                body = _number(result)
-            elif card.chart == "table":
-                body = _table(result)
-            else:
-                charts += 1
-                div_id = f"chart-{i}"
-                body = f'<div class="chart" id="{div_id}" data-chart="{card.chart}"></div>'
-                figure = json.dumps(_figure(card, result))
-                scripts.append(
-                    f"Plotly.newPlot('{div_id}', {figure}.data, {figure}.layout, "
-                    "{responsive: true, displayModeBar: false});"
-                )
+            body, drawn = _card_body(card, run, f"chart-{i}", scripts, errors)
+            charts += drawn
         title = html.escape(card.title)
         hint = html.escape(card.description.strip())
         cards_html.append(
@@ -156,14 +174,20 @@ def render_dashboard(
 
 
 def render_all(
-    dashboards: list[Dashboard], run: Runner, out_dir: Path, source: str
+    dashboards: list[Dashboard],
+    run: Runner,
+    out_dir: Path,
+    source: str,
+    unavailable: frozenset[str] = frozenset(),
 ) -> list[RenderedDashboard]:
     """Every dashboard, plotly.min.js once, and index.html linking them."""
     from plotly.offline import get_plotlyjs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
-    rendered = [render_dashboard(d, run, out_dir, dashboards, source) for d in dashboards]
+    rendered = [
+        render_dashboard(d, run, out_dir, dashboards, source, unavailable) for d in dashboards
+    ]
     items = "".join(
         f'<li><a href="{r.slug}.html">{html.escape(d.name)}</a> — {html.escape(d.description)}</li>'
         for d, r in zip(dashboards, rendered, strict=True)

@@ -747,3 +747,49 @@ def deployments(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = Fals
             f"pool {d.work_pool}, {schedules}, next {runs}",
             soft_wrap=True,
         )
+
+
+@app.command()
+def status(
+    runs: Annotated[int, typer.Option(help="How many of the last runs to show")] = 10,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """The last runs (outcome, failing step, seconds) and each source's freshness."""
+    settings = _setup(verbose)
+    import json
+
+    from olist_elt.ops.freshness import source_freshness
+    from olist_elt.pipeline import lake_manifest
+
+    records = sorted((settings.lake_dir / "runs").glob("2*.json"), reverse=True)[:runs]
+    if not records:
+        out.print(f"no runs recorded in {settings.lake_dir / 'runs'} yet")
+    out.print(f"last {len(records)} run(s), newest first:")
+    for path in records:
+        run = json.loads(path.read_text())
+        failed = next((s for s in run.get("steps", []) if s["outcome"] == "failed"), None)
+        seconds = sum(s["seconds"] for s in run.get("steps", []))
+        where = f" at '{failed['name']}' ({run.get('error_class')})" if failed else ""
+        out.print(
+            f"  {run['run_id']}  {run.get('target', '')}  {run.get('outcome', '')}{where}  "
+            f"{seconds:.1f}s",
+            soft_wrap=True,
+        )
+    try:
+        found = source_freshness(
+            lake_manifest(settings).records(), settings.freshness_max_age_hours
+        )
+    except OlistEltError as exc:
+        raise _fail(exc) from None
+    fresh = Table(title="freshness per source (latest accepted raw data)")
+    for column in ("source", "latest", "age (h)", "max (h)", "status"):
+        fresh.add_column(column)
+    for f in found:
+        fresh.add_row(
+            f.source,
+            f.latest_ingested_at or "-",
+            "-" if f.age_hours is None else f"{f.age_hours:.1f}",
+            f"{f.max_age_hours:g}",
+            f.status,
+        )
+    out.print(fresh)

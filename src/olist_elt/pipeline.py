@@ -26,6 +26,7 @@ import httpx
 
 from olist_elt.connectors.bcb import BcbSgsConnector, ingest_bcb
 from olist_elt.connectors.bcb.sample import sample_client as bcb_sample_client
+from olist_elt.connectors.http import RETRIES
 from olist_elt.connectors.olist import IngestResult, OlistCsvConnector, ingest_olist
 from olist_elt.connectors.openweather import OpenWeatherConnector, ingest_openweather
 from olist_elt.connectors.openweather.sample import sample_client as openweather_sample_client
@@ -35,6 +36,9 @@ from olist_elt.lake.lifecycle import Move, move_to_cold
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage, open_storage
+from olist_elt.ops.alerts import Alert, advice_for, send_alert
+from olist_elt.ops.freshness import SourcesStale, source_freshness
+from olist_elt.ops.history import record_history
 from olist_elt.quality.gates import (
     GateFailed,
     GateReport,
@@ -119,6 +123,7 @@ class StepRecord:
     detail: str | None = None
     cpu_seconds: float | None = None
     peak_rss_mb: float | None = None
+    error_class: str | None = None
 
 
 @dataclass
@@ -143,6 +148,12 @@ class RunSummary:
     full_refresh: str | None = None
     as_of: str | None = None
     reconciliation: dict[str, Any] = field(default_factory=dict)
+    error_class: str | None = None
+    # Per connector: files or messages accepted, duplicates, quarantined, refused, retried.
+    connectors: dict[str, dict[str, int]] = field(default_factory=dict)
+    freshness: list[dict[str, Any]] = field(default_factory=list)
+    history: str | None = None
+    alerts: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """The summary as JSON."""
@@ -583,7 +594,7 @@ def _record(
     try:
         result = fn()
     except Exception as exc:
-        summary.steps.append(record("failed", detail=str(exc)))
+        summary.steps.append(record("failed", detail=str(exc), error_class=type(exc).__name__))
         raise
     summary.steps.append(record("ok", rows=rows(result)))
     return result
@@ -594,6 +605,10 @@ def _render_dashboards(settings: Settings, summary: RunSummary, step: Callable[.
     fails is reported (and fails the step), but does not undo a good publication."""
     from olist_elt.dashboards.commands import render_dashboards
 
+    try:  # the Operations dashboard shows this run too (rewritten when it ends)
+        record_history(settings, asdict(summary))
+    except Exception as exc:
+        log.warning("run history not written before rendering: %s", exc)
     try:
         pages = step(
             "render dashboards",
@@ -768,9 +783,23 @@ def run_pipeline(
             on_step(name)
         return _record(summary, name, lambda: run_step(name, fn), rows)
 
+    since = summary.started_at
+    retries_before = dict(RETRIES)
     try:
         if ingest_inputs:
-            _ingest_inputs(settings, source, run_id, summary, step)
+            sample_source = source is None
+            try:
+                _ingest_inputs(settings, source, run_id, summary, step)
+            finally:
+                summary.connectors = connector_counters(settings, run_id, since, retries_before)
+                summary.connectors["olist"]["duplicates"] = len(
+                    summary.ingest.get("duplicates", [])
+                )
+            step(
+                "freshness",
+                lambda: check_freshness(settings, summary, sample_source),
+                lambda found: len(found),
+            )
         manifest = lake_manifest(settings)
         new_objects = [
             r for r in manifest.records() if r.run_id == run_id and r.status == "accepted"
@@ -809,14 +838,14 @@ def run_pipeline(
                     dbt, layer, full_refresh=refresh is not None and layer != "gold"
                 ),
             )
+            if layer != "gold":  # counted before its gate: a failed gate's rows show too
+                summary.layer_rows[layer] = layer_row_counts(settings, layer)
             report = step(
                 f"gate {layer}",
                 lambda layer=layer, schema=schema: gate(settings, layer, run_id, schema),
                 lambda r: len(r.checks),
             )
             summary.gates[layer] = report.to_dict()
-            if layer != "gold":
-                summary.layer_rows[layer] = layer_row_counts(settings, layer)
         if settings.target == "local":
             step("reconcile", lambda: reconcile_run(settings, summary, run_id))
             summary.layer_rows["gold"] = step(
@@ -871,6 +900,9 @@ def run_pipeline(
     except Exception as exc:
         summary.outcome = "failed"
         summary.error = str(exc)
+        summary.error_class = type(exc).__name__
+        if isinstance(exc, GateFailed):
+            summary.gates[exc.report.layer] = exc.report.to_dict()
         where = summary.steps[-1].name if summary.steps else "start"
         # A failed build or gate (not a project that does not parse) blames the data.
         if isinstance(exc, DbtStepFailed | GateFailed | ReconciliationFailed) and new_objects:
@@ -879,6 +911,7 @@ def run_pipeline(
         raise PipelineFailed(f"run {run_id} failed at '{where}': {exc}") from exc
     finally:
         summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        _operate(settings, summary)
         save_summary(settings, summary)
         audit.append(
             "olist-elt",
@@ -889,6 +922,95 @@ def run_pipeline(
             error=summary.error,
         )
     return summary
+
+
+def _operate(settings: Settings, summary: RunSummary) -> None:
+    """After every run: its history into the ops schema, and an alert when it failed
+    or a source is stale. Neither may hide the run's own outcome."""
+    try:
+        summary.history = record_history(settings, asdict(summary))
+    except Exception as exc:  # the database may be what failed; the lake record stays
+        log.error("run history not written to the ops schema: %s", exc)
+    stale = [f for f in summary.freshness if f["status"] in ("stale", "missing")]
+    if summary.outcome == "success" and not stale:
+        return
+    failing = next((s.name for s in summary.steps if s.outcome == "failed"), None)
+    event = "sources_stale" if stale and failing in (None, "freshness") else "run_failed"
+    message = summary.error or "; ".join(f"{f['source']} is {f['status']}" for f in stale)
+    summary.alerts = send_alert(
+        settings,
+        Alert(
+            event=event,
+            run_id=summary.run_id,
+            target=summary.target,
+            failing_step=failing,
+            error_class=summary.error_class,
+            message=message,
+            what_to_do=advice_for("freshness" if event == "sources_stale" else failing),
+            run_record=str(settings.lake_dir / "runs" / f"{summary.run_id}.json"),
+            stale_sources=stale,
+        ),
+    )
+
+
+def check_freshness(settings: Settings, summary: RunSummary, sample_source: bool) -> list[Any]:
+    """Freshness of every source with a maximum age. The generated sample and the
+    offline API answers are reported as 'sample', not judged; a stale live source fails
+    the run unless OLIST_FRESHNESS_ON_STALE=warn."""
+    not_judged = {"olist"} if sample_source else set()
+    if settings.apis != "live":
+        not_judged |= {"bcb", "openweather"}
+    found = source_freshness(lake_manifest(settings).records(), settings.freshness_max_age_hours)
+    for item in found:
+        if item.source in not_judged:
+            item.status = "sample" if item.latest_ingested_at else "off"
+    summary.freshness = [f.to_dict() for f in found]
+    stale = [f for f in found if f.status in ("stale", "missing")]
+    for item in stale:
+        log.warning("stale source %s", item.describe())
+    if stale and settings.freshness_on_stale == "fail":
+        raise SourcesStale(stale)
+    return found
+
+
+def _counter() -> dict[str, int]:
+    keys = ("accepted", "rows_accepted", "duplicates", "quarantined", "refused", "retried")
+    return dict.fromkeys(keys, 0)
+
+
+def connector_counters(
+    settings: Settings, run_id: str, since: str, retries_before: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Per connector, for this run: objects accepted (and their rows), quarantined and
+    refused writes, HTTP retries; duplicates come from the Olist ingest result."""
+    mine = [r for r in lake_manifest(settings).records() if r.run_id == run_id]
+    out: dict[str, dict[str, int]] = {}
+    for source in sorted({r.source for r in mine} | {"olist"}):
+        accepted = [r for r in mine if r.source == source]
+        out[source] = _counter() | {
+            "accepted": len(accepted),
+            "rows_accepted": sum(r.rows or 0 for r in accepted),
+        }
+    storage = open_storage(settings, "svc-transformer")
+    for source, counts in out.items():
+        counts["quarantined"] = sum(
+            k.endswith(".reason.json") for k in storage.list(f"quarantine/{source}/{run_id}")
+        )
+    for record in AuditLog(settings.audit_path).records():
+        if (
+            record.get("action") == "raw.write"
+            and record.get("outcome") == "refused"
+            and str(record.get("ts", "")) >= since
+        ):
+            parts = str(record.get("object", "")).split("/")
+            source = parts[1] if len(parts) > 1 else "unknown"
+            out.setdefault(source, _counter())["refused"] += 1
+    names = {"BCB": "bcb", "OpenWeather": "openweather"}
+    for name, total in RETRIES.items():
+        delta = total - retries_before.get(name, 0)
+        if delta:
+            out.setdefault(names.get(name, name.lower()), _counter())["retried"] += delta
+    return out
 
 
 SNAPSHOTS = ("customers_snapshot", "sellers_snapshot", "products_snapshot")

@@ -101,6 +101,26 @@ class Settings(BaseSettings):
         description="Build as of this ingest date (raw objects ingested by then only);"
         " set per day by a backfill",
     )
+    freshness_max_age_hours: dict[str, float] = Field(
+        default_factory=lambda: {"olist": 36.0, "bcb": 72.0, "openweather": 3.0},
+        description="Max age of each source's latest raw data (JSON object); the generated"
+        " sample and the offline API answers are not checked",
+    )
+    freshness_on_stale: Literal["fail", "warn"] = Field(
+        "fail", description="A stale source fails the run (fail) or is reported (warn)"
+    )
+    alert_webhook_url: str | None = Field(None, description="POST a JSON alert here")
+    alert_email_to: str | None = Field(None, description="E-mail alerts to this address")
+    alert_email_from: str = "olist-elt@localhost"
+    alert_smtp_host: str = "127.0.0.1"
+    alert_smtp_port: int = Field(25, ge=1, le=65535)
+    alert_smtp_user: str | None = Field(
+        None, description="SMTP login; its password is the vault's smtp_password"
+    )
+    alert_smtp_starttls: bool = False
+    alert_file: Path | None = Field(
+        None, description="Append alerts as JSON lines to this file (a local channel)"
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )
@@ -117,6 +137,7 @@ class Settings(BaseSettings):
         "dbt_target_path",
         "soda_contracts_dir",
         "dashboards_out",
+        "alert_file",
     )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,18 @@ def _wait(max_wait_s: float) -> Callable[[Any], float]:
     return wait
 
 
+# Retries per connector ("BCB", "OpenWeather") in this process; the pipeline reads the
+# difference around its ingest step into the run's connector counters.
+RETRIES: Counter[str] = Counter()
+
+
+def _count_retry(source: str) -> Callable[[Any], None]:
+    def before_sleep(state: Any) -> None:
+        RETRIES[source.split(" ", 1)[0]] += 1
+
+    return before_sleep
+
+
 def get_json(
     client: httpx.Client,
     url: str,
@@ -88,6 +101,7 @@ def get_json(
         retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
         stop=stop_after_attempt(attempts),
         wait=_wait(max_wait_s),
+        before_sleep=_count_retry(source),
         reraise=True,
     )
     try:

@@ -93,6 +93,16 @@ class GateReport:
             "passed": sum(c.outcome == "passed" for c in self.checks),
             "failed": [asdict(c) for c in self.blocking],
             "warnings": [asdict(c) for c in self.warnings],
+            "results": [
+                {
+                    "dataset": c.dataset,
+                    "check": c.check,
+                    "column": c.column,
+                    "outcome": c.outcome,
+                    "severity": c.severity,
+                }
+                for c in self.checks
+            ],
         }
 
 

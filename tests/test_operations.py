@@ -1,0 +1,161 @@
+"""Operations you can see: run history in the ops schema, freshness, alerts, status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
+from werkzeug import Request, Response
+
+from olist_elt.cli import app
+from olist_elt.errors import PipelineFailed
+from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.settings import Settings
+from tests.conftest import workspace_settings
+from tests.test_history import ingest_on
+
+pytestmark = pytest.mark.slow
+
+
+def _ops(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def two_runs(
+    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
+) -> tuple[Settings, RunSummary, RunSummary]:
+    """A clean run, then a batch the silver gate rejects (a negative item price)."""
+    root = tmp_path_factory.mktemp("ops")
+    settings = workspace_settings(root / "ws", alert_file=root / "alerts.jsonl")
+    clean = run_pipeline(settings, sample_dir)
+    bad = root / "bad"
+    shutil.copytree(sample_dir, bad)
+    items = bad / "olist_order_items_dataset.csv"
+    header, *rows = items.read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = rows[2].split(",")
+    fields[5] = '"-5.00"'  # price
+    rows[2] = ",".join(fields)
+    items.write_text(header + "".join(rows), encoding="utf-8")
+    with pytest.raises(PipelineFailed) as failed:
+        run_pipeline(settings, bad)
+    run_id = str(failed.value).split()[1]
+    summary = json.loads((settings.lake_dir / "runs" / f"{run_id}.json").read_text())
+    return settings, clean, summary
+
+
+def test_the_ops_tables_hold_the_clean_and_the_failed_run(two_runs) -> None:
+    settings, clean, failed = two_runs
+    runs = dict(
+        (r[0], r[1:])
+        for r in _ops(settings, "select run_id, outcome, failing_step, error_class from ops.runs")
+    )
+    assert runs[clean.run_id] == ("success", None, None)
+    outcome, step, error_class = runs[failed["run_id"]]
+    assert outcome == "failed" and step == "gate silver" and error_class == "GateFailed"
+    steps = _ops(
+        settings,
+        "select step, outcome, rows_in, rows_out, error_class from ops.steps "
+        "where run_id = ? order by step_no",
+        [failed["run_id"]],
+    )
+    assert [s[0] for s in steps] == [s["name"] for s in failed["steps"]]
+    assert steps[-1][:2] == ("gate silver", "failed") and steps[-1][4] == "GateFailed"
+    build = next(s for s in steps if s[0] == "dbt build silver")
+    assert build[2] > 0 and build[3] > 0  # rows in (bronze) and out (silver)
+    counters = dict(
+        (c[0], c[1:])
+        for c in _ops(
+            settings,
+            "select connector, accepted, duplicates, quarantined, refused from "
+            "ops.connector_counters where run_id = ?",
+            [failed["run_id"]],
+        )
+    )
+    assert counters["olist"] == (1, 8, 0, 0)  # the items file is new, 8 seen before
+    failed_checks = _ops(
+        settings,
+        "select dataset, check_name from ops.gate_checks where run_id = ? and outcome = 'failed'",
+        [failed["run_id"]],
+    )
+    assert failed_checks and all("order_items" in d for d, _ in failed_checks)
+    clean_rows = _ops(
+        settings,
+        "select sum(row_count) from ops.layer_rows where run_id = ? and layer = 'gold'",
+        [clean.run_id],
+    )[0][0]
+    assert clean_rows == sum(clean.layer_rows["gold"].values())
+
+
+def test_a_failed_run_alerts_with_the_step_and_what_to_do(two_runs) -> None:
+    settings, _, failed = two_runs
+    alerts = [json.loads(line) for line in settings.alert_file.read_text().splitlines()]
+    assert [a["run_id"] for a in alerts] == [failed["run_id"]]  # the clean run: no alert
+    alert = alerts[0]
+    assert alert["event"] == "run_failed" and alert["failing_step"] == "gate silver"
+    assert "readmit" in alert["what_to_do"] and alert["run_record"].endswith(".json")
+
+
+def test_status_shows_both_runs(two_runs) -> None:
+    settings, clean, failed = two_runs
+    env = {
+        "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "OLIST_VAULT_PATH": str(settings.vault_path),
+        "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
+        "COLUMNS": "200",
+    }
+    result = CliRunner().invoke(app, ["status"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"{failed['run_id']}  local  failed at 'gate silver' (GateFailed)" in result.output
+    assert f"{clean.run_id}  local  success" in result.output
+    assert "olist" in result.output and "fresh" in result.output
+
+
+@pytest.fixture()
+def webhook(httpserver: HTTPServer) -> Iterator[list[dict]]:
+    received: list[dict] = []
+
+    def hook(request: Request) -> Response:
+        received.append(json.loads(request.data))
+        return Response("ok", 200)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
+    yield received
+
+
+def test_a_stale_source_alerts_through_the_webhook(
+    tmp_path: Path, sample_dir: Path, httpserver: HTTPServer, webhook: list[dict]
+) -> None:
+    settings = workspace_settings(
+        tmp_path,
+        apis="off",
+        freshness_max_age_hours={"olist": 24},
+        freshness_on_stale="warn",
+        alert_webhook_url=httpserver.url_for("/hook"),
+    )
+    ingest_on(settings, sample_dir, datetime.now(UTC) - timedelta(days=3))  # nothing since
+    warned = run_pipeline(settings, sample_dir)
+    assert warned.outcome == "success" and warned.alerts == ["webhook"]
+    [alert] = webhook
+    assert alert["event"] == "sources_stale" and alert["run_id"] == warned.run_id
+    [stale] = alert["stale_sources"]
+    assert stale["source"] == "olist" and stale["status"] == "stale"
+    assert 71 < stale["age_hours"] < 73 and stale["max_age_hours"] == 24
+    assert "Prefect" in alert["what_to_do"] and "stale data: olist" in alert["subject"]
+    assert _ops(settings, "select source, status from ops.freshness") == [("olist", "stale")]
+    strict = settings.model_copy(update={"freshness_on_stale": "fail"})
+    with pytest.raises(PipelineFailed, match=r"at 'freshness'.*olist"):
+        run_pipeline(strict, sample_dir)
+    assert webhook[-1]["event"] == "sources_stale" and webhook[-1]["failing_step"] == "freshness"

@@ -1,6 +1,7 @@
-{#- Every accepted raw object (ingested by the backfill's day, in a backfill) reaches bronze with exactly the rows the connector
-    counted when it validated the file: nothing lost or added between raw and
-    bronze. Returns the objects whose counts differ. -#}
+{#- Every accepted raw object (in a backfill: ingested by its day) reaches
+    bronze with exactly the rows the connector counted when it validated the
+    file: nothing lost or added between raw and bronze. Returns the objects
+    whose counts differ. -#}
 {%- set datasets = [
     'customers', 'geolocation', 'order_items', 'order_payments',
     'order_reviews', 'orders', 'products', 'sellers', 'category_translation',
@@ -15,9 +16,7 @@ with
         sha256,
         cast(rows as bigint) as expected_rows
     from {{ source('olist', dataset) }}
-    where
-        status = 'accepted'
-        {{ ingested_by_as_of('ingested_at') }}
+    where status = 'accepted' {{ ingested_by_as_of('ingested_at') }}
 ),
 
 {{ dataset }}_loaded as (

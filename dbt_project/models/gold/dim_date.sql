@@ -1,5 +1,6 @@
-{#- From var dim_date_start to var dim_date_end, by default the start of the year
-    after next: orders placed today (a late or live delivery) have their day. -#}
+{#- From var dim_date_start to var dim_date_end, by default the start of
+    the year after next: orders placed today (a late or live delivery) have
+    their day. -#}
 {%- set end_date = var('dim_date_end', none)
     or ((modules.datetime.date.today().year + 2) ~ '-01-01') -%}
 

@@ -75,7 +75,9 @@ final as (
     inner join
         top_city
         on coordinates.zip_code_prefix = top_city.zip_code_prefix
-    inner join ingested on coordinates.zip_code_prefix = ingested.zip_code_prefix
+    inner join
+        ingested
+        on coordinates.zip_code_prefix = ingested.zip_code_prefix
 )
 
 select * from final

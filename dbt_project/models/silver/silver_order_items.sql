@@ -3,7 +3,9 @@
 with
 
 items as (
-    {{ touched_rows(ref('bronze_olist__order_items'), ['order_id', 'order_item_id']) }}
+    {{ touched_rows(
+        ref('bronze_olist__order_items'), ['order_id', 'order_item_id']
+    ) }}
 ),
 
 latest as (

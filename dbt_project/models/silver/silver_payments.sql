@@ -3,7 +3,10 @@
 with
 
 payments as (
-    {{ touched_rows(ref('bronze_olist__order_payments'), ['order_id', 'payment_sequential']) }}
+    {{ touched_rows(
+        ref('bronze_olist__order_payments'),
+        ['order_id', 'payment_sequential'],
+    ) }}
 ),
 
 latest as (

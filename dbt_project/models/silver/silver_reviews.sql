@@ -7,7 +7,9 @@
 with
 
 reviews as (
-    {{ touched_rows(ref('bronze_olist__order_reviews'), ['review_id', 'order_id']) }}
+    {{ touched_rows(
+        ref('bronze_olist__order_reviews'), ['review_id', 'order_id']
+    ) }}
 ),
 
 orders as (

@@ -49,6 +49,7 @@ def test_run_builds_every_gold_table_with_rows(
     assert names == [
         "ingest olist",
         "ingest apis",
+        "freshness",
         "dbt parse",
         "dbt build bronze",
         "gate bronze",
@@ -56,6 +57,7 @@ def test_run_builds_every_gold_table_with_rows(
         "gate silver",
         "dbt build gold",
         "gate gold",
+        "reconcile",
         "publish gold",
     ]
     assert {layer: g["failed"] for layer, g in summary.gates.items()} == {
@@ -258,6 +260,7 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
     assert [s.name for s in second.steps] == [
         "ingest olist",
         "ingest apis",
+        "freshness",
         "gate bronze",
         "gate silver",
         "gate gold",

@@ -61,13 +61,15 @@ def test_postgres_gold_has_the_same_rows_and_sums_as_duckdb(
     finally:
         con.close()
     names = [s.name for s in warehouse.steps]
-    assert names[-5:] == [
+    assert names[-6:] == [
         "publish silver",
         "dbt build gold",
         "gate gold",
+        "reconcile",
         "publish gold",
         "render dashboards",
     ]
+    assert warehouse.reconciliation["passed"]
     assert warehouse.dashboards["errors"] == []
 
 

@@ -56,15 +56,17 @@ def test_spark_target_runs_bronze_and_silver_on_spark_and_gold_on_postgres(
     assert spark.outcome == "success"
     names = [s.name for s in spark.steps]
     assert names.index("spark session") < names.index("dbt build bronze")
-    assert names[-7:] == [
+    assert names[-8:] == [
         "gate silver",
         "dbt parse warehouse",
         "publish silver",
         "dbt build gold",
         "gate gold",
+        "reconcile",
         "publish gold",
         "render dashboards",
     ]
+    assert spark.reconciliation["passed"]
     # Bronze and silver are parquet tables in the lake, written by Spark.
     for layer in ("bronze", "silver"):
         assert spark_tables(settings, layer) == _tables(settings, layer)

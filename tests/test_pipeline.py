@@ -59,6 +59,7 @@ def test_run_builds_every_gold_table_with_rows(
         "gate gold",
         "reconcile",
         "publish gold",
+        "render dashboards",
     ]
     assert {layer: g["failed"] for layer, g in summary.gates.items()} == {
         "bronze": [],

@@ -130,7 +130,39 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
     }
 
 
-def bench_scale(scale: float, seed: int, work: Path) -> dict[str, Any]:
+SPARK_LAYERS = """
+import json, time
+from olist_elt.pipeline import build_layer, pipeline_dbt
+from olist_elt.settings import load_settings
+from olist_elt.transform.spark import spark_session
+settings = load_settings(target="spark")
+t0 = time.perf_counter()
+spark_session(settings)
+out = {"session_s": round(time.perf_counter() - t0, 2)}
+dbt = pipeline_dbt(settings)
+dbt.parse()
+for layer in ("bronze", "silver"):
+    t0 = time.perf_counter()
+    build_layer(dbt, layer, full_refresh=True)
+    out[layer + "_s"] = round(time.perf_counter() - t0, 2)
+print(json.dumps(out))
+"""
+
+
+def spark_layers(env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Bronze and silver (models and tests, full refresh) on the spark target's
+    in-process session, from the raw zone the full run left, in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-c", SPARK_LAYERS], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"spark layers failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["bronze_silver_s"] = round(out["bronze_s"] + out["silver_s"], 2)
+    return out
+
+
+def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dict[str, Any]:
     """All measurements for one scale."""
     work.mkdir(parents=True, exist_ok=True)
     sample = work / "sample"
@@ -147,7 +179,15 @@ def bench_scale(scale: float, seed: int, work: Path) -> dict[str, Any]:
     again = timed_run([str(sample)], env, work)
     delta_rows = one_day_of_orders(sample, work / "delta")
     day = timed_run([str(work / "delta")], env, work)
+    steps = full["steps"]
+    layers = {
+        "duckdb_bronze_silver_s": round(
+            steps["dbt build bronze"]["wall_s"] + steps["dbt build silver"]["wall_s"], 2
+        ),
+        "spark": spark_layers(env, work) if spark else None,
+    }
     return {
+        "layers": layers,
         "scale": scale,
         "source_rows": source_rows,
         "csv_mib": round(csv_mib, 1),
@@ -169,7 +209,9 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
         f"# olist-elt benchmark {result['when']}",
         "",
         f"Machine: {result['machine']}. Every run is a fresh `olist-elt run` process,",
-        "all gates on. Spark target: not available yet (issue 9).",
+        "all gates on. Bronze + silver (models and their tests) on DuckDB come from the",
+        "full run; on Spark (`--spark`: in-process session, `local[2]`) from a full refresh",
+        "of the same raw zone in a fresh process.",
         "",
         "| scale | source rows | CSV MiB | floor s | full run s | × floor | rows/s | "
         "peak MiB | no new data s (%) | one day s (%) | previous full run s |",
@@ -184,6 +226,14 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
             f"{s['full_run']['peak_rss_mib']:.0f} | {s['no_new_data_run']['wall_s']} "
             f"({s['no_new_data_pct']}%) | {s['one_day_run']['wall_s']} ({s['one_day_pct']}%) | "
             f"{prev['full_run']['wall_s'] if prev else '-'} |"
+        )
+    lines += ["", "| scale | DuckDB bronze+silver s | Spark bronze+silver s | Spark session s |"]
+    lines += ["|---|---|---|---|"]
+    for s in result["scales"]:
+        spark = (s.get("layers") or {}).get("spark") or {}
+        lines.append(
+            f"| {s['scale']:g} | {(s.get('layers') or {}).get('duckdb_bronze_silver_s', '-')} "
+            f"| {spark.get('bronze_silver_s', '-')} | {spark.get('session_s', '-')} |"
         )
     for s in result["scales"]:
         lines += [
@@ -208,6 +258,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument(
+        "--spark", action="store_true", help="also time bronze+silver on the spark target"
+    )
     args = parser.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",")]
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
@@ -224,7 +277,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"skipping scale {scale:g}: under 12 GiB of memory available")
                 continue
             print(f"scale {scale:g} ...", flush=True)
-            result["scales"].append(bench_scale(scale, args.seed, root / f"scale-{scale:g}"))
+            result["scales"].append(
+                bench_scale(scale, args.seed, root / f"scale-{scale:g}", spark=args.spark)
+            )
             s = result["scales"][-1]
             print(
                 f"  full {s['full_run']['wall_s']}s (floor {s['floor_s']}s), "

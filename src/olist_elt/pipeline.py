@@ -637,16 +637,11 @@ def peak_rss_mb() -> float:
 LAST_SUCCESS = "runs/_last_success.json"
 
 
-def inputs_fingerprint(settings: Settings) -> str:
-    """A hash of everything a build depends on: accepted raw objects, the erasure
-    register, the dbt project, the contracts and the target."""
-    ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
-    digest = hashlib.sha256(f"{settings.target}/{settings.as_of}".encode())
-    for r in sorted(lake_manifest(settings).records(), key=lambda r: r.sha256):
-        digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
-    register = settings.lake_dir / "_erasure" / "requests.csv"
-    if register.exists():
-        digest.update(register.read_bytes())
+def project_fingerprint(settings: Settings) -> str:
+    """A hash of the transformation logic: the dbt project, profiles and contracts.
+    When it changes, incremental tables are rebuilt from raw (old rows were computed
+    by the old logic)."""
+    digest = hashlib.sha256()
     project = settings.dbt_project_dir
     files = [project / "dbt_project.yml", settings.profiles_dir / "profiles.yml"]
     for folder in (
@@ -662,6 +657,20 @@ def inputs_fingerprint(settings: Settings) -> str:
         if path.exists():
             digest.update(str(path.relative_to(path.anchor)).encode())
             digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(settings: Settings) -> str:
+    """A hash of everything a build depends on: accepted raw objects, the erasure
+    register, the dbt project, the contracts and the target."""
+    ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
+    digest = hashlib.sha256(f"{settings.target}/{settings.as_of}".encode())
+    for r in sorted(lake_manifest(settings).records(), key=lambda r: r.sha256):
+        digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
+    register = settings.lake_dir / "_erasure" / "requests.csv"
+    if register.exists():
+        digest.update(register.read_bytes())
+    digest.update(project_fingerprint(settings).encode())
     return digest.hexdigest()
 
 
@@ -821,7 +830,10 @@ def run_pipeline(
         step("dbt parse", dbt.parse)
         if settings.target == "spark":
             step("spark session", lambda: spark_session(settings))
+        project = project_fingerprint(settings)
         refresh = "requested" if full_refresh else full_refresh_reason(settings)
+        if refresh is None and previous is not None and previous.get("project") != project:
+            refresh = f"the dbt project changed since run {previous.get('run_id')}"
         summary.full_refresh = refresh
         summary.incremental = pending_objects(settings, refresh is not None)
         log.info(
@@ -894,7 +906,12 @@ def run_pipeline(
         LocalStorage(settings.lake_dir).put_bytes(
             LAST_SUCCESS,
             json.dumps(
-                {"fingerprint": fingerprint, "run_id": run_id, "target": settings.target}
+                {
+                    "fingerprint": fingerprint,
+                    "project": project,
+                    "run_id": run_id,
+                    "target": settings.target,
+                }
             ).encode(),
         )
     except Exception as exc:

@@ -87,7 +87,9 @@ def _figure(card: Card, result: CardResult) -> dict[str, Any]:
 def _table(result: CardResult) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in result.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in row)
+        + "</tr>"
         for row in result.rows[:200]
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -495,13 +495,13 @@ def reject_batch(settings: Settings, run_id: str, records: list[ManifestRecord],
     for record in records:
         manifest.reject(record, why[:2000], now)
         audit.append("olist-elt", "raw.reject", record.object_key, "rejected", run_id=run_id)
-    if records:
-        require_full_refresh(settings, f"run {run_id} rejected its batch")
         log.warning(
             "rejected raw object %s; `olist-elt raw readmit %s` accepts it again",
             record.object_key,
             run_id,
         )
+    if records:
+        require_full_refresh(settings, f"run {run_id} rejected its batch")
 
 
 def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[ManifestRecord]:
@@ -873,11 +873,7 @@ def run_pipeline(
                     settings,
                     pg,
                     silver_relations(wh.manifest),
-                    attach_source=partial(
-                        attach_spark_layers, settings=settings, schemas=("silver",)
-                    )
-                    if settings.target == "spark"
-                    else None,
+                    attach_source=_spark_silver(settings),
                 ),
                 lambda c: sum(c.values()),
             )

@@ -11,25 +11,6 @@ versions as (
         ],
         'product_key',
     ) }}
-),
-
-final as (
-    select
-        product_key,
-        product_id,
-        category_name_pt,
-        category_name_en,
-        name_length_chars,
-        description_length_chars,
-        photos_qty,
-        weight_g,
-        length_cm,
-        height_cm,
-        width_cm,
-        valid_from,
-        valid_to,
-        is_current
-    from versions
 )
 
-select * from final
+select * from versions

@@ -454,12 +454,14 @@ def full_refresh_reason(settings: Settings) -> str | None:
     return str(json.loads(path.read_text()).get("why", "requested"))
 
 
-def pending_objects(settings: Settings, full_refresh: bool) -> dict[str, dict[str, int]]:
+def pending_objects(
+    settings: Settings, manifest: list[ManifestRecord], full_refresh: bool
+) -> dict[str, dict[str, int]]:
     """Per incremental bronze model: the raw objects (and their rows) this build reads,
     i.e. accepted objects it has not processed yet (all of them on a full refresh)."""
     records = [
         r
-        for r in lake_manifest(settings).records()
+        for r in manifest
         if r.status == "accepted"
         and (settings.as_of is None or r.ingested_at[:10] <= settings.as_of.isoformat())
     ]
@@ -660,17 +662,18 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def inputs_fingerprint(settings: Settings) -> str:
-    """A hash of everything a build depends on: accepted raw objects, the erasure
-    register, the dbt project, the contracts and the target."""
+def inputs_fingerprint(settings: Settings, records: list[ManifestRecord], project: str) -> str:
+    """A hash of everything a build depends on: the raw objects (manifest records), the
+    erasure register, the dbt project and contracts (project_fingerprint) and the
+    target."""
     ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
     digest = hashlib.sha256(f"{settings.target}/{settings.as_of}".encode())
-    for r in sorted(lake_manifest(settings).records(), key=lambda r: r.sha256):
+    for r in sorted(records, key=lambda r: r.sha256):
         digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
     register = settings.lake_dir / "_erasure" / "requests.csv"
     if register.exists():
         digest.update(register.read_bytes())
-    digest.update(project_fingerprint(settings).encode())
+    digest.update(project.encode())
     return digest.hexdigest()
 
 
@@ -799,21 +802,25 @@ def run_pipeline(
             sample_source = source is None
             try:
                 _ingest_inputs(settings, source, run_id, summary, step)
-            finally:
-                summary.connectors = connector_counters(settings, run_id, since, retries_before)
+            finally:  # counted for a failed ingest too
+                records = lake_manifest(settings).records()
+                summary.connectors = connector_counters(
+                    settings, records, run_id, since, retries_before
+                )
                 summary.connectors["olist"]["duplicates"] = len(
                     summary.ingest.get("duplicates", [])
                 )
             step(
                 "freshness",
-                lambda: check_freshness(settings, summary, sample_source),
+                lambda: check_freshness(settings, summary, records, sample_source),
                 lambda found: len(found),
             )
-        manifest = lake_manifest(settings)
-        new_objects = [
-            r for r in manifest.records() if r.run_id == run_id and r.status == "accepted"
-        ]
-        fingerprint = inputs_fingerprint(settings)
+        else:
+            records = lake_manifest(settings).records()
+        # The manifest as ingest left it, read once: it is stable until the run ends.
+        new_objects = [r for r in records if r.run_id == run_id and r.status == "accepted"]
+        project = project_fingerprint(settings)
+        fingerprint = inputs_fingerprint(settings, records, project)
         previous = last_success(settings)
         if (
             not new_objects
@@ -823,19 +830,21 @@ def run_pipeline(
             and _served_gold_exists(settings)
         ):
             _verify_unchanged(settings, summary, run_id, previous, step)
-            step("reconcile", lambda: reconcile_run(settings, summary, run_id, LIVE_SCHEMA))
+            step(
+                "reconcile",
+                lambda: reconcile_run(settings, summary, run_id, records, LIVE_SCHEMA),
+            )
             _render_dashboards(settings, summary, step)
             summary.outcome = "success"
             return summary
         step("dbt parse", dbt.parse)
         if settings.target == "spark":
             step("spark session", lambda: spark_session(settings))
-        project = project_fingerprint(settings)
         refresh = "requested" if full_refresh else full_refresh_reason(settings)
         if refresh is None and previous is not None and previous.get("project") != project:
             refresh = f"the dbt project changed since run {previous.get('run_id')}"
         summary.full_refresh = refresh
-        summary.incremental = pending_objects(settings, refresh is not None)
+        summary.incremental = pending_objects(settings, records, refresh is not None)
         log.info(
             "%s; raw objects to read: %s",
             f"full refresh ({refresh})" if refresh else "incremental",
@@ -859,7 +868,7 @@ def run_pipeline(
             )
             summary.gates[layer] = report.to_dict()
         if settings.target == "local":
-            step("reconcile", lambda: reconcile_run(settings, summary, run_id))
+            step("reconcile", lambda: reconcile_run(settings, summary, run_id, records))
             summary.layer_rows["gold"] = step(
                 "publish gold", lambda: publish_gold(settings), lambda c: sum(c.values())
             )
@@ -890,7 +899,7 @@ def run_pipeline(
                 lambda r: len(r.checks),
             )
             summary.gates["gold"] = report.to_dict()
-            step("reconcile", lambda: reconcile_run(settings, summary, run_id))
+            step("reconcile", lambda: reconcile_run(settings, summary, run_id, records))
             summary.layer_rows["gold"] = step(
                 "publish gold",
                 lambda: publish_postgres_gold(settings, pg, wh.manifest),
@@ -966,14 +975,16 @@ def _operate(settings: Settings, summary: RunSummary) -> None:
     )
 
 
-def check_freshness(settings: Settings, summary: RunSummary, sample_source: bool) -> list[Any]:
+def check_freshness(
+    settings: Settings, summary: RunSummary, records: list[ManifestRecord], sample_source: bool
+) -> list[Any]:
     """Freshness of every source with a maximum age. The generated sample and the
     offline API answers are reported as 'sample', not judged; a stale live source fails
     the run unless OLIST_FRESHNESS_ON_STALE=warn."""
     not_judged = {"olist"} if sample_source else set()
     if settings.apis != "live":
         not_judged |= {"bcb", "openweather"}
-    found = source_freshness(lake_manifest(settings).records(), settings.freshness_max_age_hours)
+    found = source_freshness(records, settings.freshness_max_age_hours)
     for item in found:
         if item.source in not_judged:
             item.status = "sample" if item.latest_ingested_at else "off"
@@ -992,11 +1003,15 @@ def _counter() -> dict[str, int]:
 
 
 def connector_counters(
-    settings: Settings, run_id: str, since: str, retries_before: dict[str, int]
+    settings: Settings,
+    records: list[ManifestRecord],
+    run_id: str,
+    since: str,
+    retries_before: dict[str, int],
 ) -> dict[str, dict[str, int]]:
     """Per connector, for this run: objects accepted (and their rows), quarantined and
     refused writes, HTTP retries; duplicates come from the Olist ingest result."""
-    mine = [r for r in lake_manifest(settings).records() if r.run_id == run_id]
+    mine = [r for r in records if r.run_id == run_id]
     out: dict[str, dict[str, int]] = {}
     for source in sorted({r.source for r in mine} | {"olist"}):
         accepted = [r for r in mine if r.source == source]
@@ -1055,12 +1070,15 @@ def _erased_customer_count(settings: Settings, con: duckdb.DuckDBPyConnection) -
 
 
 def reconcile_run(
-    settings: Settings, summary: RunSummary, run_id: str, gold_schema: str = STAGING_SCHEMA
+    settings: Settings,
+    summary: RunSummary,
+    run_id: str,
+    records: list[ManifestRecord],
+    gold_schema: str = STAGING_SCHEMA,
 ) -> ReconciliationReport:
     """Reconcile this run's layers (gold in staging, before it is published; or the
     served gold when nothing was rebuilt); kept in the run record, audited; an
     unexplained difference raises ReconciliationFailed."""
-    records = lake_manifest(settings).records()
     quarantined: dict[str, int] = {}
     for item in summary.ingest.get("quarantined", []):
         dataset = next(

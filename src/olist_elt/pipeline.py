@@ -1087,28 +1087,23 @@ def reconcile_run(
         if dataset:
             quarantined[dataset] = quarantined.get(dataset, 0) + 1
     with lake_connection(settings) as con:
-        if settings.target == "local":
+        if settings.target == "local":  # gold and snapshots in the DuckDB file
             gold_rows = row_counts(con, gold_schema)
 
-            def versions(dim: str) -> int:
-                table, key = DIM_SNAPSHOT[dim]
-                return int(
-                    con.execute(
-                        f"select count(*) - count(distinct {key}) from snapshots.{table}"
-                    ).fetchone()[0]  # type: ignore[index]
-                )
-        else:
+            def scalar(sql: str) -> Any:
+                return con.execute(sql).fetchone()[0]  # type: ignore[index]
+
+        else:  # gold and snapshots in PostgreSQL
             pg = login(settings, "loader")
             gold_rows = gold_row_counts(pg, gold_schema)
 
-            def versions(dim: str) -> int:
-                table, key = DIM_SNAPSHOT[dim]
+            def scalar(sql: str) -> Any:
                 with pg.connect() as conn:
-                    return int(
-                        conn.execute(
-                            f"select count(*) - count(distinct {key}) from snapshots.{table}"
-                        ).fetchone()[0]  # type: ignore[index]
-                    )
+                    return conn.execute(sql).fetchone()[0]  # type: ignore[arg-type,index]
+
+        def versions(dim: str) -> int:
+            table, key = DIM_SNAPSHOT[dim]
+            return int(scalar(f"select count(*) - count(distinct {key}) from snapshots.{table}"))
 
         report = reconcile(
             con,

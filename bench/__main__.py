@@ -99,7 +99,7 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "olist_elt.cli", "run", *args],
+        [sys.executable, "-m", "olist_elt", "run", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -132,18 +132,17 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
 
 SPARK_LAYERS = """
 import json, time
-from olist_elt.pipeline import build_layer, pipeline_dbt
 from olist_elt.settings import load_settings
-from olist_elt.transform.spark import spark_session
+from olist_elt.targets import target_for
 settings = load_settings(target="spark")
+target = target_for(settings)
 t0 = time.perf_counter()
-spark_session(settings)
+target.start()
 out = {"session_s": round(time.perf_counter() - t0, 2)}
-dbt = pipeline_dbt(settings)
-dbt.parse()
+target.lake_dbt.parse()
 for layer in ("bronze", "silver"):
     t0 = time.perf_counter()
-    build_layer(dbt, layer, full_refresh=True)
+    target.build(layer, full_refresh=True)
     out[layer + "_s"] = round(time.perf_counter() - t0, 2)
 print(json.dumps(out))
 """
@@ -174,7 +173,11 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
     floor = floor_seconds(sample, work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLIST_")}
     env.pop("PREFECT_API_URL", None)
-    env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", SODA_CORE_TELEMETRY_ENABLED="false")
+    env.update(
+        OLIST_HOME=str(work),  # lake, warehouse, vault of this benchmark under work/
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        SODA_CORE_TELEMETRY_ENABLED="false",
+    )
     full = timed_run([str(sample)], env, work)
     again = timed_run([str(sample)], env, work)
     delta_rows = one_day_of_orders(sample, work / "delta")

@@ -1,4 +1,5 @@
-"""Shared wiring for the flows: telemetry off, library logs into Prefect, step tasks."""
+"""Shared wiring for the flows: library logs into Prefect, one task per declared step
+(retried only when its kind is I/O), and dbt nodes shown as tasks."""
 
 from __future__ import annotations
 
@@ -6,18 +7,17 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "olist_elt")
 
 import httpx
 from prefect import task
 
-T = TypeVar("T")
+import olist_elt  # noqa: F401  (telemetry off before anything else loads)
+from olist_elt.run.steps import Step
+from olist_elt.settings import Settings, load_settings
 
-# Steps that touch the network or storage may be retried; transforms may not.
-RETRIED_STEPS = ("ingest",)
+T = TypeVar("T")
+RETRY_DELAYS = [2, 5, 15]
 
 
 def retry_on_io_errors(task_: Any, task_run: Any, state: Any) -> bool:
@@ -26,15 +26,34 @@ def retry_on_io_errors(task_: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError)
 
 
-def prefect_step(name: str, fn: Callable[[], T]) -> T:
-    """Run one pipeline step as a Prefect task named after the step."""
-    retried = name.startswith(RETRIED_STEPS)
-    wrapped = task(
+def task_for(step: Step[Any], fn: Callable[[], T]) -> Any:
+    """The Prefect task of one declared step: named after it, retried only when its
+    kind is I/O (and then only on network and storage errors), tagged with kind and
+    layer."""
+    retried = step.kind.retryable
+    return task(
         fn,
-        name=name,
-        retries=3 if retried else 0,
-        retry_delay_seconds=[2, 5, 15] if retried else 0,
+        name=step.name,
+        retries=len(RETRY_DELAYS) if retried else 0,
+        retry_delay_seconds=RETRY_DELAYS if retried else 0,
         retry_condition_fn=retry_on_io_errors if retried else None,
         persist_result=False,
+        tags=[step.kind.value, *([step.layer] if step.layer else [])],
     )
-    return wrapped()
+
+
+def prefect_step(step: Step[Any], fn: Callable[[], T]) -> T:
+    """Run one declared step as a Prefect task (a StepRunner for the library)."""
+    return task_for(step, fn)()
+
+
+def prefect_dbt_runner(manifest: Any) -> Any:
+    """dbt through prefect-dbt: each dbt node becomes a task with its own state."""
+    from prefect_dbt import PrefectDbtRunner
+
+    return PrefectDbtRunner(manifest=manifest, raise_on_failure=False, disable_assets=True)
+
+
+def flow_settings(**overrides: Any) -> Settings:
+    """Validated settings (environment and .env), with the parameters that were set."""
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})

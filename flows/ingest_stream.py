@@ -7,44 +7,36 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import prefect_step
+from _common import flow_settings, prefect_step
 from prefect import flow, get_run_logger
 
-from olist_elt.connectors.stream import OrderEventsConnector, consume, run
-from olist_elt.pipeline import lake_writer, new_run_id
+from olist_elt.run.inputs import consume_stream
+from olist_elt.run.record import new_run_id
+from olist_elt.run.steps import Kind, Step
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
-from olist_elt.settings import get_settings
 
 
 @flow(name="ingest_stream")
 def ingest_stream(batch_size: int = 500) -> int:
     """Consume order events in micro-batches; returns events newly written to raw."""
-    logger = get_run_logger()
-    settings = get_settings()
+    settings = flow_settings()
     password = open_vault(settings, AuditLog(settings.audit_path)).get(
         "stream_connector_password", actor=settings.stream_user
     )
-    result = prefect_step(
+    step = Step(
         "ingest stream",
-        lambda: run(
-            consume(
-                settings.stream_servers,
-                settings.stream_user,
-                password,
-                writer=lake_writer(settings, OrderEventsConnector.service_identity),
-                run_id=new_run_id(),
-                batch_size=batch_size,
-            )
-        ),
+        Kind.IO,
+        lambda: consume_stream(settings, new_run_id(), password, batch_size=batch_size),
     )
-    logger.info(
+    stats = prefect_step(step, step.fn)
+    get_run_logger().info(
         "%d events written, %d redelivered, %d rejected",
-        result.written,
-        result.redelivered,
-        result.rejected,
+        stats.written,
+        stats.redelivered,
+        stats.rejected,
     )
-    return result.written
+    return stats.written
 
 
 if __name__ == "__main__":

@@ -7,19 +7,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import prefect_step
+from _common import flow_settings, prefect_step
 from prefect import flow, get_run_logger
 
-from olist_elt.pipeline import run_lifecycle
-from olist_elt.settings import get_settings
+from olist_elt.lake.lifecycle import run_lifecycle
+from olist_elt.run.steps import Kind, Step
 
 
 @flow(name="lifecycle")
 def lifecycle(older_than_days: int | None = None) -> int:
     """Move raw objects older than the retention to cold; returns how many moved."""
-    logger = get_run_logger()
-    moves = prefect_step("move raw to cold", lambda: run_lifecycle(get_settings(), older_than_days))
-    logger.info("moved %d raw objects (%d bytes) to cold", len(moves), sum(m.bytes for m in moves))
+    settings = flow_settings()
+    step = Step("move raw to cold", Kind.IO, lambda: run_lifecycle(settings, older_than_days))
+    moves = prefect_step(step, step.fn)
+    get_run_logger().info(
+        "moved %d raw objects (%d bytes) to cold", len(moves), sum(m.bytes for m in moves)
+    )
     return len(moves)
 
 

@@ -10,18 +10,22 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
 
-from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.sample import generate_sample
 from olist_elt.settings import Settings, load_settings
 
 TEST_SCALE = 0.02
 TEST_SEED = 7
+# The API connectors' clock in tests: the offline answers do not change with the hour.
+API_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
@@ -52,7 +56,7 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
         dbt_target_path=root / "target",
         sample_scale=TEST_SCALE,
         sample_seed=TEST_SEED,
-        **overrides,
+        **{"apis_now": API_NOW, **overrides},
     )
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -16,13 +17,16 @@ from olist_elt.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-CLI = [sys.executable, "-m", "olist_elt.cli"]
+CLI = [sys.executable, "-m", "olist_elt"]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any OLIST_ setting, plus extra."""
+def _env(home: Path | None = None, **extra: str) -> dict[str, str]:
+    """The caller's environment without any OLIST_ setting; OLIST_HOME (the folder every
+    relative path resolves against, as a fresh clone's root would be) plus extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
     env.pop("PREFECT_API_URL", None)
+    if home is not None:
+        env["OLIST_HOME"] = str(home)
     env.update(extra)
     return env
 
@@ -44,6 +48,7 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cli_run(repo_copy: Path) -> subprocess.CompletedProcess[str]:
     """`olist-elt run` with no arguments from the repository root (small scale)."""
     env = _env(
+        repo_copy,
         OLIST_SAMPLE_SCALE="0.01",
         OLIST_DBT_PROJECT_DIR=str(repo_copy / "dbt_project"),
         OLIST_PROFILES_DIR=str(repo_copy),
@@ -112,7 +117,7 @@ def test_audit_verify_reports_the_chain(
     done = subprocess.run(
         [*CLI, "audit", "verify"],
         cwd=repo_copy,
-        env=_env(),
+        env=_env(repo_copy),
         capture_output=True,
         text=True,
         timeout=60,
@@ -124,7 +129,7 @@ def test_audit_verify_reports_the_chain(
     done = subprocess.run(
         [*CLI, "audit", "verify"],
         cwd=repo_copy,
-        env=_env(),
+        env=_env(repo_copy),
         capture_output=True,
         text=True,
         timeout=60,
@@ -141,7 +146,7 @@ def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_di
     done = subprocess.run(
         [*CLI, "run", str(bad)],
         cwd=tmp_path,
-        env=_env(),
+        env=_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=600,
@@ -163,7 +168,7 @@ def test_a_bad_setting_fails_at_start_naming_it(tmp_path: Path) -> None:
     done = subprocess.run(
         [*CLI, "run"],
         cwd=tmp_path,
-        env=_env(OLIST_SAMPLE_SCALE="-1"),
+        env=_env(tmp_path, OLIST_SAMPLE_SCALE="-1"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -175,10 +180,68 @@ def test_sample_command_writes_the_files(tmp_path: Path) -> None:
     done = subprocess.run(
         [*CLI, "sample", "--scale", "0.001", "--out", str(tmp_path / "s")],
         cwd=tmp_path,
-        env=_env(),
+        env=_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "s").glob("*.csv"))) == 9
+
+
+def _listing(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_status_and_vault_see_the_same_lake_from_any_folder(
+    cli_run: subprocess.CompletedProcess[str], repo_copy: Path
+) -> None:
+    elsewhere = Path(tempfile.mkdtemp())
+    before = {repo_copy / "dbt_project": _listing(repo_copy / "dbt_project"), elsewhere: set()}
+    outputs = {}
+    for cwd in (repo_copy, elsewhere, repo_copy / "dbt_project"):
+        for command in (["status"], ["vault", "list"]):
+            done = subprocess.run(
+                [*CLI, *command],
+                cwd=cwd,
+                env=_env(repo_copy, COLUMNS="200"),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            outputs.setdefault(" ".join(command), set()).add(done.stdout)
+    assert all(len(seen) == 1 for seen in outputs.values()), outputs
+    [status] = outputs["status"]
+    run_id = json.loads(next((repo_copy / "lake" / "runs").glob("2*.json")).read_text())["run_id"]
+    assert run_id in status and "success" in status
+    assert "pii_hmac_key" in outputs["vault list"].pop()
+    for folder, listing in before.items():
+        assert _listing(folder) == listing, f"{folder} got stray files"
+    shutil.rmtree(elsewhere)
+
+
+def test_python_m_olist_elt_lists_every_command() -> None:
+    done = subprocess.run(
+        [*CLI, "--help"], env=_env(COLUMNS="200"), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for command in (
+        "run",
+        "build",
+        "check",
+        "sample",
+        "ingest",
+        "raw",
+        "vault",
+        "audit",
+        "erase",
+        "status",
+        "lifecycle",
+        "deployments",
+        "warehouse",
+        "spark",
+        "stream",
+        "dashboards",
+    ):
+        assert f" {command} " in done.stdout, command

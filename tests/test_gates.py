@@ -14,10 +14,11 @@ import pytest
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.pipeline import layer_row_counts, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
+from olist_elt.targets import target_for
 from tests.conftest import workspace_settings
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Setting
 
 
 def _gold_fingerprint(settings: Settings) -> dict[str, object]:
-    fp: dict[str, object] = dict(layer_row_counts(settings, "gold"))
+    fp: dict[str, object] = dict(target_for(settings).served_counts())
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         fp["payments_brl"] = con.execute(
@@ -177,7 +178,6 @@ def test_rows_lost_between_raw_and_bronze_fail_the_bronze_layer(gated: Settings)
     from dataclasses import replace
 
     from olist_elt.errors import DbtStepFailed
-    from olist_elt.pipeline import build_layer, pipeline_dbt
 
     manifest = Manifest(LocalStorage(gated.lake_dir))
     record = next(
@@ -186,7 +186,7 @@ def test_rows_lost_between_raw_and_bronze_fail_the_bronze_layer(gated: Settings)
     manifest.put(replace(record, rows=record.rows + 1))  # raw claims one row more
     try:
         with pytest.raises(DbtStepFailed, match="assert_bronze_rows_match_the_manifest"):
-            build_layer(pipeline_dbt(gated), "bronze")
+            target_for(gated).build("bronze")
     finally:
         manifest.put(record)
-    build_layer(pipeline_dbt(gated), "bronze")  # restored: passes again
+    target_for(gated).build("bronze")  # restored: passes again

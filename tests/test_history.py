@@ -14,13 +14,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from olist_elt.connectors.olist import ingest_olist
+from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.errors import PipelineFailed
-from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.lander import Lander
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.pipeline import RunSummary, build_layer, run_backfill, run_pipeline
+from olist_elt.run.pipeline import run_backfill, run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
+from olist_elt.targets.base import Target
 from olist_elt.transform.parity import TableFingerprint, fingerprint
 from tests.conftest import workspace_settings
 
@@ -139,10 +141,11 @@ def _mover_order(orders: list[dict[str, str]], customer_id: str, bought: datetim
 
 def ingest_on(settings: Settings, folder: Path, day: datetime) -> None:
     """Land a delivery as the connector would have on that day."""
-    writer = RawWriter(
+    lander = Lander(
         LocalStorage(settings.lake_dir), AuditLog(settings.audit_path), clock=lambda: day
     )
-    result = ingest_olist(folder, writer=writer, landing=settings.landing_dir, run_id="t")
+    connector = OlistCsvConnector(folder, settings.landing_dir, "t")
+    result = lander.land(connector, connector.read(lander.view(connector)), "t")
     assert not result.quarantined, result.quarantined
 
 
@@ -307,10 +310,10 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
 ) -> None:
     shutil.copytree(history.refreshed.lake_dir.parent, tmp_path / "ws")
     settings = workspace_settings(tmp_path / "ws", apis="off")
-    import olist_elt.pipeline as pipeline
+    real_build = Target.build
 
-    def lossy_build(dbt, layer, full_refresh=False):
-        result = build_layer(dbt, layer, full_refresh)
+    def lossy_build(self, layer, full_refresh=False):
+        result = real_build(self, layer, full_refresh)
         if layer == "silver":
             con = duckdb.connect(str(settings.warehouse_path))
             con.execute(
@@ -320,7 +323,7 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
             con.close()
         return result
 
-    monkeypatch.setattr(pipeline, "build_layer", lossy_build)
+    monkeypatch.setattr(Target, "build", lossy_build)
     served = rows_by_key(settings, "gold.fct_payments", "payment_key")
     with pytest.raises(PipelineFailed, match=r"(?s)at 'reconcile'.*order_payments: bronze") as err:
         run_pipeline(settings, ingest_inputs=False, force_rebuild=True)

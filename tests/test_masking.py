@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
 from olist_elt.errors import PipelineFailed
-from olist_elt.pipeline import RunSummary, apply_erasure, record_erasure, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.erasure import keyed_pseudonym
+from olist_elt.security.erasure import keyed_pseudonym, record_erasure
 from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads
 from olist_elt.settings import REPO_ROOT, Settings
 from olist_elt.transform.dbt import Dbt, compile_inline
@@ -307,7 +308,7 @@ def test_erasure_leaves_nothing_that_links_to_the_person(tmp_path: Path, sample_
     assert person["customer_unique_id"] not in register and pseudo_person in register
 
     # every later rebuild keeps the erasure: rebuild from raw through the pipeline
-    apply_erasure(settings)
+    run_pipeline(settings, ingest_inputs=False)  # the erasure applies (full refresh)
     summary = run_pipeline(settings, sample_dir)
     assert summary.outcome == "success"  # dbt tests, including the leak check, pass
 

@@ -16,7 +16,8 @@ from werkzeug import Request, Response
 
 from olist_elt.cli import app
 from olist_elt.errors import PipelineFailed
-from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from tests.conftest import workspace_settings
 from tests.test_history import ingest_on

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.sample import OLIST_FILES
 from olist_elt.settings import Settings
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import os
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from olist_elt.errors import SettingsError
@@ -16,14 +17,32 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parents[1]
 
 
+def project_home() -> Path:
+    """The folder every relative path resolves against: OLIST_HOME, else the
+    repository this package was installed from. Never the working directory, so a
+    command gives the same answer wherever it is started."""
+    home = os.environ.get("OLIST_HOME")
+    return Path(home).expanduser().resolve() if home else REPO_ROOT
+
+
 class Settings(BaseSettings):
-    """Settings of olist-elt; every field can be set as `OLIST_<FIELD>`."""
+    """Settings of olist-elt; every field can be set as `OLIST_<FIELD>`. Relative
+    paths are resolved against `home` (OLIST_HOME, default the repository root)."""
 
     model_config = SettingsConfigDict(
         env_prefix="OLIST_", env_file=".env", extra="ignore", validate_default=True
     )
 
+    home: Path = Field(
+        default_factory=project_home,
+        description="Project home: relative paths and .env are taken from here",
+    )
     target: Literal["local", "spark", "warehouse"] = "local"
+    source: str | None = Field(
+        None,
+        description="Folder, .zip or URL of the Olist CSVs for `run` and the flows;"
+        " unset: the generated sample",
+    )
     lake_dir: Path = Field(Path("lake"), description="Root of the local lake folder.")
     lake_backend: Literal["local", "s3"] = Field(
         "local",
@@ -124,6 +143,11 @@ class Settings(BaseSettings):
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )
+    apis_now: datetime | None = Field(
+        None,
+        description="Pin 'now' for the API connectors (the end of the BCB window, the"
+        " offline answers): reproducible demos and tests; default the system clock",
+    )
 
     @field_validator(
         "lake_dir",
@@ -140,9 +164,22 @@ class Settings(BaseSettings):
         "alert_file",
     )
     @classmethod
-    def _absolute(cls, value: Path | None) -> Path | None:
-        """Resolve relative paths against the working directory once, at start."""
-        return value.expanduser().resolve() if value is not None else None
+    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Resolve relative paths against the project home once, at start."""
+        if value is None:
+            return None
+        home = info.data.get("home") or project_home()
+        return (home / value.expanduser()).resolve()
+
+    @field_validator("apis_now")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A pinned time without a zone is UTC."""
+        if value is not None and value.tzinfo is None:
+            from datetime import UTC
+
+            return value.replace(tzinfo=UTC)
+        return value
 
     @property
     def audit_path(self) -> Path:
@@ -163,10 +200,12 @@ class Settings(BaseSettings):
         return self.sample_dir or self.lake_dir / "landing" / "olist"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read and validate the settings; a bad one raises SettingsError naming it."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings (environment, then OLIST_HOME/.env); a bad one
+    raises SettingsError naming it."""
+    home = Path(overrides["home"]) if overrides.get("home") else project_home()
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=home / ".env", **overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"OLIST_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"

@@ -12,11 +12,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from olist_elt.connectors.bcb import ingest_bcb
+from olist_elt.connectors.bcb import BcbSgsConnector, SeriesResult
 from olist_elt.connectors.bcb.sample import handler as sample_handler
 from olist_elt.connectors.http import BadPayload, ConnectorError
+from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
-from olist_elt.lake.raw import RawWriter
 from olist_elt.security.audit import AuditLog
 
 DAILY = {11: ("selic_daily", "daily")}
@@ -24,9 +24,18 @@ MONTHLY = {433: ("ipca", "monthly")}
 
 
 @pytest.fixture()
-def writer(lake_storage, tmp_path: Path) -> RawWriter:
-    """The connector writes to a folder and to a bucket on moto's server alike."""
-    return RawWriter(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
+def writer(lake_storage, tmp_path: Path) -> Lander:
+    """The lake lands the connector's items in a folder and in a bucket on moto alike."""
+    return Lander(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
+
+
+def ingest_bcb(
+    client: httpx.Client, base_url: str, *, writer: Lander, run_id: str, **options
+) -> list[SeriesResult]:
+    """Read the series with the connector and land what it yields."""
+    connector = BcbSgsConnector(client, base_url, **options)
+    writer.land(connector, connector.read(writer.view(connector)), run_id)
+    return connector.results
 
 
 def _sample_app(calls: list[tuple[str, str, str]]):
@@ -46,12 +55,12 @@ def _d(text: str) -> date:
     return date(year, month, day)
 
 
-def _raw(writer: RawWriter) -> list:
+def _raw(writer: Lander) -> list:
     return Manifest(writer.storage).records("bcb")
 
 
 def test_a_30_year_daily_request_is_windowed_under_10_years(
-    writer: RawWriter, httpserver: HTTPServer
+    writer: Lander, httpserver: HTTPServer
 ) -> None:
     calls: list = []
     httpserver.expect_request(re.compile(".*")).respond_with_handler(_sample_app(calls))
@@ -75,7 +84,7 @@ def test_a_30_year_daily_request_is_windowed_under_10_years(
 
 
 def test_the_watermark_makes_the_next_run_fetch_only_new_dates(
-    writer: RawWriter, httpserver: HTTPServer
+    writer: Lander, httpserver: HTTPServer
 ) -> None:
     calls: list = []
     httpserver.expect_request(re.compile(".*")).respond_with_handler(_sample_app(calls))
@@ -111,7 +120,7 @@ def test_the_watermark_makes_the_next_run_fetch_only_new_dates(
     assert first.rows == 6 and first.watermark == "2018-06-01"
     assert calls[1][1] == "02/06/2018"  # starts the day after the watermark
     assert second.rows == 3 and second.watermark == "2018-09-01"
-    assert third.rows == 0 and third.objects == []
+    assert third.rows == 0 and third.windows == 0
     dates = []
     for record in _raw(writer):
         items = json.loads(writer.storage.read_bytes(record.object_key))
@@ -119,7 +128,7 @@ def test_the_watermark_makes_the_next_run_fetch_only_new_dates(
     assert len(dates) == len(set(dates)) == 9
 
 
-def test_decimal_text_is_kept_exactly(writer: RawWriter, httpserver: HTTPServer) -> None:
+def test_decimal_text_is_kept_exactly(writer: Lander, httpserver: HTTPServer) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_json(
         [
             {"data": "01/01/2018", "valor": "0.29"},
@@ -142,7 +151,7 @@ def test_decimal_text_is_kept_exactly(writer: RawWriter, httpserver: HTTPServer)
     assert values == ["0.29", "-0.10", "12"] and record.rows == 3
 
 
-def test_http_500_then_success_is_retried(writer: RawWriter, httpserver: HTTPServer) -> None:
+def test_http_500_then_success_is_retried(writer: Lander, httpserver: HTTPServer) -> None:
     httpserver.expect_ordered_request(re.compile(".*")).respond_with_data("oops", status=500)
     httpserver.expect_ordered_request(re.compile(".*")).respond_with_json(
         [{"data": "01/01/2018", "valor": "0.29"}]
@@ -199,7 +208,7 @@ def test_http_500_then_success_is_retried(writer: RawWriter, httpserver: HTTPSer
     ],
 )
 def test_bad_answers_are_clear_errors_with_nothing_in_raw(
-    writer: RawWriter, httpserver: HTTPServer, answer: Response, error: type, match: str
+    writer: Lander, httpserver: HTTPServer, answer: Response, error: type, match: str
 ) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_response(answer)
     with httpx.Client() as client, pytest.raises(error, match=match):

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from olist_elt.connectors.olist import OlistCsvConnector, ingest_olist
-from olist_elt.connectors.registry import Connector
+from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.errors import OlistEltError
+from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.registry import Connector, RawItem, Refused
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import RawWriteRefused
@@ -35,9 +36,9 @@ def _raw_objects(settings: Settings) -> list[str]:
 
 
 def _ingest(settings: Settings, source: Path | str, run_id: str = "r1"):
-    return ingest_olist(
-        source, writer=_writer(settings), landing=settings.landing_dir, run_id=run_id
-    )
+    connector = OlistCsvConnector(source, settings.landing_dir, run_id)
+    lander = Lander(LocalStorage(settings.lake_dir), AuditLog(settings.audit_path))
+    return lander.land(connector, connector.read(lander.view(connector)), run_id)
 
 
 def _one_file(tmp_path: Path, sample_dir: Path, name: str) -> Path:
@@ -217,7 +218,7 @@ class ImpostorOlist(OlistCsvConnector):
 
 def test_unregistered_writer_is_refused_and_audited(workspace: Settings, sample_dir: Path) -> None:
     writer = _writer(workspace)
-    for rogue in (RogueWriter(), ImpostorOlist()):
+    for rogue in (RogueWriter(), ImpostorOlist(sample_dir, workspace.landing_dir, "r")):
         with pytest.raises(RawWriteRefused, match="not a registered connector"):
             writer.write_file(
                 rogue,
@@ -236,7 +237,7 @@ def test_unregistered_writer_is_refused_and_audited(workspace: Settings, sample_
 def test_official_connector_cannot_escape_its_prefix(workspace: Settings, sample_dir: Path) -> None:
     with pytest.raises(RawWriteRefused):
         _writer(workspace).write_file(
-            OlistCsvConnector(),
+            OlistCsvConnector(sample_dir, workspace.landing_dir, "r"),
             dataset="../bcb/series",
             path=sample_dir / ORDERS,
             ext="csv",
@@ -245,3 +246,48 @@ def test_official_connector_cannot_escape_its_prefix(workspace: Settings, sample
             run_id="r",
         )
     assert not (workspace.lake_dir / "raw" / "bcb").exists()
+
+
+class ReadOnlyStorage(LocalStorage):
+    """A lake that answers reads and refuses every write."""
+
+    def put_file(self, key: str, path: Path) -> None:
+        raise PermissionError(f"read-only lake: {key}")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        raise PermissionError(f"read-only lake: {key}")
+
+
+def test_the_connector_yields_what_it_read_without_writing_anything(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    (folder / "notes.txt").write_text("not an olist file\n")
+    storage = ReadOnlyStorage(workspace.lake_dir)
+    connector = OlistCsvConnector(folder, workspace.landing_dir, "r1")
+    lander = Lander(storage, AuditLog(workspace.audit_path))
+    items = list(connector.read(lander.view(connector)))
+    kinds = sorted((type(i).__name__, i.name) for i in items)
+    assert kinds == [("RawItem", ORDERS), ("Refused", "notes.txt")]
+    item = next(i for i in items if isinstance(i, RawItem))
+    refused = next(i for i in items if isinstance(i, Refused))
+    assert item.dataset == "orders" and item.rows and item.rows > 0 and item.sha256
+    assert refused.reason == "unknown_file"
+    assert not workspace.lake_dir.exists() or not any(workspace.lake_dir.rglob("*"))
+
+
+def test_the_lander_refuses_an_unregistered_connector_before_reading_it(
+    workspace: Settings,
+) -> None:
+    read = []
+
+    class Sneaky(RogueWriter):
+        def read(self, lake):
+            read.append(True)
+            yield RawItem("orders", "csv", "x.csv", 1, "x", data=b"a\n1\n")
+
+    lander = Lander(LocalStorage(workspace.lake_dir), AuditLog(workspace.audit_path))
+    connector = Sneaky()
+    with pytest.raises(RawWriteRefused, match="not a registered connector"):
+        lander.land(connector, connector.read(lander.view(connector)), "r")
+    assert read == [] and _raw_objects(workspace) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,20 +13,23 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from olist_elt.connectors.http import BadPayload, ConnectorError
-from olist_elt.connectors.openweather import ingest_openweather
+from olist_elt.connectors.openweather import OpenWeatherConnector
 from olist_elt.connectors.openweather.sample import handler as sample_handler
 from olist_elt.connectors.openweather.settings import CAPITALS
+from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
-from olist_elt.lake.raw import RawWriter
 from olist_elt.security.audit import AuditLog
 
 KEY = "k-123"
 
 
+NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
+
+
 @pytest.fixture()
-def writer(lake_storage, tmp_path: Path) -> RawWriter:
-    """The connector writes to a folder and to a bucket on moto's server alike."""
-    return RawWriter(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
+def writer(lake_storage, tmp_path: Path) -> Lander:
+    """The lake lands the connector's items in a folder and in a bucket on moto alike."""
+    return Lander(lake_storage, AuditLog(tmp_path / "audit.jsonl"))
 
 
 def _serve_sample(request: Request) -> Response:
@@ -36,18 +40,21 @@ def _serve_sample(request: Request) -> Response:
             content_type="application/json",
         )
     url = httpx.URL("http://ow" + request.path, params=dict(request.args))
-    answer = sample_handler(httpx.Request("GET", url))
+    answer = sample_handler(httpx.Request("GET", url), NOW)
     return Response(answer.content, answer.status_code, content_type="application/json")
 
 
-def _run(writer: RawWriter, server: HTTPServer, key: str = KEY, **kw):
+def _run(writer: Lander, server: HTTPServer, key: str = KEY, **kw):
+    """Read the capitals with the connector and land what it yields."""
     with httpx.Client() as client:
-        return ingest_openweather(
-            client, server.url_for("/"), key, writer=writer, run_id="r", max_wait_s=0.2, **kw
+        connector = OpenWeatherConnector(
+            client, server.url_for("/"), key, max_wait_s=0.2, clock=lambda: NOW, **kw
         )
+        writer.land(connector, connector.read(writer.view(connector)), "r")
+    return connector
 
 
-def test_all_27_capitals_land_in_one_raw_object(writer: RawWriter, httpserver: HTTPServer) -> None:
+def test_all_27_capitals_land_in_one_raw_object(writer: Lander, httpserver: HTTPServer) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_handler(_serve_sample)
     result = _run(writer, httpserver)
     assert len(result.fetched) == 27 and not result.unknown
@@ -60,7 +67,7 @@ def test_all_27_capitals_land_in_one_raw_object(writer: RawWriter, httpserver: H
 
 
 def test_a_bad_key_is_a_clear_error_with_nothing_in_raw(
-    writer: RawWriter, httpserver: HTTPServer
+    writer: Lander, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_handler(_serve_sample)
     with pytest.raises(ConnectorError, match="olist-elt vault set openweather_api_key"):
@@ -69,14 +76,14 @@ def test_a_bad_key_is_a_clear_error_with_nothing_in_raw(
 
 
 def test_an_unknown_city_is_skipped_with_cod_as_a_string(
-    writer: RawWriter, httpserver: HTTPServer
+    writer: Lander, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_handler(_serve_sample)
     result = _run(writer, httpserver, capitals={"SP": "São Paulo", "XX": "Atlantis"})
     assert result.fetched == ["São Paulo"] and result.unknown == ["Atlantis"]
 
 
-def test_429_waits_and_retries_within_a_bound(writer: RawWriter, httpserver: HTTPServer) -> None:
+def test_429_waits_and_retries_within_a_bound(writer: Lander, httpserver: HTTPServer) -> None:
     httpserver.expect_ordered_request(re.compile(".*")).respond_with_response(
         Response(
             json.dumps({"cod": 429, "message": "slow down"}),
@@ -105,7 +112,7 @@ def test_429_waits_and_retries_within_a_bound(writer: RawWriter, httpserver: HTT
     ],
 )
 def test_a_wrong_shape_is_a_clear_error_with_nothing_in_raw(
-    writer: RawWriter, httpserver: HTTPServer, body: str
+    writer: Lander, httpserver: HTTPServer, body: str
 ) -> None:
     httpserver.expect_request(re.compile(".*")).respond_with_data(
         body, content_type="application/json"

@@ -17,14 +17,15 @@ import pytest
 from olist_elt.connectors.http import ConnectorError
 from olist_elt.connectors.stream import (
     DATASET,
-    consume,
+    ConsumeStats,
+    OrderEventsConnector,
     ensure_stream,
     publish,
     run,
     sample_events,
 )
+from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
-from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import LocalStorage, Storage
 from olist_elt.security.audit import AuditLog
 
@@ -91,9 +92,18 @@ def _storage(lake: Path | Storage) -> Storage:
     return LocalStorage(lake) if isinstance(lake, Path) else lake
 
 
-def _writer(lake: Path | Storage, audit: Path | None = None) -> RawWriter:
+def _writer(lake: Path | Storage, audit: Path | None = None) -> Lander:
     audit = audit or (lake / "_audit" if isinstance(lake, Path) else Path("/nonexistent"))
-    return RawWriter(_storage(lake), AuditLog(audit / "audit.jsonl"))
+    return Lander(_storage(lake), AuditLog(audit / "audit.jsonl"))
+
+
+async def consume(
+    servers: str, user: str, password: str, *, writer: Lander, run_id: str, **options
+) -> ConsumeStats:
+    """Consume with the connector and land what it yields (acks follow the landing)."""
+    connector = OrderEventsConnector(servers, user, password, **options)
+    await writer.aland(connector, connector.aread(writer.view(connector)), run_id)
+    return connector.stats
 
 
 def _event_ids(lake: Path | Storage) -> list[str]:
@@ -111,14 +121,15 @@ def _event_ids(lake: Path | Storage) -> list[str]:
 CONSUMER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from olist_elt.connectors.stream import consume, run
-    from olist_elt.lake.raw import RawWriter
+    from olist_elt.connectors.stream import OrderEventsConnector, run
+    from olist_elt.lake.lander import Lander
     from olist_elt.lake.storage import LocalStorage
     from olist_elt.security.audit import AuditLog
     lake = Path(sys.argv[2])
-    writer = RawWriter(LocalStorage(lake), AuditLog(lake / "_audit" / "audit.jsonl"))
-    run(consume(sys.argv[1], sys.argv[3], sys.argv[4], writer=writer, run_id="crash",
-                batch_size=20, crash_after_write=True))
+    lander = Lander(LocalStorage(lake), AuditLog(lake / "_audit" / "audit.jsonl"))
+    connector = OrderEventsConnector(sys.argv[1], sys.argv[3], sys.argv[4], batch_size=20,
+                                     crash_after_write=True)
+    run(lander.aland(connector, connector.aread(lander.view(connector)), "crash"))
 """)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.model import EXPOSURES_FILE, exposures_yaml
-from olist_elt.pipeline import RunSummary
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import dbt_environment
 

@@ -14,7 +14,7 @@ from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.commands import render_dashboards
 from olist_elt.dashboards.query import card_runner
 from olist_elt.dashboards.render import RenderedDashboard
-from olist_elt.pipeline import RunSummary
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"

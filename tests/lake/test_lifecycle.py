@@ -11,9 +11,10 @@ import pytest
 from olist_elt.lake.lifecycle import LifecycleError, move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.pipeline import layer_row_counts, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
+from olist_elt.targets import target_for
 from tests.conftest import workspace_settings
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
 ) -> None:
     settings = workspace_settings(tmp_path)
     run_pipeline(settings, sample_dir)
-    before = layer_row_counts(settings, "gold")
+    before = target_for(settings).served_counts()
     old = {"orders", "order_items", "customers"}
     _backdate(settings, old, days=120)
     storage = LocalStorage(settings.lake_dir)
@@ -58,16 +59,16 @@ def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
 
     summary = run_pipeline(settings, sample_dir)  # rebuild from raw + cold
     assert summary.outcome == "success"
-    assert layer_row_counts(settings, "gold") == before
+    assert target_for(settings).served_counts() == before
 
 
 def test_a_copy_that_does_not_match_its_sha256_keeps_the_raw_object(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = workspace_settings(tmp_path)
-    from olist_elt.pipeline import ingest
+    from olist_elt.run.inputs import ingest_olist
 
-    ingest(settings, sample_dir, "r1")
+    ingest_olist(settings, sample_dir, "r1")
     _backdate(settings, {"sellers"}, days=400)
     storage = LocalStorage(settings.lake_dir)
     monkeypatch.setattr(storage, "sha256", lambda key: "0" * 64)

@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from olist_elt.lake.storage import s3_secret_name
-from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings

@@ -12,10 +12,10 @@ import boto3
 import httpx
 import pytest
 
-from olist_elt.connectors.olist import ingest_olist
+from olist_elt.connectors.olist import OlistCsvConnector
+from olist_elt.lake.lander import IngestResult, Lander
 from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
-from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
 from olist_elt.security.audit import AuditLog
 
@@ -49,8 +49,14 @@ def test_put_read_list_copy_delete(storage, tmp_path: Path) -> None:
         storage.put_bytes("../escape", b"x")
 
 
+def ingest_olist(source: Path, *, writer: Lander, landing: Path, run_id: str) -> IngestResult:
+    """The Olist connector read and landed on one storage backend."""
+    connector = OlistCsvConnector(source, landing, run_id)
+    return writer.land(connector, connector.read(writer.view(connector)), run_id)
+
+
 def test_raw_writer_manifest_and_quarantine(storage, sample_dir: Path, tmp_path: Path) -> None:
-    writer = RawWriter(storage, AuditLog(tmp_path / "audit.jsonl"))
+    writer = Lander(storage, AuditLog(tmp_path / "audit.jsonl"))
     first = ingest_olist(sample_dir, writer=writer, landing=tmp_path / "landing", run_id="r1")
     again = ingest_olist(sample_dir, writer=writer, landing=tmp_path / "landing", run_id="r2")
     assert len(first.ingested) == 9 and len(again.duplicates) == 9
@@ -69,7 +75,7 @@ def test_lifecycle_moves_old_objects_on_either_backend(
     storage, sample_dir: Path, tmp_path: Path
 ) -> None:
     audit = AuditLog(tmp_path / "audit.jsonl")
-    ingest_olist(sample_dir, writer=RawWriter(storage, audit), landing=tmp_path / "l", run_id="r1")
+    ingest_olist(sample_dir, writer=Lander(storage, audit), landing=tmp_path / "l", run_id="r1")
     record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
     key = manifest_key(record.source, record.dataset, record.sha256)
     data = json.loads(storage.read_bytes(key))

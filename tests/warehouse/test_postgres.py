@@ -12,8 +12,10 @@ import psycopg
 import pytest
 
 from olist_elt.errors import PipelineFailed
-from olist_elt.pipeline import RunSummary, run_pipeline, warehouse_dbt
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
+from olist_elt.targets import target_for
 from olist_elt.warehouse.postgres import ensure_roles, login
 from tests.conftest import pg_workspace
 
@@ -158,7 +160,7 @@ def test_docs_show_sources_bronze_silver_gold_as_one_graph(
     pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
 ) -> None:
     settings = pg_settings.model_copy(update={"target": "warehouse"})
-    dbt = warehouse_dbt(settings, login(settings))
+    dbt = target_for(settings).warehouse_dbt
     dbt.run("docs", "generate", "--no-compile")
     target = dbt.target_path
     manifest = json.loads((target / "manifest.json").read_text())

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from olist_elt.pipeline import RunSummary, run_pipeline
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from olist_elt.transform.parity import compare_layer
 from olist_elt.transform.spark import spark_tables, spark_warehouse_dir, stop_spark
@@ -56,8 +57,9 @@ def test_spark_target_runs_bronze_and_silver_on_spark_and_gold_on_postgres(
     assert spark.outcome == "success"
     names = [s.name for s in spark.steps]
     assert names.index("spark session") < names.index("dbt build bronze")
-    assert names[-8:] == [
+    assert names[-9:] == [
         "gate silver",
+        "connect warehouse",
         "dbt parse warehouse",
         "publish silver",
         "dbt build gold",

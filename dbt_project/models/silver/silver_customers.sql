@@ -13,7 +13,7 @@ erased as (
 ),
 
 latest as (
-    {{ latest_per_key('customers', ['customer_id']) }}
+    {{ latest_per_key('customers', natural_key('customers')) }}
 ),
 
 conformed as (

@@ -31,9 +31,7 @@ conformed as (
 inside_brazil as (
     select *
     from conformed
-    where
-        latitude between -33.75 and 5.27
-        and longitude between -73.99 and -34.79
+    where {{ in_brazil('latitude', 'longitude') }}
 ),
 
 city_votes as (

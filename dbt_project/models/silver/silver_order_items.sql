@@ -1,15 +1,15 @@
-{{ config(**silver_incremental(['order_id', 'order_item_id'])) }}
+{{ config(**silver_incremental(natural_key('order_items'))) }}
 
 with
 
 items as (
     {{ touched_rows(
-        ref('bronze_olist__order_items'), ['order_id', 'order_item_id']
+        ref('bronze_olist__order_items'), natural_key('order_items')
     ) }}
 ),
 
 latest as (
-    {{ latest_per_key('items', ['order_id', 'order_item_id']) }}
+    {{ latest_per_key('items', natural_key('order_items')) }}
 ),
 
 final as (

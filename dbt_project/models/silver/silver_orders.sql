@@ -1,9 +1,9 @@
-{{ config(**silver_incremental(['order_id'])) }}
+{{ config(**silver_incremental(natural_key('orders'))) }}
 
 with
 
 orders as (
-    {{ touched_rows(ref('bronze_olist__orders'), ['order_id']) }}
+    {{ touched_rows(ref('bronze_olist__orders'), natural_key('orders')) }}
 ),
 
 erased as (
@@ -11,7 +11,7 @@ erased as (
 ),
 
 latest as (
-    {{ latest_per_key('orders', ['order_id']) }}
+    {{ latest_per_key('orders', natural_key('orders')) }}
 ),
 
 typed as (

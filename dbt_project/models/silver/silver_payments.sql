@@ -1,16 +1,16 @@
-{{ config(**silver_incremental(['order_id', 'payment_sequential'])) }}
+{{ config(**silver_incremental(natural_key('order_payments'))) }}
 
 with
 
 payments as (
     {{ touched_rows(
         ref('bronze_olist__order_payments'),
-        ['order_id', 'payment_sequential'],
+        natural_key('order_payments'),
     ) }}
 ),
 
 latest as (
-    {{ latest_per_key('payments', ['order_id', 'payment_sequential']) }}
+    {{ latest_per_key('payments', natural_key('order_payments')) }}
 ),
 
 final as (

@@ -13,7 +13,7 @@ overrides as (
 ),
 
 latest as (
-    {{ latest_per_key('products', ['product_id']) }}
+    {{ latest_per_key('products', natural_key('products')) }}
 ),
 
 latest_translations as (

@@ -1,4 +1,4 @@
-{{ config(**silver_incremental(['review_id', 'order_id'])) }}
+{{ config(**silver_incremental(natural_key('order_reviews'))) }}
 
 {#- Grain: one row per (review_id, order_id). The export reuses a review_id for
     several orders of one purchase and gives some orders several reviews; both are
@@ -8,7 +8,7 @@ with
 
 reviews as (
     {{ touched_rows(
-        ref('bronze_olist__order_reviews'), ['review_id', 'order_id']
+        ref('bronze_olist__order_reviews'), natural_key('order_reviews')
     ) }}
 ),
 
@@ -17,7 +17,7 @@ orders as (
 ),
 
 latest as (
-    {{ latest_per_key('reviews', ['review_id', 'order_id'],
+    {{ latest_per_key('reviews', natural_key('order_reviews'),
         '_ingested_at desc, review_answer_timestamp desc, _source_object desc') }}
 ),
 

@@ -9,7 +9,7 @@ states as (
 ),
 
 latest as (
-    {{ latest_per_key('sellers', ['seller_id']) }}
+    {{ latest_per_key('sellers', natural_key('sellers')) }}
 ),
 
 final as (

@@ -1,5 +1,4 @@
-"""Official connectors: registered, versioned classes with a service identity."""
+"""The official connectors, one package per source (olist, bcb, openweather, stream).
 
-from olist_elt.connectors.registry import Connector, get_connector, register_connector, registered
-
-__all__ = ["Connector", "get_connector", "register_connector", "registered"]
+Each reads its source and yields what it read; the lake (lake/lander.py) lands it.
+The registry they register with lives in the lake (lake/registry.py)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -49,18 +48,6 @@ def _wait(max_wait_s: float) -> Callable[[Any], float]:
     return wait
 
 
-# Retries per connector ("BCB", "OpenWeather") in this process; the pipeline reads the
-# difference around its ingest step into the run's connector counters.
-RETRIES: Counter[str] = Counter()
-
-
-def _count_retry(source: str) -> Callable[[Any], None]:
-    def before_sleep(state: Any) -> None:
-        RETRIES[source.split(" ", 1)[0]] += 1
-
-    return before_sleep
-
-
 def get_json(
     client: httpx.Client,
     url: str,
@@ -70,8 +57,10 @@ def get_json(
     attempts: int = 4,
     max_wait_s: float = 8.0,
     on_error: Callable[[httpx.Response], None] | None = None,
+    on_retry: Callable[[], None] | None = None,
 ) -> Any:
-    """GET and parse JSON with bounded retries on 5xx, 429 and network errors."""
+    """GET and parse JSON with bounded retries on 5xx, 429 and network errors;
+    on_retry is told of each retry (the connector counts them)."""
 
     def once() -> Any:
         try:
@@ -101,7 +90,7 @@ def get_json(
         retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
         stop=stop_after_attempt(attempts),
         wait=_wait(max_wait_s),
-        before_sleep=_count_retry(source),
+        before_sleep=(lambda _state: on_retry()) if on_retry else None,
         reraise=True,
     )
     try:

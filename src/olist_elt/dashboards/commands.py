@@ -19,8 +19,10 @@ from olist_elt.settings import Settings
 
 
 def served_engine(settings: Settings) -> str:
-    """Where the served star schema is: PostgreSQL unless the target is local."""
-    return "duckdb" if settings.target == "local" else "postgres"
+    """Where the settings' target serves the star schema: 'duckdb' or 'postgres'."""
+    from olist_elt.targets import target_for
+
+    return target_for(settings).served_engine
 
 
 def render_dashboards(

@@ -15,6 +15,7 @@ from olist_elt.errors import OlistEltError
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.storage import Storage
 from olist_elt.security.audit import AuditLog
+from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
 ACTOR = "svc-lifecycle"
@@ -82,3 +83,14 @@ def move_to_cold(
         log.info("moved %s to %s", record.object_key, cold_key)
         moves.append(Move(record.object_key, cold_key, record.sha256, record.bytes))
     return moves
+
+
+def run_lifecycle(settings: Settings, older_than_days: int | None = None) -> list[Move]:
+    """Move the configured lake's raw objects past retention to the cold zone."""
+    from olist_elt.lake.storage import open_storage
+
+    return move_to_cold(
+        open_storage(settings, "svc-lifecycle"),
+        AuditLog(settings.audit_path),
+        older_than_days or settings.raw_retention_days,
+    )

@@ -1,4 +1,5 @@
-"""The raw writer: the only way into raw/, for registered connectors only."""
+"""The raw writer: the only way into raw/, for registered connectors only (the lander
+calls it with what a connector read)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from olist_elt.connectors.registry import Connector, is_official
 from olist_elt.lake.manifest import Manifest, ManifestRecord
+from olist_elt.lake.registry import Connector, RawItem, is_official
 from olist_elt.lake.storage import Storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import RawWriteRefused
@@ -156,11 +157,24 @@ class RawWriter:
                 watermark=watermark,
             )
 
-    def watermark(self, source: str, dataset: str) -> str | None:
-        """The highest watermark among accepted raw objects of a dataset."""
-        marks = [
-            r.watermark
-            for r in self.manifest.records(source)
-            if r.dataset == dataset and r.watermark and r.status == "accepted"
-        ]
-        return max(marks) if marks else None
+    def write(self, connector: Connector, item: RawItem, run_id: str) -> RawWrite:
+        """Put one item a connector read into raw (a file, or bytes)."""
+        if item.rows is None:
+            raise RawWriteRefused(f"{item.name}: an item without a row count was not validated")
+        common = {
+            "dataset": item.dataset,
+            "ext": item.ext,
+            "rows": item.rows,
+            "schema_version": item.schema_version,
+            "run_id": run_id,
+            "watermark": item.watermark,
+        }
+        if item.path is not None:
+            return self.write_file(connector, path=item.path, sha256=item.sha256, **common)
+        if item.data is None:
+            raise RawWriteRefused(f"{item.name}: an item needs a path or data")
+        return self.write_bytes(connector, data=item.data, name=item.name, **common)
+
+    def check_official(self, connector: object) -> None:
+        """Refuse, audited, anything but an instance of a registered connector."""
+        self._authorize(connector, getattr(connector, "raw_prefix", "raw/"))

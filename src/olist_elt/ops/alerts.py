@@ -19,20 +19,31 @@ from olist_elt.settings import Settings
 log = logging.getLogger(__name__)
 SMTP_SECRET = "smtp_password"
 
-ADVICE = {
-    "freshness": "A source stopped delivering: check its connector's deployment and last "
-    "flow runs in the Prefect UI, then the source itself; `olist-elt status` shows ages.",
-    "ingest": "The connector refused input: see the quarantine reason in the run record, "
-    "fix the file and run again.",
+# What to do, by the kind of the step that failed; some errors say more than their kind.
+ADVICE_BY_ERROR = {
+    "SourcesStale": "A source stopped delivering: check its connector's deployment and "
+    "last flow runs in the Prefect UI, then the source itself; `olist-elt status` shows "
+    "ages.",
+    "InputRejected": "The connector refused input: see the quarantine reason in the run "
+    "record, fix the file and run again.",
+    "ReconciliationFailed": "Rows went missing between layers with no counted reason: "
+    "compare the layers named in the reconciliation of the run record before trusting gold.",
+    "DbtProjectError": "The dbt project does not parse or compile: fix the model or macro "
+    "named in the error; no data was blamed.",
+    "WarehouseError": "PostgreSQL could not be reached or updated (no data was blamed): is "
+    "it running, did `olist-elt warehouse roles` run, is the password in the vault?",
+}
+ADVICE_BY_KIND = {
+    "io": "A connection, the network or storage failed (no data was blamed): check the "
+    "service named in the error and run again.",
     "gate": "A quality gate stopped the batch (it was rejected, gold keeps the last good "
     "data): read the failed checks, fix the source, then `olist-elt raw readmit <run_id>` "
     "or deliver a corrected file.",
-    "dbt": "A dbt model or test failed: open the compiled SQL named in the error, fix the "
-    "data or the model, and run again.",
-    "reconcile": "Rows went missing between layers with no counted reason: compare the "
-    "layers named in the reconciliation of the run record before trusting gold.",
+    "transform": "A dbt model or test failed: open the compiled SQL named in the error, fix "
+    "the data or the model, and run again.",
     "publish": "Publishing failed: gold still serves the previous run; check the warehouse "
     "connection and run again.",
+    "bookkeeping": "The run could not record or decide what to do: see the run record and the log.",
 }
 
 
@@ -57,16 +68,17 @@ class Alert:
         if self.event == "sources_stale":
             names = ", ".join(s["source"] for s in self.stale_sources)
             return f"[olist-elt] stale data: {names} (run {self.run_id})"
-        return f"[olist-elt] run {self.run_id} failed at {self.failing_step}"
+        where = f"at {self.failing_step}" if self.failing_step else "before its first step"
+        return f"[olist-elt] run {self.run_id} failed {where}"
 
 
-def advice_for(step: str | None) -> str:
-    """What to do after a failure at this step."""
-    if not step:
-        return "See the run record and the log."
-    for prefix, text in ADVICE.items():
-        if step.startswith(prefix) or prefix in step:
-            return text
+def advice_for(kind: str | None, error_class: str | None = None) -> str:
+    """What to do after a failure: by the error when it says more, else by the kind of
+    the step that failed (never by its name)."""
+    if error_class in ADVICE_BY_ERROR:
+        return ADVICE_BY_ERROR[error_class]
+    if kind in ADVICE_BY_KIND:
+        return ADVICE_BY_KIND[kind]
     return "See the run record and the log; run again once the cause is fixed."
 
 

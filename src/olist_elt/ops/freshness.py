@@ -3,12 +3,16 @@ maximum age set for it (OLIST_FRESHNESS_MAX_AGE_HOURS)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from olist_elt.errors import OlistEltError
 from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,3 +84,25 @@ def source_freshness(
             )
         )
     return out
+
+
+def check_freshness(
+    settings: Settings, summary: Any, records: list[ManifestRecord], sample_source: bool
+) -> list[SourceFreshness]:
+    """Freshness of every source with a maximum age, kept in the run's summary. The
+    generated sample and the offline API answers are reported as 'sample', not
+    judged; a stale live source fails the run unless OLIST_FRESHNESS_ON_STALE=warn."""
+    not_judged = {"olist"} if sample_source else set()
+    if settings.apis != "live":
+        not_judged |= {"bcb", "openweather"}
+    found = source_freshness(records, settings.freshness_max_age_hours)
+    for item in found:
+        if item.source in not_judged:
+            item.status = "sample" if item.latest_ingested_at else "off"
+    summary.freshness = [f.to_dict() for f in found]
+    stale = [f for f in found if f.status in ("stale", "missing")]
+    for item in stale:
+        log.warning("stale source %s", item.describe())
+    if stale and settings.freshness_on_stale == "fail":
+        raise SourcesStale(stale)
+    return found

@@ -42,6 +42,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("rows_out", "bigint"),
         ("outcome", "varchar(16)"),
         ("error_class", "varchar(64)"),
+        ("kind", "varchar(16)"),
+        ("layer", "varchar(16)"),
     ],
     "layer_rows": [
         ("run_id", "varchar(64)"),
@@ -111,7 +113,6 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
     """The ops rows of one run summary (as saved in the lake's run record)."""
     run_id = summary["run_id"]
     steps = summary.get("steps") or []
-    failed = next((s for s in steps if s["outcome"] == "failed"), None)
     started, finished = _ts(summary.get("started_at")), _ts(summary.get("finished_at"))
     seconds = (finished - started).total_seconds() if started and finished else None
     read = summary.get("incremental") or {}
@@ -125,7 +126,7 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
             finished,
             seconds,
             summary.get("outcome"),
-            failed["name"] if failed else None,
+            summary.get("failing_step"),
             summary.get("error_class"),
             (summary.get("error") or "")[:4000] or None,
             not summary.get("skipped_build"),
@@ -135,19 +136,18 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
         )
     )
     for no, step in enumerate(steps, start=1):
-        name = step["name"]
+        kind, layer = step.get("kind"), step.get("layer")
         rows_in = rows_out = step.get("rows")
-        if name.startswith("dbt build "):
-            layer = name.removeprefix("dbt build ")
+        if kind == "transform" and layer:
             rows_in = _layer_total(summary, UPSTREAM.get(layer, ""))
             rows_out = _layer_total(summary, layer)
-        elif name.startswith("gate "):
-            rows_in, rows_out = _layer_total(summary, name.removeprefix("gate ")), step.get("rows")
+        elif kind == "gate" and layer:
+            rows_in, rows_out = _layer_total(summary, layer), step.get("rows")
         rows["steps"].append(
             (
                 run_id,
                 no,
-                name,
+                step["name"],
                 _ts(step.get("started_at")),
                 step.get("seconds"),
                 step.get("cpu_seconds"),
@@ -156,6 +156,8 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
                 rows_out,
                 step.get("outcome"),
                 step.get("error_class"),
+                kind,
+                layer,
             )
         )
     for layer, tables in (summary.get("layer_rows") or {}).items():
@@ -205,9 +207,18 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
-def _ddl(table: str) -> str:
+def _names(table: str) -> str:
+    """The table's columns, quoted, in order (inserts name them)."""
+    return ", ".join(f'"{name}"' for name, _ in TABLES[table])
+
+
+def _ddl(table: str) -> list[str]:
+    """Create the table, and add the columns a table made by an older version lacks."""
     columns = ", ".join(f'"{name}" {kind}' for name, kind in TABLES[table])
-    return f"create table if not exists {SCHEMA}.{table} ({columns})"
+    return [f"create table if not exists {SCHEMA}.{table} ({columns})"] + [
+        f'alter table {SCHEMA}.{table} add column if not exists "{name}" {kind}'
+        for name, kind in TABLES[table]
+    ]
 
 
 def write_duckdb(path: str, summary: dict[str, Any]) -> None:
@@ -218,11 +229,15 @@ def write_duckdb(path: str, summary: dict[str, Any]) -> None:
         con.execute("begin")
         con.execute(f"create schema if not exists {SCHEMA}")
         for table in TABLES:
-            con.execute(_ddl(table))
+            for statement in _ddl(table):
+                con.execute(statement)
             con.execute(f"delete from {SCHEMA}.{table} where run_id = ?", [summary["run_id"]])
             if rows[table]:
                 marks = ", ".join("?" for _ in TABLES[table])
-                con.executemany(f"insert into {SCHEMA}.{table} values ({marks})", rows[table])
+                con.executemany(
+                    f"insert into {SCHEMA}.{table} ({_names(table)}) values ({marks})",
+                    rows[table],
+                )
         con.execute("commit")
     finally:
         con.close()
@@ -238,7 +253,8 @@ def write_postgres(settings: Settings, summary: dict[str, Any]) -> None:
     with login(settings, "loader").connect() as pg:
         pg.execute(f"create schema if not exists {SCHEMA}")
         for table in TABLES:
-            pg.execute(_ddl(table))  # type: ignore[arg-type]
+            for statement in _ddl(table):
+                pg.execute(statement)  # type: ignore[arg-type]
             pg.execute(
                 f"delete from {SCHEMA}.{table} where run_id = %s",  # type: ignore[arg-type]
                 [summary["run_id"]],
@@ -247,20 +263,10 @@ def write_postgres(settings: Settings, summary: dict[str, Any]) -> None:
                 marks = ", ".join("%s" for _ in TABLES[table])
                 with pg.cursor() as cur:
                     cur.executemany(
-                        f"insert into {SCHEMA}.{table} values ({marks})",  # type: ignore[arg-type]
+                        f"insert into {SCHEMA}.{table} ({_names(table)}) values ({marks})",  # type: ignore[arg-type]
                         rows[table],
                     )
         bi = sql.Identifier(settings.pg_bi_role)
         pg.execute(sql.SQL("grant usage on schema ops to {}").format(bi))
         pg.execute(sql.SQL("grant select on all tables in schema ops to {}").format(bi))
         pg.commit()
-
-
-def record_history(settings: Settings, summary: dict[str, Any]) -> str:
-    """Write a run to the ops schema of the target's served database; where it went."""
-    if settings.target == "local":
-        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        write_duckdb(str(settings.warehouse_path), summary)
-        return f"{settings.warehouse_path}:{SCHEMA}"
-    write_postgres(settings, summary)
-    return f"postgres:{settings.pg_database}.{SCHEMA}"

@@ -10,6 +10,7 @@ is reported and the run goes on.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from olist_elt.errors import OlistEltError
+from olist_elt.security.audit import AuditLog
 from olist_elt.settings import REPO_ROOT
 
+log = logging.getLogger(__name__)
 CONTRACTS_DIR = REPO_ROOT / "soda" / "contracts"
 DATA_SOURCE_NAME = "olist"
 COUNT_KEYS = (
@@ -260,3 +263,22 @@ def run_gate(
                 )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def enforce(report: GateReport, audit_path: Path, run_id: str) -> GateReport:
+    """Audit a gate's result, log its warnings, and raise GateFailed on a blocking one."""
+    AuditLog(audit_path).append(
+        "svc-quality-gate",
+        "gate",
+        report.layer,
+        "passed" if report.passed else "failed",
+        run_id=run_id,
+        checks=len(report.checks),
+        failed=[c.describe() for c in report.blocking],
+        warnings=[c.describe() for c in report.warnings],
+    )
+    for warning in report.warnings:
+        log.warning("gate %s warning: %s", report.layer, warning.describe())
+    if report.passed:
+        return report
+    raise GateFailed(report)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from olist_elt.errors import OlistEltError
 from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.security.audit import AuditLog
+from olist_elt.transform import project
+
+if TYPE_CHECKING:
+    from olist_elt.targets.base import Target
 
 LAYERS = ("source", "raw", "bronze", "silver", "gold")
-ERASED = "erased-customer"
 
 
 class ReconciliationFailed(OlistEltError):
@@ -79,141 +81,30 @@ class ReconciliationReport:
         }
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """How one Olist data set flows through the layers."""
-
-    dataset: str
-    bronze: str
-    silver: str
-    gold: str | None
-    # bronze -> silver: reason -> SQL returning one count (over schemas bronze/silver)
-    silver_reasons: dict[str, str]
-    # silver -> gold
-    gold_reasons: dict[str, str]
-
-
-def _dupes(table: str, keys: str) -> str:
-    return f"select count(*) - count(distinct ({keys})) from bronze.{table}"
-
-
-SPECS = (
-    DatasetSpec(
-        "orders",
-        "bronze_olist__orders",
-        "silver_orders",
-        "fct_orders",
-        {"duplicate removed": _dupes("bronze_olist__orders", "order_id")},
-        {},
-    ),
-    DatasetSpec(
-        "order_items",
-        "bronze_olist__order_items",
-        "silver_order_items",
-        "fct_order_items",
-        {"duplicate removed": _dupes("bronze_olist__order_items", "order_id, order_item_id")},
-        {
-            "filtered by rule: no such order": "select count(*) from silver.silver_order_items "
-            "where order_id not in (select order_id from silver.silver_orders)"
-        },
-    ),
-    DatasetSpec(
-        "order_payments",
-        "bronze_olist__order_payments",
-        "silver_payments",
-        "fct_payments",
-        {
-            "duplicate removed": _dupes(
-                "bronze_olist__order_payments", "order_id, payment_sequential"
-            )
-        },
-        {
-            "filtered by rule: no such order": "select count(*) from silver.silver_payments "
-            "where order_id not in (select order_id from silver.silver_orders)"
-        },
-    ),
-    DatasetSpec(
-        "order_reviews",
-        "bronze_olist__order_reviews",
-        "silver_reviews",
-        "fct_reviews",
-        {"duplicate removed": _dupes("bronze_olist__order_reviews", "review_id, order_id")},
-        {
-            "filtered by rule: no such order": "select count(*) from silver.silver_reviews "
-            "where order_id not in (select order_id from silver.silver_orders)"
-        },
-    ),
-    DatasetSpec(
-        "geolocation",
-        "bronze_olist__geolocation",
-        "silver_geolocation",
-        None,
-        {
-            "aggregated: one row per zip prefix": "select count(*) - count(distinct "
-            "lpad(trim(geolocation_zip_code_prefix), 5, '0')) "
-            "from bronze.bronze_olist__geolocation",
-            "filtered by rule: no point inside Brazil": "select count(distinct lpad(trim("
-            "geolocation_zip_code_prefix), 5, '0')) - count(distinct case when "
-            "cast(geolocation_lat as double) between -33.75 and 5.27 and "
-            "cast(geolocation_lng as double) between -73.99 and -34.79 then "
-            "lpad(trim(geolocation_zip_code_prefix), 5, '0') end) "
-            "from bronze.bronze_olist__geolocation",
-        },
-        {},
-    ),
-    DatasetSpec(
-        "customers",
-        "bronze_olist__customers",
-        "silver_customers",
-        "dim_customer",
-        {
-            "duplicate removed": _dupes("bronze_olist__customers", "customer_id"),
-            # erased customers and the one anonymous member standing for them: filled in
-        },
-        {},
-    ),
-    DatasetSpec(
-        "sellers",
-        "bronze_olist__sellers",
-        "silver_sellers",
-        "dim_seller",
-        {"duplicate removed": _dupes("bronze_olist__sellers", "seller_id")},
-        {},
-    ),
-    DatasetSpec(
-        "products",
-        "bronze_olist__products",
-        "silver_products",
-        "dim_product",
-        {"duplicate removed": _dupes("bronze_olist__products", "product_id")},
-        {},
-    ),
-)
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return int(con.execute(sql).fetchone()[0] or 0)  # type: ignore[index]
+AUDIT_RELATION = "audit.audit_reconciliation_reasons"
 
 
 def reconcile(
-    con: duckdb.DuckDBPyConnection,
     records: list[ManifestRecord],
+    datasets: dict[str, dict[str, str]],
+    count: Callable[[str, str], int],
+    reasons: list[tuple[str, str, str, int]],
     gold_rows: dict[str, int],
     quarantined: dict[str, int],
-    erased_customers: Callable[[], int],
     *,
     as_of: str | None = None,
-    history_versions: Callable[[str], int] | None = None,
+    history_versions: Callable[[str], int | None] | None = None,
 ) -> ReconciliationReport:
     """Count every data set at every layer and explain each step.
 
-    con reads schemas bronze and silver; records are the raw manifest; gold_rows the
-    served tables' rows; quarantined the files the connector refused per data set (this
-    run); erased_customers counts customers removed by erasure; history_versions(dim)
-    the extra versions a type-2 dimension holds beyond one per key."""
+    datasets: per raw data set, its bronze, silver and (optional) gold model, as the
+    dbt project declares them; count(schema, table) counts a lake relation; reasons
+    are the audit model's rows (data set, layer, reason, rows left out); gold_rows the
+    gold tables' rows; quarantined the files the connector refused per data set (this
+    run); history_versions(dim) the extra versions a type-2 dimension holds."""
     report = ReconciliationReport()
-    for spec in SPECS:
-        mine = [r for r in records if r.source == "olist" and r.dataset == spec.dataset]
+    for dataset, models in datasets.items():
+        mine = [r for r in records if r.source == "olist" and r.dataset == dataset]
         delivered = sum(r.rows or 0 for r in mine)
         later = sum(
             r.rows or 0
@@ -222,12 +113,12 @@ def reconcile(
         )
         accepted = sum(r.rows or 0 for r in mine if r.status == "accepted") - later
         rejected = sum(r.rows or 0 for r in mine if r.status != "accepted")
-        bronze = _count(con, f"select count(*) from bronze.{spec.bronze}")
-        silver = _count(con, f"select count(*) from silver.{spec.silver}")
+        bronze = count("bronze", models["bronze"])
+        silver = count("silver", models["silver"])
         rows = {"source": delivered, "raw": accepted, "bronze": bronze, "silver": silver}
         report.steps.append(
             Step(
-                spec.dataset,
+                dataset,
                 "source",
                 "raw",
                 delivered,
@@ -235,24 +126,80 @@ def reconcile(
                 {"rejected by a gate": rejected, "ingested after the as-of date": later},
             )
         )
-        if quarantined.get(spec.dataset):
-            rows["quarantined files"] = quarantined[spec.dataset]
-        report.steps.append(Step(spec.dataset, "raw", "bronze", accepted, bronze))
-        reasons = {name: _count(con, sql) for name, sql in spec.silver_reasons.items()}
-        if spec.dataset == "customers":
-            erased = erased_customers()
-            anonymous = _count(
-                con, f"select count(*) from silver.silver_customers where customer_id = '{ERASED}'"
-            )
-            reasons["erased"] = erased
-            reasons["anonymous member added"] = -anonymous
-        report.steps.append(Step(spec.dataset, "bronze", "silver", bronze, silver, reasons))
-        if spec.gold is not None:
-            gold = gold_rows.get(spec.gold, 0)
+        if quarantined.get(dataset):
+            rows["quarantined files"] = quarantined[dataset]
+        report.steps.append(Step(dataset, "raw", "bronze", accepted, bronze))
+        explained = {r: n for d, layer, r, n in reasons if d == dataset and layer == "silver"}
+        report.steps.append(Step(dataset, "bronze", "silver", bronze, silver, explained))
+        gold_model = models.get("gold")
+        if gold_model is not None:
+            gold = gold_rows.get(gold_model, 0)
             rows["gold"] = gold
-            reasons = {name: _count(con, sql) for name, sql in spec.gold_reasons.items()}
-            if history_versions is not None and spec.gold.startswith("dim_"):
-                reasons["history versions added"] = -history_versions(spec.gold)
-            report.steps.append(Step(spec.dataset, "silver", "gold", silver, gold, reasons))
-        report.rows[spec.dataset] = rows
+            explained = {r: n for d, layer, r, n in reasons if d == dataset and layer == "gold"}
+            versions = history_versions(gold_model) if history_versions else None
+            if versions is not None:
+                explained["history versions added"] = -versions
+            report.steps.append(Step(dataset, "silver", "gold", silver, gold, explained))
+        report.rows[dataset] = rows
+    return report
+
+
+def reconcile_run(
+    target: Target, summary: Any, records: list[ManifestRecord], *, staged: bool
+) -> ReconciliationReport:
+    """Reconcile a run's layers on its Target (gold in staging before it is published,
+    or as served when nothing was rebuilt); kept in the run record, audited; an
+    unexplained difference raises ReconciliationFailed."""
+    from olist_elt.connectors.olist import OLIST_FILES
+
+    by_file = {f.file_name: f.dataset for f in OLIST_FILES.values()}
+    quarantined: dict[str, int] = {}
+    for item in summary.ingest.get("quarantined", []):
+        dataset = by_file.get(item["file"])
+        if dataset:
+            quarantined[dataset] = quarantined.get(dataset, 0) + 1
+    gold_manifest = target.gold_manifest
+
+    def versions(model: str) -> int | None:
+        snap = project.snapshot_of(gold_manifest, model)
+        if snap is None:
+            return None
+        return int(
+            target.gold_scalar(
+                f"select count(*) - count(distinct {snap.unique_key}) "
+                f"from {snap.schema}.{snap.name}"
+            )
+        )
+
+    with target.lake_connection() as con:
+
+        def count(schema: str, table: str) -> int:
+            return int(con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])  # type: ignore[index]
+
+        reasons = [
+            (str(d), str(layer), str(r), int(n or 0))
+            for d, layer, r, n in con.execute(
+                f"select dataset, layer, reason, row_count from {AUDIT_RELATION}"
+            ).fetchall()
+        ]
+        report = reconcile(
+            records,
+            project.reconciled_datasets(target.manifest),
+            count,
+            reasons,
+            target.staged_counts() if staged else target.served_counts(),
+            quarantined,
+            as_of=target.settings.as_of.isoformat() if target.settings.as_of else None,
+            history_versions=versions,
+        )
+    summary.reconciliation = report.to_dict()
+    AuditLog(target.settings.audit_path).append(
+        "svc-reconciliation",
+        "reconcile",
+        summary.run_id,
+        "passed" if report.passed else "failed",
+        unexplained=[f"{s.dataset}: {s.describe()}" for s in report.unexplained],
+    )
+    if not report.passed:
+        raise ReconciliationFailed(report)
     return report

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.vault import PII_KEY_NAME, Vault, new_pii_key
+from olist_elt.security.vault import PII_KEY_NAME, Vault, new_pii_key, open_vault
+from olist_elt.settings import Settings
 
 REGISTER = Path("_erasure") / "requests.csv"
 COLUMNS = ("customer_unique_pseudonym", "requested_at")
@@ -28,9 +29,14 @@ def keyed_pseudonym(key_hex: str, value: str) -> str:
     return hmac.new(bytes.fromhex(key_hex), value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def register_path(lake_dir: Path) -> Path:
+    """Where the erasure register of a lake lives."""
+    return lake_dir / REGISTER
+
+
 def ensure_register(lake_dir: Path) -> Path:
     """Create the empty register (header only) if it does not exist yet."""
-    path = lake_dir / REGISTER
+    path = register_path(lake_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -79,3 +85,19 @@ def request_erasure(
         "recorded" if added else "already recorded",
     )
     return pseudonym, added
+
+
+def record_erasure(
+    settings: Settings, customer_unique_id: str, requested_by: str
+) -> tuple[str, bool]:
+    """Put a person in the configured lake's erasure register (keyed pseudonym only);
+    audited. The next run sees the register changed and rebuilds from all of raw."""
+    audit = AuditLog(settings.audit_path)
+    return request_erasure(
+        settings.lake_dir, open_vault(settings, audit), audit, customer_unique_id, requested_by
+    )
+
+
+def register_digest(lake_dir: Path) -> str:
+    """A hash of the register: a run compares it with the last good run's."""
+    return hashlib.sha256(ensure_register(lake_dir).read_bytes()).hexdigest()

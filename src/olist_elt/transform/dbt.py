@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,20 +75,32 @@ class DbtCommandResult:
         return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
 
 
+def dbt_runner(manifest: Any) -> Any:
+    """dbt's own programmatic runner, reusing a parsed manifest."""
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner(manifest=manifest)
+
+
 class Dbt:
-    """One dbt project; parses once and reuses the manifest for every command."""
+    """One dbt project; parses once and reuses the manifest for every command.
+
+    runner makes the object that invokes a command from the parsed manifest: dbt's
+    own by default; an orchestrator passes one that shows each node (prefect-dbt)."""
 
     def __init__(
         self,
         settings: Settings,
-        dbt_vars: dict[str, str] | None = None,
+        dbt_vars: dict[str, Any] | None = None,
         extra_env: dict[str, str] | None = None,
         target_path: Path | None = None,
+        runner: Callable[[Any], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.dbt_vars = dbt_vars or {}
         self.extra_env = extra_env or {}
         self.target_path = target_path
+        self.runner = runner or dbt_runner
         self._manifest: Any = None
 
     @property
@@ -152,8 +164,6 @@ class Dbt:
 
     def run(self, command: str, *args: str, quiet: bool = True) -> DbtCommandResult:
         """Run one dbt command; raise DbtStepFailed naming every failed node."""
-        from dbt.cli.main import dbtRunner
-
         if self._manifest is None:
             self.parse()
         argv = [command, *args, *self._base_args()]
@@ -161,7 +171,9 @@ class Dbt:
             argv.insert(1, "--quiet")
         with self._scoped_env():
             try:
-                res = dbtRunner(manifest=self._manifest).invoke(argv)
+                res = self.runner(self._manifest).invoke(argv)
+            except ValueError as exc:  # prefect-dbt raises what dbt returned as an error
+                raise DbtStepFailed(f"dbt {command} {' '.join(args)} failed: {exc}") from None
             finally:
                 release_duckdb()
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 LOADER_SECRET = "warehouse_loader_password"
 BI_SECRET = "warehouse_bi_password"
 ADMIN_SECRET = "warehouse_admin_password"
-STAGING = "gold_staging"
 LIVE = "gold"
 PREVIOUS = "gold_previous"
 
@@ -265,7 +264,7 @@ def apply_constraints(target: PgLogin, statements: list[sql.Composable]) -> int:
     return len(statements)
 
 
-def swap_gold(target: PgLogin, bi_role: str) -> None:
+def swap_gold(target: PgLogin, bi_role: str, staging: str) -> None:
     """Replace the live gold schema by the gated staging one in a single transaction."""
     with target.connect() as con:
         live = con.execute(
@@ -279,7 +278,7 @@ def swap_gold(target: PgLogin, bi_role: str) -> None:
             )
         con.execute(
             sql.SQL("alter schema {} rename to {}").format(
-                sql.Identifier(STAGING), sql.Identifier(LIVE)
+                sql.Identifier(staging), sql.Identifier(LIVE)
             )
         )
         con.execute(
@@ -296,10 +295,10 @@ def swap_gold(target: PgLogin, bi_role: str) -> None:
             con.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(PREVIOUS)))
 
 
-def drop_staging(target: PgLogin) -> None:
-    """Remove a leftover staging schema before a new build."""
+def drop_schema(target: PgLogin, schema: str) -> None:
+    """Remove a schema (a leftover staging one before a new build)."""
     with target.connect() as con:
-        con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(STAGING)))
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
 def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:

@@ -8,7 +8,7 @@ import duckdb
 
 from olist_elt.errors import OlistEltError
 
-STAGING_SCHEMA = "gold_staging"
+# The schema BI tools read; where gold is staged first is the dbt project's business.
 LIVE_SCHEMA = "gold"
 
 
@@ -26,9 +26,7 @@ def base_tables(
     ]
 
 
-def swap_into_live(
-    warehouse_path: Path, staging: str = STAGING_SCHEMA, live: str = LIVE_SCHEMA
-) -> dict[str, int]:
+def swap_into_live(warehouse_path: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
     """Replace every live table by its staging version at once; readers see old or new.
 
     Returns rows per published table. The staging schema is dropped afterwards.

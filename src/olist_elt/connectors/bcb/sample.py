@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 import httpx
 
@@ -65,8 +66,8 @@ def _values(code: int, lo: date, hi: date) -> list[dict[str, str]]:
     return out
 
 
-def handler(request: httpx.Request) -> httpx.Response:
-    """Answer like the SGS API."""
+def handler(request: httpx.Request, today: date | None = None) -> httpx.Response:
+    """Answer like the SGS API: nothing after today (the clock the stand-in was given)."""
     match = PATH.search(request.url.path)
     if not match:
         return httpx.Response(404, json={"error": "not found"})
@@ -82,6 +83,8 @@ def handler(request: httpx.Request) -> httpx.Response:
                 "tag": "invalid-date-range",
             },
         )
+    if today is not None:
+        hi = min(hi, today)
     return httpx.Response(
         200,
         content=json.dumps(_values(code, lo, hi)).encode(),
@@ -89,6 +92,10 @@ def handler(request: httpx.Request) -> httpx.Response:
     )
 
 
-def sample_client() -> httpx.Client:
-    """An httpx client whose transport is this stand-in."""
-    return httpx.Client(transport=httpx.MockTransport(handler))
+def sample_client(clock: Callable[[], datetime] | None = None) -> httpx.Client:
+    """An httpx client whose transport is this stand-in (answering as of clock())."""
+    return httpx.Client(
+        transport=httpx.MockTransport(
+            lambda request: handler(request, clock().date() if clock else None)
+        )
+    )

@@ -1,71 +1,21 @@
-"""Olist CSV connector: a folder, a .zip like the public download, or a URL into raw."""
+"""Olist CSV connector: reads a folder, a .zip like the public download, or a URL, and
+yields each file validated (or refused, with its reason). The lake lands them."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
+from olist_elt.connectors.olist.files import OLIST_FILES, OlistFile
 from olist_elt.connectors.olist.helpers import download, extract_zip, validate_file
 from olist_elt.connectors.olist.settings import EXPECTED_FILES, SCHEMA_VERSION, SOURCE
-from olist_elt.connectors.registry import Connector, register_connector
 from olist_elt.errors import OlistEltError, ValidationFailed
-from olist_elt.lake.quarantine import quarantine_file
-from olist_elt.lake.raw import RawWriter, sha256_file
+from olist_elt.lake.lander import LakeView
+from olist_elt.lake.raw import sha256_file
+from olist_elt.lake.registry import Connector, RawItem, Read, Refused, register_connector
 
 log = logging.getLogger(__name__)
-
-
-@register_connector
-class OlistCsvConnector(Connector):
-    """The official connector for the Olist CSV export."""
-
-    name = "olist-csv"
-    version = "1.0.0"
-    source = SOURCE
-    service_identity = "svc-connector-olist"
-
-
-@dataclass
-class FileOutcome:
-    """What happened to one input file."""
-
-    file: str
-    dataset: str | None
-    outcome: str  # "ingested" | "duplicate" | "quarantined"
-    rows: int = 0
-    sha256: str | None = None
-    object_key: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-
-
-@dataclass
-class IngestResult:
-    """The outcome of one ingest run of the Olist connector."""
-
-    run_id: str
-    files: list[FileOutcome] = field(default_factory=list)
-
-    @property
-    def ingested(self) -> list[FileOutcome]:
-        """Files newly written to raw."""
-        return [f for f in self.files if f.outcome == "ingested"]
-
-    @property
-    def quarantined(self) -> list[FileOutcome]:
-        """Files rejected to quarantine."""
-        return [f for f in self.files if f.outcome == "quarantined"]
-
-    @property
-    def duplicates(self) -> list[FileOutcome]:
-        """Files whose bytes were already in raw (no-op)."""
-        return [f for f in self.files if f.outcome == "duplicate"]
-
-    @property
-    def rows_ingested(self) -> int:
-        """Data rows newly written to raw."""
-        return sum(f.rows for f in self.ingested)
 
 
 def resolve_input(source: str | Path, landing: Path, run_id: str) -> list[Path]:
@@ -88,74 +38,47 @@ def resolve_input(source: str | Path, landing: Path, run_id: str) -> list[Path]:
     return [path]
 
 
-def ingest_olist(
-    source: str | Path, *, writer: RawWriter, landing: Path, run_id: str
-) -> IngestResult:
-    """Validate each Olist file; accepted ones go to raw, rejected ones to quarantine."""
-    connector = OlistCsvConnector()
-    result = IngestResult(run_id=run_id)
-    for path in resolve_input(source, landing, run_id):
-        known = EXPECTED_FILES.get(path.name)
-        digest = sha256_file(path)
-        existing = writer.manifest.get(SOURCE, known.dataset, digest) if known else None
-        if existing is not None and writer.storage.exists(existing.object_key):
-            # Identical bytes were validated and stored before: a no-op, no re-parse.
-            result.files.append(
-                FileOutcome(
-                    path.name,
-                    known.dataset,
-                    "duplicate",
-                    rows=existing.rows,
-                    sha256=digest,
-                    object_key=existing.object_key,
-                )
-            )
-            continue
-        try:
-            spec, rows = validate_file(path)
-        except ValidationFailed as exc:
-            key = quarantine_file(
-                writer.storage,
-                writer.audit,
-                source=SOURCE,
-                run_id=run_id,
-                file=path,
-                reason=exc.reason,
-                detail=exc.detail,
-                actor=connector.service_identity,
-            )
-            log.warning("quarantined %s: %s (%s)", path.name, exc.reason, exc.detail)
-            result.files.append(
-                FileOutcome(
-                    path.name,
-                    None,
-                    "quarantined",
-                    object_key=key,
-                    reason=exc.reason,
-                    detail=exc.detail,
-                )
-            )
-            continue
-        write = writer.write_file(
-            connector,
+@register_connector
+class OlistCsvConnector(Connector):
+    """The official connector for the Olist CSV export."""
+
+    name = "olist-csv"
+    version = "1.0.0"
+    source = SOURCE
+    service_identity = "svc-connector-olist"
+
+    def __init__(self, input_path: str | Path, landing: Path, run_id: str) -> None:
+        self.input_path = input_path
+        self.landing = landing
+        self.run_id = run_id
+
+    def read(self, lake: LakeView) -> Iterator[Read]:
+        """Each input file: validated (a RawItem), known bytes (not parsed again), or
+        refused with a machine-readable reason."""
+        for path in resolve_input(self.input_path, self.landing, self.run_id):
+            known = EXPECTED_FILES.get(path.name)
+            digest = sha256_file(path)
+            if known is not None and lake.landed(known.dataset, digest):
+                yield self._item(path, known, None, digest)
+                continue
+            try:
+                spec, rows = validate_file(path)
+            except ValidationFailed as exc:
+                yield Refused(path.name, exc.reason, exc.detail, path=path)
+                continue
+            yield self._item(path, spec, rows, digest)
+
+    @staticmethod
+    def _item(path: Path, spec: OlistFile, rows: int | None, digest: str) -> RawItem:
+        return RawItem(
             dataset=spec.dataset,
-            path=path,
             ext="csv",
+            name=path.name,
             rows=rows,
             schema_version=SCHEMA_VERSION,
-            run_id=run_id,
+            path=path,
             sha256=digest,
         )
-        outcome = "ingested" if write.created else "duplicate"
-        log.info("%s %s: %d rows -> %s", outcome, path.name, rows, write.record.object_key)
-        result.files.append(
-            FileOutcome(
-                path.name,
-                spec.dataset,
-                outcome,
-                rows=rows,
-                sha256=write.record.sha256,
-                object_key=write.record.object_key,
-            )
-        )
-    return result
+
+
+__all__ = ["OLIST_FILES", "OlistCsvConnector", "OlistFile", "resolve_input"]

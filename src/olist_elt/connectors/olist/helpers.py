@@ -11,9 +11,9 @@ import duckdb
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from olist_elt.connectors.olist.files import OlistFile
 from olist_elt.connectors.olist.settings import DOWNLOAD_TIMEOUT_S, EXPECTED_FILES, MAX_FILE_BYTES
 from olist_elt.errors import OlistEltError, ValidationFailed
-from olist_elt.sample.generator import OlistFile
 
 
 def _retryable(exc: BaseException) -> bool:

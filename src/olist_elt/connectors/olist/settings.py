@@ -1,6 +1,6 @@
 """Constants of the Olist CSV connector."""
 
-from olist_elt.sample.generator import OLIST_FILES
+from olist_elt.connectors.olist.files import OLIST_FILES
 
 SOURCE = "olist"
 SCHEMA_VERSION = "olist-csv-v1"

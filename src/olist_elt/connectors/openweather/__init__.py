@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,29 +17,10 @@ from olist_elt.connectors.openweather.settings import (
     SCHEMA_VERSION,
     SOURCE,
 )
-from olist_elt.connectors.registry import Connector, register_connector
-from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.lander import LakeView
+from olist_elt.lake.registry import Connector, RawItem, register_connector
 
 log = logging.getLogger(__name__)
-
-
-@register_connector
-class OpenWeatherConnector(Connector):
-    """The official connector for OpenWeather's current weather."""
-
-    name = "openweather-current"
-    version = "1.0.0"
-    source = SOURCE
-    service_identity = "svc-connector-openweather"
-
-
-@dataclass
-class WeatherResult:
-    """What one run brought: cities fetched and skipped, the raw object."""
-
-    fetched: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    object_key: str | None = None
 
 
 def _cod(body: Any) -> int | None:
@@ -79,53 +60,71 @@ def _error(resp: httpx.Response) -> None:
         raise LookupError(message or "city not found")
 
 
-def ingest_openweather(
-    client: httpx.Client,
-    base_url: str,
-    api_key: str,
-    *,
-    writer: RawWriter,
-    run_id: str,
-    capitals: dict[str, str] = CAPITALS,
-    attempts: int = 4,
-    max_wait_s: float = 30.0,
-) -> WeatherResult:
-    """Fetch every capital, then write one JSON-lines object; an unknown city is skipped."""
-    result = WeatherResult()
-    lines = []
-    for state, city in capitals.items():
-        params = {"q": f"{city},BR", "appid": api_key, "units": "metric"}
-        try:
-            body = get_json(
-                client,
-                f"{base_url.rstrip('/')}/data/2.5/weather",
-                params,
-                source=f"OpenWeather {city}",
-                attempts=attempts,
-                max_wait_s=max_wait_s,
-                on_error=_error,
+@register_connector
+class OpenWeatherConnector(Connector):
+    """The official connector for OpenWeather's current weather."""
+
+    name = "openweather-current"
+    version = "1.0.0"
+    source = SOURCE
+    service_identity = "svc-connector-openweather"
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        base_url: str,
+        api_key: str,
+        *,
+        capitals: dict[str, str] = CAPITALS,
+        attempts: int = 4,
+        max_wait_s: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.capitals = capitals
+        self.attempts = attempts
+        self.max_wait_s = max_wait_s
+        self.clock = clock
+        self.fetched: list[str] = []
+        self.unknown: list[str] = []
+        self.retried = 0
+
+    def _count_retry(self) -> None:
+        self.retried += 1
+
+    def read(self, lake: LakeView) -> Iterator[RawItem]:
+        """Every capital fetched and validated, then one JSON-lines payload; an unknown
+        city is skipped, a bad answer raises with nothing yielded."""
+        lines = []
+        for state, city in self.capitals.items():
+            params = {"q": f"{city},BR", "appid": self.api_key, "units": "metric"}
+            try:
+                body = get_json(
+                    self.client,
+                    f"{self.base_url}/data/2.5/weather",
+                    params,
+                    source=f"OpenWeather {city}",
+                    attempts=self.attempts,
+                    max_wait_s=self.max_wait_s,
+                    on_error=_error,
+                    on_retry=self._count_retry,
+                )
+            except LookupError:
+                log.warning("OpenWeather does not know %s (%s): skipped", city, state)
+                self.unknown.append(city)
+                continue
+            record = {"state": state, "city": city, "response": validate(body, city)}
+            lines.append(json.dumps(record, ensure_ascii=False))
+            self.fetched.append(city)
+        if lines:
+            stamp = self.clock().strftime("%Y%m%dT%H%M%SZ")
+            yield RawItem(
+                dataset=DATASET,
+                ext="jsonl",
+                name=f"current-{stamp}.jsonl",
+                rows=len(lines),
+                schema_version=SCHEMA_VERSION,
+                data=("\n".join(lines) + "\n").encode(),
             )
-        except LookupError:
-            log.warning("OpenWeather does not know %s (%s): skipped", city, state)
-            result.unknown.append(city)
-            continue
-        lines.append(
-            json.dumps(
-                {"state": state, "city": city, "response": validate(body, city)}, ensure_ascii=False
-            )
-        )
-        result.fetched.append(city)
-    if lines:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        write = writer.write_bytes(
-            OpenWeatherConnector(),
-            dataset=DATASET,
-            data=("\n".join(lines) + "\n").encode(),
-            ext="jsonl",
-            rows=len(lines),
-            schema_version=SCHEMA_VERSION,
-            run_id=run_id,
-            name=f"current-{stamp}.jsonl",
-        )
-        result.object_key = write.record.object_key
-    return result

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 
@@ -12,12 +13,13 @@ from olist_elt.connectors.openweather.settings import CAPITALS
 KNOWN = {city.lower() for city in CAPITALS.values()}
 
 
-def handler(request: httpx.Request) -> httpx.Response:
-    """Answer like /data/2.5/weather?q=<city>,BR&units=metric, deterministic per hour."""
+def handler(request: httpx.Request, now: datetime) -> httpx.Response:
+    """Answer like /data/2.5/weather?q=<city>,BR&units=metric, deterministic per hour
+    of the clock the stand-in was given."""
     city = request.url.params.get("q", "").split(",")[0]
     if city.lower() not in KNOWN:
         return httpx.Response(404, json={"cod": "404", "message": "city not found"})
-    hour = int(time.time()) // 3600
+    hour = int(now.timestamp()) // 3600
     h = int(hashlib.sha256(f"{city}:{hour}".encode()).hexdigest()[:8], 16)
     temp = 18 + (h % 1500) / 100
     body = {
@@ -33,6 +35,6 @@ def handler(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=body)
 
 
-def sample_client() -> httpx.Client:
-    """An httpx client whose transport is this stand-in."""
-    return httpx.Client(transport=httpx.MockTransport(handler))
+def sample_client(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> httpx.Client:
+    """An httpx client whose transport is this stand-in, answering for clock()."""
+    return httpx.Client(transport=httpx.MockTransport(lambda request: handler(request, clock())))

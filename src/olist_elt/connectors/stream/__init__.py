@@ -1,10 +1,10 @@
 """Stream connector: order events from a NATS JetStream subject into raw, exactly once.
 
 A pull consumer fetches micro-batches, validates each event, drops the events whose
-id raw already holds, writes the rest as one JSON-lines raw object, and only then
-acknowledges the batch. A crash between write and ack means redelivery; the
-redelivered events are already in raw, so they are acknowledged without a second
-copy: at-least-once in, exactly-once in raw.
+id raw already holds, yields the rest as one JSON-lines item (the lake lands it
+before the connector resumes), and only then acknowledges the batch. A crash between
+write and ack means redelivery; the redelivered events are already in raw, so they
+are acknowledged without a second copy: at-least-once in, exactly-once in raw.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from olist_elt.connectors.http import ConnectorError
-from olist_elt.connectors.registry import Connector, register_connector
-from olist_elt.lake.manifest import Manifest
-from olist_elt.lake.quarantine import quarantine_bytes
-from olist_elt.lake.raw import RawWriter
+from olist_elt.lake.lander import LakeView
+from olist_elt.lake.registry import Connector, RawItem, Read, Refused, register_connector
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +33,8 @@ SCHEMA_VERSION = "order-events-jsonl-v1"
 REQUIRED = {"event_id": str, "order_id": str, "order_status": str, "event_at": str}
 
 
-@register_connector
-class OrderEventsConnector(Connector):
-    """The official consumer of the order-events subject."""
-
-    name = "stream-order-events"
-    version = "1.0.0"
-    source = SOURCE
-    service_identity = "svc-connector-stream"
-
-
 @dataclass
-class ConsumeResult:
+class ConsumeStats:
     """What one consumer run did."""
 
     batches: int = 0
@@ -53,7 +42,6 @@ class ConsumeResult:
     written: int = 0
     redelivered: int = 0
     rejected: int = 0
-    objects: list[str] = field(default_factory=list)
 
 
 def validate_event(data: bytes) -> dict[str, Any]:
@@ -70,14 +58,13 @@ def validate_event(data: bytes) -> dict[str, Any]:
     return event
 
 
-def ids_in_raw(writer: RawWriter) -> set[str]:
+def ids_in_raw(lake: LakeView) -> set[str]:
     """Event ids already in raw (read back from the stream's raw objects)."""
     seen: set[str] = set()
-    for record in Manifest(writer.storage).records(SOURCE):
-        if record.dataset == DATASET:
-            for line in writer.storage.read_bytes(record.object_key).splitlines():
-                if line.strip():
-                    seen.add(json.loads(line)["event_id"])
+    for data in lake.objects(DATASET):
+        for line in data.splitlines():
+            if line.strip():
+                seen.add(json.loads(line)["event_id"])
     return seen
 
 
@@ -106,86 +93,91 @@ async def _connect(servers: str, user: str, password: str) -> Any:
         raise ConnectorError(f"NATS at {servers} refused user {user!r}: {why}") from None
 
 
-async def consume(
-    servers: str,
-    user: str,
-    password: str,
-    *,
-    writer: RawWriter,
-    run_id: str,
-    batch_size: int = 100,
-    idle_timeout_s: float = 2.0,
-    max_batches: int | None = None,
-    crash_after_write: bool = False,
-) -> ConsumeResult:
-    """Drain the subject in micro-batches into raw; ack only after the write is durable."""
-    from nats.errors import TimeoutError as NatsTimeout
-    from nats.js.errors import Error as JsError
+@register_connector
+class OrderEventsConnector(Connector):
+    """The official consumer of the order-events subject."""
 
-    result = ConsumeResult()
-    connector = OrderEventsConnector()
-    nc = await _connect(servers, user, password)
-    try:
-        js = nc.jetstream()
+    name = "stream-order-events"
+    version = "1.0.0"
+    source = SOURCE
+    service_identity = "svc-connector-stream"
+
+    def __init__(
+        self,
+        servers: str,
+        user: str,
+        password: str,
+        *,
+        batch_size: int = 100,
+        idle_timeout_s: float = 2.0,
+        max_batches: int | None = None,
+        crash_after_write: bool = False,
+    ) -> None:
+        self.servers = servers
+        self.user = user
+        self.password = password
+        self.batch_size = batch_size
+        self.idle_timeout_s = idle_timeout_s
+        self.max_batches = max_batches
+        self.crash_after_write = crash_after_write
+        self.stats = ConsumeStats()
+
+    async def aread(self, lake: LakeView) -> AsyncIterator[Read]:
+        """Micro-batches: refused events, then one item of the new ones; the batch is
+        acknowledged only once the lake has landed what was yielded."""
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import Error as JsError
+
+        stats = self.stats
+        nc = await _connect(self.servers, self.user, self.password)
         try:
-            sub = await js.pull_subscribe(SUBJECT, durable=DURABLE, stream=STREAM)
-        except (JsError, NatsTimeout) as exc:
-            raise ConnectorError(
-                f"user {user!r} may not consume {SUBJECT} on stream {STREAM}: {exc}"
-            ) from None
-        seen = ids_in_raw(writer)
-        while max_batches is None or result.batches < max_batches:
+            js = nc.jetstream()
             try:
-                msgs = await sub.fetch(batch_size, timeout=idle_timeout_s)
-            except NatsTimeout:
-                break
-            result.batches += 1
-            result.received += len(msgs)
-            fresh: dict[str, dict[str, Any]] = {}
-            for msg in msgs:
+                sub = await js.pull_subscribe(SUBJECT, durable=DURABLE, stream=STREAM)
+            except (JsError, NatsTimeout) as exc:
+                raise ConnectorError(
+                    f"user {self.user!r} may not consume {SUBJECT} on stream {STREAM}: {exc}"
+                ) from None
+            seen = ids_in_raw(lake)
+            while self.max_batches is None or stats.batches < self.max_batches:
                 try:
-                    event = validate_event(msg.data)
-                except ValueError as exc:
-                    result.rejected += 1
-                    quarantine_bytes(
-                        writer.storage,
-                        writer.audit,
-                        source=SOURCE,
-                        run_id=run_id,
-                        name=f"{msg.metadata.sequence.stream}.json",
-                        data=msg.data,
-                        reason="bad_event",
-                        detail=str(exc),
-                        actor=connector.service_identity,
+                    msgs = await sub.fetch(self.batch_size, timeout=self.idle_timeout_s)
+                except NatsTimeout:
+                    break
+                stats.batches += 1
+                stats.received += len(msgs)
+                fresh: dict[str, dict[str, Any]] = {}
+                for msg in msgs:
+                    try:
+                        event = validate_event(msg.data)
+                    except ValueError as exc:
+                        stats.rejected += 1
+                        name = f"{msg.metadata.sequence.stream}.json"
+                        yield Refused(name, "bad_event", str(exc), data=msg.data)
+                        continue
+                    if event["event_id"] in seen or event["event_id"] in fresh:
+                        stats.redelivered += 1
+                        continue
+                    fresh[event["event_id"]] = event
+                if fresh:
+                    lines = [json.dumps(fresh[k], sort_keys=True) for k in sorted(fresh)]
+                    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                    yield RawItem(
+                        dataset=DATASET,
+                        ext="jsonl",
+                        name=f"batch-{stamp}.jsonl",
+                        rows=len(lines),
+                        schema_version=SCHEMA_VERSION,
+                        data=("\n".join(lines) + "\n").encode(),
                     )
-                    continue
-                if event["event_id"] in seen or event["event_id"] in fresh:
-                    result.redelivered += 1
-                    continue
-                fresh[event["event_id"]] = event
-            if fresh:
-                lines = [json.dumps(fresh[k], sort_keys=True) for k in sorted(fresh)]
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-                write = writer.write_bytes(
-                    connector,
-                    dataset=DATASET,
-                    data=("\n".join(lines) + "\n").encode(),
-                    ext="jsonl",
-                    rows=len(lines),
-                    schema_version=SCHEMA_VERSION,
-                    run_id=run_id,
-                    name=f"batch-{stamp}.jsonl",
-                )
-                seen.update(fresh)
-                result.written += len(fresh)
-                result.objects.append(write.record.object_key)
-            if crash_after_write:  # fault injection for tests: die before the ack
-                os._exit(17)
-            for msg in msgs:
-                await msg.ack_sync()
-        return result
-    finally:
-        await nc.close()
+                    seen.update(fresh)
+                    stats.written += len(fresh)
+                if self.crash_after_write:  # fault injection for tests: die before the ack
+                    os._exit(17)
+                for msg in msgs:
+                    await msg.ack_sync()
+        finally:
+            await nc.close()
 
 
 async def ensure_stream(servers: str, user: str, password: str, ack_wait_s: float = 30) -> None:

@@ -1,0 +1,123 @@
+"""`vault`, `audit verify` and `erase`: secrets, the audit trail, the right to be
+forgotten."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from olist_elt.cli._common import Verbose, fail, open_vault, out, setup
+from olist_elt.errors import OlistEltError
+
+vault_app = typer.Typer(help="Secrets: set, get, list, rotate.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
+
+
+@vault_app.command("set")
+def vault_set(
+    name: Annotated[str, typer.Argument(help="Secret name")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the value from stdin")] = False,
+) -> None:
+    """Store a secret; the value is prompted for (hidden) or read from stdin."""
+    settings = setup()
+    value = sys.stdin.read().rstrip("\n") if stdin else typer.prompt("value", hide_input=True)
+    if not value:
+        fail("refusing to store an empty secret")
+    try:
+        open_vault(settings).set(name, value, actor="cli")
+    except OlistEltError as exc:
+        fail(exc)
+    out.print(f"stored {name}")
+
+
+@vault_app.command("get")
+def vault_get(
+    name: Annotated[str, typer.Argument(help="Secret name")],
+    reveal: Annotated[bool, typer.Option(help="Print the value (audited)")] = False,
+) -> None:
+    """Check a secret exists; print its value only with --reveal."""
+    settings = setup()
+    try:
+        value = open_vault(settings).get(name, actor="cli" if not reveal else "cli.reveal")
+    except OlistEltError as exc:
+        fail(exc)
+    if reveal:
+        print(value)
+    else:
+        out.print(f"{name}: set ({len(value)} characters); --reveal prints it")
+
+
+@vault_app.command("list")
+def vault_list() -> None:
+    """The names of the secrets (never their values)."""
+    settings = setup()
+    try:
+        for name in open_vault(settings).names():
+            out.print(name)
+    except OlistEltError as exc:
+        fail(exc)
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """New key, every secret re-encrypted, old key retired (file backend); audited."""
+    settings = setup()
+    try:
+        count = open_vault(settings).rotate(actor="cli")
+    except OlistEltError as exc:
+        fail(exc)
+    out.print(f"rotated: {count} secrets re-encrypted with a new key; the old key is retired")
+
+
+@audit_app.command("verify")
+def audit_verify(verbose: Verbose = False) -> None:
+    """Check the audit log's hash chain; report the first bad record."""
+    settings = setup(verbose)
+    from olist_elt.security.audit import AuditLog
+
+    result = AuditLog(settings.audit_path).verify()
+    if result.ok:
+        out.print(f"audit log OK: {result.records} records ({settings.audit_path})")
+        return
+    fail(f"audit log broken at line {result.bad_line}: {result.problem} ({settings.audit_path})")
+
+
+def erase(
+    customer_unique_id: Annotated[
+        str, typer.Option("--customer-unique-id", help="The person to erase (as in the export)")
+    ],
+    rebuild: Annotated[
+        bool, typer.Option(help="Rebuild now (gated, published) so the erasure takes effect")
+    ] = True,
+    requested_by: Annotated[str, typer.Option(help="Who asked, for the audit trail")] = "dpo",
+    verbose: Verbose = False,
+) -> None:
+    """Erase a customer on request: recorded (pseudonym only), audited, applied by a
+    full-refresh run of the pipeline on what raw holds."""
+    settings = setup(verbose)
+    from olist_elt.security.erasure import record_erasure
+
+    try:
+        pseudonym, added = record_erasure(settings, customer_unique_id, requested_by)
+        out.print(
+            f"erasure {'recorded' if added else 'already recorded'} "
+            f"(register keeps only the pseudonym {pseudonym[:12]}...)"
+        )
+        if rebuild:
+            from olist_elt.run.pipeline import run_pipeline
+
+            run_pipeline(settings, ingest_inputs=False, full_refresh=True)
+            out.print("silver and gold rebuilt: nothing in them links to this person any more")
+        else:
+            out.print("applies on the next `olist-elt run`")
+    except OlistEltError as exc:
+        fail(exc)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.add_typer(vault_app, name="vault")
+    app.add_typer(audit_app, name="audit")
+    app.command()(erase)

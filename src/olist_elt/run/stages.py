@@ -1,0 +1,253 @@
+"""The declared steps of a pipeline run, grouped the way the run uses them: inputs,
+the decision to rebuild, the layer builds and gates, and the closing steps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from olist_elt.errors import InputRejected, OlistEltError
+from olist_elt.lake.lander import IngestResult
+from olist_elt.ops.counters import connector_counters
+from olist_elt.ops.freshness import check_freshness
+from olist_elt.quality.gates import GateReport, enforce
+from olist_elt.quality.reconcile import reconcile_run
+from olist_elt.run import inputs, state
+from olist_elt.run.context import RunContext
+from olist_elt.run.steps import Kind, Step
+from olist_elt.security.erasure import register_digest
+from olist_elt.targets.base import build_step
+from olist_elt.transform import project
+
+log = logging.getLogger(__name__)
+
+
+def ingest(ctx: RunContext, source: str | Path | None) -> None:
+    """Sample (when no source), the Olist connector, the API connectors, freshness."""
+    settings, run_id = ctx.settings, ctx.run_id
+    sample_source = source is None
+    retried: dict[str, int] = {}
+    landed: list[IngestResult] = []
+
+    def ingest_olist(source: str | Path) -> IngestResult:
+        result = inputs.ingest_olist(settings, source, run_id)
+        landed.append(result)
+        ctx.summary.ingest = ingest_report(result)
+        refuse_quarantined(ctx, result)
+        return result
+
+    try:
+        if source is None:
+            source = ctx.run(Step("sample", Kind.IO, lambda: inputs.ensure_sample(settings)))
+        ctx.run(
+            Step(
+                "ingest olist",
+                Kind.IO,
+                lambda: ingest_olist(source),
+                lambda r: r.rows_ingested,
+            )
+        )
+        if settings.apis != "off":
+            apis = ctx.run(
+                Step(
+                    "ingest apis",
+                    Kind.IO,
+                    lambda: inputs.ingest_apis(settings, run_id),
+                    lambda r: sum(s["rows"] for s in r.values()),
+                )
+            )
+            retried = {name: s["retried"] for name, s in apis.items()}
+    finally:  # counted for a failed ingest too
+        ctx.records = inputs.lake_manifest(settings).records()
+        ctx.summary.connectors = connector_counters(
+            settings, ctx.records, run_id, ctx.summary.started_at, retried
+        )
+        ctx.summary.connectors["olist"]["duplicates"] = sum(len(r.duplicates) for r in landed)
+    ctx.run(
+        Step(
+            "freshness",
+            Kind.GATE,
+            lambda: check_freshness(settings, ctx.summary, ctx.records, sample_source),
+            lambda found: len(found),
+        )
+    )
+
+
+def ingest_report(result: IngestResult) -> dict[str, Any]:
+    """What the run record keeps of an ingest."""
+    return {
+        "ingested": [f.file for f in result.ingested],
+        "duplicates": [f.file for f in result.duplicates],
+        "quarantined": [
+            {"file": f.file, "reason": f.reason, "detail": f.detail} for f in result.quarantined
+        ],
+    }
+
+
+def refuse_quarantined(ctx: RunContext, result: IngestResult) -> None:
+    """Stop before any transform when the connector quarantined a file (by setting)."""
+    if result.quarantined and ctx.settings.fail_on_quarantine:
+        raise InputRejected(
+            "the connector quarantined "
+            + "; ".join(f"{f.file}: {f.reason}: {f.detail}" for f in result.quarantined)
+            + " (fix the file and run again; OLIST_FAIL_ON_QUARANTINE=false builds on "
+            "what raw already holds)"
+        )
+
+
+@dataclass
+class Plan:
+    """Whether this run rebuilds, and how: the decision and the fingerprints."""
+
+    rebuild: bool
+    full_refresh: str | None
+    fingerprint: str
+    project: str
+    previous: dict[str, Any] | None
+    new_erasures: bool = False
+
+
+def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
+    """Rebuild when anything a build depends on changed since the last good run, when
+    asked to, or when the served gold is gone; full refresh when asked or required."""
+    settings = ctx.settings
+    project_hash = state.project_fingerprint(settings)
+    fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
+    previous = state.last_success(settings)
+    refresh = state.refresh_reason(settings, previous, project_hash, full_refresh)
+    unchanged = (
+        not ctx.new_objects
+        and not force_rebuild
+        and refresh is None
+        and previous is not None
+        and previous.get("fingerprint") == fingerprint
+        and ctx.target.served_ok()
+    )
+    erasures = register_digest(settings.lake_dir)
+    new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
+    return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
+
+
+def gate(ctx: RunContext) -> Callable[[str, Callable[[], GateReport]], GateReport]:
+    """What runs a layer's gate (also for the gold a Target builds): the check,
+    audited, kept in the run record, raising GateFailed on a blocking failure."""
+
+    def run(layer: str, check: Callable[[], GateReport]) -> GateReport:
+        report = check()
+        ctx.summary.gates[layer] = report.to_dict()
+        return enforce(report, ctx.settings.audit_path, ctx.run_id)
+
+    return run
+
+
+def gate_step(ctx: RunContext, layer: str, check: Callable[[], GateReport]) -> Step[GateReport]:
+    """The declared gate step of a layer."""
+    return Step(
+        f"gate {layer}",
+        Kind.GATE,
+        lambda: gate(ctx)(layer, check),
+        lambda r: len(r.checks),
+        layer=layer,
+    )
+
+
+def build(ctx: RunContext, decision: Plan) -> None:
+    """dbt parse, then each lake layer built and gated, then gold staged and gated."""
+    target = ctx.target
+    ctx.run(Step("dbt parse", Kind.BOOKKEEPING, lambda: target.lake_dbt.parse()))
+    start = target.start_step()
+    if start is not None:
+        ctx.run(start)
+    ctx.summary.full_refresh = decision.full_refresh
+    incremental = project.incremental_bronze(target.manifest)
+    processed = (
+        {m: target.processed(m) for m in incremental}
+        if decision.full_refresh is None and target.has_lake_build()
+        else {}
+    )
+    usable = state.usable_records(ctx.settings, ctx.records)
+    ctx.summary.incremental = state.pending_objects(usable, incremental, processed)
+    log.info(
+        "%s; raw objects to read: %s",
+        f"full refresh ({decision.full_refresh})" if decision.full_refresh else "incremental",
+        {m: c["objects"] for m, c in ctx.summary.incremental.items()},
+    )
+    for layer in target.lake_layers():
+        ctx.run(build_step(target, layer, decision.full_refresh is not None))
+        # counted before its gate: a failed gate's rows show too
+        ctx.summary.layer_rows[layer] = target.lake_counts(layer)
+        ctx.run(gate_step(ctx, layer, lambda layer=layer: target.check(layer)))
+    for step in target.gold_steps(gate(ctx)):
+        ctx.run(step)
+
+
+def reconcile(ctx: RunContext, staged: bool) -> None:
+    """Every data set counted from file to gold (staged, or as served); audited."""
+    ctx.run(
+        Step(
+            "reconcile",
+            Kind.GATE,
+            lambda: reconcile_run(ctx.target, ctx.summary, ctx.records, staged=staged),
+        )
+    )
+
+
+def publish(ctx: RunContext, decision: Plan) -> None:
+    """The gated star schema swapped in; the lake's state remembered."""
+    ctx.summary.layer_rows["gold"] = ctx.run(
+        Step("publish gold", Kind.PUBLISH, ctx.target.publish, lambda c: sum(c.values()))
+    )
+    state.clear_full_refresh(ctx.settings)
+    state.save_success(ctx.settings, ctx.run_id, decision.fingerprint, decision.project)
+    if decision.new_erasures:
+        ctx.audit().append("olist-elt", "erasure.apply", "silver+gold", "ok", run_id=ctx.run_id)
+
+
+def verify_served(ctx: RunContext, decision: Plan) -> None:
+    """Nothing changed since the last good run: no rebuild, but every gate runs on the
+    layers as they are, gold as served."""
+    previous = decision.previous or {}
+    log.info("inputs unchanged since run %s: gates only", previous.get("run_id"))
+    ctx.summary.skipped_build = f"inputs unchanged since run {previous.get('run_id')}"
+    target = ctx.target
+    for layer in target.lake_layers():
+        ctx.run(gate_step(ctx, layer, lambda layer=layer: target.check(layer)))
+    ctx.run(gate_step(ctx, "gold", target.check_served))
+    for layer in target.lake_layers():
+        ctx.summary.layer_rows[layer] = target.lake_counts(layer)
+    ctx.summary.layer_rows["gold"] = target.served_counts()
+
+
+def render(ctx: RunContext) -> None:
+    """Last step: the static HTML dashboards from the served gold. A card that fails is
+    reported (and fails the step), but does not undo a good publication."""
+    from olist_elt.dashboards.commands import render_dashboards
+    from olist_elt.ops.operate import write_history
+
+    write_history(ctx.target, ctx.summary)  # the Operations page shows this run too
+    settings = ctx.settings
+    try:
+        pages = ctx.run(
+            Step(
+                "render dashboards",
+                Kind.PUBLISH,
+                lambda: render_dashboards(settings, ctx.target.served_engine),
+                lambda p: sum(page.charts for page in p),
+            )
+        )
+    except OlistEltError as exc:
+        ctx.summary.failing_step = ctx.summary.failing_kind = None  # reported, not fatal
+        log.warning("dashboards not rendered: %s", exc)
+        ctx.summary.dashboards = {"error": str(exc)}
+        return
+    errors = [e for page in pages for e in page.errors]
+    for error in errors:
+        log.warning("dashboard card failed: %s", error)
+    ctx.summary.dashboards = {
+        "index": str(settings.dashboards_out / "index.html"),
+        "pages": [str(page.path) for page in pages],
+        "errors": errors,
+    }

@@ -1,0 +1,153 @@
+"""Incremental state of the lake between runs: what the last good run saw (its
+fingerprint), whether the next build must be a full refresh and why, and which raw
+objects each incremental bronze model has not read yet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.security.erasure import ensure_register, register_digest, register_path
+from olist_elt.settings import Settings
+
+FULL_REFRESH_MARKER = "runs/_full_refresh_needed.json"
+LAST_SUCCESS = "runs/_last_success.json"
+
+
+def require_full_refresh(settings: Settings, why: str) -> None:
+    """Rows may have to leave the incremental tables (a rejected or readmitted batch,
+    an erasure): the next build runs with --full-refresh."""
+    LocalStorage(settings.lake_dir).put_bytes(
+        FULL_REFRESH_MARKER,
+        json.dumps({"why": why, "at": datetime.now(UTC).isoformat()}).encode(),
+    )
+
+
+def full_refresh_reason(settings: Settings) -> str | None:
+    """Why the next build must be a full refresh, if it must."""
+    path = settings.lake_dir / FULL_REFRESH_MARKER
+    if not path.exists():
+        return None
+    return str(json.loads(path.read_text()).get("why", "requested"))
+
+
+def clear_full_refresh(settings: Settings) -> None:
+    """A full refresh went through: the next build may be incremental again."""
+    (settings.lake_dir / FULL_REFRESH_MARKER).unlink(missing_ok=True)
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """A hash of the transformation logic: the dbt project, profiles and contracts.
+    When it changes, incremental tables are rebuilt from raw (old rows were computed
+    by the old logic)."""
+    digest = hashlib.sha256()
+    project = settings.dbt_project_dir
+    files = [
+        project / "dbt_project.yml",
+        project / "selectors.yml",
+        settings.profiles_dir / "profiles.yml",
+    ]
+    for folder in (
+        project / "models",
+        project / "macros",
+        project / "seeds",
+        project / "snapshots",
+        project / "tests",
+        settings.soda_contracts_dir,
+    ):
+        files += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in files:
+        if path.exists():
+            digest.update(str(path.relative_to(path.anchor)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(settings: Settings, records: list[ManifestRecord], project: str) -> str:
+    """A hash of everything a build depends on: the raw objects (manifest records), the
+    erasure register, the dbt project and contracts (project_fingerprint) and the
+    target."""
+    ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
+    digest = hashlib.sha256(f"{settings.target}/{settings.as_of}".encode())
+    for r in sorted(records, key=lambda r: r.sha256):
+        digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
+    register = register_path(settings.lake_dir)
+    if register.exists():
+        digest.update(register.read_bytes())
+    digest.update(project.encode())
+    return digest.hexdigest()
+
+
+def last_success(settings: Settings) -> dict[str, Any] | None:
+    """The fingerprint of the last successful run, if any."""
+    path = settings.lake_dir / LAST_SUCCESS
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_success(settings: Settings, run_id: str, fingerprint: str, project: str) -> None:
+    """Remember what a successful run built from."""
+    LocalStorage(settings.lake_dir).put_bytes(
+        LAST_SUCCESS,
+        json.dumps(
+            {
+                "fingerprint": fingerprint,
+                "project": project,
+                "erasures": register_digest(settings.lake_dir),
+                "run_id": run_id,
+                "target": settings.target,
+            }
+        ).encode(),
+    )
+
+
+def refresh_reason(
+    settings: Settings, previous: dict[str, Any] | None, project: str, requested: bool
+) -> str | None:
+    """Why this build must read all of raw again, if it must: asked for, a pending
+    reason (a rejected or readmitted batch), changed transformation logic, or a new
+    erasure (the person's rows must leave the incremental tables)."""
+    if requested:
+        return "requested"
+    pending = full_refresh_reason(settings)
+    if pending or previous is None:
+        return pending
+    if previous.get("project") != project:
+        return f"the dbt project changed since run {previous.get('run_id')}"
+    if previous.get("erasures", register_digest(settings.lake_dir)) != register_digest(
+        settings.lake_dir
+    ):
+        return f"the erasure register changed since run {previous.get('run_id')}"
+    return None
+
+
+def usable_records(settings: Settings, manifest: list[ManifestRecord]) -> list[ManifestRecord]:
+    """Accepted raw objects, ingested by the as-of date when a backfill sets one."""
+    return [
+        r
+        for r in manifest
+        if r.status == "accepted"
+        and (settings.as_of is None or r.ingested_at[:10] <= settings.as_of.isoformat())
+    ]
+
+
+def pending_objects(
+    records: list[ManifestRecord],
+    incremental: dict[str, tuple[str, str]],
+    processed: dict[str, set[str]],
+) -> dict[str, dict[str, int]]:
+    """Per incremental bronze model: the raw objects (and their rows) a build reads,
+    i.e. usable objects the model has not processed yet."""
+    out: dict[str, dict[str, int]] = {}
+    for model, (source, dataset) in incremental.items():
+        todo = [
+            r
+            for r in records
+            if (r.source, r.dataset) == (source, dataset)
+            and r.sha256 not in processed.get(model, set())
+        ]
+        out[model] = {"objects": len(todo), "rows": sum(r.rows or 0 for r in todo)}
+    return out

@@ -1,0 +1,216 @@
+"""What every engine target knows: how to build, check, count, publish and rewind each
+layer, where gold is built and where it is served. The run composes steps over one
+Target and never asks which engine it is."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import date
+from typing import Any, ClassVar
+
+import duckdb
+
+from olist_elt.errors import OlistEltError
+from olist_elt.quality.gates import GateReport, duckdb_data_source, run_gate
+from olist_elt.run.steps import Kind, Step
+from olist_elt.security.audit import AuditLog
+from olist_elt.settings import Settings
+from olist_elt.transform import project
+from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.warehouse.publish import row_counts
+
+# The dbt selector of each layer (selectors.yml in the dbt project).
+LAYER_SELECTOR = {"bronze": "bronze_layer", "silver": "silver_layer", "gold": "gold_layer"}
+LAYERS = tuple(LAYER_SELECTOR)
+
+
+class Target(ABC):
+    """One engine setup. Subclasses say where each layer lives; the run calls these."""
+
+    name: ClassVar[str]
+    # dbt target (profiles.yml) that builds the lake layers
+    lake_engine: ClassVar[str] = "local"
+    # where the served star schema lives: 'duckdb' (the file) or 'postgres'
+    served_engine: ClassVar[str]
+    # how a lake layer's relations show in lake_connection (views over parquet on Spark)
+    lake_kinds: ClassVar[tuple[str, ...]] = ("BASE TABLE",)
+
+    def __init__(self, settings: Settings, dbt_runner: Callable[..., Any] | None = None) -> None:
+        self.settings = settings
+        self.dbt_runner = dbt_runner
+        self._lake_dbt: Dbt | None = None
+
+    # --- dbt --------------------------------------------------------------------------
+    def dbt_vars(self) -> dict[str, Any]:
+        """Vars every pipeline dbt command gets (they shape parsing)."""
+        out: dict[str, Any] = {"stage_gold": True, "apis_enabled": self.settings.apis != "off"}
+        if self.settings.as_of:
+            out["as_of_ingest_date"] = self.settings.as_of.isoformat()
+        return out
+
+    def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
+        base = self.settings.dbt_target_path or self.settings.dbt_project_dir / "target"
+        return Dbt(
+            self.settings.model_copy(update={"target": engine}),
+            dbt_vars=self.dbt_vars(),
+            extra_env=extra_env,
+            target_path=base / f"pipeline-{engine}",
+            runner=self.dbt_runner,
+        )
+
+    @property
+    def lake_dbt(self) -> Dbt:
+        """The pipeline's dbt on the lake engine (parsed on first use)."""
+        if self._lake_dbt is None:
+            self._lake_dbt = self._dbt(self.lake_engine)
+        return self._lake_dbt
+
+    @property
+    def manifest(self) -> Any:
+        """The lake engine's parsed manifest."""
+        return self.lake_dbt.manifest
+
+    @property
+    def gold_manifest(self) -> Any:
+        """The parsed manifest of the engine that builds gold and the snapshots."""
+        return self.manifest
+
+    def lake_layers(self) -> tuple[str, ...]:
+        """Layers built and gated on the lake engine (gold goes through gold_steps)."""
+        return ("bronze", "silver")
+
+    def start(self) -> None:  # noqa: B027 (a hook: most engines need nothing)
+        """Start what the engine needs before a build (a Spark session)."""
+
+    def start_step(self) -> Step[Any] | None:
+        """The step that starts the engine, when it needs one."""
+        return None
+
+    def build(self, layer: str, full_refresh: bool = False) -> DbtCommandResult:
+        """`dbt build` one layer (models and their tests): the lake layers on the lake
+        engine, gold where the target builds it (into its staging schema)."""
+        if layer == "gold":
+            return self.build_gold()
+        return build_layer(self.lake_dbt, layer, full_refresh)
+
+    def build_gold(self) -> DbtCommandResult:
+        """`dbt build` the snapshots and gold into the staging schema."""
+        return build_layer(self.lake_dbt, "gold")
+
+    # --- reading the lake -------------------------------------------------------------
+    @contextmanager
+    def lake_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived read-only DuckDB view of the lake layers."""
+        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def has_lake_build(self) -> bool:
+        """Whether the lake layers were ever built (else everything is pending)."""
+        return self.settings.warehouse_path.exists()
+
+    def lake_counts(self, layer: str) -> dict[str, int]:
+        """Rows per relation of a lake layer."""
+        with self.lake_connection() as con:
+            return row_counts(con, layer, self.lake_kinds)
+
+    def processed(self, model: str) -> set[str]:
+        """sha256 of the raw objects an incremental bronze model already holds."""
+        with self.lake_connection() as con, suppress(duckdb.Error):
+            rows = con.execute(f'select distinct _sha256 from "bronze"."{model}"').fetchall()
+            return {sha for (sha,) in rows}
+        return set()
+
+    def excluded(self) -> frozenset[str]:
+        """Relations this parse does not build (their contracts are not run)."""
+        return project.disabled_relations(self.manifest)
+
+    def check(self, layer: str, schema: str | None = None) -> GateReport:
+        """A lake layer's Soda contracts through a short-lived read-only connection."""
+        with self.lake_connection() as con:
+            return run_gate(
+                duckdb_data_source(con),
+                layer,
+                schema=schema,
+                contracts_dir=self.settings.soda_contracts_dir,
+                exclude=self.excluded(),
+            )
+
+    # --- gold: built, gated, published, served ----------------------------------------
+    @abstractmethod
+    def gold_steps(
+        self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
+    ) -> list[Step[Any]]:
+        """The steps that build gold into its staging schema and gate it there."""
+
+    @abstractmethod
+    def staged_counts(self) -> dict[str, int]:
+        """Rows per table of gold in staging (before it is published)."""
+
+    @abstractmethod
+    def publish(self) -> dict[str, int]:
+        """Swap the gated staging star schema in for readers; rows per table."""
+
+    @abstractmethod
+    def served_counts(self) -> dict[str, int]:
+        """Rows per table of the served star schema ({} when there is none)."""
+
+    @abstractmethod
+    def check_served(self) -> GateReport:
+        """The gold contracts on the served star schema."""
+
+    @abstractmethod
+    def gold_scalar(self, sql: str) -> Any:
+        """One value from the database where gold and snapshots are built."""
+
+    @abstractmethod
+    def rewind_snapshots(self, day: date) -> dict[str, int]:
+        """Put the type-2 history back as it was at the end of an ingest date."""
+
+    @abstractmethod
+    def record_history(self, summary: dict[str, Any]) -> str:
+        """Write a run to the ops schema next to the served gold; where it went."""
+
+    @abstractmethod
+    def describe_served(self) -> str:
+        """Where the served star schema is, for people."""
+
+    def served_ok(self) -> bool:
+        """Whether the star schema the last run published is still there."""
+        try:
+            return bool(self.served_counts())
+        except Exception:  # any doubt means: rebuild
+            return False
+
+    def staging_schema(self) -> str:
+        """Where gold is built before its gate (from the parsed project)."""
+        return project.layer_schema(self.manifest, "gold")
+
+    def audit(self) -> AuditLog:
+        """The audit log."""
+        return AuditLog(self.settings.audit_path)
+
+
+def build_layer(dbt: Dbt, layer: str, full_refresh: bool = False) -> DbtCommandResult:
+    """`dbt build` one layer through its selector; full_refresh rebuilds the
+    incremental models from all of raw."""
+    if layer not in LAYER_SELECTOR:
+        raise OlistEltError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
+    # "buildable": a test runs with the first layer that has all its parents, so a
+    # test spanning silver and gold runs with gold, not half-built with silver.
+    args = ["--selector", LAYER_SELECTOR[layer], "--indirect-selection", "buildable"]
+    return dbt.run("build", *args, *(["--full-refresh"] if full_refresh else []))
+
+
+def build_step(target: Target, layer: str, full_refresh: bool) -> Step[DbtCommandResult]:
+    """The declared step that builds one layer."""
+    return Step(
+        f"dbt build {layer}",
+        Kind.TRANSFORM,
+        lambda: target.build(layer, full_refresh),
+        layer=layer,
+    )

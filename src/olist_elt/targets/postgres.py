@@ -1,0 +1,187 @@
+"""Targets whose star schema is served by PostgreSQL: silver is published there from
+the lake, gold is built by dbt-postgres into a staging schema, gated, then swapped in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from olist_elt.ops.history import write_postgres
+from olist_elt.quality.gates import GateReport, postgres_data_source, run_gate
+from olist_elt.run.steps import Kind, Step
+from olist_elt.targets.base import Target, build_step
+from olist_elt.targets.local import rewind
+from olist_elt.transform import project
+from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.warehouse.postgres import (
+    PgLogin,
+    apply_constraints,
+    constraints_from_manifest,
+    drop_schema,
+    gold_row_counts,
+    login,
+    publish_silver,
+    swap_gold,
+)
+from olist_elt.warehouse.publish import LIVE_SCHEMA
+
+
+class PostgresGoldTarget(Target):
+    """Bronze and silver in the lake engine, gold in PostgreSQL."""
+
+    served_engine = "postgres"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pg: PgLogin | None = None
+        self._warehouse_dbt: Dbt | None = None
+
+    @property
+    def pg(self) -> PgLogin:
+        """The loader's login (password from the vault), read once."""
+        if self._pg is None:
+            self._pg = login(self.settings, "loader")
+        return self._pg
+
+    @property
+    def warehouse_dbt(self) -> Dbt:
+        """The pipeline's dbt on PostgreSQL (the loader's password in its environment)."""
+        if self._warehouse_dbt is None:
+            pg = self.pg
+            self._warehouse_dbt = self._dbt(
+                "warehouse",
+                extra_env={
+                    "OLIST_PG_HOST": pg.host,
+                    "OLIST_PG_PORT": str(pg.port),
+                    "OLIST_PG_USER": pg.user,
+                    "OLIST_PG_PASSWORD": pg.password,
+                    "OLIST_PG_DATABASE": pg.database,
+                },
+            )
+        return self._warehouse_dbt
+
+    @property
+    def gold_manifest(self) -> Any:
+        return self.warehouse_dbt.manifest
+
+    def attach_silver(self) -> Callable[[duckdb.DuckDBPyConnection], None] | None:
+        """How silver is read for publishing (None: the DuckDB file)."""
+        return None
+
+    def staging_schema(self) -> str:
+        return project.layer_schema(self.warehouse_dbt.manifest, "gold")
+
+    def publish_silver(self) -> dict[str, int]:
+        """Copy silver into PostgreSQL under the names ref() resolves to there."""
+        return publish_silver(
+            self.settings,
+            self.pg,
+            project.layer_relations(self.warehouse_dbt.manifest, "silver"),
+            attach_source=self.attach_silver(),
+        )
+
+    def build_gold(self) -> DbtCommandResult:
+        """`dbt build` seeds, snapshots and gold on PostgreSQL into the staging schema."""
+        drop_schema(self.pg, self.staging_schema())
+        return self.warehouse_dbt.run(
+            "build", "--selector", "warehouse_gold", "--indirect-selection", "buildable"
+        )
+
+    def check_gold(self, schema: str) -> GateReport:
+        """The gold contracts on a PostgreSQL schema."""
+        pg = self.pg
+        return run_gate(
+            postgres_data_source(pg.host, pg.port, pg.user, pg.password, pg.database),
+            "gold",
+            schema=schema,
+            prefix=f"{pg.database}/{schema}",
+            contracts_dir=self.settings.soda_contracts_dir,
+            exclude=project.disabled_relations(self.gold_manifest),
+        )
+
+    def gold_steps(
+        self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
+    ) -> list[Step[Any]]:
+        return [
+            Step("connect warehouse", Kind.IO, lambda: self.pg),
+            Step("dbt parse warehouse", Kind.BOOKKEEPING, lambda: self.warehouse_dbt.parse()),
+            Step(
+                "publish silver",
+                Kind.IO,
+                self.publish_silver,
+                lambda c: sum(c.values()),
+                layer="silver",
+            ),
+            build_step(self, "gold", False),
+            Step(
+                "gate gold",
+                Kind.GATE,
+                lambda: gate("gold", lambda: self.check_gold(self.staging_schema())),
+                lambda r: len(r.checks),
+                layer="gold",
+            ),
+        ]
+
+    def staged_counts(self) -> dict[str, int]:
+        return gold_row_counts(self.pg, self.staging_schema())
+
+    def publish(self) -> dict[str, int]:
+        staging = self.staging_schema()
+        applied = apply_constraints(
+            self.pg, constraints_from_manifest(self.warehouse_dbt.manifest, staging)
+        )
+        swap_gold(self.pg, self.settings.pg_bi_role, staging)
+        counts = gold_row_counts(self.pg)
+        self.audit().append(
+            "svc-publisher",
+            "publish",
+            f"postgres:{self.pg.database}.{LIVE_SCHEMA}",
+            "ok",
+            tables=len(counts),
+            rows=sum(counts.values()),
+            constraints=applied,
+        )
+        return counts
+
+    def served_counts(self) -> dict[str, int]:
+        return gold_row_counts(self.pg)
+
+    def check_served(self) -> GateReport:
+        return self.check_gold(LIVE_SCHEMA)
+
+    def gold_scalar(self, sql: str) -> Any:
+        with self.pg.connect() as conn:
+            return conn.execute(sql).fetchone()[0]  # type: ignore[arg-type,index]
+
+    def rewind_snapshots(self, day: date) -> dict[str, int]:
+        snapshots = project.snapshots(self.warehouse_dbt.manifest)
+        with self.pg.connect(autocommit=False) as pg:
+            built = [
+                s
+                for s in snapshots
+                if (pg.execute("select to_regclass(%s)", [f"{s.schema}.{s.name}"]).fetchone())[0]
+            ]
+            removed = rewind(
+                lambda sql, cutoff: pg.execute(sql.replace("?", "%s"), [cutoff]).rowcount,  # type: ignore[arg-type]
+                built,
+                day,
+            )
+            pg.commit()
+        return removed
+
+    def record_history(self, summary: dict[str, Any]) -> str:
+        write_postgres(self.settings, summary)
+        return f"postgres:{self.settings.pg_database}.ops"
+
+    def describe_served(self) -> str:
+        s = self.settings
+        return f"PostgreSQL {s.pg_host}:{s.pg_port}/{s.pg_database} (schema {LIVE_SCHEMA})"
+
+
+class WarehouseTarget(PostgresGoldTarget):
+    """Bronze and silver on DuckDB, gold on PostgreSQL."""
+
+    name = "warehouse"

@@ -1,0 +1,207 @@
+"""The main deployment on a real Prefect server, as an engineer runs it: a work pool,
+`prefect deploy --all` from prefect.yaml, a process worker. Each dbt node shows as a
+task with its own state, a failing model fails its node and the flow run, a run
+with no parameters takes its target and source from the environment, and the
+schedules that need services start paused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from olist_elt.settings import REPO_ROOT, Settings
+from tests.conftest import pg_workspace
+
+pytestmark = pytest.mark.slow
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "PREFECT_"))}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
+        PREFECT_UI_ENABLED="false",
+        # No scheduled runs fire while the test runs: only the runs it starts.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
+    )
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A Prefect server on loopback with its own database; its API URL."""
+    home = tmp_path_factory.mktemp("prefect")
+    port = _free_port()
+    log = open(home / "server.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=_prefect_env(home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the Prefect server did not start: " + (home / "server.log").read_text())
+    try:
+        yield url, home
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+RUNS = textwrap.dedent(
+    """
+    import asyncio, json, re, sys
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+
+    async def tasks(client, flow_run):
+        states, offset = {}, 0
+        while True:
+            page = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])),
+                limit=200,
+                offset=offset,
+            )
+            # a task's run name is the task's name plus a short suffix (-3f2)
+            states.update({re.sub("-[0-9a-f]{3}$", "", t.name): t.state.type.value for t in page})
+            if len(page) < 200:
+                return states
+            offset += 200
+
+    async def main():
+        good = await run_deployment("elt_pipeline/elt-pipeline-daily", timeout=900)
+        bad = await run_deployment(
+            "elt_pipeline/elt-pipeline-daily", parameters={"source": sys.argv[1]}, timeout=900
+        )
+        async with get_client() as client:
+            schedules = {}
+            for d in await client.read_deployments():
+                schedules[d.name] = [s.active for s in d.schedules]
+            out = {
+                "schedules": schedules,
+                "good": {"state": good.state.type.value, "tasks": await tasks(client, good)},
+                "bad": {"state": bad.state.type.value, "tasks": await tasks(client, bad)},
+            }
+        print(json.dumps(out))
+
+    asyncio.run(main())
+    """
+)
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300) -> str:
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return done.stdout
+
+
+def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
+    prefect_server: tuple[str, Path], tmp_path: Path, sample_dir: Path, postgres_dsn: str
+) -> None:
+    url, home = prefect_server
+    bad = tmp_path / "bad"
+    shutil.copytree(sample_dir, bad)
+    items = bad / "olist_order_items_dataset.csv"
+    lines = items.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[1].split(",")
+    cells[5] = '"not a price"'  # price: the silver model's cast fails on it
+    lines[1] = ",".join(cells)
+    items.write_text("".join(lines), encoding="utf-8")
+    with pg_workspace(tmp_path / "ws", postgres_dsn) as settings:
+        env = _prefect_env(home, url) | _olist_env(settings, sample_dir)
+        _run([PREFECT, "work-pool", "create", "olist", "--type", "process"], env, REPO_ROOT)
+        _run([PREFECT, "--no-prompt", "deploy", "--all"], env, REPO_ROOT)
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "olist", "--type", "process"],
+            env=env,
+            cwd=tmp_path,
+            stdout=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            out = _run([sys.executable, "-c", RUNS, str(bad)], env, tmp_path, timeout=1800)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+        result = json.loads(out.strip().splitlines()[-1])
+        records = [
+            json.loads(p.read_text()) for p in sorted((settings.lake_dir / "runs").glob("2*.json"))
+        ]
+    # deploy --all left the stream's schedule paused, every other one on
+    schedules = result["schedules"]
+    assert schedules["ingest-stream"] == [False]
+    assert all(all(v) for name, v in schedules.items() if name != "ingest-stream")
+    good, failed = result["good"], result["bad"]
+    assert good["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
+    tasks = good["tasks"]
+    for step in ("ingest olist", "dbt build bronze", "gate silver", "publish gold"):
+        assert tasks.get(step) == "COMPLETED", step
+    for node in ("model bronze_olist__orders", "model silver_orders", "model fct_orders"):
+        assert tasks.get(node) == "COMPLETED", (node, sorted(tasks))
+    assert any(name.startswith("test unique_") for name in tasks)
+    # a failing model: its node fails, the flow run fails, the failure is named
+    assert failed["state"] == "FAILED"
+    assert failed["tasks"].get("model silver_order_items") == "FAILED", sorted(failed["tasks"])
+    assert failed["tasks"].get("dbt build silver") == "FAILED"
+    # the run with no parameters used the environment's target and source
+    assert [r["orchestrator"] for r in records] == ["prefect", "prefect"]
+    first, second = records
+    assert first["target"] == "warehouse" and first["outcome"] == "success"
+    assert sorted(first["ingest"]["ingested"]) == sorted(p.name for p in sample_dir.glob("*.csv"))
+    assert not (settings.lake_dir / "landing").exists()  # no sample was generated
+    assert second["outcome"] == "failed" and second["failing_step"] == "dbt build silver"
+    assert "silver_order_items" in second["error"]
+
+
+def _olist_env(settings: Settings, source: Path) -> dict[str, str]:
+    """The environment a deployment's worker runs with: settings, never passwords."""
+    return {
+        "OLIST_ELT_HOME": str(REPO_ROOT),
+        "OLIST_TARGET": "warehouse",
+        "OLIST_SOURCE": str(source),
+        "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "OLIST_VAULT_PATH": str(settings.vault_path),
+        "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
+        "OLIST_DBT_TARGET_PATH": str(settings.dbt_target_path),
+        "OLIST_DASHBOARDS_OUT": str(settings.lake_dir.parent / "dashboards"),
+        "OLIST_PG_HOST": settings.pg_host,
+        "OLIST_PG_PORT": str(settings.pg_port),
+        "OLIST_PG_DATABASE": settings.pg_database,
+        "OLIST_PG_LOADER_ROLE": settings.pg_loader_role,
+        "OLIST_PG_BI_ROLE": settings.pg_bi_role,
+        "OLIST_APIS": "off",
+    }

@@ -1,0 +1,68 @@
+"""Declared steps: every step of a run has a kind, and retries, alerts and the run
+history follow the kind, never the step's name."""
+
+from __future__ import annotations
+
+import sys
+
+from olist_elt.ops.alerts import advice_for
+from olist_elt.ops.history import history_rows
+from olist_elt.run.record import RunSummary
+from olist_elt.run.steps import Kind, Step
+from olist_elt.settings import REPO_ROOT, Settings
+
+sys.path.insert(0, str(REPO_ROOT / "flows"))
+from _common import retry_on_io_errors, task_for
+
+
+def test_every_step_of_a_run_has_a_declared_kind(built: tuple[Settings, RunSummary]) -> None:
+    _, summary = built
+    kinds = {s.name: s.kind for s in summary.steps}
+    assert all(kind in {k.value for k in Kind} for kind in kinds.values()), kinds
+    assert kinds["ingest olist"] == "io" and kinds["gate silver"] == "gate"
+    assert kinds["dbt build gold"] == "transform" and kinds["publish gold"] == "publish"
+    layers = {s.name: s.layer for s in summary.steps if s.layer}
+    assert layers["dbt build bronze"] == "bronze" and layers["gate gold"] == "gold"
+
+
+def test_retries_follow_the_kind_not_the_name() -> None:
+    for kind in Kind:
+        # names that would fool a name-based rule ("ingest ..." used to mean retried)
+        for name in ("ingest olist", "gate silver", "anything"):
+            made = task_for(Step(name, kind, lambda: None), lambda: None)
+            if kind is Kind.IO:
+                assert made.retries == 3 and made.retry_condition_fn is retry_on_io_errors
+            else:
+                assert made.retries == 0 and made.retry_condition_fn is None
+            assert kind.value in made.tags
+
+
+def test_alert_advice_follows_the_kind_not_the_name() -> None:
+    assert "quality gate" in advice_for("gate")
+    assert "dbt model" in advice_for("transform")
+    assert "no data was blamed" in advice_for("io")
+    assert advice_for("io") != advice_for("gate")
+    # an error that says more than its kind wins
+    assert "stopped delivering" in advice_for("gate", "SourcesStale")
+
+
+def test_history_counts_rows_by_kind_and_layer_not_by_name() -> None:
+    summary = {
+        "run_id": "r",
+        "steps": [
+            {"name": "rebuild the middle", "kind": "transform", "layer": "silver", "rows": None},
+            {"name": "look at it", "kind": "gate", "layer": "silver", "rows": 12},
+            {"name": "dbt build gold", "kind": "bookkeeping", "layer": None, "rows": 5},
+        ],
+        "layer_rows": {"bronze": {"a": 10, "b": 5}, "silver": {"a": 7}},
+    }
+    steps = history_rows(summary)["steps"]
+    # (run_id, step_no, name, started, seconds, cpu, rss, rows_in, rows_out, ...)
+    assert steps[0][7:9] == (15, 7)  # transform into silver: bronze rows in, silver out
+    assert steps[1][7:9] == (7, 12)  # gate on silver: silver rows in, checks out
+    assert steps[2][7:9] == (5, 5)  # the name says build, the kind does not
+    assert [row[-2:] for row in steps] == [
+        ("transform", "silver"),
+        ("gate", "silver"),
+        ("bookkeeping", None),
+    ]

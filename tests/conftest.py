@@ -54,6 +54,7 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
         vault_path=root / ".secrets" / "vault.json",
         vault_key_file=root / ".secrets" / "vault.key",
         dbt_target_path=root / "target",
+        dashboards_out=root / "dashboards",
         sample_scale=TEST_SCALE,
         sample_seed=TEST_SEED,
         **{"apis_now": API_NOW, **overrides},
@@ -185,8 +186,8 @@ def workspace(tmp_path: Path) -> Settings:
 
 @pytest.fixture()
 def warehouse(built: tuple[Settings, RunSummary]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the shared warehouse, closed after the test."""
-    con = duckdb.connect(str(built[0].warehouse_path), read_only=True)
+    """Read-only, on the shared run's build database (every layer); closed after the test."""
+    con = duckdb.connect(str(built[0].build_database), read_only=True)
     try:
         yield con
     finally:

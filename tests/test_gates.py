@@ -1,5 +1,7 @@
-"""Soda quality gates: each kind of bad batch stops the run at its layer, gold keeps
-the last good data, the batch is rejected in the manifest, and a good batch passes."""
+"""Quality gates and rejection by cause: each kind of bad raw object is caught at its
+layer, found among the objects pending since the last good run (whoever landed it),
+rejected, and the run goes on without it: gold keeps the good data, good objects
+that came with it go through."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def _batch(sample_dir: Path, dataset: str, tmp_path: Path, edit: Callable[[Rows]
     writer.writeheader()
     writer.writerows(rows)
     folder = tmp_path / "batch"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / spec.file_name).write_text(buf.getvalue(), encoding="utf-8")
     return folder
 
@@ -109,48 +111,101 @@ CASES = {
         "silver",
         "purchase not in the future",
     ),
-    "dropped column": ("sellers", None, "ingest", "header_mismatch"),
 }
 
 
+def _land_elsewhere(settings: Settings, folder: Path, run_id: str) -> None:
+    """Land files as another deployment would (`olist-elt ingest`), not the run."""
+    from olist_elt.run.inputs import ingest_olist
+
+    result = ingest_olist(settings, folder, run_id)
+    assert result.ingested and not result.quarantined
+
+
+def _gate_failures(settings: Settings) -> list[tuple[str, str]]:
+    return [
+        (r["object"], r["outcome"])
+        for r in AuditLog(settings.audit_path).records()
+        if r["action"] == "gate"
+    ]
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_batch_stops_the_run_at_its_layer_and_gold_keeps_the_last_good_data(
+def test_a_bad_object_landed_by_another_deployment_is_rejected_and_the_run_goes_on(
     gated: Settings, sample_dir: Path, tmp_path: Path, case: str
 ) -> None:
     dataset, edit, layer, named = CASES[case]
-    if edit is None:  # drop the last column from header and rows
-        spec = OLIST_FILES[dataset]
-        folder = tmp_path / "batch"
-        folder.mkdir()
-        lines = (sample_dir / spec.file_name).read_text(encoding="utf-8").splitlines()
-        (folder / spec.file_name).write_text(
-            "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8"
-        )
-    else:
-        folder = _batch(sample_dir, dataset, tmp_path, edit)
+    folder = _batch(sample_dir, dataset, tmp_path, edit)
     before = _gold_fingerprint(gated)
+    gates_before = len(_gate_failures(gated))
+    _land_elsewhere(gated, folder, f"ingest-{case.replace(' ', '-')}")
 
-    with pytest.raises(PipelineFailed) as failure:
+    summary = run_pipeline(gated, sample_dir)
+
+    assert summary.outcome == "success"
+    assert _gold_fingerprint(gated) == before
+    [rejected] = summary.rejected
+    records = Manifest(LocalStorage(gated.lake_dir)).records("olist")
+    newest = max((r for r in records if r.dataset == dataset), key=lambda r: r.ingested_at)
+    assert newest.status == "rejected" and rejected["sha256"] == newest.sha256
+    assert f"build {layer}" in newest.rejected_reason or f"gate {layer}" in newest.rejected_reason
+    assert named in newest.rejected_reason, newest.rejected_reason
+    failed_step = next(s for s in summary.steps if s.outcome == "failed")
+    assert failed_step.layer == layer
+    if failed_step.kind == "gate":
+        assert (layer, "failed") in _gate_failures(gated)[gates_before:]
+    assert summary.steps[-1].name == "render dashboards"
+    assert {"find bad raw objects", "publish gold"} <= {s.name for s in summary.steps}
+
+
+def test_a_file_that_fails_validation_is_quarantined_and_stops_the_run(
+    gated: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    spec = OLIST_FILES["sellers"]  # drop the last column from header and rows
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    lines = (sample_dir / spec.file_name).read_text(encoding="utf-8").splitlines()
+    (folder / spec.file_name).write_text(
+        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8"
+    )
+    before = _gold_fingerprint(gated)
+    with pytest.raises(PipelineFailed, match=r"failed at 'ingest olist'.*header_mismatch"):
         run_pipeline(gated, folder)
-
-    message = str(failure.value)
-    step = message.split("failed at '", 1)[1].split("'", 1)[0]
-    assert step.endswith(layer) or (layer == "ingest" and step == "ingest olist"), message
-    assert named in message
     assert _gold_fingerprint(gated) == before
     records = Manifest(LocalStorage(gated.lake_dir)).records("olist")
-    rejected = [r for r in records if r.status == "rejected" and r.dataset == dataset]
-    if layer == "ingest":
-        assert not rejected and all(r.original_name != folder.name for r in records)
-    else:
-        newest = max((r for r in records if r.dataset == dataset), key=lambda r: r.ingested_at)
-        assert newest.status == "rejected"
-        assert (
-            f"build {layer}" in newest.rejected_reason or f"gate {layer}" in newest.rejected_reason
-        )
-    if layer != "ingest" and step.startswith("gate"):
-        gate_records = [r for r in AuditLog(gated.audit_path).records() if r["action"] == "gate"]
-        assert gate_records[-1]["outcome"] == "failed" and gate_records[-1]["object"] == layer
+    assert all(r.status == "accepted" or r.dataset != "sellers" for r in records)
+
+
+def test_good_objects_go_through_when_bad_ones_arrive_with_them(
+    gated: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    before = _gold_fingerprint(gated)
+    good = _batch(sample_dir, "orders", tmp_path / "good", _new_order)
+    bad_items = _batch(sample_dir, "order_items", tmp_path / "items", CASES["negative price"][1])
+    bad_reviews = _batch(sample_dir, "order_reviews", tmp_path / "rev", CASES["review score 7"][1])
+    for i, folder in enumerate((good, bad_items, bad_reviews)):
+        _land_elsewhere(gated, folder, f"landed-{i}")
+
+    summary = run_pipeline(gated, sample_dir)
+
+    assert summary.outcome == "success"
+    assert sorted(r["object"].split("/")[2] for r in summary.rejected) == [
+        "order_items",
+        "order_reviews",
+    ]
+    assert _gold_fingerprint(gated)["fct_orders"] == before["fct_orders"] + 1
+    records = Manifest(LocalStorage(gated.lake_dir)).records("olist")
+    assert any(r.run_id == "landed-0" and r.status == "accepted" for r in records)
+
+
+def _new_order(rows: Rows) -> Rows:
+    new = {
+        **rows[0],
+        "order_id": "e" * 32,
+        "order_status": "shipped",
+        "order_delivered_customer_date": "",
+    }
+    return [*rows, new]
 
 
 def test_a_later_good_batch_passes_again(gated: Settings, sample_dir: Path, tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ def ingest_on(settings: Settings, folder: Path, day: datetime) -> None:
 
 
 def table_fingerprints(settings: Settings, schemas: tuple[str, ...]) -> dict[str, TableFingerprint]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
         tables = con.execute(
@@ -164,7 +164,7 @@ def table_fingerprints(settings: Settings, schemas: tuple[str, ...]) -> dict[str
 
 
 def rows_by_key(settings: Settings, relation: str, key: str) -> dict[str, tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         cur = con.execute(f"select * from {relation}")
         names = [d[0] for d in cur.description]
@@ -315,7 +315,7 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
     def lossy_build(self, layer, full_refresh=False):
         result = real_build(self, layer, full_refresh)
         if layer == "silver":
-            con = duckdb.connect(str(settings.warehouse_path))
+            con = duckdb.connect(str(settings.build_database))
             con.execute(
                 "delete from silver.silver_payments where rowid in "
                 "(select rowid from silver.silver_payments limit 3)"

@@ -312,7 +312,7 @@ def test_erasure_leaves_nothing_that_links_to_the_person(tmp_path: Path, sample_
     summary = run_pipeline(settings, sample_dir)
     assert summary.outcome == "success"  # dbt tests, including the leak check, pass
 
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         for schema in ("silver", "gold"):
             for table, column in con.execute(

@@ -36,8 +36,9 @@ def _ops(settings: Settings, sql: str, params: list | None = None) -> list[tuple
 @pytest.fixture(scope="module")
 def two_runs(
     tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
-) -> tuple[Settings, RunSummary, RunSummary]:
-    """A clean run, then a batch the silver gate rejects (a negative item price)."""
+) -> tuple[Settings, RunSummary, dict]:
+    """A clean run, then a batch with a bad file (a negative item price): the silver
+    gate fails on it, the run finds the file, rejects it and publishes without it."""
     root = tmp_path_factory.mktemp("ops")
     settings = workspace_settings(root / "ws", alert_file=root / "alerts.jsonl")
     clean = run_pipeline(settings, sample_dir)
@@ -49,30 +50,34 @@ def two_runs(
     fields[5] = '"-5.00"'  # price
     rows[2] = ",".join(fields)
     items.write_text(header + "".join(rows), encoding="utf-8")
-    with pytest.raises(PipelineFailed) as failed:
-        run_pipeline(settings, bad)
-    run_id = str(failed.value).split()[1]
-    summary = json.loads((settings.lake_dir / "runs" / f"{run_id}.json").read_text())
+    second = run_pipeline(settings, bad)
+    summary = json.loads((settings.lake_dir / "runs" / f"{second.run_id}.json").read_text())
     return settings, clean, summary
 
 
-def test_the_ops_tables_hold_the_clean_and_the_failed_run(two_runs) -> None:
-    settings, clean, failed = two_runs
+def test_the_ops_tables_hold_the_clean_run_and_the_rejected_batch(two_runs) -> None:
+    settings, clean, second = two_runs
     runs = dict(
         (r[0], r[1:])
         for r in _ops(settings, "select run_id, outcome, failing_step, error_class from ops.runs")
     )
     assert runs[clean.run_id] == ("success", None, None)
-    outcome, step, error_class = runs[failed["run_id"]]
-    assert outcome == "failed" and step == "gate silver" and error_class == "GateFailed"
+    assert runs[second["run_id"]] == ("success", None, None)
+    assert [r["object"].split("/")[2] for r in second["rejected"]] == ["order_items"]
     steps = _ops(
         settings,
         "select step, outcome, rows_in, rows_out, error_class from ops.steps "
         "where run_id = ? order by step_no",
-        [failed["run_id"]],
+        [second["run_id"]],
     )
-    assert [s[0] for s in steps] == [s["name"] for s in failed["steps"]]
-    assert steps[-1][:2] == ("gate silver", "failed") and steps[-1][4] == "GateFailed"
+    names = [s[0] for s in steps]
+    assert names == [s["name"] for s in second["steps"]]
+    # the failed gate shows, then the search for its cause, then the build without it
+    failed_gate = names.index("gate silver")
+    assert steps[failed_gate][1] == "failed" and steps[failed_gate][4] == "GateFailed"
+    assert names[failed_gate + 1] == "find bad raw objects"
+    assert steps[failed_gate + 1][1] == "ok"
+    assert steps[-1][1] == "ok" and "publish gold" in names[failed_gate:]
     build = next(s for s in steps if s[0] == "dbt build silver")
     assert build[2] > 0 and build[3] > 0  # rows in (bronze) and out (silver)
     counters = dict(
@@ -81,14 +86,14 @@ def test_the_ops_tables_hold_the_clean_and_the_failed_run(two_runs) -> None:
             settings,
             "select connector, accepted, duplicates, quarantined, refused from "
             "ops.connector_counters where run_id = ?",
-            [failed["run_id"]],
+            [second["run_id"]],
         )
     )
     assert counters["olist"] == (1, 8, 0, 0)  # the items file is new, 8 seen before
     failed_checks = _ops(
         settings,
         "select dataset, check_name from ops.gate_checks where run_id = ? and outcome = 'failed'",
-        [failed["run_id"]],
+        [second["run_id"]],
     )
     assert failed_checks and all("order_items" in d for d, _ in failed_checks)
     clean_rows = _ops(
@@ -99,17 +104,19 @@ def test_the_ops_tables_hold_the_clean_and_the_failed_run(two_runs) -> None:
     assert clean_rows == sum(clean.layer_rows["gold"].values())
 
 
-def test_a_failed_run_alerts_with_the_step_and_what_to_do(two_runs) -> None:
-    settings, _, failed = two_runs
+def test_a_rejected_batch_alerts_with_the_object_and_what_to_do(two_runs) -> None:
+    settings, _, second = two_runs
     alerts = [json.loads(line) for line in settings.alert_file.read_text().splitlines()]
-    assert [a["run_id"] for a in alerts] == [failed["run_id"]]  # the clean run: no alert
+    assert [a["run_id"] for a in alerts] == [second["run_id"]]  # the clean run: no alert
     alert = alerts[0]
-    assert alert["event"] == "run_failed" and alert["failing_step"] == "gate silver"
+    assert alert["event"] == "batch_rejected" and alert["failing_step"] is None
+    assert second["rejected"][0]["object"] in alert["message"]
     assert "readmit" in alert["what_to_do"] and alert["run_record"].endswith(".json")
+    assert "-5.00" not in json.dumps(alert)  # never a row value
 
 
-def test_status_shows_both_runs(two_runs) -> None:
-    settings, clean, failed = two_runs
+def test_status_shows_both_runs_and_the_rejected_object(two_runs) -> None:
+    settings, clean, second = two_runs
     env = {
         "OLIST_LAKE_DIR": str(settings.lake_dir),
         "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
@@ -119,8 +126,10 @@ def test_status_shows_both_runs(two_runs) -> None:
     }
     result = CliRunner().invoke(app, ["status"], env=env)
     assert result.exit_code == 0, result.output
-    assert f"{failed['run_id']}  local  failed at 'gate silver' (GateFailed)" in result.output
+    assert f"{second['run_id']}  local  success, 1 raw object(s) rejected" in result.output
     assert f"{clean.run_id}  local  success" in result.output
+    assert "1 rejected raw object(s)" in result.output
+    assert second["rejected"][0]["sha256"][:12] in result.output
     assert "olist" in result.output and "fresh" in result.output
 
 

@@ -6,6 +6,9 @@
     'customers', 'geolocation', 'order_items', 'order_payments',
     'order_reviews', 'orders', 'products', 'sellers', 'category_translation',
 ] -%}
+{%- set scope = (
+    ingested_by_as_of('ingested_at') ~ ' ' ~ not_held_back('sha256')
+) | trim -%}
 
 with
 
@@ -16,7 +19,7 @@ with
         sha256,
         cast(rows as bigint) as expected_rows
     from {{ source('olist', dataset) }}
-    where status = 'accepted' {{ ingested_by_as_of('ingested_at') }}
+    where status = 'accepted'{% if scope %} {{ scope }}{% endif %}
 ),
 
 {{ dataset }}_loaded as (

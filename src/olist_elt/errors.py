@@ -19,7 +19,16 @@ class ValidationFailed(OlistEltError):
 
 
 class DbtStepFailed(OlistEltError):
-    """A dbt command failed: a model error or a failed test."""
+    """A dbt command failed: a model error or a failed test (nodes: their unique ids)."""
+
+    def __init__(self, message: str, nodes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.nodes = nodes
+
+
+class InfrastructureFailed(OlistEltError):
+    """A service the pipeline depends on failed (a lock, a connection, the disk, a
+    password): the run stops, and nothing is blamed on the data."""
 
 
 class DbtProjectError(OlistEltError):

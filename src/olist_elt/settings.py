@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from olist_elt.errors import SettingsError
@@ -55,7 +55,17 @@ class Settings(BaseSettings):
         None, description="MinIO or another S3-compatible endpoint; unset for AWS"
     )
     s3_region: str = "us-east-1"
-    warehouse_path: Path = Field(Path("warehouse/olist.duckdb"))
+    warehouse_path: Path = Field(
+        Path("warehouse/olist.duckdb"),
+        description="The DuckDB file BI tools open: gold and ops, replaced atomically by"
+        " each publish (a reader holding it keeps the star schema it opened)",
+    )
+    build_database: Path | None = Field(
+        None,
+        description="The DuckDB file the pipeline builds in (bronze, silver, staged gold,"
+        " snapshots, ops); only the pipeline opens it. Default: build/<name> beside"
+        " OLIST_WAREHOUSE_PATH",
+    )
     dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project")
     profiles_dir: Path = Field(REPO_ROOT)
     vault_backend: Literal["file", "hashicorp"] = "file"
@@ -152,6 +162,7 @@ class Settings(BaseSettings):
     @field_validator(
         "lake_dir",
         "warehouse_path",
+        "build_database",
         "dbt_project_dir",
         "profiles_dir",
         "vault_path",
@@ -170,6 +181,13 @@ class Settings(BaseSettings):
             return None
         home = info.data.get("home") or project_home()
         return (home / value.expanduser()).resolve()
+
+    @model_validator(mode="after")
+    def _build_beside_served(self) -> Settings:
+        """The build database lives beside the served file unless set."""
+        if self.build_database is None:
+            self.build_database = self.warehouse_path.parent / "build" / self.warehouse_path.name
+        return self
 
     @field_validator("apis_now")
     @classmethod

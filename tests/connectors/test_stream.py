@@ -241,7 +241,7 @@ def test_stream_events_reach_silver_once_each(nats_url: str, tmp_path: Path) -> 
     Dbt(settings, dbt_vars={"stream_enabled": True}).run(
         "build", "--select", "bronze_stream__order_events+"
     )
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         rows, distinct = con.execute(
             "select count(*), count(distinct event_id) from silver.silver_order_events"

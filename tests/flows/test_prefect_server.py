@@ -1,7 +1,8 @@
 """The main deployment on a real Prefect server, as an engineer runs it: a work pool,
 `prefect deploy --all` from prefect.yaml, a process worker. Each dbt node shows as a
-task with its own state, a failing model fails its node and the flow run, a run
-with no parameters takes its target and source from the environment, and the
+task with its own state; a model failing on a bad file shows failed, the file is
+rejected and the run goes on; a model that fails on any data fails its node and the
+flow run; a run with no parameters takes its target and source from the environment, and the
 schedules that need services start paused."""
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ RUNS = textwrap.dedent(
                 offset=offset,
             )
             # a task's run name is the task's name plus a short suffix (-3f2)
-            states.update({re.sub("-[0-9a-f]{3}$", "", t.name): t.state.type.value for t in page})
+            for t in page:
+                name = re.sub("-[0-9a-f]{3}$", "", t.name)
+                states.setdefault(name, []).append(t.state.type.value)
             if len(page) < 200:
                 return states
             offset += 200
@@ -106,6 +109,12 @@ RUNS = textwrap.dedent(
         bad = await run_deployment(
             "elt_pipeline/elt-pipeline-daily", parameters={"source": sys.argv[1]}, timeout=900
         )
+        # the same deployment on a project whose silver_order_items fails on any data
+        broken = await run_deployment(
+            "elt_pipeline/elt-pipeline-daily",
+            job_variables={"env": {"OLIST_DBT_PROJECT_DIR": sys.argv[2]}},
+            timeout=900,
+        )
         async with get_client() as client:
             schedules = {}
             for d in await client.read_deployments():
@@ -114,6 +123,7 @@ RUNS = textwrap.dedent(
                 "schedules": schedules,
                 "good": {"state": good.state.type.value, "tasks": await tasks(client, good)},
                 "bad": {"state": bad.state.type.value, "tasks": await tasks(client, bad)},
+                "broken": {"state": broken.state.type.value, "tasks": await tasks(client, broken)},
             }
         print(json.dumps(out))
 
@@ -140,6 +150,12 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     cells[5] = '"not a price"'  # price: the silver model's cast fails on it
     lines[1] = ",".join(cells)
     items.write_text("".join(lines), encoding="utf-8")
+    broken = tmp_path / "broken_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", broken, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    model = broken / "models" / "silver" / "silver_order_items.sql"
+    model.write_text(model.read_text().replace("select * from final", "select * from final_"))
     with pg_workspace(tmp_path / "ws", postgres_dsn) as settings:
         env = _prefect_env(home, url) | _olist_env(settings, sample_dir)
         _run([PREFECT, "work-pool", "create", "olist", "--type", "process"], env, REPO_ROOT)
@@ -152,7 +168,9 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
             stderr=subprocess.STDOUT,
         )
         try:
-            out = _run([sys.executable, "-c", RUNS, str(bad)], env, tmp_path, timeout=1800)
+            out = _run(
+                [sys.executable, "-c", RUNS, str(bad), str(broken)], env, tmp_path, timeout=1800
+            )
         finally:
             worker.terminate()
             worker.wait(timeout=60)
@@ -168,22 +186,35 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     assert good["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
     tasks = good["tasks"]
     for step in ("ingest olist", "dbt build bronze", "gate silver", "publish gold"):
-        assert tasks.get(step) == "COMPLETED", step
+        assert tasks.get(step) == ["COMPLETED"], step
     for node in ("model bronze_olist__orders", "model silver_orders", "model fct_orders"):
-        assert tasks.get(node) == "COMPLETED", (node, sorted(tasks))
+        assert tasks.get(node) == ["COMPLETED"], (node, sorted(tasks))
     assert any(name.startswith("test unique_") for name in tasks)
-    # a failing model: its node fails, the flow run fails, the failure is named
-    assert failed["state"] == "FAILED"
-    assert failed["tasks"].get("model silver_order_items") == "FAILED", sorted(failed["tasks"])
-    assert failed["tasks"].get("dbt build silver") == "FAILED"
+    # a model failing on a bad file: its node and step show failed in the UI, the run
+    # finds the file responsible, rejects it and builds again without it
+    bad_tasks = failed["tasks"]
+    assert failed["state"] == "COMPLETED", sorted(bad_tasks.items())
+    assert "FAILED" in bad_tasks.get("model silver_order_items", []), sorted(bad_tasks)
+    assert bad_tasks["model silver_order_items"][-1] == "COMPLETED"
+    assert "FAILED" in bad_tasks["dbt build silver"]
+    assert bad_tasks.get("find bad raw objects") == ["COMPLETED"]
+    # a model that fails on any data: its node and the flow run fail, nothing rejected
+    broken_tasks = result["broken"]["tasks"]
+    assert result["broken"]["state"] == "FAILED"
+    assert "FAILED" in broken_tasks.get("model silver_order_items", []), sorted(broken_tasks)
+    assert "FAILED" in broken_tasks["dbt build silver"]
     # the run with no parameters used the environment's target and source
-    assert [r["orchestrator"] for r in records] == ["prefect", "prefect"]
-    first, second = records
+    assert [r["orchestrator"] for r in records] == ["prefect"] * 3
+    first, second, third = records
     assert first["target"] == "warehouse" and first["outcome"] == "success"
     assert sorted(first["ingest"]["ingested"]) == sorted(p.name for p in sample_dir.glob("*.csv"))
     assert not (settings.lake_dir / "landing").exists()  # no sample was generated
-    assert second["outcome"] == "failed" and second["failing_step"] == "dbt build silver"
-    assert "silver_order_items" in second["error"]
+    assert second["outcome"] == "success"
+    assert [r["object"].split("/")[2] for r in second["rejected"]] == ["order_items"]
+    assert "silver_order_items" in second["rejected"][0]["reason"]
+    assert "not a price" not in json.dumps(second)  # no row value in the record
+    assert third["outcome"] == "failed" and third["failing_step"] == "dbt build silver"
+    assert "silver_order_items" in third["error"] and not third["rejected"]
 
 
 def _olist_env(settings: Settings, source: Path) -> dict[str, str]:

@@ -227,3 +227,53 @@ def test_every_dashboard_card_returns_rows_on_postgres_as_the_bi_role(
             for card in dashboard.cards:
                 result = run(card.sql)
                 assert result.rows, f"{dashboard.name} / {card.title} returned no rows"
+
+
+def test_a_bi_transaction_on_gold_neither_blocks_readers_nor_the_run(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary], sample_dir: Path
+) -> None:
+    import threading
+    import time
+
+    settings = pg_settings.model_copy(update={"target": "warehouse"})
+    bi = login(settings, "bi")
+    holder = bi.connect()  # a dashboard query in a long transaction on the served gold
+    holder.execute("select count(*) from gold.fct_orders").fetchone()
+    waits: list[float] = []
+    errors: list[str] = []
+    done = threading.Event()
+
+    def dashboards() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                with bi.connect(autocommit=True) as con:
+                    con.execute("set statement_timeout = '5s'")
+                    con.execute("select count(*) from gold.fct_orders").fetchone()
+            except psycopg.Error as exc:
+                errors.append(type(exc).__name__)
+            waits.append(time.perf_counter() - started)
+            time.sleep(0.2)
+
+    reader = threading.Thread(target=dashboards)
+    reader.start()
+    try:
+        summary = run_pipeline(settings, sample_dir, force_rebuild=True)
+    finally:
+        done.set()
+        reader.join()
+    assert summary.outcome == "success"
+    assert errors == [] and len(waits) > 5 and max(waits) < 2.0, (errors, max(waits))
+    with login(settings).connect() as con:
+        leftovers = con.execute(
+            "select nspname from pg_namespace where nspname like 'gold\\_previous\\_%'"
+        ).fetchall()
+    assert len(leftovers) == 1  # still read by the long transaction: dropped later
+    holder.close()
+    again = run_pipeline(settings, sample_dir)
+    cleanup = next(s for s in again.steps if s.name == "clean up leftovers")
+    assert cleanup.rows == 1
+    with login(settings).connect() as con:
+        assert not con.execute(
+            "select 1 from pg_namespace where nspname like 'gold\\_previous\\_%'"
+        ).fetchall()

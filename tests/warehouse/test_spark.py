@@ -36,7 +36,7 @@ def spark_runs(
 
 
 def _tables(settings: Settings, schema: str) -> list[str]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         return [
             name

@@ -13,6 +13,7 @@
             where
                 status = 'accepted'
                 {{ ingested_by_as_of('ingested_at') }}
+                {{ not_held_back('sha256') }}
                 {%- if incremental %}
                 and sha256 not in (select distinct _sha256 from {{ this }})
                 {%- endif %}

@@ -19,21 +19,32 @@ def status(
     settings = setup(verbose)
     from olist_elt.ops.freshness import source_freshness
     from olist_elt.run.inputs import lake_manifest
+    from olist_elt.run.lock import holder
     from olist_elt.run.record import load_records
 
     records = load_records(settings, runs)
+    running = (holder(settings) or {}).get("run_id")
     if not records:
         out.print(f"no runs recorded in {settings.lake_dir / 'runs'} yet")
     out.print(f"last {len(records)} run(s), newest first:")
     for run in records:
         seconds = sum(s["seconds"] for s in run.get("steps", []))
+        outcome = run.get("outcome", "")
+        if outcome == "running" and run["run_id"] != running:
+            outcome = "interrupted"  # its process is gone: no one holds the run lock
         failing = run.get("failing_step")
         where = f" at '{failing}' ({run.get('error_class')})" if failing else ""
+        rejected = f", {len(run['rejected'])} raw object(s) rejected" if run.get("rejected") else ""
         out.print(
-            f"  {run['run_id']}  {run.get('target', '')}  {run.get('outcome', '')}{where}  "
+            f"  {run['run_id']}  {run.get('target', '')}  {outcome}{where}{rejected}  "
             f"{seconds:.1f}s",
             soft_wrap=True,
         )
+    found_rejected = [r for r in lake_manifest(settings).records() if r.status == "rejected"]
+    if found_rejected:
+        out.print(f"{len(found_rejected)} rejected raw object(s) (`olist-elt raw readmit`):")
+        for r in found_rejected:
+            out.print(f"  {r.sha256[:12]}  {r.object_key}  {r.rejected_reason}", soft_wrap=True)
     try:
         found = source_freshness(
             lake_manifest(settings).records(), settings.freshness_max_age_hours

@@ -52,7 +52,7 @@ class Alert:
     """What a person needs: which run, which step failed or which source is stale, and
     what to do."""
 
-    event: str  # run_failed | sources_stale
+    event: str  # run_failed | sources_stale | batch_rejected
     run_id: str
     target: str
     failing_step: str | None
@@ -68,6 +68,8 @@ class Alert:
         if self.event == "sources_stale":
             names = ", ".join(s["source"] for s in self.stale_sources)
             return f"[olist-elt] stale data: {names} (run {self.run_id})"
+        if self.event == "batch_rejected":
+            return f"[olist-elt] run {self.run_id} rejected bad raw objects and went on"
         where = f"at {self.failing_step}" if self.failing_step else "before its first step"
         return f"[olist-elt] run {self.run_id} failed {where}"
 

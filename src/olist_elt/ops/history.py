@@ -162,7 +162,11 @@ def history_rows(summary: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
         )
     for layer, tables in (summary.get("layer_rows") or {}).items():
         rows["layer_rows"] += [(run_id, layer, name, n) for name, n in tables.items()]
-    for layer, gate in (summary.get("gates") or {}).items():
+    gates = [
+        *(summary.get("gates_before_rejection") or {}).items(),
+        *(summary.get("gates") or {}).items(),
+    ]
+    for layer, gate in gates:
         rows["gate_checks"] += [
             (run_id, layer, c["dataset"], c["check"], c["column"], c["outcome"], c["severity"])
             for c in gate.get("results", [])

@@ -30,11 +30,13 @@ def after_run(settings: Settings, target: Target, summary: RunSummary) -> None:
     summary.history = write_history(target, summary)
     stale = [f for f in summary.freshness if f["status"] in ("stale", "missing")]
     failed = summary.outcome == "failed"
-    if not failed and not stale:
+    if not failed and not stale and not summary.rejected:
         return
     stale_only = stale and (not failed or summary.error_class == "SourcesStale")
-    event = "sources_stale" if stale_only else "run_failed"
+    event = "sources_stale" if stale_only else "run_failed" if failed else "batch_rejected"
     message = summary.error or "; ".join(f"{f['source']} is {f['status']}" for f in stale)
+    if event == "batch_rejected":
+        message = "; ".join(f"rejected {r['object']}: {r['reason']}" for r in summary.rejected)
     summary.alerts = send_alert(
         settings,
         Alert(
@@ -45,7 +47,7 @@ def after_run(settings: Settings, target: Target, summary: RunSummary) -> None:
             error_class=summary.error_class,
             message=message,
             what_to_do=advice_for(
-                summary.failing_kind if failed else None,
+                summary.failing_kind if failed else "gate",
                 "SourcesStale" if event == "sources_stale" else summary.error_class,
             ),
             run_record=str(settings.lake_dir / "runs" / f"{summary.run_id}.json"),

@@ -145,16 +145,22 @@ def reconcile(
 
 
 def reconcile_run(
-    target: Target, summary: Any, records: list[ManifestRecord], *, staged: bool
+    target: Target,
+    summary: Any,
+    records: list[ManifestRecord],
+    *,
+    staged: bool,
+    record: bool = True,
 ) -> ReconciliationReport:
     """Reconcile a run's layers on its Target (gold in staging before it is published,
-    or as served when nothing was rebuilt); kept in the run record, audited; an
-    unexplained difference raises ReconciliationFailed."""
+    or as served when nothing was rebuilt); kept in the run record and audited unless
+    record is false (a trial build); an unexplained difference raises
+    ReconciliationFailed."""
     from olist_elt.connectors.olist import OLIST_FILES
 
     by_file = {f.file_name: f.dataset for f in OLIST_FILES.values()}
     quarantined: dict[str, int] = {}
-    for item in summary.ingest.get("quarantined", []):
+    for item in summary.ingest.get("quarantined", []) if summary else []:
         dataset = by_file.get(item["file"])
         if dataset:
             quarantined[dataset] = quarantined.get(dataset, 0) + 1
@@ -192,6 +198,10 @@ def reconcile_run(
             as_of=target.settings.as_of.isoformat() if target.settings.as_of else None,
             history_versions=versions,
         )
+    if not record:
+        if not report.passed:
+            raise ReconciliationFailed(report)
+        return report
     summary.reconciliation = report.to_dict()
     AuditLog(target.settings.audit_path).append(
         "svc-reconciliation",

@@ -12,8 +12,15 @@ from typing import Any, TypeVar
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import ManifestRecord
 from olist_elt.ops.operate import after_run
-from olist_elt.run.record import RunSummary, new_run_id, save_summary, utc_now
-from olist_elt.run.rejection import blame
+from olist_elt.run.lock import run_lock
+from olist_elt.run.record import (
+    RunSummary,
+    load_records,
+    new_run_id,
+    save_record,
+    save_summary,
+    utc_now,
+)
 from olist_elt.run.steps import Step, StepRunner, execute, run_locally
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
@@ -71,12 +78,38 @@ class RunContext:
 
     @contextmanager
     def recorded(self) -> Iterator[RunContext]:
-        """The run's record exists from its start (outcome 'running'); whatever
-        happens, it ends with an outcome, the ops history, alerts and an audit record.
-        A failure is raised as PipelineFailed naming the step."""
+        """One run at a time per lake (RunLocked otherwise). The run's record exists
+        from its start (outcome 'running'); whatever happens, it ends with an outcome,
+        the ops history, alerts and an audit record. A failure is raised as
+        PipelineFailed naming the step."""
+        with run_lock(self.settings, self.run_id):
+            self.close_interrupted()
+            with self._recorded():
+                yield self
+
+    def close_interrupted(self) -> list[str]:
+        """Runs whose process ended before they did (killed, crashed) are marked
+        interrupted, in the lake's record and in the ops history."""
+        closed = []
+        for record in load_records(self.settings, 50):
+            if record.get("outcome") != "running" or record["run_id"] == self.run_id:
+                continue
+            record["outcome"] = "interrupted"
+            record["error_class"] = "Interrupted"
+            record["error"] = "the process ended before the run did (killed or crashed)"
+            save_record(self.settings, record)
+            try:
+                self.target.record_history(record)
+            except Exception as exc:  # the lake record stays; the database may be down
+                log.error("interrupted run %s not written to ops: %s", record["run_id"], exc)
+            closed.append(record["run_id"])
+        return closed
+
+    @contextmanager
+    def _recorded(self) -> Iterator[None]:
         save_summary(self.settings, self.summary)
         try:
-            yield self
+            yield
             self.summary.outcome = "success"
         except Exception as exc:
             self._failed(exc)
@@ -96,7 +129,8 @@ class RunContext:
             )
 
     def _failed(self, exc: Exception) -> None:
-        """Record the failure; reject this run's batch when the data is to blame."""
+        """Record the failure (the raw objects a data failure is due to were already
+        found and rejected by the build; nothing else is blamed)."""
         from olist_elt.quality.gates import GateFailed
 
         self.summary.outcome = "failed"
@@ -104,4 +138,3 @@ class RunContext:
         self.summary.error_class = type(exc).__name__
         if isinstance(exc, GateFailed):
             self.summary.gates[exc.report.layer] = exc.report.to_dict()
-        blame(self.settings, self.summary, exc, self.new_objects)

@@ -47,10 +47,10 @@ def run_pipeline(
             stages.ingest(ctx, source)
         else:
             ctx.records = inputs.lake_manifest(settings).records()
+        stages.prepare(ctx)
         decision = stages.plan(ctx, force_rebuild, full_refresh)
         if decision.rebuild:
-            stages.build(ctx, decision)
-            stages.reconcile(ctx, staged=True)
+            stages.rebuild(ctx, decision)
             stages.publish(ctx, decision)
         else:
             stages.verify_served(ctx, decision)

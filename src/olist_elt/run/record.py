@@ -65,6 +65,11 @@ class RunSummary:
     # The step that failed (or was running when the run stopped).
     failing_step: str | None = None
     failing_kind: str | None = None
+    # Raw objects this run found a failure was due to, and rejected.
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    # The gates as they failed before those objects were rejected (the build without
+    # them is in `gates`).
+    gates_before_rejection: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The summary as JSON."""
@@ -101,6 +106,14 @@ def save_summary(settings: Settings, summary: RunSummary) -> Path:
         f"{RUNS}/{summary.run_id}.json", summary.to_json().encode("utf-8")
     )
     return record_path(settings, summary.run_id)
+
+
+def save_record(settings: Settings, record: dict[str, Any]) -> Path:
+    """Rewrite a run record read back as plain data."""
+    LocalStorage(settings.lake_dir).put_bytes(
+        f"{RUNS}/{record['run_id']}.json", json.dumps(record, indent=1).encode("utf-8")
+    )
+    return record_path(settings, record["run_id"])
 
 
 def load_records(settings: Settings, last: int | None = None) -> list[dict[str, Any]]:

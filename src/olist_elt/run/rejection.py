@@ -13,9 +13,7 @@ from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.storage import open_storage
 from olist_elt.quality.gates import GateFailed
 from olist_elt.quality.reconcile import ReconciliationFailed
-from olist_elt.run.record import RunSummary
 from olist_elt.run.state import require_full_refresh
-from olist_elt.run.steps import Kind
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 
@@ -71,22 +69,3 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
     if chosen:
         require_full_refresh(settings, f"{len(chosen)} raw object(s) readmitted")
     return chosen
-
-
-def blame(
-    settings: Settings, summary: RunSummary, exc: Exception, new_objects: list[ManifestRecord]
-) -> list[ManifestRecord]:
-    """After a failed run: when the failing step's kind can blame data and the error is
-    a data failure (a dbt model or test, a gate, an unexplained reconciliation), the
-    raw objects this run brought are rejected. Infrastructure errors blame nothing."""
-    kind = Kind(summary.failing_kind) if summary.failing_kind else None
-    if kind is None or not kind.blames_data or not isinstance(exc, DATA_FAILURES):
-        return []
-    where = summary.failing_step
-    return reject(
-        settings,
-        new_objects,
-        f"run {summary.run_id} failed at {where}: {type(exc).__name__}",
-        "olist-elt",
-        summary.run_id,
-    )

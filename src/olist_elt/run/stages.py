@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import InputRejected, OlistEltError
+from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError
 from olist_elt.lake.lander import IngestResult
 from olist_elt.ops.counters import connector_counters
 from olist_elt.ops.freshness import check_freshness
-from olist_elt.quality.gates import GateReport, enforce
-from olist_elt.quality.reconcile import reconcile_run
-from olist_elt.run import inputs, state
+from olist_elt.quality.gates import GateFailed, GateReport, enforce
+from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
+from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
+from olist_elt.run.isolation import isolate
+from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
 from olist_elt.security.erasure import register_digest
 from olist_elt.targets.base import build_step
@@ -154,10 +156,16 @@ def gate_step(ctx: RunContext, layer: str, check: Callable[[], GateReport]) -> S
     )
 
 
-def build(ctx: RunContext, decision: Plan) -> None:
-    """dbt parse, then each lake layer built and gated, then gold staged and gated."""
+def prepare(ctx: RunContext) -> None:
+    """Parse the dbt project, then remove what a killed run left behind."""
     target = ctx.target
     ctx.run(Step("dbt parse", Kind.BOOKKEEPING, lambda: target.lake_dbt.parse()))
+    ctx.run(Step("clean up leftovers", Kind.BOOKKEEPING, target.clean_leftovers, len))
+
+
+def build(ctx: RunContext, decision: Plan) -> None:
+    """Each lake layer built and gated, then gold staged and gated."""
+    target = ctx.target
     start = target.start_step()
     if start is not None:
         ctx.run(start)
@@ -184,6 +192,57 @@ def build(ctx: RunContext, decision: Plan) -> None:
         ctx.run(step)
 
 
+def rebuild(ctx: RunContext, decision: Plan) -> None:
+    """Build and reconcile. When that fails on the data, find the raw objects the
+    failure is due to among those pending since the last good run, reject exactly
+    those, and build again without them: the good objects go through."""
+    try:
+        build(ctx, decision)
+        reconcile(ctx, staged=True)
+        return
+    except DATA_FAILURES as exc:
+        failure, where, kind = exc, ctx.summary.failing_step, ctx.summary.failing_kind
+        if kind is None or not Kind(kind).blames_data:
+            raise
+    try:
+        culprits = ctx.run(
+            Step("find bad raw objects", Kind.GATE, lambda: isolate(ctx, failure), len)
+        )
+    except Exception:
+        ctx.summary.failing_step, ctx.summary.failing_kind = where, kind
+        raise
+    reason = f"{where} failed: {failure_names(failure)}"
+    ctx.summary.gates_before_rejection = {
+        layer: gate for layer, gate in ctx.summary.gates.items() if gate.get("failed")
+    }
+    rejected = rejection.reject(ctx.settings, culprits, reason, QUALITY_GATE, ctx.run_id)
+    ctx.summary.rejected = [
+        {"object": r.object_key, "sha256": r.sha256, "reason": reason} for r in rejected
+    ]
+    ctx.records = inputs.lake_manifest(ctx.settings).records()
+    decision.full_refresh = f"{len(rejected)} raw object(s) rejected by this run"
+    decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
+    ctx.target.reparse()
+    build(ctx, decision)
+    reconcile(ctx, staged=True)
+
+
+def failure_names(failure: Exception) -> str:
+    """What failed, by name only (checks, models), never a row's value."""
+    if isinstance(failure, GateFailed):
+        names = [
+            f"{c.dataset}{f'.{c.column}' if c.column else ''}: {c.check}"
+            for c in failure.report.blocking
+        ]
+    elif isinstance(failure, DbtStepFailed):
+        names = list(failure.nodes)
+    elif isinstance(failure, ReconciliationFailed):
+        names = [f"{s.dataset}: {s.upstream} -> {s.downstream}" for s in failure.report.unexplained]
+    else:
+        names = []
+    return f"{type(failure).__name__} ({'; '.join(names) or 'no detail'})"
+
+
 def reconcile(ctx: RunContext, staged: bool) -> None:
     """Every data set counted from file to gold (staged, or as served); audited."""
     ctx.run(
@@ -201,7 +260,8 @@ def publish(ctx: RunContext, decision: Plan) -> None:
         Step("publish gold", Kind.PUBLISH, ctx.target.publish, lambda c: sum(c.values()))
     )
     state.clear_full_refresh(ctx.settings)
-    state.save_success(ctx.settings, ctx.run_id, decision.fingerprint, decision.project)
+    built = [r.sha256 for r in state.usable_records(ctx.settings, ctx.records)]
+    state.save_success(ctx.settings, ctx.run_id, decision.fingerprint, decision.project, built)
     if decision.new_erasures:
         ctx.audit().append("olist-elt", "erasure.apply", "silver+gold", "ok", run_id=ctx.run_id)
 

@@ -88,8 +88,10 @@ def last_success(settings: Settings) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def save_success(settings: Settings, run_id: str, fingerprint: str, project: str) -> None:
-    """Remember what a successful run built from."""
+def save_success(
+    settings: Settings, run_id: str, fingerprint: str, project: str, objects: list[str]
+) -> None:
+    """Remember what a successful run built from (objects: the raw objects' sha256)."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(
@@ -97,6 +99,7 @@ def save_success(settings: Settings, run_id: str, fingerprint: str, project: str
                 "fingerprint": fingerprint,
                 "project": project,
                 "erasures": register_digest(settings.lake_dir),
+                "objects": sorted(objects),
                 "run_id": run_id,
                 "target": settings.target,
             }

@@ -8,11 +8,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
+from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
 
-from olist_elt.errors import OlistEltError
+from olist_elt.errors import InfrastructureFailed, OlistEltError
 from olist_elt.quality.gates import GateReport, duckdb_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
 from olist_elt.security.audit import AuditLog
@@ -77,6 +78,20 @@ class Target(ABC):
         """The parsed manifest of the engine that builds gold and the snapshots."""
         return self.manifest
 
+    def reparse(self) -> None:
+        """Parse again before building a layer a second time in one process: dbt marks
+        a parsed manifest's nodes as compiled (ephemeral CTEs injected), so reusing it
+        for a second build of the same models fails."""
+        self.lake_dbt.parse()
+
+    def hold_back(self, sha256s: list[str]) -> None:
+        """Leave these raw objects out of the lake engine's next builds (a trial
+        while the run looks for the objects a failure is due to); [] ends it."""
+        if sha256s:
+            self.lake_dbt.dbt_vars["held_back_objects"] = sorted(sha256s)
+        else:
+            self.lake_dbt.dbt_vars.pop("held_back_objects", None)
+
     def lake_layers(self) -> tuple[str, ...]:
         """Layers built and gated on the lake engine (gold goes through gold_steps)."""
         return ("bronze", "silver")
@@ -103,7 +118,7 @@ class Target(ABC):
     @contextmanager
     def lake_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived read-only DuckDB view of the lake layers."""
-        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+        con = open_build(self.settings.build_database, read_only=True)
         try:
             yield con
         finally:
@@ -111,7 +126,7 @@ class Target(ABC):
 
     def has_lake_build(self) -> bool:
         """Whether the lake layers were ever built (else everything is pending)."""
-        return self.settings.warehouse_path.exists()
+        return self.settings.build_database.exists()
 
     def lake_counts(self, layer: str) -> dict[str, int]:
         """Rows per relation of a lake layer."""
@@ -176,6 +191,10 @@ class Target(ABC):
         """Write a run to the ops schema next to the served gold; where it went."""
 
     @abstractmethod
+    def clean_leftovers(self) -> list[str]:
+        """Drop what a killed run left behind (staging schemas); what was dropped."""
+
+    @abstractmethod
     def describe_served(self) -> str:
         """Where the served star schema is, for people."""
 
@@ -193,6 +212,21 @@ class Target(ABC):
     def audit(self) -> AuditLog:
         """The audit log."""
         return AuditLog(self.settings.audit_path)
+
+
+def open_build(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the build database; another process holding it is a clear
+    infrastructure error (nothing is blamed on the data)."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise InfrastructureFailed(
+            f"another process holds the build database {path}: "
+            f"{str(exc).splitlines()[0]}; only the pipeline may open it (BI tools read "
+            "the served file): stop that process and run again"
+        ) from None
 
 
 def build_layer(dbt: Dbt, layer: str, full_refresh: bool = False) -> DbtCommandResult:

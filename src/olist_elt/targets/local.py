@@ -1,8 +1,12 @@
-"""The embedded target: every layer in one DuckDB file, gold served from it."""
+"""The embedded target: the pipeline builds every layer in its own DuckDB file; BI
+tools read a separate file holding gold and ops, replaced atomically by publish."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -11,10 +15,17 @@ import duckdb
 from olist_elt.ops.history import write_duckdb
 from olist_elt.quality.gates import GateReport, duckdb_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
-from olist_elt.targets.base import Target, build_step
+from olist_elt.targets.base import Target, build_step, open_build
 from olist_elt.transform import project
-from olist_elt.warehouse.publish import LIVE_SCHEMA, base_tables, row_counts, swap_into_live
+from olist_elt.warehouse.publish import (
+    LIVE_SCHEMA,
+    base_tables,
+    row_counts,
+    serve_copy,
+    swap_into_live,
+)
 
+log = logging.getLogger(__name__)
 REWIND_STATEMENTS = (
     ("delete from {s}.{t} where dbt_valid_from >= ?", True),
     ("update {s}.{t} set dbt_valid_to = null where dbt_valid_to >= ?", False),
@@ -35,10 +46,38 @@ def rewind(execute: Callable[[str, datetime], int], snapshots: list[Any], day: d
 
 
 class LocalTarget(Target):
-    """DuckDB for everything: bronze, silver, gold (staged, gated, swapped in)."""
+    """DuckDB for everything: bronze, silver, gold (staged, gated, swapped in), all in
+    the build database; the served file is a copy of gold and ops."""
 
     name = "local"
     served_engine = "duckdb"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._adopt_old_layout()
+
+    def _adopt_old_layout(self) -> None:
+        """A lake built before the build database existed kept everything (bronze,
+        silver, snapshots) in the served file: that file becomes the build database
+        once, so no history is lost."""
+        build, served = self.settings.build_database, self.settings.warehouse_path
+        if build.exists() or not served.exists():
+            return
+        with self._open(served) as con:
+            if not base_tables(con, "bronze"):
+                return
+        build.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(served, build)
+        log.warning("adopted %s as the build database %s (one-time move)", served, build)
+
+    @staticmethod
+    @contextmanager
+    def _open(path: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
 
     def gold_steps(
         self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
@@ -59,7 +98,8 @@ class LocalTarget(Target):
             return row_counts(con, self.staging_schema())
 
     def publish(self) -> dict[str, int]:
-        counts = swap_into_live(self.settings.warehouse_path, self.staging_schema(), LIVE_SCHEMA)
+        counts = swap_into_live(self.settings.build_database, self.staging_schema(), LIVE_SCHEMA)
+        self.serve()
         self.audit().append(
             "svc-publisher",
             "publish",
@@ -70,14 +110,35 @@ class LocalTarget(Target):
         )
         return counts
 
+    def serve(self) -> None:
+        """Replace the served file with the build database's gold and ops."""
+        if self.settings.build_database.exists():
+            serve_copy(self.settings.build_database, self.settings.warehouse_path)
+
+    def clean_leftovers(self) -> list[str]:
+        """A staging schema a killed run left in the build database."""
+        if not self.has_lake_build():
+            return []
+        staging = self.staging_schema()
+        con = open_build(self.settings.build_database)
+        try:
+            found = con.execute(
+                "select 1 from information_schema.schemata where schema_name = ?", [staging]
+            ).fetchone()
+            if found:
+                con.execute(f'drop schema "{staging}" cascade')
+            return [staging] if found else []
+        finally:
+            con.close()
+
     def served_counts(self) -> dict[str, int]:
         if not self.settings.warehouse_path.exists():
             return {}
-        with self.lake_connection() as con:
+        with self._open(self.settings.warehouse_path) as con:
             return row_counts(con, LIVE_SCHEMA)
 
     def check_served(self) -> GateReport:
-        with self.lake_connection() as con:
+        with self._open(self.settings.warehouse_path) as con:
             return run_gate(
                 duckdb_data_source(con),
                 "gold",
@@ -91,15 +152,13 @@ class LocalTarget(Target):
             return con.execute(sql).fetchone()[0]  # type: ignore[index]
 
     def rewind_snapshots(self, day: date) -> dict[str, int]:
-        if not self.settings.warehouse_path.exists():
+        if not self.has_lake_build():
             return {}
-        con = duckdb.connect(str(self.settings.warehouse_path))
+        con = open_build(self.settings.build_database)
         try:
-            built = set()
-            for snap in project.snapshots(self.manifest):
-                if snap.name in base_tables(con, snap.schema):
-                    built.add(snap.name)
-            snaps = [s for s in project.snapshots(self.manifest) if s.name in built]
+            snaps = [
+                s for s in project.snapshots(self.manifest) if s.name in base_tables(con, s.schema)
+            ]
             return rewind(
                 lambda sql, cutoff: int(con.execute(sql, [cutoff]).fetchone()[0]),  # type: ignore[index]
                 snaps,
@@ -109,8 +168,9 @@ class LocalTarget(Target):
             con.close()
 
     def record_history(self, summary: dict[str, Any]) -> str:
-        self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        write_duckdb(str(self.settings.warehouse_path), summary)
+        self.settings.build_database.parent.mkdir(parents=True, exist_ok=True)
+        write_duckdb(str(self.settings.build_database), summary)
+        self.serve()  # the Operations page reads the served file
         return f"{self.settings.warehouse_path}:ops"
 
     def describe_served(self) -> str:

@@ -20,6 +20,7 @@ from olist_elt.warehouse.postgres import (
     PgLogin,
     apply_constraints,
     constraints_from_manifest,
+    drop_previous,
     drop_schema,
     gold_row_counts,
     login,
@@ -66,6 +67,11 @@ class PostgresGoldTarget(Target):
     @property
     def gold_manifest(self) -> Any:
         return self.warehouse_dbt.manifest
+
+    def reparse(self) -> None:
+        super().reparse()
+        if self._warehouse_dbt is not None:
+            self._warehouse_dbt.parse()
 
     def attach_silver(self) -> Callable[[duckdb.DuckDBPyConnection], None] | None:
         """How silver is read for publishing (None: the DuckDB file)."""
@@ -134,6 +140,7 @@ class PostgresGoldTarget(Target):
             self.pg, constraints_from_manifest(self.warehouse_dbt.manifest, staging)
         )
         swap_gold(self.pg, self.settings.pg_bi_role, staging)
+        drop_previous(self.pg)
         counts = gold_row_counts(self.pg)
         self.audit().append(
             "svc-publisher",
@@ -145,6 +152,12 @@ class PostgresGoldTarget(Target):
             constraints=applied,
         )
         return counts
+
+    def clean_leftovers(self) -> list[str]:
+        # the same generate_schema_name and vars stage gold on every engine
+        staging = project.layer_schema(self.manifest, "gold")
+        found = [staging] if drop_schema(self.pg, staging) else []
+        return found + drop_previous(self.pg)[0]
 
     def served_counts(self) -> dict[str, int]:
         return gold_row_counts(self.pg)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import DbtProjectError, DbtStepFailed
+from olist_elt.errors import DbtProjectError, DbtStepFailed, InfrastructureFailed
 from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "OLIST_S3_BUCKET": settings.s3_bucket,
         "OLIST_S3_PREFIX": settings.s3_prefix,
         "OLIST_S3_REGION": settings.s3_region,
-        "OLIST_WAREHOUSE_PATH": str(settings.warehouse_path),
+        # the profile's DuckDB file: the pipeline builds in its own database, never in
+        # the file BI tools hold open (that one is replaced atomically on publish)
+        "OLIST_WAREHOUSE_PATH": str(settings.build_database),
         "OLIST_VAULT_PATH": str(settings.vault_path),
         "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
         "OLIST_AUDIT_LOG": str(settings.audit_path),
@@ -111,7 +113,7 @@ class Dbt:
     def _prepare(self) -> None:
         """Export the environment dbt reads; telemetry off in this code path."""
         os.environ.update(self._environment())
-        self.settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings.build_database.parent.mkdir(parents=True, exist_ok=True)
 
     def _environment(self) -> dict[str, str]:
         env = {**dbt_environment(self.settings), **self.extra_env}
@@ -180,7 +182,14 @@ class Dbt:
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)
         if not res.success:
-            raise DbtStepFailed(_failure_message(command, args, result, res.exception))
+            message = _failure_message(command, args, result, res.exception)
+            cause = infrastructure_cause(message)
+            if cause:
+                raise InfrastructureFailed(
+                    f"dbt {command} could not run: {cause} (nothing was blamed on the data; "
+                    "fix the cause and run again)\n" + message
+                )
+            raise DbtStepFailed(message, tuple(n.unique_id for n in result.failed))
         return result
 
 
@@ -198,6 +207,29 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
     if not res.success:
         raise DbtProjectError(f"dbt compile --inline failed: {res.exception}")
     return res.result.results[0].node.compiled_code
+
+
+# What an engine says when a service, not the data, failed.
+INFRASTRUCTURE_SIGNS = {
+    "could not set lock": "another process holds the DuckDB file",
+    "conflicting lock": "another process holds the DuckDB file",
+    "no space left on device": "the disk is full",
+    "read-only file system": "the file system is read-only",
+    "could not connect to server": "the database does not answer",
+    "connection refused": "the database does not answer",
+    "connection to server": "the connection to the database failed",
+    "server closed the connection": "the connection to the database failed",
+    "password authentication failed": "the database refused the password",
+    "timeout expired": "the database did not answer in time",
+    "lock timeout": "a database lock was held too long",
+    "out of memory": "the engine ran out of memory",
+}
+
+
+def infrastructure_cause(message: str) -> str | None:
+    """The infrastructure failure a dbt error message shows, if it shows one."""
+    text = message.lower()
+    return next((cause for sign, cause in INFRASTRUCTURE_SIGNS.items() if sign in text), None)
 
 
 def release_duckdb() -> None:

@@ -178,7 +178,7 @@ def publish_silver(
     try:
         con.execute(f"load '{_postgres_extension()}'")
         if attach_source is None:
-            lake_path = str(settings.warehouse_path).replace("'", "''")
+            lake_path = str(settings.build_database).replace("'", "''")
             con.execute(f"attach '{lake_path}' as lake (read_only)")
         else:
             con.execute("attach ':memory:' as lake")
@@ -264,41 +264,104 @@ def apply_constraints(target: PgLogin, statements: list[sql.Composable]) -> int:
     return len(statements)
 
 
-def swap_gold(target: PgLogin, bi_role: str, staging: str) -> None:
-    """Replace the live gold schema by the gated staging one in a single transaction."""
-    with target.connect() as con:
-        live = con.execute(
-            "select 1 from information_schema.schemata where schema_name = %s", [LIVE]
-        ).fetchone()
-        if live:
-            con.execute(
-                sql.SQL("alter schema {} rename to {}").format(
-                    sql.Identifier(LIVE), sql.Identifier(PREVIOUS)
+def swap_gold(
+    target: PgLogin,
+    bi_role: str,
+    staging: str,
+    *,
+    attempts: int = 5,
+    lock_timeout: str = "2s",
+) -> str | None:
+    """Put the gated staging schema in place of the live one: two renames and the BI
+    role's grants in one short transaction that commits on its own, waiting at most
+    lock_timeout for locks (retried a few times), so readers are never queued behind
+    a long operation. Returns the previous schema's new name (dropped later, see
+    drop_previous), or None on a first publish."""
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    previous = f"{PREVIOUS}_{secrets.token_hex(3)}"
+    retrying = Retrying(
+        retry=retry_if_exception_type(psycopg.errors.LockNotAvailable),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.5, max=5),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt, target.connect() as con:
+                con.execute(
+                    sql.SQL("set local lock_timeout = {}").format(sql.Literal(lock_timeout))
                 )
-            )
-        con.execute(
-            sql.SQL("alter schema {} rename to {}").format(
-                sql.Identifier(staging), sql.Identifier(LIVE)
-            )
-        )
-        con.execute(
-            sql.SQL("grant usage on schema {} to {}").format(
-                sql.Identifier(LIVE), sql.Identifier(bi_role)
-            )
-        )
-        con.execute(
-            sql.SQL("grant select on all tables in schema {} to {}").format(
-                sql.Identifier(LIVE), sql.Identifier(bi_role)
-            )
-        )
-        if live:
-            con.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(PREVIOUS)))
+                live = con.execute(
+                    "select 1 from information_schema.schemata where schema_name = %s", [LIVE]
+                ).fetchone()
+                if live:
+                    con.execute(
+                        sql.SQL("alter schema {} rename to {}").format(
+                            sql.Identifier(LIVE), sql.Identifier(previous)
+                        )
+                    )
+                con.execute(
+                    sql.SQL("alter schema {} rename to {}").format(
+                        sql.Identifier(staging), sql.Identifier(LIVE)
+                    )
+                )
+                _grant_read(con, LIVE, bi_role)
+    except psycopg.errors.LockNotAvailable:
+        raise WarehouseError(
+            f"could not swap in the new gold: readers held locks longer than {lock_timeout} "
+            f"{attempts} times; the previous gold is still served, run again later"
+        ) from None
+    return previous if live else None
 
 
-def drop_schema(target: PgLogin, schema: str) -> None:
-    """Remove a schema (a leftover staging one before a new build)."""
+def _grant_read(con: psycopg.Connection, schema: str, role: str) -> None:
+    """The BI role may read every table of the schema."""
+    con.execute(
+        sql.SQL("grant usage on schema {} to {}").format(
+            sql.Identifier(schema), sql.Identifier(role)
+        )
+    )
+    con.execute(
+        sql.SQL("grant select on all tables in schema {} to {}").format(
+            sql.Identifier(schema), sql.Identifier(role)
+        )
+    )
+
+
+def drop_previous(target: PgLogin, lock_timeout: str = "1s") -> tuple[list[str], list[str]]:
+    """Drop every previous gold schema a swap left; one that a reader still holds is
+    left for a later run instead of queueing anyone. (dropped, deferred)."""
+    dropped: list[str] = []
+    deferred: list[str] = []
+    with target.connect(autocommit=True) as con:
+        con.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(lock_timeout)))
+        names = [
+            n
+            for (n,) in con.execute(
+                "select nspname from pg_namespace where nspname like %s order by 1",
+                [PREVIOUS.replace("_", "\\_") + "\\_%"],
+            ).fetchall()
+        ]
+        for name in names:
+            try:
+                con.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+                dropped.append(name)
+            except psycopg.errors.LockNotAvailable:
+                deferred.append(name)
+                log.warning("%s is still read by someone: dropped by a later run", name)
+    return dropped, deferred
+
+
+def drop_schema(target: PgLogin, schema: str, lock_timeout: str = "5s") -> bool:
+    """Remove a schema (a leftover staging one); whether it existed."""
     with target.connect() as con:
+        con.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(lock_timeout)))
+        found = con.execute(
+            "select 1 from information_schema.schemata where schema_name = %s", [schema]
+        ).fetchone()
         con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+        return bool(found)
 
 
 def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:

@@ -1,15 +1,25 @@
-"""Swap a gated staging schema into the live one in a single transaction."""
+"""The embedded warehouse: gold swapped in from its staging schema inside the build
+database, and the served file BI tools open replaced atomically by a fresh copy of
+the schemas they read."""
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
 from olist_elt.errors import OlistEltError
 
+log = logging.getLogger(__name__)
+
 # The schema BI tools read; where gold is staged first is the dbt project's business.
 LIVE_SCHEMA = "gold"
+# What the served file holds: the star schema, the run history, the reference seeds.
+SERVED_SCHEMAS = (LIVE_SCHEMA, "ops", "reference")
 
 
 def base_tables(
@@ -26,12 +36,10 @@ def base_tables(
     ]
 
 
-def swap_into_live(warehouse_path: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
-    """Replace every live table by its staging version at once; readers see old or new.
-
-    Returns rows per published table. The staging schema is dropped afterwards.
-    """
-    con = duckdb.connect(str(warehouse_path))
+def swap_into_live(database: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
+    """Replace every live table by its staging version at once, inside the build
+    database; rows per published table. The staging schema is dropped afterwards."""
+    con = duckdb.connect(str(database))
     try:
         staged = base_tables(con, staging)
         if not staged:
@@ -55,6 +63,53 @@ def swap_into_live(warehouse_path: Path, staging: str, live: str = LIVE_SCHEMA) 
         return row_counts(con, live)
     finally:
         con.close()
+
+
+def serve_copy(
+    database: Path, served: Path, schemas: Iterable[str] = SERVED_SCHEMAS
+) -> dict[str, int]:
+    """Write the schemas BI reads from the build database into a new file and rename
+    it over the served one: a reader that holds the old file keeps reading it, the
+    next connection opens the new one. Rows per copied table."""
+    served.parent.mkdir(parents=True, exist_ok=True)
+    tmp = served.with_name(f".{served.name}.{secrets.token_hex(4)}.tmp")
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            source = str(database).replace("'", "''")
+            con.execute(f"attach '{source}' as build (read_only)")
+            for schema in schemas:
+                tables = [
+                    t
+                    for (t,) in con.execute(
+                        "select table_name from information_schema.tables where "
+                        "table_catalog = 'build' and table_schema = ? "
+                        "and table_type = 'BASE TABLE' order by 1",
+                        [schema],
+                    ).fetchall()
+                ]
+                if not tables:
+                    continue
+                con.execute(f'create schema if not exists "{schema}"')
+                for table in tables:
+                    con.execute(
+                        f'create table "{schema}"."{table}" as '
+                        f'select * from build."{schema}"."{table}"'
+                    )
+                    counts[f"{schema}.{table}"] = int(
+                        con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]
+                    )
+            con.execute("detach build")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, served)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return counts
 
 
 def row_counts(

@@ -1,0 +1,109 @@
+"""Rejection by cause, not by run: when a build, a gate or the reconciliation fails on
+the data, find the raw objects responsible among all those pending since the last
+good run (whoever ingested them), by building again with some of them held back
+(a bisection), and reject exactly those; the good objects go through.
+
+A trial build is a quiet, full-refresh build of every layer with a set of raw
+objects held back (dbt var held_back_objects): its gates raise but are not audited,
+its steps are not recorded. If the build still fails with every pending object
+held back, the data is not the cause and nothing is rejected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.quality.gates import GateFailed, GateReport
+from olist_elt.quality.reconcile import reconcile_run
+from olist_elt.run import state
+from olist_elt.run.context import RunContext
+from olist_elt.run.rejection import DATA_FAILURES
+
+log = logging.getLogger(__name__)
+
+
+def pending_objects(ctx: RunContext) -> list[ManifestRecord]:
+    """Usable raw objects the last good run did not build from (all of them when no
+    good run is known)."""
+    previous = state.last_success(ctx.settings) or {}
+    built = set(previous.get("objects") or [])
+    usable = state.usable_records(ctx.settings, ctx.records)
+    return [r for r in usable if r.sha256 not in built]
+
+
+def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:
+    report = check()
+    if not report.passed:
+        raise GateFailed(report)
+    return report
+
+
+def trial_passes(ctx: RunContext, held: list[ManifestRecord]) -> bool:
+    """Build every layer with these raw objects held back: does it pass?"""
+    target = ctx.target
+    target.reparse()
+    target.hold_back([r.sha256 for r in held])
+    shas = {r.sha256 for r in held}
+    records = [replace(r, status="rejected") if r.sha256 in shas else r for r in ctx.records]
+    try:
+        for layer in target.lake_layers():
+            target.build(layer, full_refresh=True)
+            _quiet_gate(layer, lambda layer=layer: target.check(layer))
+        for step in target.gold_steps(_quiet_gate):
+            step.fn()
+        reconcile_run(target, None, records, staged=True, record=False)
+        return True
+    except DATA_FAILURES as exc:
+        log.info("trial with %d object(s) held back fails: %s", len(held), exc)
+        return False
+    finally:
+        target.hold_back([])
+
+
+def find_culprits(
+    pending: list[ManifestRecord], fails_with: Callable[[list[ManifestRecord]], bool]
+) -> list[ManifestRecord]:
+    """The smallest sets of pending objects whose presence makes the build fail:
+    halves are tried on their own; when neither half fails alone but both together
+    do, the pair of halves is blamed whole."""
+    if len(pending) == 1:
+        return pending
+    half = len(pending) // 2
+    first, second = pending[:half], pending[half:]
+    found = []
+    if fails_with(first):
+        found += find_culprits(first, fails_with)
+    if fails_with(second):
+        found += find_culprits(second, fails_with)
+    return found or pending
+
+
+def isolate(ctx: RunContext, failure: Exception) -> list[ManifestRecord]:
+    """The raw objects the failure is due to; raises the failure again when the data
+    is not its cause (nothing pending, or a build without any pending object fails
+    too)."""
+    pending = pending_objects(ctx)
+    if not pending:
+        raise failure
+    trials = 0
+
+    def fails_with(included: list[ManifestRecord]) -> bool:
+        nonlocal trials
+        trials += 1
+        keep = {r.sha256 for r in included}
+        return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep])
+
+    if fails_with([]):
+        log.warning("the build fails without any of the %d pending raw objects", len(pending))
+        raise failure
+    culprits = pending if len(pending) == 1 else find_culprits(pending, fails_with)
+    log.warning(
+        "%d of %d pending raw object(s) cause the failure (%d trial builds): %s",
+        len(culprits),
+        len(pending),
+        trials,
+        [r.object_key for r in culprits],
+    )
+    return culprits

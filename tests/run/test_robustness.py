@@ -1,0 +1,221 @@
+"""No BI reader, killed run, second run or locked file can stall the pipeline or make
+it blame the data: infrastructure errors reject nothing, one run at a time, a killed
+run shows as interrupted and its leftovers go."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from olist_elt.errors import PipelineFailed
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.run.inputs import ingest_olist
+from olist_elt.run.lock import RunLocked, run_lock
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.settings import Settings
+from tests.conftest import workspace_settings
+from tests.test_gates import _batch, _new_order
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def one_good_run(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    """A workspace with one good run behind it, built once for this module."""
+    root = tmp_path_factory.mktemp("robust") / "ws"
+    assert run_pipeline(workspace_settings(root, apis="off"), sample_dir).outcome == "success"
+    return root
+
+
+@pytest.fixture()
+def served(one_good_run: Path, tmp_path: Path) -> Settings:
+    """A copy of that workspace for one test."""
+    shutil.copytree(one_good_run, tmp_path / "ws")
+    return workspace_settings(tmp_path / "ws", apis="off")
+
+
+def _statuses(settings: Settings) -> dict[str, str]:
+    return {r.run_id: r.status for r in Manifest(LocalStorage(settings.lake_dir)).records()}
+
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    count = "select count(*) from gold.fct_orders"
+    print(con.execute(count).fetchone()[0], flush=True)
+    sys.stdin.readline()  # the run happens meanwhile
+    print(con.execute(count).fetchone()[0], flush=True)
+    """
+)
+
+
+def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_view(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(served.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        before = int(reader.stdout.readline())
+        ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+        summary = run_pipeline(served, sample_dir)
+        reader.stdin.write("go\n")
+        reader.stdin.flush()
+        kept = int(reader.stdout.readline())
+    finally:
+        reader.kill()
+        reader.wait()
+    con = duckdb.connect(str(served.warehouse_path), read_only=True)
+    try:
+        fresh = con.execute("select count(*) from gold.fct_orders").fetchone()[0]
+    finally:
+        con.close()
+    assert summary.outcome == "success" and summary.rejected == []
+    assert "rejected" not in _statuses(served).values()
+    assert kept == before  # the open connection keeps the star schema it opened
+    assert fresh == before + 1  # a new connection (another process) sees the new one
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1])  # read-write: DuckDB lets nobody else in
+    print("holding", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def test_a_lock_held_on_the_build_database_fails_the_run_and_blames_no_data(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(served.build_database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(PipelineFailed, match="another process holds the build database"):
+            run_pipeline(served, sample_dir)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _statuses(served)["landed"] == "accepted"  # nothing rejected
+    runs = sorted((served.lake_dir / "runs").glob("2*.json"))
+    failed = json.loads(runs[-1].read_text())
+    assert failed["error_class"] == "InfrastructureFailed" and failed["rejected"] == []
+    summary = run_pipeline(served, sample_dir)  # the holder gone: the batch goes through
+    assert summary.outcome == "success" and summary.rejected == []
+
+
+LOCKER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from olist_elt.run.lock import run_lock
+    from olist_elt.settings import load_settings
+    with run_lock(load_settings(lake_dir=Path(sys.argv[1])), "someone-else"):
+        print("locked", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+def test_one_run_at_a_time_per_lake(served: Settings, sample_dir: Path) -> None:
+    runs_before = sorted((served.lake_dir / "runs").glob("2*.json"))
+    other = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(served.lake_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLocked) as refused:
+            run_pipeline(served, sample_dir)
+    finally:
+        other.kill()
+        other.wait()
+    message = str(refused.value)
+    assert "someone-else" in message and f"pid {other.pid}" in message
+    assert sorted((served.lake_dir / "runs").glob("2*.json")) == runs_before
+    with run_lock(served, "now-free"):  # the holder gone, the lock is free again
+        pass
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from tests.conftest import workspace_settings
+    from olist_elt.run.pipeline import run_pipeline
+    settings = workspace_settings(Path(sys.argv[2]), apis="off")
+
+    def kill_at(name):
+        if name == sys.argv[3]:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    run_pipeline(settings, Path(sys.argv[4]), on_step=kill_at, force_rebuild=True)
+    """
+)
+
+
+def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftovers(
+    served: Settings, sample_dir: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+
+    root = served.lake_dir.parent
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(Path.cwd()), str(root), "gate gold", str(sample_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    [record] = [
+        json.loads(p.read_text())
+        for p in (served.lake_dir / "runs").glob("2*.json")
+        if json.loads(p.read_text())["outcome"] == "running"
+    ]
+    con = duckdb.connect(str(served.build_database), read_only=True)
+    staged = con.execute(
+        "select count(*) from information_schema.schemata where schema_name = 'gold_staging'"
+    ).fetchone()[0]
+    con.close()
+    assert staged == 1  # the killed run left gold built but not gated
+    env = {"OLIST_HOME": str(root), "OLIST_LAKE_DIR": str(served.lake_dir), "COLUMNS": "200"}
+    status = CliRunner().invoke(app, ["status"], env=env)
+    assert f"{record['run_id']}  local  interrupted" in status.output, status.output
+
+    summary = run_pipeline(served, sample_dir)
+
+    cleanup = next(s for s in summary.steps if s.name == "clean up leftovers")
+    assert summary.outcome == "success" and cleanup.rows == 1
+    con = duckdb.connect(str(served.warehouse_path), read_only=True)
+    try:
+        outcome = con.execute(
+            "select outcome from ops.runs where run_id = ?", [record["run_id"]]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert outcome == "interrupted"

@@ -151,7 +151,6 @@ def test_a_stale_source_alerts_through_the_webhook(
     settings = workspace_settings(
         tmp_path,
         apis="off",
-        freshness_max_age_hours={"olist": 24},
         freshness_on_stale="warn",
         alert_webhook_url=httpserver.url_for("/hook"),
     )
@@ -162,7 +161,8 @@ def test_a_stale_source_alerts_through_the_webhook(
     assert alert["event"] == "sources_stale" and alert["run_id"] == warned.run_id
     [stale] = alert["stale_sources"]
     assert stale["source"] == "olist" and stale["status"] == "stale"
-    assert 71 < stale["age_hours"] < 73 and stale["max_age_hours"] == 24
+    # max age: error_after in _olist__sources.yml
+    assert 71 < stale["age_hours"] < 73 and stale["max_age_hours"] == 36
     assert "Prefect" in alert["what_to_do"] and "stale data: olist" in alert["subject"]
     assert _ops(settings, "select source, status from ops.freshness") == [("olist", "stale")]
     strict = settings.model_copy(update={"freshness_on_stale": "fail"})

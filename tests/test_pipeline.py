@@ -50,9 +50,9 @@ def test_run_builds_every_gold_table_with_rows(
     assert names == [
         "ingest olist",
         "ingest apis",
-        "freshness",
         "dbt parse",
         "clean up leftovers",
+        "freshness",
         "dbt build bronze",
         "gate bronze",
         "dbt build silver",
@@ -263,9 +263,9 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
     assert [s.name for s in second.steps] == [
         "ingest olist",
         "ingest apis",
-        "freshness",
         "dbt parse",
         "clean up leftovers",
+        "freshness",
         "gate bronze",
         "gate silver",
         "gate gold",

@@ -130,11 +130,6 @@ class Settings(BaseSettings):
         description="Build as of this ingest date (raw objects ingested by then only);"
         " set per day by a backfill",
     )
-    freshness_max_age_hours: dict[str, float] = Field(
-        default_factory=lambda: {"olist": 36.0, "bcb": 72.0, "openweather": 3.0},
-        description="Max age of each source's latest raw data (JSON object); the generated"
-        " sample and the offline API answers are not checked",
-    )
     freshness_on_stale: Literal["fail", "warn"] = Field(
         "fail", description="A stale source fails the run (fail) or is reported (warn)"
     )

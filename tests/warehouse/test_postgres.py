@@ -156,33 +156,6 @@ def test_a_failing_gold_gate_leaves_the_previous_gold_readable_and_unchanged(
     assert _fingerprint(settings) == before
 
 
-def test_docs_show_sources_bronze_silver_gold_as_one_graph(
-    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
-) -> None:
-    settings = pg_settings.model_copy(update={"target": "warehouse"})
-    dbt = target_for(settings).warehouse_dbt
-    dbt.run("docs", "generate", "--no-compile")
-    target = dbt.target_path
-    manifest = json.loads((target / "manifest.json").read_text())
-    children = manifest["child_map"]
-    reached, frontier = set(), ["source.olist_elt.olist.orders"]
-    while frontier:
-        node = frontier.pop()
-        for child in children.get(node, []):
-            if child not in reached:
-                reached.add(child)
-                frontier.append(child)
-    for node in (
-        "model.olist_elt.bronze_olist__orders",
-        "model.olist_elt.silver_orders",
-        "model.olist_elt.fct_orders",
-        "model.olist_elt.fct_order_items",
-    ):
-        assert node in reached
-    catalog = json.loads((target / "catalog.json").read_text())
-    assert "model.olist_elt.fct_orders" in catalog["nodes"]
-
-
 def test_no_secret_value_is_found_in_the_repo_logs_artifacts_or_lake(
     pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
 ) -> None:
@@ -277,3 +250,118 @@ def test_a_bi_transaction_on_gold_neither_blocks_readers_nor_the_run(
         assert not con.execute(
             "select 1 from pg_namespace where nspname like 'gold\\_previous\\_%'"
         ).fetchall()
+
+
+def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary], tmp_path: Path
+) -> None:
+    """The README's hand run: the login from `olist-elt warehouse env` (the vault),
+    `dbt build --target dev_warehouse --selector warehouse_gold` from dbt_project/,
+    against silver as the pipeline published it. Served gold keeps its rows, keys
+    and grants."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+    from olist_elt.settings import REPO_ROOT
+
+    settings = pg_settings
+    where = {
+        "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_VAULT_PATH": str(settings.vault_path),
+        "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
+        "OLIST_AUDIT_LOG": str(settings.audit_path),
+        "OLIST_PG_HOST": settings.pg_host,
+        "OLIST_PG_PORT": str(settings.pg_port),
+        "OLIST_PG_DATABASE": settings.pg_database,
+        "OLIST_PG_LOADER_ROLE": settings.pg_loader_role,
+    }
+    printed = CliRunner().invoke(app, ["warehouse", "env"], env=where)
+    assert printed.exit_code == 0, printed.output
+    login_env = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in printed.output.splitlines()
+    )
+    assert login_env["OLIST_PG_USER"] == settings.pg_loader_role
+    assert login_env["OLIST_PG_PASSWORD"] == login(settings).password
+    before = _fingerprint(settings)
+    keys_before = _pg_value(
+        settings,
+        "select count(*) from information_schema.table_constraints "
+        "where table_schema = 'gold' and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY')",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env |= (
+        where
+        | login_env
+        | {
+            "USER": "ana",
+            "DBT_TARGET_PATH": str(tmp_path / "target"),
+            "DBT_LOG_PATH": str(tmp_path / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+
+    def dbt(*args: str) -> None:
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", ".."],
+            cwd=REPO_ROOT / "dbt_project",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stdout[-4000:]
+
+    dbt("build", "--target", "dev_warehouse", "--selector", "warehouse_gold")
+    assert _fingerprint(settings) == before
+    assert (
+        _pg_value(
+            settings,
+            "select count(*) from information_schema.table_constraints "
+            "where table_schema = 'gold' and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY')",
+        )
+        == keys_before
+    )
+    assert _pg_value(settings, "select count(*) from gold.fct_orders", role="bi") == _pg_value(
+        settings, "select count(*) from dev_ana_gold.fct_orders"
+    )
+    # the analyst's docs: sources -> bronze -> silver -> gold as one graph, gold in the
+    # catalog as built in their schemas
+    dbt("docs", "generate", "--target", "dev_warehouse", "--no-compile")
+    target = tmp_path / "target"
+    children = json.loads((target / "manifest.json").read_text())["child_map"]
+    reached, frontier = set(), ["source.olist_elt.olist.orders"]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in reached:
+                reached.add(child)
+                frontier.append(child)
+    for node in ("bronze_olist__orders", "silver_orders", "fct_orders", "fct_order_items"):
+        assert f"model.olist_elt.{node}" in reached
+    catalog = json.loads((target / "catalog.json").read_text())["nodes"]
+    assert catalog["model.olist_elt.fct_orders"]["metadata"]["schema"] == "dev_ana_gold"
+
+
+def test_lost_keys_and_grants_on_served_gold_are_restored_by_the_next_run(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary], sample_dir: Path
+) -> None:
+    """A hand rebuild or a careless admin drops a key and the BI role's access: the
+    next run, though its inputs did not change, publishes gold again, whole."""
+    settings = pg_settings.model_copy(update={"target": "warehouse"})
+    admin = psycopg.connect(settings.pg_admin_dsn, dbname=settings.pg_database, autocommit=True)
+    with admin:
+        admin.execute("alter table gold.fct_orders drop constraint fct_orders_pkey cascade")
+        admin.execute(f"revoke select on gold.dim_customer from {settings.pg_bi_role}")
+
+    summary = run_pipeline(settings, sample_dir)
+
+    assert summary.outcome == "success" and not summary.skipped_build
+    assert "gold.fct_orders has no primary key" in summary.served_repairs
+    assert "the BI role cannot read gold.dim_customer" in summary.served_repairs
+    assert _pg_value(settings, "select count(*) from gold.dim_customer", role="bi") > 0
+    assert target_for(settings).served_extra_problems() == []

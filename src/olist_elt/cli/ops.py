@@ -21,6 +21,8 @@ def status(
     from olist_elt.run.inputs import lake_manifest
     from olist_elt.run.lock import holder
     from olist_elt.run.record import load_records
+    from olist_elt.targets import target_for
+    from olist_elt.transform import project
 
     records = load_records(settings, runs)
     running = (holder(settings) or {}).get("run_id")
@@ -47,7 +49,8 @@ def status(
             out.print(f"  {r.sha256[:12]}  {r.object_key}  {r.rejected_reason}", soft_wrap=True)
     try:
         found = source_freshness(
-            lake_manifest(settings).records(), settings.freshness_max_age_hours
+            lake_manifest(settings).records(),
+            project.freshness_max_age_hours(target_for(settings).lake_dbt.manifest),
         )
     except OlistEltError as exc:
         fail(exc)

@@ -96,6 +96,11 @@ def run(
             summary = _in_process(settings, params)
     except OlistEltError as exc:
         fail(exc)
+    if summary.served_repairs:
+        console.print(
+            "The served gold differed from the last publish, rebuilt and published again: "
+            + "; ".join(summary.served_repairs)
+        )
     if summary.skipped_build:
         console.print(f"No rebuild: {summary.skipped_build}; all gates ran on the current data.")
     print_summary(summary)

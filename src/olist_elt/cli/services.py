@@ -1,4 +1,4 @@
-"""`warehouse roles` and `spark pads`: set-up of the services the targets use."""
+"""`warehouse roles|env` and `spark pads`: set-up of the services the targets use."""
 
 from __future__ import annotations
 
@@ -28,6 +28,31 @@ def warehouse_roles(verbose: Verbose = False) -> None:
         f"database {settings.pg_database}: loader role {settings.pg_loader_role} (writes), "
         f"BI role {settings.pg_bi_role} (reads gold only); passwords are in the vault"
     )
+
+
+@warehouse_app.command("env")
+def warehouse_env(verbose: Verbose = False) -> None:
+    """Print the loader's login as shell exports, for an analyst's hand-run dbt on
+    PostgreSQL: `eval "$(olist-elt warehouse env)"`, then `dbt build --target
+    dev_warehouse ...`. The password comes from the vault (the read is audited);
+    nothing is written to a file."""
+    import shlex
+
+    settings = setup(verbose)
+    from olist_elt.warehouse.postgres import login
+
+    try:
+        pg = login(settings, "loader")
+    except OlistEltError as exc:
+        fail(exc)
+    for name, value in (
+        ("OLIST_PG_HOST", pg.host),
+        ("OLIST_PG_PORT", str(pg.port)),
+        ("OLIST_PG_DATABASE", pg.database),
+        ("OLIST_PG_USER", pg.user),
+        ("OLIST_PG_PASSWORD", pg.password),
+    ):
+        print(f"export {name}={shlex.quote(value)}")
 
 
 @spark_app.command("pads")

@@ -1,5 +1,6 @@
 """Data freshness per source: the age of its latest accepted raw object against the
-maximum age set for it (OLIST_FRESHNESS_MAX_AGE_HOURS)."""
+maximum age its dbt sources yml sets (`error_after`, read from the parsed project:
+the thresholds `dbt source freshness` checks)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,11 @@ def source_freshness(
 
 
 def check_freshness(
-    settings: Settings, summary: Any, records: list[ManifestRecord], sample_source: bool
+    settings: Settings,
+    summary: Any,
+    records: list[ManifestRecord],
+    sample_source: bool,
+    max_age_hours: dict[str, float],
 ) -> list[SourceFreshness]:
     """Freshness of every source with a maximum age, kept in the run's summary. The
     generated sample and the offline API answers are reported as 'sample', not
@@ -95,7 +100,7 @@ def check_freshness(
     not_judged = {"olist"} if sample_source else set()
     if settings.apis != "live":
         not_judged |= {"bcb", "openweather"}
-    found = source_freshness(records, settings.freshness_max_age_hours)
+    found = source_freshness(records, max_age_hours)
     for item in found:
         if item.source in not_judged:
             item.status = "sample" if item.latest_ingested_at else "off"

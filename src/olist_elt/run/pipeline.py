@@ -48,6 +48,8 @@ def run_pipeline(
         else:
             ctx.records = inputs.lake_manifest(settings).records()
         stages.prepare(ctx)
+        if ingest_inputs:
+            stages.freshness(ctx, sample_source=source is None)
         decision = stages.plan(ctx, force_rebuild, full_refresh)
         if decision.rebuild:
             stages.rebuild(ctx, decision)

@@ -28,9 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def ingest(ctx: RunContext, source: str | Path | None) -> None:
-    """Sample (when no source), the Olist connector, the API connectors, freshness."""
+    """Sample (when no source), the Olist connector, the API connectors."""
     settings, run_id = ctx.settings, ctx.run_id
-    sample_source = source is None
     retried: dict[str, int] = {}
     landed: list[IngestResult] = []
 
@@ -68,14 +67,6 @@ def ingest(ctx: RunContext, source: str | Path | None) -> None:
             settings, ctx.records, run_id, ctx.summary.started_at, retried
         )
         ctx.summary.connectors["olist"]["duplicates"] = sum(len(r.duplicates) for r in landed)
-    ctx.run(
-        Step(
-            "freshness",
-            Kind.GATE,
-            lambda: check_freshness(settings, ctx.summary, ctx.records, sample_source),
-            lambda found: len(found),
-        )
-    )
 
 
 def ingest_report(result: IngestResult) -> dict[str, Any]:
@@ -114,7 +105,8 @@ class Plan:
 
 def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
     """Rebuild when anything a build depends on changed since the last good run, when
-    asked to, or when the served gold is gone; full refresh when asked or required."""
+    asked to, or when the served gold is not what was published (tables, rows, keys,
+    grants); full refresh when asked or required."""
     settings = ctx.settings
     project_hash = state.project_fingerprint(settings)
     fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
@@ -126,8 +118,14 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
         and refresh is None
         and previous is not None
         and previous.get("fingerprint") == fingerprint
-        and ctx.target.served_ok()
     )
+    if unchanged:
+        # inputs unchanged: the served gold must still be what was published, or it
+        # is built and published again
+        ctx.summary.served_repairs = ctx.target.served_problems((previous or {}).get("served"))
+        if ctx.summary.served_repairs:
+            log.warning("served gold differs from the last publish: %s", ctx.summary.served_repairs)
+            unchanged = False
     erasures = register_digest(settings.lake_dir)
     new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
     return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
@@ -153,6 +151,20 @@ def gate_step(ctx: RunContext, layer: str, check: Callable[[], GateReport]) -> S
         lambda: gate(ctx)(layer, check),
         lambda r: len(r.checks),
         layer=layer,
+    )
+
+
+def freshness(ctx: RunContext, sample_source: bool) -> None:
+    """Each source's latest accepted raw object against the `error_after` its dbt
+    sources yml declares (what `dbt source freshness` checks)."""
+    max_age = project.freshness_max_age_hours(ctx.target.lake_dbt.manifest)
+    ctx.run(
+        Step(
+            "freshness",
+            Kind.GATE,
+            lambda: check_freshness(ctx.settings, ctx.summary, ctx.records, sample_source, max_age),
+            lambda found: len(found),
+        )
     )
 
 
@@ -261,7 +273,14 @@ def publish(ctx: RunContext, decision: Plan) -> None:
     )
     state.clear_full_refresh(ctx.settings)
     built = [r.sha256 for r in state.usable_records(ctx.settings, ctx.records)]
-    state.save_success(ctx.settings, ctx.run_id, decision.fingerprint, decision.project, built)
+    state.save_success(
+        ctx.settings,
+        ctx.run_id,
+        decision.fingerprint,
+        decision.project,
+        built,
+        ctx.summary.layer_rows["gold"],
+    )
     if decision.new_erasures:
         ctx.audit().append("olist-elt", "erasure.apply", "silver+gold", "ok", run_id=ctx.run_id)
 

@@ -89,9 +89,15 @@ def last_success(settings: Settings) -> dict[str, Any] | None:
 
 
 def save_success(
-    settings: Settings, run_id: str, fingerprint: str, project: str, objects: list[str]
+    settings: Settings,
+    run_id: str,
+    fingerprint: str,
+    project: str,
+    objects: list[str],
+    served: dict[str, int],
 ) -> None:
-    """Remember what a successful run built from (objects: the raw objects' sha256)."""
+    """Remember what a successful run built from (objects: the raw objects' sha256)
+    and what it served (gold's row counts per table)."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(
@@ -100,6 +106,7 @@ def save_success(
                 "project": project,
                 "erasures": register_digest(settings.lake_dir),
                 "objects": sorted(objects),
+                "served": served,
                 "run_id": run_id,
                 "target": settings.target,
             }

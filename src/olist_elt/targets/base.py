@@ -198,12 +198,28 @@ class Target(ABC):
     def describe_served(self) -> str:
         """Where the served star schema is, for people."""
 
-    def served_ok(self) -> bool:
-        """Whether the star schema the last run published is still there."""
+    def served_problems(self, published: dict[str, int] | None) -> list[str]:
+        """How the served star schema differs from what the last good run published
+        (published: its row counts per table): a missing table, other row counts,
+        and what the engine adds on publish (keys, grants). Empty when it is whole."""
         try:
-            return bool(self.served_counts())
-        except Exception:  # any doubt means: rebuild
-            return False
+            counts = self.served_counts()
+            extra = self.served_extra_problems()
+        except Exception as exc:  # any doubt means: rebuild
+            return [f"the served gold cannot be read ({type(exc).__name__})"]
+        if not counts:
+            return ["no served gold"]
+        problems = []
+        for table, rows in sorted((published or {}).items()):
+            if table not in counts:
+                problems.append(f"gold.{table} is missing")
+            elif counts[table] != rows:
+                problems.append(f"gold.{table} holds {counts[table]} rows, {rows} published")
+        return problems + extra
+
+    def served_extra_problems(self) -> list[str]:
+        """What the engine's publish adds and is missing now (none on DuckDB)."""
+        return []
 
     def staging_schema(self) -> str:
         """Where gold is built before its gate (from the parsed project)."""

@@ -25,6 +25,7 @@ from olist_elt.warehouse.postgres import (
     gold_row_counts,
     login,
     publish_silver,
+    served_problems,
     swap_gold,
 )
 from olist_elt.warehouse.publish import LIVE_SCHEMA
@@ -164,6 +165,9 @@ class PostgresGoldTarget(Target):
 
     def check_served(self) -> GateReport:
         return self.check_gold(LIVE_SCHEMA)
+
+    def served_extra_problems(self) -> list[str]:
+        return served_problems(self.pg, self.gold_manifest, self.settings.pg_bi_role)
 
     def gold_scalar(self, sql: str) -> Any:
         with self.pg.connect() as conn:

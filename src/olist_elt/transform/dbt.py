@@ -26,6 +26,9 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     """The environment variables profiles.yml and the models read, all absolute."""
     env = {
         "OLIST_TARGET": settings.target,
+        # the pipeline's targets write the served schemas: generate_schema_name lets
+        # them build only inside a run (an analyst's dbt uses the dev targets)
+        "OLIST_PIPELINE_RUN": "1",
         "OLIST_LAKE_DIR": str(settings.lake_dir),
         "OLIST_RAW_ROOT": settings.raw_root,
         "OLIST_LAKE_BACKEND": settings.lake_backend,

@@ -117,3 +117,20 @@ def reconciled_datasets(manifest: Any) -> dict[str, dict[str, str]]:
             if dataset:
                 out.setdefault(str(dataset), {})[layer] = node.name
     return {d: layers for d, layers in sorted(out.items()) if "silver" in layers}
+
+
+_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
+
+
+def freshness_max_age_hours(manifest: Any) -> dict[str, float]:
+    """Per source: the age (hours) past which its latest accepted raw object is stale,
+    the `error_after` its sources yml declares (the strictest of its tables)."""
+    out: dict[str, float] = {}
+    for node in manifest.sources.values():
+        freshness = getattr(node, "freshness", None) or node.config.freshness
+        limit = getattr(freshness, "error_after", None)
+        if limit is None or limit.count is None or limit.period is None:
+            continue
+        hours = limit.count * _HOURS[str(getattr(limit.period, "value", limit.period))]
+        out[node.source_name] = min(hours, out.get(node.source_name, hours))
+    return dict(sorted(out.items()))

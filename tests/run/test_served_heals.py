@@ -1,0 +1,44 @@
+"""A served gold that heals itself: a run with unchanged inputs checks what it serves
+against the last publish and builds and publishes again when anything differs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_damaged_served_file_is_rebuilt_by_the_next_unchanged_run(
+    workspace: Settings, sample_dir: Path
+) -> None:
+    first = run_pipeline(workspace, sample_dir)
+    assert first.outcome == "success"
+    con = duckdb.connect(str(workspace.warehouse_path))
+    try:  # someone's hand edit on what BI reads
+        con.execute("drop table gold.dim_seller")
+        con.execute(
+            "delete from gold.fct_orders where order_id in "
+            "(select order_id from gold.fct_orders limit 5)"
+        )
+    finally:
+        con.close()
+
+    second = run_pipeline(workspace, sample_dir)
+
+    assert second.outcome == "success" and not second.skipped_build
+    assert second.served_repairs == [
+        "gold.dim_seller is missing",
+        f"gold.fct_orders holds {first.layer_rows['gold']['fct_orders'] - 5} rows, "
+        f"{first.layer_rows['gold']['fct_orders']} published",
+    ]
+    assert "publish gold" in [s.name for s in second.steps]
+    assert second.layer_rows["gold"] == first.layer_rows["gold"]
+
+    third = run_pipeline(workspace, sample_dir)  # whole again: nothing to rebuild
+    assert third.skipped_build and not third.served_repairs

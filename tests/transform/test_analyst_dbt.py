@@ -1,0 +1,108 @@
+"""An analyst's dbt, as the README writes it, from dbt_project/: it builds into the
+analyst's own DuckDB file, never into what BI tools read; the pipeline's targets
+refuse to run outside `olist-elt run`; `dbt source freshness` answers per source."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from olist_elt.run.record import RunSummary
+from olist_elt.settings import REPO_ROOT, Settings
+
+pytestmark = pytest.mark.slow
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _analyst_env(settings: Settings, scratch: Path) -> dict[str, str]:
+    """What an analyst's shell holds: where the lake and the vault are, nothing that
+    marks a pipeline run; dbt's own files in a scratch folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    return env | {
+        "OLIST_LAKE_DIR": str(settings.lake_dir),
+        "OLIST_VAULT_PATH": str(settings.vault_path),
+        "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
+        "OLIST_AUDIT_LOG": str(scratch / "audit.jsonl"),
+        "OLIST_DEV_DATABASE": str(scratch / "dev.duckdb"),
+        "OLIST_WAREHOUSE_PATH": str(settings.build_database),
+        "DBT_TARGET_PATH": str(scratch / "target"),
+        "DBT_LOG_PATH": str(scratch / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def _dbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DBT, *args, "--profiles-dir", ".."],
+        cwd=REPO_ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    settings, _ = built
+    env = _analyst_env(settings, tmp_path)
+    served, build = settings.warehouse_path, settings.build_database
+    before = (_digest(served), _digest(build))
+
+    done = _dbt(env, "build")
+
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert (_digest(served), _digest(build)) == before  # nothing BI reads was touched
+    con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
+    try:
+        orders = con.execute("select count(*) from gold.fct_orders").fetchone()[0]
+    finally:
+        con.close()
+    served_con = duckdb.connect(str(served), read_only=True)
+    try:
+        assert orders == served_con.execute("select count(*) from gold.fct_orders").fetchone()[0]
+    finally:
+        served_con.close()
+
+
+def test_the_pipelines_target_refuses_a_hand_run(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    settings, _ = built
+    env = _analyst_env(settings, tmp_path)
+    before = _digest(settings.build_database)
+
+    done = _dbt(env, "build", "--target", "local", "--select", "fct_orders")
+
+    assert done.returncode != 0
+    assert "only `olist-elt run` builds it" in done.stdout
+    assert "--target dev" in done.stdout
+    assert _digest(settings.build_database) == before
+
+
+def test_dbt_source_freshness_answers_for_every_fed_source(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    settings, _ = built
+    env = _analyst_env(settings, tmp_path)
+
+    done = _dbt(env, "source", "freshness")
+
+    assert done.returncode == 0, done.stdout[-4000:]
+    results = json.loads((tmp_path / "target" / "sources.json").read_text())["results"]
+    by_source = {r["unique_id"].split(".")[2] for r in results}
+    assert {"olist", "bcb", "openweather"} <= by_source
+    assert {r["status"] for r in results} == {"pass"}  # the sample was ingested just now
+    assert len([r for r in results if ".olist." in r["unique_id"]]) == 9

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from olist_elt.security.audit import AuditLog
+from olist_elt.security.exceptions import AuditChainBroken
 
 
 @pytest.fixture()
@@ -67,3 +68,47 @@ def test_an_inserted_record_is_found(log: AuditLog) -> None:
 def test_appending_after_verification_keeps_the_chain(log: AuditLog) -> None:
     log.append("svc-test", "gate", "silver", "ok")
     assert log.verify().records == 6
+
+
+def test_a_huge_detail_is_bounded_and_the_next_append_still_works(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    columns = [f"c{i:05d}" for i in range(12_000)]
+    audit.append("svc-test", "quarantine", "x" * 5000, "rejected", detail=",".join(columns))
+    audit.append("svc-test", "quarantine", "q", "rejected", unexpected=columns)
+    audit.append(
+        "svc-test", "raw.write", "raw/x/1", "ok", nested={str(i): "y" * 900 for i in range(99)}
+    )
+
+    after = audit.append("svc-test", "raw.write", "raw/x/2", "ok")
+
+    lines = audit.path.read_bytes().splitlines()
+    assert len(lines) == 4 and max(len(line) for line in lines) < 8192
+    assert b"c11999" not in audit.path.read_bytes()
+    assert after["prev_hash"] == json.loads(lines[2])["hash"]
+    assert audit.verify().ok
+
+
+def test_a_record_longer_than_any_read_block_is_read_back(tmp_path: Path) -> None:
+    """A log holding a very long line (as older versions wrote) still takes appends."""
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    first = audit.append("svc-test", "raw.write", "raw/x/0", "ok")
+    long_record = {**first, "prev_hash": first["hash"], "detail": {"pad": "z" * 200_000}}
+    from olist_elt.security.audit import _record_hash
+
+    long_record["hash"] = _record_hash(long_record)
+    with open(audit.path, "a") as fh:
+        fh.write(json.dumps(long_record, sort_keys=True) + "\n")
+
+    after = audit.append("svc-test", "raw.write", "raw/x/2", "ok")
+
+    assert after["prev_hash"] == long_record["hash"]
+    assert audit.verify().ok and audit.verify().records == 3
+
+
+def test_a_cut_last_line_is_a_clear_error_not_a_decode_traceback(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    audit.append("svc-test", "raw.write", "raw/x/0", "ok")
+    audit.path.write_bytes(audit.path.read_bytes()[:-20])
+
+    with pytest.raises(AuditChainBroken, match="not a complete record"):
+        audit.append("svc-test", "raw.write", "raw/x/1", "ok")

@@ -17,7 +17,7 @@ from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.registry import Connector, RawItem, Read, Refused
 from olist_elt.lake.storage import Storage
-from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit import AuditLog, bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +145,16 @@ class Lander:
                 detail=item.detail,
                 actor=connector.service_identity,
             )
-            log.warning("quarantined %s: %s (%s)", item.name, item.reason, item.detail)
+            log.warning(
+                "quarantined %s: %s (%s)", item.name, item.reason, bounded_text(item.detail)
+            )
             return FileOutcome(
                 item.name,
                 None,
                 "quarantined",
                 object_key=key,
                 reason=item.reason,
-                detail=item.detail,
+                detail=bounded_text(item.detail, 1024),
             )
         existing = self._existing(connector, item)
         if existing is not None:

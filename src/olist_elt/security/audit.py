@@ -11,7 +11,70 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from olist_elt.security.exceptions import AuditChainBroken
+
 GENESIS = "0" * 64
+MAX_TEXT = 256  # characters of one string value kept in a record
+MAX_ITEMS = 20  # items of one list, or keys of one mapping, kept in a record
+MAX_RECORD_BYTES = 8192  # a record's detail is replaced by its digest beyond this
+_BLOCK = 65536
+
+
+def bounded_text(text: str, limit: int = MAX_TEXT) -> str:
+    """Text cut to at most about `limit` characters; a longer text keeps its start and
+    says how long it was and what its sha256 is (so two records can still be matched)."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{text[: limit // 2]}... [{len(text)} characters, sha256 {digest[:16]}]"
+
+
+def _bounded(value: Any) -> Any:
+    """A JSON-able copy of value with every string, list and mapping bounded."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return bounded_text(value)
+    if isinstance(value, dict):
+        items = list(value.items())
+        kept = {bounded_text(str(k), 64): _bounded(v) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            kept["..."] = f"{len(items) - MAX_ITEMS} more keys"
+        return kept
+    if isinstance(value, list | tuple | set | frozenset):
+        seq = list(value)
+        kept_list = [_bounded(v) for v in seq[:MAX_ITEMS]]
+        if len(seq) > MAX_ITEMS:
+            kept_list.append(f"... {len(seq) - MAX_ITEMS} more items")
+        return kept_list
+    return bounded_text(str(value))
+
+
+def _bounded_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail of a record, bounded so that a record stays under MAX_RECORD_BYTES."""
+    kept = _bounded(detail)
+    text = json.dumps(kept, ensure_ascii=False, sort_keys=True)
+    if len(text.encode("utf-8")) <= MAX_RECORD_BYTES // 2:
+        return kept
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"truncated": True, "sha256": digest, "keys": sorted(kept)[:MAX_ITEMS]}
+
+
+def _last_line(fh: Any) -> bytes:
+    """The last non-empty line of a file open in binary mode, however long it is."""
+    fh.seek(0, os.SEEK_END)
+    end = fh.tell()
+    tail = b""
+    pos = end
+    while pos > 0:
+        step = min(_BLOCK, pos)
+        pos -= step
+        fh.seek(pos)
+        tail = fh.read(step) + tail
+        stripped = tail.rstrip(b"\n")
+        if b"\n" in stripped:
+            return stripped.rsplit(b"\n", 1)[1]
+    return tail.rstrip(b"\n")
 
 
 def _record_hash(record: dict[str, Any]) -> str:
@@ -42,22 +105,23 @@ class AuditLog:
     ) -> dict[str, Any]:
         """Append one record under an exclusive lock and return it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as fh:
+        with open(self.path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 prev = self._last_hash(fh)
                 record: dict[str, Any] = {
                     "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "actor": actor,
-                    "action": action,
-                    "object": obj,
-                    "outcome": outcome,
-                    "detail": detail,
+                    "actor": bounded_text(str(actor), 128),
+                    "action": bounded_text(str(action), 128),
+                    "object": bounded_text(str(obj)),
+                    "outcome": bounded_text(str(outcome), 128),
+                    "detail": _bounded_detail(detail),
                     "prev_hash": prev,
                 }
                 record["hash"] = _record_hash(record)
+                line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
                 fh.seek(0, os.SEEK_END)
-                fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                fh.write(line.encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
             finally:
@@ -67,13 +131,16 @@ class AuditLog:
     @staticmethod
     def _last_hash(fh: Any) -> str:
         """The hash of the last record in an open log, or the genesis hash."""
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        if size == 0:
+        last = _last_line(fh)
+        if not last.strip():
             return GENESIS
-        fh.seek(max(0, size - 65536))
-        lines = fh.read().splitlines()
-        return json.loads(lines[-1])["hash"]
+        try:
+            return str(json.loads(last)["hash"])
+        except (ValueError, KeyError, TypeError):
+            raise AuditChainBroken(
+                "the last line of the audit log is not a complete record (cut or edited); "
+                "run `olist-elt audit verify` and restore the log from a backup"
+            ) from None
 
     def records(self) -> list[dict[str, Any]]:
         """Every record in order (empty when the log does not exist yet)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from olist_elt.connectors.olist.files import OlistFile
 from olist_elt.connectors.olist.settings import DOWNLOAD_TIMEOUT_S, EXPECTED_FILES, MAX_FILE_BYTES
 from olist_elt.errors import OlistEltError, ValidationFailed
+
+COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SHOWN_COLUMNS = 5
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -104,9 +108,19 @@ def check_header(path: Path, spec: OlistFile) -> None:
         extra = [c for c in header if c not in spec.columns]
         raise ValidationFailed(
             "header_mismatch",
-            f"expected {list(spec.columns)}; missing {missing}, unexpected {extra}"
+            f"expected the {len(spec.columns)} columns {list(spec.columns)}; "
+            f"got {len(header)}: missing {missing}, {_unexpected(extra)}"
             + ("" if missing or extra else "; columns are out of order"),
         )
+
+
+def _unexpected(extra: list[str]) -> str:
+    """Unexpected columns, described without quoting the file: a count, and the first
+    few names only when they look like column names (a hostile or mistaken file's first
+    line is not copied into reasons, logs or the audit trail)."""
+    names = [c for c in extra if COLUMN_NAME.match(c)][:SHOWN_COLUMNS]
+    shown = f" (first: {names})" if names else ""
+    return f"{len(extra)} unexpected{shown}"
 
 
 def count_rows(path: Path, spec: OlistFile) -> int:
@@ -121,7 +135,7 @@ def count_rows(path: Path, spec: OlistFile) -> int:
             [str(path)],
         ).fetchone()  # type: ignore[misc]
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0][:500]
+        first = str(exc).strip().splitlines()[0][:200]
         raise ValidationFailed("parse_error", f"the CSV does not parse: {first}") from None
     finally:
         con.close()

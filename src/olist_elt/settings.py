@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         return self.audit_log or self.lake_dir / "_audit" / "audit.jsonl"
 
     @property
+    def audit_anchor_path(self) -> Path:
+        """Where the audit log's signed head is kept: beside the run records, apart
+        from the log."""
+        return self.lake_dir / "runs" / "audit-anchor.json"
+
+    @property
     def raw_root(self) -> str:
         """The raw zone's root as DuckDB and Spark read it: a folder or s3:// URI."""
         if self.lake_backend == "s3":
@@ -202,16 +208,21 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings (environment, then OLIST_HOME/.env); a bad one
-    raises SettingsError naming it."""
+    raises SettingsError naming it. Every AuditLog on their audit log then keeps its
+    head signed in the anchor (key from their vault)."""
     home = Path(overrides["home"]) if overrides.get("home") else project_home()
     try:
-        return Settings(_env_file=home / ".env", **overrides)
+        settings = Settings(_env_file=home / ".env", **overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"OLIST_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         )
         raise SettingsError(f"invalid setting(s): {problems}") from None
+    from olist_elt.security.audit_anchor import register_settings_anchor
+
+    register_settings_anchor(settings)
+    return settings
 
 
 @lru_cache(maxsize=1)

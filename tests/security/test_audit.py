@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit_anchor import AuditAnchor
 from olist_elt.security.exceptions import AuditChainBroken
+from olist_elt.settings import Settings
 
 
 @pytest.fixture()
@@ -112,3 +114,97 @@ def test_a_cut_last_line_is_a_clear_error_not_a_decode_traceback(tmp_path: Path)
 
     with pytest.raises(AuditChainBroken, match="not a complete record"):
         audit.append("svc-test", "raw.write", "raw/x/1", "ok")
+
+
+def _anchor(tmp_path: Path) -> AuditAnchor:
+    return AuditAnchor(tmp_path / "runs" / "audit-anchor.json", lambda: b"k" * 32)
+
+
+@pytest.fixture()
+def anchored(tmp_path: Path) -> AuditLog:
+    audit = AuditLog(tmp_path / "_audit" / "audit.jsonl", anchor=_anchor(tmp_path))
+    for i in range(5):
+        audit.append("svc-test", "raw.write", f"raw/x/{i}", "ok", n=i)
+    return audit
+
+
+def _rehash(lines: list[str]) -> list[str]:
+    """The chain rebuilt from scratch over (edited) records, as a forger would."""
+    from olist_elt.security.audit import GENESIS, _record_hash
+
+    prev, out = GENESIS, []
+    for line in lines:
+        record = json.loads(line)
+        record["prev_hash"] = prev
+        record["hash"] = _record_hash(record)
+        prev = record["hash"]
+        out.append(json.dumps(record, sort_keys=True))
+    return out
+
+
+def test_an_anchored_log_verifies_with_its_head_signed(anchored: AuditLog) -> None:
+    result = anchored.verify()
+    assert result.ok and result.records == 6 and result.anchored == 6
+    assert anchored.records()[0]["action"] == "secret.read"
+
+
+def test_cutting_the_last_two_lines_is_found(anchored: AuditLog) -> None:
+    _write(anchored, _lines(anchored)[:-2])
+    result = anchored.verify()
+    assert not result.ok and "last 2 record(s) were cut" in (result.problem or "")
+
+
+def test_a_rehashed_chain_is_found(anchored: AuditLog) -> None:
+    lines = _lines(anchored)
+    record = json.loads(lines[3])
+    record["object"] = "raw/x/forged"
+    lines[3] = json.dumps(record, sort_keys=True)
+    _write(anchored, _rehash(lines))
+    result = anchored.verify()
+    assert not result.ok and "re-hashed" in (result.problem or "")
+
+
+def test_reordered_and_rehashed_records_are_found(anchored: AuditLog) -> None:
+    lines = _lines(anchored)
+    lines[2], lines[3] = lines[3], lines[2]
+    _write(anchored, _rehash(lines))
+    assert "re-hashed" in (anchored.verify().problem or "")
+
+
+def test_cut_and_rehashed_with_a_forged_anchor_is_found(anchored: AuditLog) -> None:
+    lines = _rehash(_lines(anchored)[:-2])
+    _write(anchored, lines)
+    head = json.loads(lines[-1])["hash"]
+    anchored.anchor.path.write_text(json.dumps({"records": 4, "head": head, "hmac": "0" * 64}))
+    result = anchored.verify()
+    assert not result.ok and "valid signature" in (result.problem or "")
+
+
+def test_a_deleted_anchor_is_found(anchored: AuditLog) -> None:
+    anchored.anchor.path.unlink()
+    result = anchored.verify()
+    assert not result.ok and "no anchor" in (result.problem or "")
+
+
+def test_an_append_after_a_cut_does_not_hide_the_cut(anchored: AuditLog) -> None:
+    _write(anchored, _lines(anchored)[:-2])
+    anchored.append("svc-test", "gate", "silver", "ok")
+    anchored.append("svc-test", "gate", "gold", "ok")
+    assert not anchored.verify().ok
+
+
+def test_records_appended_without_the_anchor_are_taken_in_by_the_next_anchored_one(
+    anchored: AuditLog,
+) -> None:
+    AuditLog(anchored.path, anchor=None).append("svc-other", "gate", "silver", "ok")
+    assert anchored.verify().anchored == 6
+    anchored.append("svc-test", "gate", "gold", "ok")
+    result = anchored.verify()
+    assert result.ok and result.records == 8 and result.anchored == 8
+
+
+def test_the_anchor_is_registered_by_the_settings(workspace: Settings) -> None:
+    AuditLog(workspace.audit_path).append("svc-test", "gate", "silver", "ok")
+    assert workspace.audit_anchor_path.exists()
+    _write(AuditLog(workspace.audit_path), _lines(AuditLog(workspace.audit_path))[:-1])
+    assert "cut" in (AuditLog(workspace.audit_path).verify().problem or "")

@@ -11,6 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from olist_elt.security.audit_anchor import (
+    ANCHOR_KEY_NAME,
+    AnchorState,
+    AuditAnchor,
+    anchor_for,
+)
 from olist_elt.security.exceptions import AuditChainBroken
 
 GENESIS = "0" * 64
@@ -86,44 +92,64 @@ def _record_hash(record: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Outcome of an audit verification: ok, records read, first bad line."""
+    """Outcome of an audit verification: ok, records read, first bad line, and how
+    many records the signed anchor covers (None when the log has no anchor set up)."""
 
     ok: bool
     records: int
     bad_line: int | None = None
     problem: str | None = None
+    anchored: int | None = None
 
 
 class AuditLog:
-    """Appends records carrying the previous record's hash; verifies the chain."""
+    """Appends records carrying the previous record's hash, keeps the head in its
+    anchor (when one is registered for the log); verifies the chain and the anchor."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, anchor: AuditAnchor | None = None) -> None:
         self.path = path
+        self.anchor = anchor or anchor_for(path)
 
     def append(
         self, actor: str, action: str, obj: str, outcome: str, **detail: Any
     ) -> dict[str, Any]:
-        """Append one record under an exclusive lock and return it."""
+        """Append one record under an exclusive lock, move the anchor, return it."""
+        key_read = self.anchor.key()[1] if self.anchor is not None else False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 prev = self._last_hash(fh)
-                record: dict[str, Any] = {
-                    "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "actor": bounded_text(str(actor), 128),
-                    "action": bounded_text(str(action), 128),
-                    "object": bounded_text(str(obj)),
-                    "outcome": bounded_text(str(outcome), 128),
-                    "detail": _bounded_detail(detail),
-                    "prev_hash": prev,
-                }
-                record["hash"] = _record_hash(record)
-                line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+                base, missing = self._anchor_base(fh, prev)
+                records: list[dict[str, Any]] = []
+                if key_read:
+                    records.append(
+                        _new_record("olist-elt", "secret.read", ANCHOR_KEY_NAME, "ok", {}, prev)
+                    )
+                if missing and base:
+                    records.append(
+                        _new_record(
+                            "olist-elt",
+                            "audit.anchor",
+                            str(self.path.name),
+                            "created",
+                            {"records": base, "why": "no anchor found for an existing log"},
+                            records[-1]["hash"] if records else prev,
+                        )
+                    )
+                record = _new_record(
+                    actor, action, obj, outcome, detail, records[-1]["hash"] if records else prev
+                )
+                records.append(record)
+                text = "".join(
+                    json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records
+                )
                 fh.seek(0, os.SEEK_END)
-                fh.write(line.encode("utf-8"))
+                fh.write(text.encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
+                if self.anchor is not None and base is not None:
+                    self.anchor.write(base + len(records), record["hash"])
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return record
@@ -142,6 +168,26 @@ class AuditLog:
                 "run `olist-elt audit verify` and restore the log from a backup"
             ) from None
 
+    def _anchor_base(self, fh: Any, prev: str) -> tuple[int | None, bool]:
+        """How many records the log holds now if the anchor may move on from here
+        (None: it may not, so that `audit verify` keeps showing what it found), and
+        whether the anchor is missing. The anchor moves on when it names the current
+        head, or an earlier record still in place (records appended without it)."""
+        if self.anchor is None:
+            return None, False
+        try:
+            state = self.anchor.read()
+        except AuditChainBroken:
+            return None, False
+        if state is None:
+            return _scan(fh, 0)[0], True
+        if not self.anchor.is_valid(state):
+            return None, False
+        if state.head == prev:
+            return state.records, False
+        count, at = _scan(fh, state.records)
+        return (count, False) if at == state.head else (None, False)
+
     def records(self) -> list[dict[str, Any]]:
         """Every record in order (empty when the log does not exist yet)."""
         if not self.path.exists():
@@ -150,11 +196,24 @@ class AuditLog:
             return [json.loads(line) for line in fh if line.strip()]
 
     def verify(self) -> VerifyResult:
-        """Walk the chain; report the first record that was edited, dropped or moved."""
+        """Walk the chain, then hold its end against the signed anchor: report the
+        first record edited, dropped or moved, records cut from the end, or a chain
+        re-hashed as a whole."""
+        state = self.anchor.read() if self.anchor is not None else None
+        walked = self._walk(state.records if state is not None else 0)
+        if isinstance(walked, VerifyResult):
+            return walked
+        count, at_anchor = walked
+        return self._check_anchor(state, count, at_anchor)
+
+    def _walk(self, position: int) -> VerifyResult | tuple[int, str | None]:
+        """The first broken link as a failed result, or the number of records and the
+        hash of record `position` (1-based) of a sound chain."""
         if not self.path.exists():
-            return VerifyResult(ok=True, records=0)
+            return 0, None
         prev = GENESIS
         count = 0
+        at_position: str | None = None
         with open(self.path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, start=1):
                 count = lineno
@@ -169,4 +228,85 @@ class AuditLog:
                 if _record_hash(record) != record.get("hash"):
                     return VerifyResult(False, lineno, lineno, "content does not match its hash")
                 prev = record["hash"]
-        return VerifyResult(ok=True, records=count)
+                if lineno == position:
+                    at_position = prev
+        return count, at_position
+
+    def _check_anchor(
+        self, state: AnchorState | None, count: int, at_anchor: str | None
+    ) -> VerifyResult:
+        """The verdict on a sound chain of `count` records against the anchor."""
+        if self.anchor is None:
+            return VerifyResult(ok=True, records=count)
+        where = f"anchor {self.anchor.path}"
+        if state is None:
+            if count == 0:
+                return VerifyResult(ok=True, records=0, anchored=0)
+            return VerifyResult(
+                False,
+                count,
+                None,
+                f"no {where} for a log of {count} records: it was deleted, or the log "
+                "predates anchoring (the next audited command anchors it again, recorded "
+                "as an audit.anchor event)",
+            )
+        if not self.anchor.is_valid(state):
+            return VerifyResult(
+                False,
+                count,
+                None,
+                f"the {where} does not carry a valid signature: it was edited or forged, "
+                "or the vault's audit_anchor_key changed",
+            )
+        if count < state.records:
+            return VerifyResult(
+                False,
+                count,
+                count + 1,
+                f"the log ends at record {count} but its anchor says {state.records}: "
+                f"the last {state.records - count} record(s) were cut",
+            )
+        if at_anchor != state.head:
+            return VerifyResult(
+                False,
+                count,
+                state.records,
+                f"record {state.records} is not the anchored head: the log was rewritten "
+                "(records replaced and the chain re-hashed)",
+            )
+        return VerifyResult(ok=True, records=count, anchored=state.records)
+
+
+def _new_record(
+    actor: str, action: str, obj: str, outcome: str, detail: dict[str, Any], prev: str
+) -> dict[str, Any]:
+    """One bounded record chained to prev, with its own hash."""
+    record: dict[str, Any] = {
+        "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "actor": bounded_text(str(actor), 128),
+        "action": bounded_text(str(action), 128),
+        "object": bounded_text(str(obj)),
+        "outcome": bounded_text(str(outcome), 128),
+        "detail": _bounded_detail(detail),
+        "prev_hash": prev,
+    }
+    record["hash"] = _record_hash(record)
+    return record
+
+
+def _scan(fh: Any, position: int) -> tuple[int, str | None]:
+    """The number of records in an open log, and the hash of record `position`
+    (1-based; None when there is no such record or it does not parse)."""
+    fh.seek(0)
+    count = 0
+    found: str | None = None
+    for line in fh:
+        if not line.strip():
+            continue
+        count += 1
+        if count == position:
+            try:
+                found = str(json.loads(line)["hash"])
+            except (ValueError, KeyError, TypeError):
+                found = None
+    return count, found

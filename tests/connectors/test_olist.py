@@ -317,3 +317,20 @@ def test_a_12000_column_header_is_quarantined_and_later_ingests_still_work(
     assert audit.verify().ok
     assert max(len(line) for line in audit.path.read_bytes().splitlines()) < 8192
     assert [r["action"] for r in audit.records()][-1] == "raw.write"
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_rows_repeating_the_header_go_to_quarantine_with_reason(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, quoted: bool
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    lines = (folder / ORDERS).read_text(encoding="utf-8").splitlines()
+    header = lines[0] if quoted else lines[0].replace('"', "")
+    lines.insert(len(lines) // 2, header)
+    (folder / ORDERS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), ORDERS, "repeated_header"
+    )
+
+    assert "repeated as a data row 1 time(s)" in payload["detail"]

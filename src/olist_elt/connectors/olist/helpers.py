@@ -124,12 +124,15 @@ def _unexpected(extra: list[str]) -> str:
 
 
 def count_rows(path: Path, spec: OlistFile) -> int:
-    """Parse the whole file strictly with DuckDB and return its data rows."""
+    """Parse the whole file strictly with DuckDB and return its data rows; a file whose
+    rows repeat its header (files concatenated with their headers) is refused."""
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in spec.columns)
+    is_header = " and ".join(f"trim(\"{c}\") = '{c}'" for c in spec.columns)
     con = duckdb.connect()
     try:
-        (rows,) = con.execute(
-            f"""select count(*) from read_csv(?, header = true, delim = ',', quote = '"',
+        rows, headers = con.execute(
+            f"""select count(*), count(*) filter (where {is_header})
+                from read_csv(?, header = true, delim = ',', quote = '"',
                 escape = '"', columns = {{{columns}}}, strict_mode = true,
                 null_padding = false, ignore_errors = false, encoding = 'utf-8')""",
             [str(path)],
@@ -139,6 +142,12 @@ def count_rows(path: Path, spec: OlistFile) -> int:
         raise ValidationFailed("parse_error", f"the CSV does not parse: {first}") from None
     finally:
         con.close()
+    if headers:
+        raise ValidationFailed(
+            "repeated_header",
+            f"the header line is repeated as a data row {headers} time(s) among {rows} rows "
+            "(files joined with their headers?); remove the repeated header lines",
+        )
     if rows == 0:
         raise ValidationFailed("empty", "the file has a header but no data rows")
     return int(rows)

@@ -140,6 +140,18 @@ class Settings(BaseSettings):
     alert_file: Path | None = Field(
         None, description="Append alerts as JSON lines to this file (a local channel)"
     )
+    zip_max_bytes: int = Field(
+        8 * 1024**3,
+        ge=1,
+        description="Bytes a .zip input may expand to in all; past it the archive is refused"
+        " (a zip bomb stops here)",
+    )
+    zip_max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="Expanded / compressed size a .zip member may reach (past its first"
+        " MiB); past it the archive is refused",
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )

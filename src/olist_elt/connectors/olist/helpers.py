@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
+import os
 import re
+import shutil
+import stat
 import zipfile
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from olist_elt.connectors.olist.files import OlistFile
-from olist_elt.connectors.olist.settings import DOWNLOAD_TIMEOUT_S, EXPECTED_FILES, MAX_FILE_BYTES
+from olist_elt.connectors.olist.settings import (
+    CHUNK,
+    DOWNLOAD_TIMEOUT_S,
+    EXPECTED_FILES,
+    MAX_FILE_BYTES,
+    RATIO_FLOOR_BYTES,
+    ZipLimits,
+)
 from olist_elt.errors import OlistEltError, ValidationFailed
+from olist_elt.lake.registry import Refused
 
 COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SHOWN_COLUMNS = 5
@@ -37,34 +51,167 @@ def download(url: str, dest: Path) -> Path:
     """Stream a URL to dest (bounded retries on network errors and 5xx)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(dest.suffix + ".part")
-    with httpx.stream("GET", url, timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True) as resp:
-        resp.raise_for_status()
-        with open(tmp, "wb") as fh:
-            for chunk in resp.iter_bytes(1024 * 1024):
-                fh.write(chunk)
-    tmp.replace(dest)
+    try:
+        with httpx.stream("GET", url, timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True) as resp:
+            resp.raise_for_status()
+            with _private_file(tmp) as fh:
+                for chunk in resp.iter_bytes(CHUNK):
+                    fh.write(chunk)
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest
 
 
-def extract_zip(archive: Path, dest: Path) -> list[Path]:
-    """Extract the CSV members of a zip (flattened, no path traversal)."""
-    dest.mkdir(parents=True, exist_ok=True)
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading, refusing anything else before reading a byte:
+    a symbolic link (not followed), a fifo, a device, a socket, a folder."""
     try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
-        raise OlistEltError(f"{archive} is not a valid zip archive: {exc}") from None
-    out: list[Path] = []
-    with zf:
-        for member in zf.infolist():
-            name = Path(member.filename).name
-            if member.is_dir() or not name or name.startswith("."):
-                continue
-            target = dest / name
-            with zf.open(member) as src, open(target, "wb") as dst:
-                while chunk := src.read(1024 * 1024):
-                    dst.write(chunk)
-            out.append(target)
-    return sorted(out)
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise OlistEltError(f"{path.name} disappeared while being read; run again") from None
+    if not stat.S_ISREG(mode):
+        raise ValidationFailed("not_regular_file", _not_regular(mode))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValidationFailed("not_regular_file", _not_regular(stat.S_IFLNK)) from None
+        raise OlistEltError(f"cannot open {path.name}: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # swapped after the first look
+        os.close(fd)
+        raise ValidationFailed("not_regular_file", _not_regular(mode))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _not_regular(mode: int) -> str:
+    """Why a file that is not a regular one is refused, naming what it is."""
+    kinds = {
+        stat.S_IFLNK: "a symbolic link",
+        stat.S_IFDIR: "a folder",
+        stat.S_IFIFO: "a fifo",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFSOCK: "a socket",
+    }
+    kind = kinds.get(stat.S_IFMT(mode), "not a regular file")
+    return f"{kind}; only regular files are read, and nothing was read from it"
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """A new file readable by its owner only (fails if it exists)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def stage_file(path: Path, stage: Path) -> Path:
+    """Copy a regular file into the private stage (refusing anything else unread): the
+    copy is what is validated and landed, so the file cannot change or turn into a link
+    in between."""
+    target = stage / path.name
+    with open_regular(path) as src, _private_file(target) as dst:
+        shutil.copyfileobj(src, dst, CHUNK)
+    return target
+
+
+def _member_name(member: zipfile.ZipInfo) -> str:
+    """A member's base name (folders inside the archive do not matter)."""
+    return member.filename.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _data_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members to read, matched by base name; two members with one base name (one
+    data set twice) refuse the whole archive: which copy is right cannot be told."""
+    members = [
+        m
+        for m in zf.infolist()
+        if not m.is_dir() and _member_name(m) and not _member_name(m).startswith(".")
+    ]
+    by_name: dict[str, list[str]] = {}
+    for m in members:
+        by_name.setdefault(_member_name(m), []).append(m.filename)
+    twice = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    if twice:
+        name, paths = sorted(twice.items())[0]
+        spec = EXPECTED_FILES.get(name)
+        what = f"data set {spec.dataset}" if spec else name
+        raise ValidationFailed(
+            "duplicate_member",
+            f"the archive holds {len(paths)} members for {what} ({', '.join(sorted(paths)[:5])}"
+            f"{', ...' if len(paths) > 5 else ''}); nothing was ingested from it: keep one file "
+            "per data set in an archive (or land the others as separate archives)",
+        )
+    return members
+
+
+def _is_regular_member(member: zipfile.ZipInfo) -> bool:
+    """Whether a member is a plain file (a member stored as a symbolic link is not)."""
+    return stat.S_IFMT(member.external_attr >> 16) in (0, stat.S_IFREG)
+
+
+def _extract_member(
+    zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limits: ZipLimits, total: int
+) -> int:
+    """Stream one member to target within the caps; return the archive's bytes so far."""
+    allowed = max(limits.max_ratio * member.compress_size, RATIO_FLOOR_BYTES)
+    written = 0
+    with zf.open(member) as src, _private_file(target) as dst:
+        while chunk := src.read(CHUNK):
+            written += len(chunk)
+            total += len(chunk)
+            if total > limits.max_bytes:
+                raise ValidationFailed(
+                    "zip_too_large",
+                    f"the archive expands past {limits.max_bytes} bytes "
+                    "(OLIST_ZIP_MAX_BYTES); refused, nothing was ingested from it",
+                )
+            if written > allowed:
+                raise ValidationFailed(
+                    "zip_ratio",
+                    f"member {_member_name(member)} expands past {limits.max_ratio:g} times "
+                    f"its {member.compress_size} compressed bytes (OLIST_ZIP_MAX_RATIO): a "
+                    "possible zip bomb; refused, nothing was ingested from it",
+                )
+            dst.write(chunk)
+    return total
+
+
+def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Path | Refused]:
+    """Extract the members of a zip into the stage, streamed within the caps on total
+    size and compression ratio; a member that is not a plain file is refused unread.
+    Raises ValidationFailed when the whole archive is refused."""
+    with open_regular(archive) as fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except zipfile.BadZipFile:
+            raise ValidationFailed("bad_zip", "not a valid zip archive") from None
+        with zf:
+            members = _data_members(zf)
+            declared = sum(m.file_size for m in members)
+            if declared > limits.max_bytes:
+                raise ValidationFailed(
+                    "zip_too_large",
+                    f"the archive declares {declared} bytes, over {limits.max_bytes} "
+                    "(OLIST_ZIP_MAX_BYTES); refused, nothing was read from it",
+                )
+            out: list[Path | Refused] = []
+            total = 0
+            for member in members:
+                name = _member_name(member)
+                if not _is_regular_member(member):
+                    out.append(
+                        Refused(name, "not_regular_file", "a link or special file in the archive")
+                    )
+                    continue
+                try:
+                    total = _extract_member(zf, member, stage / name, limits, total)
+                except (zipfile.BadZipFile, zlib.error, EOFError):
+                    raise ValidationFailed(
+                        "bad_zip", f"member {name} is damaged (bad CRC or data)"
+                    ) from None
+                out.append(stage / name)
+    return sorted(out, key=lambda e: e.name)
 
 
 def check_utf8(path: Path) -> None:

@@ -8,7 +8,9 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from olist_elt.lake.private import create_private, private_dirs
 
 if TYPE_CHECKING:
     from olist_elt.settings import Settings
@@ -41,14 +43,16 @@ class LocalStorage:
             raise ValueError(f"key {key!r} escapes the lake root")
         return path
 
-    def _atomic(self, key: str, write: Callable[[Path], object]) -> None:
-        """Run write(tmp_path), fsync it and rename it into place."""
+    def _atomic(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        """Run write() on a new owner-only temp file, fsync it, rename it into place
+        (folders created owner-only too)."""
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(dest.parent)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         try:
-            write(tmp)
-            with open(tmp, "rb+") as fh:
+            with create_private(tmp) as fh:
+                write(fh)
+                fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, dest)
         finally:
@@ -56,11 +60,11 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write bytes under key."""
-        self._atomic(key, lambda tmp: tmp.write_bytes(data))
+        self._atomic(key, lambda fh: fh.write(data))
 
     def put_file(self, key: str, source: Path) -> None:
         """Copy a local file under key."""
-        self._atomic(key, lambda tmp: shutil.copyfile(source, tmp))
+        self._atomic(key, lambda fh: _copy_into(source, fh))
 
     def read_bytes(self, key: str) -> bytes:
         """Read the object under key."""
@@ -103,6 +107,12 @@ class LocalStorage:
         return digest.hexdigest()
 
 
+def _copy_into(source: Path, fh: BinaryIO) -> None:
+    """Copy a file's bytes into an open file."""
+    with open(source, "rb") as src:
+        shutil.copyfileobj(src, fh, 8 * 1024 * 1024)
+
+
 def s3_secret_name(identity: str) -> str:
     """The vault entry holding an S3/MinIO service account's secret key."""
     return f"s3_secret_key/{identity}"
@@ -113,7 +123,7 @@ def open_storage(settings: Settings, identity: str) -> Storage:
     bucket with that identity's own MinIO account (secret from the vault), so the
     store's policy, not only the code, limits what each component may write."""
     if settings.lake_backend == "local":
-        settings.lake_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(settings.lake_dir)
         return LocalStorage(settings.lake_dir)
     from olist_elt.lake.s3 import S3Storage
     from olist_elt.security.audit import AuditLog

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from olist_elt.lake.private import create_private, private_dirs
 from olist_elt.security.audit_anchor import (
     ANCHOR_KEY_NAME,
     AnchorState,
@@ -115,8 +116,8 @@ class AuditLog:
     ) -> dict[str, Any]:
         """Append one record under an exclusive lock, move the anchor, return it."""
         key_read = self.anchor.key()[1] if self.anchor is not None else False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+b") as fh:
+        private_dirs(self.path.parent)
+        with create_private(self.path, append=True) as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 prev = self._last_hash(fh)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from olist_elt.lake.private import create_private, private_dirs
 from olist_elt.security.exceptions import AuditChainBroken
 
 if TYPE_CHECKING:
@@ -79,12 +80,11 @@ class AuditAnchor:
     def write(self, records: int, head: str) -> AnchorState:
         """Sign and write the anchor atomically, readable by the owner only."""
         state = AnchorState(records, head, self.sign(records, head))
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dirs(self.path.parent)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(state.to_json(), fh, sort_keys=True)
+            with create_private(tmp) as fh:
+                fh.write(json.dumps(state.to_json(), sort_keys=True).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)

@@ -28,6 +28,7 @@ from olist_elt.connectors.olist.settings import (
     ZipLimits,
 )
 from olist_elt.errors import OlistEltError, ValidationFailed
+from olist_elt.lake.private import create_private, private_dirs
 from olist_elt.lake.registry import Refused
 
 COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -49,12 +50,12 @@ def _retryable(exc: BaseException) -> bool:
 )
 def download(url: str, dest: Path) -> Path:
     """Stream a URL to dest (bounded retries on network errors and 5xx)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dirs(dest.parent)
     tmp = dest.with_suffix(dest.suffix + ".part")
     try:
         with httpx.stream("GET", url, timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True) as resp:
             resp.raise_for_status()
-            with _private_file(tmp) as fh:
+            with create_private(tmp) as fh:
                 for chunk in resp.iter_bytes(CHUNK):
                     fh.write(chunk)
         tmp.replace(dest)
@@ -100,17 +101,12 @@ def _not_regular(mode: int) -> str:
     return f"{kind}; only regular files are read, and nothing was read from it"
 
 
-def _private_file(path: Path) -> BinaryIO:
-    """A new file readable by its owner only (fails if it exists)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-
-
 def stage_file(path: Path, stage: Path) -> Path:
     """Copy a regular file into the private stage (refusing anything else unread): the
     copy is what is validated and landed, so the file cannot change or turn into a link
     in between."""
     target = stage / path.name
-    with open_regular(path) as src, _private_file(target) as dst:
+    with open_regular(path) as src, create_private(target) as dst:
         shutil.copyfileobj(src, dst, CHUNK)
     return target
 
@@ -156,7 +152,7 @@ def _extract_member(
     """Stream one member to target within the caps; return the archive's bytes so far."""
     allowed = max(limits.max_ratio * member.compress_size, RATIO_FLOOR_BYTES)
     written = 0
-    with zf.open(member) as src, _private_file(target) as dst:
+    with zf.open(member) as src, create_private(target) as dst:
         while chunk := src.read(CHUNK):
             written += len(chunk)
             total += len(chunk)

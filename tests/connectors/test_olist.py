@@ -334,3 +334,22 @@ def test_rows_repeating_the_header_go_to_quarantine_with_reason(
     )
 
     assert "repeated as a data row 1 time(s)" in payload["detail"]
+
+
+def test_an_unreadable_audit_key_stops_the_landing_before_anything_is_written(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    from olist_elt.security.audit_anchor import AuditAnchor
+    from olist_elt.security.exceptions import BadVaultKey
+
+    def no_key() -> bytes:
+        raise BadVaultKey("vault key file is missing; restore it")
+
+    audit = AuditLog(workspace.audit_path, anchor=AuditAnchor(tmp_path / "anchor.json", no_key))
+    connector = OlistCsvConnector(sample_dir, workspace.landing_dir, "r1")
+    lander = Lander(LocalStorage(workspace.lake_dir), audit)
+
+    with pytest.raises(BadVaultKey):
+        lander.land(connector, connector.read(lander.view(connector)), "r1")
+
+    assert _raw_objects(workspace) == []

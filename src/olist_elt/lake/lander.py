@@ -115,6 +115,7 @@ class Lander:
         """Land every item the connector yields, one at a time (an item is durable in
         raw before the connector is asked for the next one)."""
         self.writer.check_official(connector)
+        self.audit.ready()
         result = IngestResult(run_id=run_id)
         for item in items:
             result.files.append(self.land_one(connector, item, run_id))
@@ -125,6 +126,7 @@ class Lander:
     ) -> IngestResult:
         """land() for an asynchronous connector."""
         self.writer.check_official(connector)
+        self.audit.ready()
         result = IngestResult(run_id=run_id)
         async for item in items:
             result.files.append(self.land_one(connector, item, run_id))

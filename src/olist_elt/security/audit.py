@@ -115,7 +115,7 @@ class AuditLog:
         self, actor: str, action: str, obj: str, outcome: str, **detail: Any
     ) -> dict[str, Any]:
         """Append one record under an exclusive lock, move the anchor, return it."""
-        key_read = self.anchor.key()[1] if self.anchor is not None else False
+        self.ready()
         private_dirs(self.path.parent)
         with create_private(self.path, append=True) as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -123,6 +123,7 @@ class AuditLog:
                 prev = self._last_hash(fh)
                 base, missing = self._anchor_base(fh, prev)
                 records: list[dict[str, Any]] = []
+                key_read = self.anchor is not None and self.anchor.read_unrecorded
                 if key_read:
                     records.append(
                         _new_record("olist-elt", "secret.read", ANCHOR_KEY_NAME, "ok", {}, prev)
@@ -149,11 +150,19 @@ class AuditLog:
                 fh.write(text.encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
-                if self.anchor is not None and base is not None:
-                    self.anchor.write(base + len(records), record["hash"])
+                if self.anchor is not None:
+                    self.anchor.read_unrecorded = False
+                    if base is not None:
+                        self.anchor.write(base + len(records), record["hash"])
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return record
+
+    def ready(self) -> None:
+        """Make sure records can be appended and anchored (the anchor key is at hand),
+        so that a step checks it before it writes anything the log must record."""
+        if self.anchor is not None:
+            self.anchor.key()
 
     @staticmethod
     def _last_hash(fh: Any) -> str:

@@ -45,19 +45,19 @@ class AuditAnchor:
 
     path: Path
     load_key: Callable[[], bytes]
+    read_unrecorded: bool = False  # the key was read and the log does not say so yet
     _key: bytes | None = field(default=None, repr=False)
 
-    def key(self) -> tuple[bytes, bool]:
-        """The signing key, and whether this call read it from the vault (so the log
-        can record the read; the key is read once per process)."""
-        if self._key is not None:
-            return self._key, False
-        self._key = self.load_key()
-        return self._key, True
+    def key(self) -> bytes:
+        """The signing key, read from the vault once per process."""
+        if self._key is None:
+            self._key = self.load_key()
+            self.read_unrecorded = True
+        return self._key
 
     def sign(self, records: int, head: str) -> str:
         """HMAC-SHA256 of (records, head) under the anchor key."""
-        key, _ = self.key()
+        key = self.key()
         message = f"olist-elt audit anchor v1|{records}|{head}".encode()
         return hmac.new(key, message, hashlib.sha256).hexdigest()
 

@@ -281,7 +281,7 @@ def count_rows(path: Path, spec: OlistFile) -> int:
             [str(path)],
         ).fetchone()  # type: ignore[misc]
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0][:200]
+        first = str(exc).strip().splitlines()[0].replace(str(path), path.name)[:200]
         raise ValidationFailed("parse_error", f"the CSV does not parse: {first}") from None
     finally:
         con.close()

@@ -208,3 +208,25 @@ def test_the_anchor_is_registered_by_the_settings(workspace: Settings) -> None:
     assert workspace.audit_anchor_path.exists()
     _write(AuditLog(workspace.audit_path), _lines(AuditLog(workspace.audit_path))[:-1])
     assert "cut" in (AuditLog(workspace.audit_path).verify().problem or "")
+
+
+def _append_many(path: str, anchor_path: str, n: int) -> None:
+    audit = AuditLog(Path(path), anchor=AuditAnchor(Path(anchor_path), lambda: b"k" * 32))
+    for i in range(n):
+        audit.append("svc-proc", "raw.write", f"raw/x/{i}", "ok")
+
+
+def test_two_processes_appending_at_once_keep_chain_and_anchor(tmp_path: Path) -> None:
+    import multiprocessing
+
+    log, anchor = tmp_path / "audit.jsonl", tmp_path / "runs" / "audit-anchor.json"
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=_append_many, args=(str(log), str(anchor), 30)) for _ in "ab"]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+
+    result = AuditLog(log, anchor=AuditAnchor(anchor, lambda: b"k" * 32)).verify()
+    assert result.ok and result.records == 62 and result.anchored == 62
+    assert AuditLog(log, anchor=AuditAnchor(anchor, lambda: b"k" * 32)).head() is not None

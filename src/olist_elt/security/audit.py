@@ -158,6 +158,12 @@ class AuditLog:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return record
 
+    def head(self) -> dict[str, Any] | None:
+        """The signed head as the anchor holds it (records, head, hmac), for a run
+        record or the ops schema to keep a second copy; None without an anchor."""
+        state = self.anchor.read() if self.anchor is not None else None
+        return state.to_json() if state is not None else None
+
     def ready(self) -> None:
         """Make sure records can be appended and anchored (the anchor key is at hand),
         so that a step checks it before it writes anything the log must record."""

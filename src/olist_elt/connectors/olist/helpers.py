@@ -7,7 +7,6 @@ import csv
 import errno
 import os
 import re
-import shutil
 import stat
 import zipfile
 import zlib
@@ -106,8 +105,13 @@ def stage_file(path: Path, stage: Path) -> Path:
     copy is what is validated and landed, so the file cannot change or turn into a link
     in between."""
     target = stage / path.name
+    copied = 0
     with open_regular(path) as src, create_private(target) as dst:
-        shutil.copyfileobj(src, dst, CHUNK)
+        while chunk := src.read(CHUNK):
+            copied += len(chunk)
+            if copied > MAX_FILE_BYTES:
+                raise ValidationFailed("too_large", f"over the limit of {MAX_FILE_BYTES} bytes")
+            dst.write(chunk)
     return target
 
 

@@ -89,6 +89,12 @@ def audit_verify(verbose: Verbose = False) -> None:
             else ""
         )
         out.print(f"audit log OK: {result.records} records{anchored} ({settings.audit_path})")
+        if result.anchored is not None and result.records > result.anchored:
+            out.print(
+                f"note: {result.records - result.anchored} record(s) after the signed head, "
+                "appended by a process without the anchor key; the next audited command "
+                "signs them"
+            )
         return
     where = f" at line {result.bad_line}" if result.bad_line else ""
     fail(f"audit log broken{where}: {result.problem} ({settings.audit_path})")

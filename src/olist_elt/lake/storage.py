@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from olist_elt.lake.private import create_private, private_dirs
 
@@ -43,16 +43,17 @@ class LocalStorage:
             raise ValueError(f"key {key!r} escapes the lake root")
         return path
 
-    def _atomic(self, key: str, write: Callable[[BinaryIO], object]) -> None:
-        """Run write() on a new owner-only temp file, fsync it, rename it into place
-        (folders created owner-only too)."""
+    def _atomic(self, key: str, write: Callable[[Path], object]) -> None:
+        """Run write(tmp_path) on a new owner-only temp file (writing into an existing
+        file keeps its mode), fsync it and rename it into place; folders are created
+        owner-only too."""
         dest = self._path(key)
         private_dirs(dest.parent)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         try:
-            with create_private(tmp) as fh:
-                write(fh)
-                fh.flush()
+            create_private(tmp).close()
+            write(tmp)
+            with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, dest)
         finally:
@@ -60,11 +61,11 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write bytes under key."""
-        self._atomic(key, lambda fh: fh.write(data))
+        self._atomic(key, lambda tmp: tmp.write_bytes(data))
 
     def put_file(self, key: str, source: Path) -> None:
         """Copy a local file under key."""
-        self._atomic(key, lambda fh: _copy_into(source, fh))
+        self._atomic(key, lambda tmp: shutil.copyfile(source, tmp))
 
     def read_bytes(self, key: str) -> bytes:
         """Read the object under key."""
@@ -105,12 +106,6 @@ class LocalStorage:
             while chunk := fh.read(8 * 1024 * 1024):
                 digest.update(chunk)
         return digest.hexdigest()
-
-
-def _copy_into(source: Path, fh: BinaryIO) -> None:
-    """Copy a file's bytes into an open file."""
-    with open(source, "rb") as src:
-        shutil.copyfileobj(src, fh, 8 * 1024 * 1024)
 
 
 def s3_secret_name(identity: str) -> str:

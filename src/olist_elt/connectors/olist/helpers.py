@@ -151,11 +151,27 @@ def _is_regular_member(member: zipfile.ZipInfo) -> bool:
     return stat.S_IFMT(member.external_attr >> 16) in (0, stat.S_IFREG)
 
 
+def _ratio_refusal(member: zipfile.ZipInfo, limits: ZipLimits) -> ValidationFailed:
+    """The refusal of a member that expands past the ratio cap."""
+    return ValidationFailed(
+        "zip_ratio",
+        f"member {_member_name(member)} expands past {limits.max_ratio:g} times its "
+        f"{member.compress_size} compressed bytes (OLIST_ZIP_MAX_RATIO): a possible zip "
+        "bomb; refused, nothing was ingested from it",
+    )
+
+
+def _allowed(member: zipfile.ZipInfo, limits: ZipLimits) -> float:
+    """The bytes a member may expand to under the ratio cap."""
+    return max(limits.max_ratio * member.compress_size, RATIO_FLOOR_BYTES)
+
+
 def _extract_member(
     zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limits: ZipLimits, total: int
 ) -> int:
-    """Stream one member to target within the caps; return the archive's bytes so far."""
-    allowed = max(limits.max_ratio * member.compress_size, RATIO_FLOOR_BYTES)
+    """Stream one member to target within the caps (whatever its header declares);
+    return the archive's bytes so far."""
+    allowed = _allowed(member, limits)
     written = 0
     with zf.open(member) as src, create_private(target) as dst:
         while chunk := src.read(CHUNK):
@@ -168,12 +184,7 @@ def _extract_member(
                     "(OLIST_ZIP_MAX_BYTES); refused, nothing was ingested from it",
                 )
             if written > allowed:
-                raise ValidationFailed(
-                    "zip_ratio",
-                    f"member {_member_name(member)} expands past {limits.max_ratio:g} times "
-                    f"its {member.compress_size} compressed bytes (OLIST_ZIP_MAX_RATIO): a "
-                    "possible zip bomb; refused, nothing was ingested from it",
-                )
+                raise _ratio_refusal(member, limits)
             dst.write(chunk)
     return total
 
@@ -196,6 +207,9 @@ def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Path | Re
                     f"the archive declares {declared} bytes, over {limits.max_bytes} "
                     "(OLIST_ZIP_MAX_BYTES); refused, nothing was read from it",
                 )
+            bombs = [m for m in members if m.file_size > _allowed(m, limits)]
+            if bombs:
+                raise _ratio_refusal(bombs[0], limits)
             out: list[Path | Refused] = []
             total = 0
             for member in members:

@@ -230,3 +230,16 @@ def test_two_processes_appending_at_once_keep_chain_and_anchor(tmp_path: Path) -
     result = AuditLog(log, anchor=AuditAnchor(anchor, lambda: b"k" * 32)).verify()
     assert result.ok and result.records == 62 and result.anchored == 62
     assert AuditLog(log, anchor=AuditAnchor(anchor, lambda: b"k" * 32)).head() is not None
+
+
+def test_a_log_older_than_its_anchor_is_anchored_visibly_by_the_next_append(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    anchored = AuditLog(log.path, anchor=_anchor(tmp_path))
+    assert "no anchor" in (anchored.verify().problem or "")
+
+    anchored.append("svc-test", "gate", "silver", "ok")
+
+    actions = [(r["action"], r["outcome"]) for r in anchored.records()]
+    assert actions[5:] == [("secret.read", "ok"), ("audit.anchor", "created"), ("gate", "ok")]
+    assert anchored.verify().ok and anchored.verify().anchored == 8

@@ -122,27 +122,15 @@ class AuditLog:
             try:
                 prev = self._last_hash(fh)
                 base, missing = self._anchor_base(fh, prev)
-                records: list[dict[str, Any]] = []
-                key_read = self.anchor is not None and self.anchor.read_unrecorded
-                if key_read:
-                    records.append(
-                        _new_record("olist-elt", "secret.read", ANCHOR_KEY_NAME, "ok", {}, prev)
-                    )
+                events: list[tuple[str, str, str, str, dict[str, Any]]] = []
+                if self.anchor is not None and self.anchor.read_unrecorded:
+                    events.append(("olist-elt", "secret.read", ANCHOR_KEY_NAME, "ok", {}))
                 if missing and base:
-                    records.append(
-                        _new_record(
-                            "olist-elt",
-                            "audit.anchor",
-                            str(self.path.name),
-                            "created",
-                            {"records": base, "why": "no anchor found for an existing log"},
-                            records[-1]["hash"] if records else prev,
-                        )
-                    )
-                record = _new_record(
-                    actor, action, obj, outcome, detail, records[-1]["hash"] if records else prev
-                )
-                records.append(record)
+                    why = {"records": base, "why": "no anchor found for an existing log"}
+                    events.append(("olist-elt", "audit.anchor", self.path.name, "created", why))
+                events.append((actor, action, obj, outcome, detail))
+                records = _chain(prev, events)
+                record = records[-1]
                 text = "".join(
                     json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records
                 )
@@ -291,6 +279,17 @@ class AuditLog:
                 "(records replaced and the chain re-hashed)",
             )
         return VerifyResult(ok=True, records=count, anchored=state.records)
+
+
+def _chain(
+    prev: str, events: list[tuple[str, str, str, str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Records for (actor, action, object, outcome, detail) events, chained from prev."""
+    records: list[dict[str, Any]] = []
+    for actor, action, obj, outcome, detail in events:
+        records.append(_new_record(actor, action, obj, outcome, detail, prev))
+        prev = records[-1]["hash"]
+    return records
 
 
 def _new_record(

@@ -145,6 +145,18 @@ class Settings(BaseSettings):
     alert_file: Path | None = Field(
         None, description="Append alerts as JSON lines to this file (a local channel)"
     )
+    zip_max_bytes: int = Field(
+        8 * 1024**3,
+        ge=1,
+        description="Bytes a .zip input may expand to in all; past it the archive is refused"
+        " (a zip bomb stops here)",
+    )
+    zip_max_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="Expanded / compressed size a .zip member may reach (past its first"
+        " MiB); past it the archive is refused",
+    )
     fail_on_quarantine: bool = Field(
         True, description="Stop the run when the connector quarantines a file"
     )
@@ -200,6 +212,12 @@ class Settings(BaseSettings):
         return self.audit_log or self.lake_dir / "_audit" / "audit.jsonl"
 
     @property
+    def audit_anchor_path(self) -> Path:
+        """Where the audit log's signed head is kept: beside the run records, apart
+        from the log."""
+        return self.lake_dir / "runs" / "audit-anchor.json"
+
+    @property
     def raw_root(self) -> str:
         """The raw zone's root as DuckDB and Spark read it: a folder or s3:// URI."""
         if self.lake_backend == "s3":
@@ -215,16 +233,21 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings (environment, then OLIST_HOME/.env); a bad one
-    raises SettingsError naming it."""
+    raises SettingsError naming it. Every AuditLog on their audit log then keeps its
+    head signed in the anchor (key from their vault)."""
     home = Path(overrides["home"]) if overrides.get("home") else project_home()
     try:
-        return Settings(_env_file=home / ".env", **overrides)
+        settings = Settings(_env_file=home / ".env", **overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"OLIST_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         )
         raise SettingsError(f"invalid setting(s): {problems}") from None
+    from olist_elt.security.audit_anchor import register_settings_anchor
+
+    register_settings_anchor(settings)
+    return settings
 
 
 @lru_cache(maxsize=1)

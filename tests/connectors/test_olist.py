@@ -106,7 +106,7 @@ def test_wrong_header_goes_to_quarantine_naming_the_columns(
         workspace, _ingest(workspace, folder), ORDERS, "header_mismatch"
     )
     assert "missing ['order_status']" in payload["detail"]
-    assert "unexpected ['status']" in payload["detail"]
+    assert "1 unexpected (first: ['status'])" in payload["detail"]
 
 
 def test_dropped_column_is_schema_drift_and_quarantined(
@@ -291,3 +291,65 @@ def test_the_lander_refuses_an_unregistered_connector_before_reading_it(
     with pytest.raises(RawWriteRefused, match="not a registered connector"):
         lander.land(connector, connector.read(lander.view(connector)), "r")
     assert read == [] and _raw_objects(workspace) == []
+
+
+def _wide_orders(folder: Path, columns: int = 12_000) -> Path:
+    """An orders file of about 120 KB whose header has thousands of columns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ORDERS
+    header = ",".join(f"c{i:05d}" for i in range(columns))
+    path.write_text(header + "\n" + ",".join("x" for _ in range(columns)) + "\n")
+    return folder
+
+
+def test_a_12000_column_header_is_quarantined_and_later_ingests_still_work(
+    tmp_path: Path, workspace: Settings, sample_dir: Path
+) -> None:
+    wide = _wide_orders(tmp_path / "wide")
+    assert (wide / ORDERS).stat().st_size > 100_000
+    result = _ingest(workspace, wide, run_id="r-wide")
+    assert [f.outcome for f in result.files] == ["quarantined"]
+
+    later = _ingest(workspace, _one_file(tmp_path, sample_dir, CUSTOMERS), run_id="r-next")
+
+    assert [f.outcome for f in later.files] == ["ingested"]
+    audit = AuditLog(workspace.audit_path)
+    assert audit.verify().ok
+    assert max(len(line) for line in audit.path.read_bytes().splitlines()) < 8192
+    assert [r["action"] for r in audit.records()][-1] == "raw.write"
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_rows_repeating_the_header_go_to_quarantine_with_reason(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, quoted: bool
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    lines = (folder / ORDERS).read_text(encoding="utf-8").splitlines()
+    header = lines[0] if quoted else lines[0].replace('"', "")
+    lines.insert(len(lines) // 2, header)
+    (folder / ORDERS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), ORDERS, "repeated_header"
+    )
+
+    assert "repeated as a data row 1 time(s)" in payload["detail"]
+
+
+def test_an_unreadable_audit_key_stops_the_landing_before_anything_is_written(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    from olist_elt.security.audit_anchor import AuditAnchor
+    from olist_elt.security.exceptions import BadVaultKey
+
+    def no_key() -> bytes:
+        raise BadVaultKey("vault key file is missing; restore it")
+
+    audit = AuditLog(workspace.audit_path, anchor=AuditAnchor(tmp_path / "anchor.json", no_key))
+    connector = OlistCsvConnector(sample_dir, workspace.landing_dir, "r1")
+    lander = Lander(LocalStorage(workspace.lake_dir), audit)
+
+    with pytest.raises(BadVaultKey):
+        lander.land(connector, connector.read(lander.view(connector)), "r1")
+
+    assert _raw_objects(workspace) == []

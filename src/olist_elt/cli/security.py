@@ -73,15 +73,31 @@ def vault_rotate() -> None:
 
 @audit_app.command("verify")
 def audit_verify(verbose: Verbose = False) -> None:
-    """Check the audit log's hash chain; report the first bad record."""
+    """Check the audit log's hash chain and its signed head; report the first bad
+    record, records cut from the end, or a chain rewritten as a whole."""
     settings = setup(verbose)
     from olist_elt.security.audit import AuditLog
 
-    result = AuditLog(settings.audit_path).verify()
+    try:
+        result = AuditLog(settings.audit_path).verify()
+    except OlistEltError as exc:
+        fail(exc)
     if result.ok:
-        out.print(f"audit log OK: {result.records} records ({settings.audit_path})")
+        anchored = (
+            f", head signed in {settings.audit_anchor_path} at record {result.anchored}"
+            if result.anchored
+            else ""
+        )
+        out.print(f"audit log OK: {result.records} records{anchored} ({settings.audit_path})")
+        if result.anchored is not None and result.records > result.anchored:
+            out.print(
+                f"note: {result.records - result.anchored} record(s) after the signed head, "
+                "appended by a process without the anchor key; the next audited command "
+                "signs them"
+            )
         return
-    fail(f"audit log broken at line {result.bad_line}: {result.problem} ({settings.audit_path})")
+    where = f" at line {result.bad_line}" if result.bad_line else ""
+    fail(f"audit log broken{where}: {result.problem} ({settings.audit_path})")
 
 
 def erase(

@@ -17,7 +17,7 @@ from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.registry import Connector, RawItem, Read, Refused
 from olist_elt.lake.storage import Storage
-from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit import AuditLog, bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ class Lander:
         """Land every item the connector yields, one at a time (an item is durable in
         raw before the connector is asked for the next one)."""
         self.writer.check_official(connector)
+        self.audit.ready()
         result = IngestResult(run_id=run_id)
         for item in items:
             result.files.append(self.land_one(connector, item, run_id))
@@ -125,6 +126,7 @@ class Lander:
     ) -> IngestResult:
         """land() for an asynchronous connector."""
         self.writer.check_official(connector)
+        self.audit.ready()
         result = IngestResult(run_id=run_id)
         async for item in items:
             result.files.append(self.land_one(connector, item, run_id))
@@ -145,14 +147,16 @@ class Lander:
                 detail=item.detail,
                 actor=connector.service_identity,
             )
-            log.warning("quarantined %s: %s (%s)", item.name, item.reason, item.detail)
+            log.warning(
+                "quarantined %s: %s (%s)", item.name, item.reason, bounded_text(item.detail)
+            )
             return FileOutcome(
                 item.name,
                 None,
                 "quarantined",
                 object_key=key,
                 reason=item.reason,
-                detail=item.detail,
+                detail=bounded_text(item.detail, 1024),
             )
         existing = self._existing(connector, item)
         if existing is not None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from olist_elt.lake.storage import Storage
-from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit import AuditLog, bounded_text
 
 
 def quarantine(
@@ -25,6 +25,7 @@ def quarantine(
 ) -> str:
     """Keep refused input (a file or a payload) under quarantine/<source>/<run_id>/ with
     <name>.reason.json beside it; audited. Returns its key."""
+    detail = bounded_text(detail, 1024)
     key = f"quarantine/{source}/{run_id}/{name}"
     if path is not None:
         storage.put_file(key, path)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from olist_elt.lake.private import create_private, private_dirs
+
 if TYPE_CHECKING:
     from olist_elt.settings import Settings
 
@@ -42,11 +44,14 @@ class LocalStorage:
         return path
 
     def _atomic(self, key: str, write: Callable[[Path], object]) -> None:
-        """Run write(tmp_path), fsync it and rename it into place."""
+        """Run write(tmp_path) on a new owner-only temp file (writing into an existing
+        file keeps its mode), fsync it and rename it into place; folders are created
+        owner-only too."""
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        private_dirs(dest.parent)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         try:
+            create_private(tmp).close()
             write(tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -113,7 +118,7 @@ def open_storage(settings: Settings, identity: str) -> Storage:
     bucket with that identity's own MinIO account (secret from the vault), so the
     store's policy, not only the code, limits what each component may write."""
     if settings.lake_backend == "local":
-        settings.lake_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(settings.lake_dir)
         return LocalStorage(settings.lake_dir)
     from olist_elt.lake.s3 import S3Storage
     from olist_elt.security.audit import AuditLog

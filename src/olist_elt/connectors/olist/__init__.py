@@ -4,38 +4,69 @@ yields each file validated (or refused, with its reason). The lake lands them.""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from olist_elt.connectors.olist.files import OLIST_FILES, OlistFile
-from olist_elt.connectors.olist.helpers import download, extract_zip, validate_file
-from olist_elt.connectors.olist.settings import EXPECTED_FILES, SCHEMA_VERSION, SOURCE
+from olist_elt.connectors.olist.helpers import download, extract_zip, stage_file, validate_file
+from olist_elt.connectors.olist.settings import (
+    EXPECTED_FILES,
+    SCHEMA_VERSION,
+    SOURCE,
+    ZipLimits,
+)
 from olist_elt.errors import OlistEltError, ValidationFailed
 from olist_elt.lake.lander import LakeView
 from olist_elt.lake.raw import sha256_file
 from olist_elt.lake.registry import Connector, RawItem, Read, Refused, register_connector
+from olist_elt.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
-def resolve_input(source: str | Path, landing: Path, run_id: str) -> list[Path]:
-    """The CSV files of a folder, a .zip or a URL (downloaded into landing/)."""
+def resolve_input(
+    source: str | Path, landing: Path, run_id: str, stage: Path, limits: ZipLimits
+) -> list[Path | Refused]:
+    """The files of a folder, a .zip or a URL (downloaded into landing/), each copied
+    into the private stage, or refused unread (a link, a special file, an archive over
+    its caps or holding one data set twice)."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         name = Path(text.split("?", 1)[0]).name or "download.zip"
         local = download(text, landing / run_id / name)
-        return resolve_input(local, landing, run_id)
+        return resolve_input(local, landing, run_id, stage, limits)
     path = Path(source)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise OlistEltError(f"input {path} does not exist; give a folder, a .zip or a URL")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        if not files:
+    if path.is_dir() and not path.is_symlink():
+        entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+        if not entries:
             raise OlistEltError(f"input folder {path} holds no files")
-        return files
+        return [_staged(p, stage) for p in entries]
     if path.suffix.lower() == ".zip":
-        return extract_zip(path, landing / run_id / "unzipped")
-    return [path]
+        try:
+            return extract_zip(path, stage, limits)
+        except ValidationFailed as exc:
+            return [Refused(path.name, exc.reason, exc.detail)]
+    return [_staged(path, stage)]
+
+
+def _staged(path: Path, stage: Path) -> Path | Refused:
+    """A file copied into the stage, or its refusal (nothing read from it)."""
+    try:
+        return stage_file(path, stage)
+    except ValidationFailed as exc:
+        return Refused(path.name, exc.reason, exc.detail)
+
+
+@contextmanager
+def staging() -> Iterator[Path]:
+    """A private folder (0700, under TMPDIR; the connector writes nothing in the lake)
+    for the files of one read, removed on every way out."""
+    with tempfile.TemporaryDirectory(prefix="olist-stage-") as tmp:
+        yield Path(tmp)
 
 
 @register_connector
@@ -47,15 +78,31 @@ class OlistCsvConnector(Connector):
     source = SOURCE
     service_identity = "svc-connector-olist"
 
-    def __init__(self, input_path: str | Path, landing: Path, run_id: str) -> None:
+    def __init__(
+        self,
+        input_path: str | Path,
+        landing: Path,
+        run_id: str,
+        limits: ZipLimits | None = None,
+    ) -> None:
         self.input_path = input_path
         self.landing = landing
         self.run_id = run_id
+        self.limits = limits or ZipLimits.from_settings(get_settings())
 
     def read(self, lake: LakeView) -> Iterator[Read]:
         """Each input file: validated (a RawItem), known bytes (not parsed again), or
-        refused with a machine-readable reason."""
-        for path in resolve_input(self.input_path, self.landing, self.run_id):
+        refused with a machine-readable reason. Files are read from private copies in a
+        stage that is removed when the reading ends, however it ends."""
+        with staging() as stage:
+            yield from self._read_staged(lake, stage)
+
+    def _read_staged(self, lake: LakeView, stage: Path) -> Iterator[Read]:
+        """read() over the files copied into the stage."""
+        for path in resolve_input(self.input_path, self.landing, self.run_id, stage, self.limits):
+            if isinstance(path, Refused):
+                yield path
+                continue
             known = EXPECTED_FILES.get(path.name)
             digest = sha256_file(path)
             if known is not None and lake.landed(known.dataset, digest):
@@ -81,4 +128,4 @@ class OlistCsvConnector(Connector):
         )
 
 
-__all__ = ["OLIST_FILES", "OlistCsvConnector", "OlistFile", "resolve_input"]
+__all__ = ["OLIST_FILES", "OlistCsvConnector", "OlistFile", "ZipLimits", "resolve_input"]

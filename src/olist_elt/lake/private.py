@@ -1,0 +1,36 @@
+"""Files and folders readable by their owner only: everything the lake, the audit log
+and quarantine hold is created 0600 (files) inside 0700 (folders), whatever the umask."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def private_dirs(path: Path) -> None:
+    """Create a folder and its missing parents, each 0700 (existing ones are left)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is narrowed by the umask, never widened
+
+
+def create_private(path: Path, *, append: bool = False) -> BinaryIO:
+    """Open a file for writing, created 0600 if new: a fresh one (it must not exist), or
+    one appended to (read and append, for logs)."""
+    if append:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        return os.fdopen(fd, "a+b")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    return os.fdopen(fd, "wb")

@@ -1,0 +1,194 @@
+"""Files trusted by content only: links and special files refused unread, zip members
+matched by base name, extraction within caps, nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from olist_elt.connectors.olist import OlistCsvConnector, ZipLimits
+from olist_elt.lake.lander import IngestResult, Lander
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.storage import LocalStorage
+from olist_elt.security.audit import AuditLog
+from olist_elt.settings import Settings
+
+ORDERS = "olist_orders_dataset.csv"
+CUSTOMERS = "olist_customers_dataset.csv"
+SECRET = b"root:x:0:0:very-secret-marker-5f1c:/root:/bin/bash\n"
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """TMPDIR of the test's own, to see what the connector leaves behind there."""
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+
+
+def _ingest(
+    settings: Settings, source: Path, limits: ZipLimits | None = None, run_id: str = "r1"
+) -> IngestResult:
+    connector = OlistCsvConnector(source, settings.landing_dir, run_id, limits=limits)
+    lander = Lander(LocalStorage(settings.lake_dir), AuditLog(settings.audit_path))
+    return lander.land(connector, connector.read(lander.view(connector)), run_id)
+
+
+def _lake_bytes(settings: Settings) -> bytes:
+    return b"".join(p.read_bytes() for p in settings.lake_dir.rglob("*") if p.is_file())
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _sample_members(sample_dir: Path, folder: str = "") -> dict[str, bytes]:
+    return {f"{folder}{p.name}": p.read_bytes() for p in sorted(sample_dir.glob("*.csv"))}
+
+
+def test_a_symlink_named_like_an_olist_file_is_refused_unread(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_bytes(SECRET)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / ORDERS).symlink_to(secret)
+
+    result = _ingest(workspace, folder)
+
+    assert [(f.outcome, f.reason) for f in result.files] == [("quarantined", "not_regular_file")]
+    assert "symbolic link" in (result.files[0].detail or "")
+    assert b"very-secret-marker" not in _lake_bytes(workspace)
+    assert not (workspace.lake_dir / "quarantine" / "olist" / "r1" / ORDERS).exists()
+    assert (workspace.lake_dir / "quarantine" / "olist" / "r1" / f"{ORDERS}.reason.json").exists()
+
+
+def test_a_symlink_given_as_the_input_is_refused_unread(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_bytes(SECRET)
+    link = tmp_path / ORDERS
+    link.symlink_to(secret)
+
+    result = _ingest(workspace, link)
+
+    assert [f.reason for f in result.files] == ["not_regular_file"]
+    assert b"very-secret-marker" not in _lake_bytes(workspace)
+
+
+def test_a_fifo_named_like_an_olist_file_is_refused_without_blocking(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / ORDERS)
+
+    result = _ingest(workspace, folder)
+
+    assert [(f.reason, "fifo" in (f.detail or "")) for f in result.files] == [
+        ("not_regular_file", True)
+    ]
+
+
+def test_a_zip_holding_one_data_set_twice_is_refused_whole(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    members = {
+        **_sample_members(sample_dir, "2017/"),
+        f"2018/{ORDERS}": (sample_dir / ORDERS).read_bytes(),
+    }
+    archive = tmp_path / "olist.zip"
+    archive.write_bytes(_zip(members))
+
+    result = _ingest(workspace, archive)
+
+    assert [(f.file, f.outcome, f.reason) for f in result.files] == [
+        ("olist.zip", "quarantined", "duplicate_member")
+    ]
+    detail = result.files[0].detail or ""
+    assert "2 members for data set orders" in detail and f"2018/{ORDERS}" in detail
+    assert Manifest(LocalStorage(workspace.lake_dir)).records() == []
+
+
+def test_zip_members_in_folders_are_matched_by_base_name(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "olist.zip"
+    archive.write_bytes(_zip(_sample_members(sample_dir, "brazilian-ecommerce/")))
+
+    result = _ingest(workspace, archive)
+
+    assert len(result.ingested) == 9
+
+
+def test_a_zip_bomb_is_refused_within_the_ratio_cap_and_nothing_is_left_behind(
+    workspace: Settings, tmp_path: Path, private_tmp: Path
+) -> None:
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(_zip({ORDERS: b"0" * (64 * 1024**2)}))
+    assert archive.stat().st_size < 200_000
+
+    result = _ingest(workspace, archive)
+
+    assert [(f.file, f.reason) for f in result.files] == [("bomb.zip", "zip_ratio")]
+    assert "OLIST_ZIP_MAX_RATIO" in (result.files[0].detail or "")
+    assert list(private_tmp.iterdir()) == []
+    lake_files = [p for p in workspace.lake_dir.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in lake_files) < 100_000
+    assert not (workspace.lake_dir / "quarantine" / "olist" / "r1" / "bomb.zip").exists()
+
+
+def test_a_zip_over_the_total_cap_is_refused(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, private_tmp: Path
+) -> None:
+    archive = tmp_path / "olist.zip"
+    archive.write_bytes(_zip(_sample_members(sample_dir)))
+
+    result = _ingest(workspace, archive, limits=ZipLimits(max_bytes=10_000, max_ratio=100))
+
+    assert [f.reason for f in result.files] == ["zip_too_large"]
+    assert "OLIST_ZIP_MAX_BYTES" in (result.files[0].detail or "")
+    assert list(private_tmp.iterdir()) == []
+    assert Manifest(LocalStorage(workspace.lake_dir)).records() == []
+
+
+def test_a_zip_member_stored_as_a_link_is_refused(workspace: Settings, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo(ORDERS)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    archive = tmp_path / "links.zip"
+    archive.write_bytes(buf.getvalue())
+
+    result = _ingest(workspace, archive)
+
+    assert [(f.file, f.reason) for f in result.files] == [(ORDERS, "not_regular_file")]
+
+
+def test_the_stage_is_removed_when_reading_stops_early(
+    workspace: Settings, sample_dir: Path, private_tmp: Path
+) -> None:
+    connector = OlistCsvConnector(sample_dir, workspace.landing_dir, "r1")
+    lander = Lander(LocalStorage(workspace.lake_dir), AuditLog(workspace.audit_path))
+    items = connector.read(lander.view(connector))
+    next(items)
+    assert len(list(private_tmp.iterdir())) == 1
+
+    items.close()
+
+    assert list(private_tmp.iterdir()) == []

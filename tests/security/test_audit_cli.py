@@ -1,0 +1,72 @@
+"""`olist-elt ingest` and `olist-elt audit verify` as an operator runs them: a hostile
+file does not break later commands, and a cut audit log is named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "olist_elt"]
+CUSTOMERS = "olist_customers_dataset.csv"
+ORDERS = "olist_orders_dataset.csv"
+SELLERS = "olist_sellers_dataset.csv"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env.pop("PREFECT_API_URL", None)
+    env["OLIST_HOME"] = str(home)
+    return env
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], cwd=home, env=_env(home), capture_output=True, text=True, timeout=120
+    )
+
+
+def _customers(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    rows = ["customer_id,customer_unique_id,customer_zip_code_prefix,customer_city,customer_state"]
+    rows += [f"c{i},u{i},0100{i},sao paulo,SP" for i in range(5)]
+    (folder / CUSTOMERS).write_text("\n".join(rows) + "\n")
+    (folder / SELLERS).write_text(
+        "seller_id,seller_zip_code_prefix,seller_city,seller_state\ns1,01001,sao paulo,SP\n"
+    )
+    return folder
+
+
+def _wide_orders(folder: Path, columns: int = 12_000) -> Path:
+    folder.mkdir(parents=True)
+    header = ",".join(f"col{i:06d}" for i in range(columns))
+    (folder / ORDERS).write_text(header + "\n" + ",".join(["x"] * columns) + "\n")
+    return folder
+
+
+def test_after_a_12000_column_header_later_commands_and_verify_are_fine(tmp_path: Path) -> None:
+    wide = _wide_orders(tmp_path / "wide")
+    assert (wide / ORDERS).stat().st_size > 120_000
+
+    _cli(tmp_path, "ingest", str(wide))
+    later = _cli(tmp_path, "ingest", str(_customers(tmp_path / "good")))
+    verify = _cli(tmp_path, "audit", "verify")
+
+    assert later.returncode == 0, later.stderr[-2000:]
+    assert "Traceback" not in later.stderr
+    assert verify.returncode == 0 and "audit log OK" in verify.stdout, verify.stderr[-2000:]
+    assert "head signed" in verify.stdout
+
+
+def test_verify_names_the_last_two_lines_cut(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "ingest", str(_customers(tmp_path / "good"))).returncode == 0
+    log = tmp_path / "lake" / "_audit" / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    assert len(lines) >= 3
+
+    log.write_text("\n".join(lines[:-2]) + "\n")
+    verify = _cli(tmp_path, "audit", "verify")
+
+    assert verify.returncode == 1
+    assert "the last 2 record(s) were cut" in verify.stderr

@@ -405,6 +405,38 @@ WEAKER_REDACTION = """
 """
 
 
+def test_every_location_gold_shows_holds_at_least_five_customers(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    cells = warehouse.execute(
+        "select zip_code_prefix_3, city, state_code, region,"
+        " count(distinct customer_unique_id) as persons"
+        " from gold.dim_customer where customer_id != 'erased-customer'"
+        " group by all"
+    ).fetchall()
+    shown = [c for c in cells if any(v not in (None, "OTHER") for v in c[:4])]
+    assert shown and not [c for c in shown if c[4] < 5]
+    # generalized only as far as needed: real cities and zip prefixes are still shown
+    assert [c for c in shown if c[1] != "OTHER" and c[0] is not None]
+
+
+@pytest.mark.slow
+def test_the_k_anonymity_test_fails_the_build_when_small_locations_are_shown(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    project = _copy_project(tmp_path)
+    model = project / "models" / "gold" / "dim_customer.sql"
+    source = model.read_text()
+    ungeneralized = source.replace("select * from k_anonymous", "select * from versions")
+    assert ungeneralized != source
+    model.write_text(ungeneralized)
+    settings = workspace_settings(tmp_path / "ws", dbt_project_dir=project)
+    with pytest.raises(PipelineFailed) as failure:
+        run_pipeline(settings, sample_dir)
+    assert "k_anonymous_dim_customer" in str(failure.value)
+    assert "dbt build gold" in str(failure.value)
+
+
 def test_the_key_is_found_nowhere_after_a_run_and_docs(
     built: tuple[Settings, RunSummary],
 ) -> None:

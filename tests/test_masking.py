@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import shutil
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -38,7 +40,6 @@ def compiled(built: tuple[Settings, RunSummary]) -> dict[str, str]:
     duck = Dbt(built[0])
     return {
         "duckdb_pseudonymize": compile_inline(duck, PSEUDONYMIZE),
-        "duckdb_redact": compile_inline(duck, REDACT),
     }
 
 
@@ -133,43 +134,210 @@ def test_a_dictionary_of_states_cities_and_ids_maps_back_no_pseudonym(
     assert not pseudonyms & words
 
 
+@pytest.fixture(scope="session")
+def redact_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """redact_text compiled by dbt for DuckDB in a fresh workspace (no pipeline run)."""
+    return compile_inline(Dbt(workspace_settings(tmp_path_factory.mktemp("redact"))), REDACT)
+
+
+@pytest.fixture(scope="session")
+def redact_sql_pg(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> str:
+    """redact_text compiled by dbt-postgres (the warehouse target)."""
+    parts = conninfo_to_dict(postgres_dsn)
+    env = {
+        "OLIST_PG_HOST": str(parts.get("host", "127.0.0.1")),
+        "OLIST_PG_PORT": str(parts.get("port", "5432")),
+        "OLIST_PG_USER": str(parts.get("user", "postgres")),
+        "OLIST_PG_PASSWORD": str(parts.get("password", "")),
+        "OLIST_PG_DATABASE": str(parts.get("dbname", "postgres")),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        settings = workspace_settings(tmp_path_factory.mktemp("redact_pg"), target="warehouse")
+        return compile_inline(Dbt(settings), REDACT)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_SEPARATORS = st.sampled_from(["", " ", ".", "-"])
+_ACCENTED = "áàâãéêíóôõúüçÁÂÃÉÍÓÕÚÇ"
+
+
 @st.composite
-def _contact(draw: st.DrawFn) -> tuple[str, str]:
-    kind = draw(st.sampled_from(["email", "phone", "cpf"]))
-    if kind == "email":
-        user = draw(st.from_regex(r"[a-z][a-z0-9._]{0,12}[a-z0-9]", fullmatch=True))
-        host = draw(st.from_regex(r"[a-z]{2,10}", fullmatch=True))
-        tld = draw(st.sampled_from(["com", "com.br", "net", "org.br"]))
-        return kind, f"{user}@{host}.{tld}"
-    d = draw(st.lists(st.integers(0, 9), min_size=11, max_size=11))
-    s = "".join(map(str, d))
-    if kind == "cpf":
-        fmt = draw(st.sampled_from(["{0}.{1}.{2}-{3}", "{0}{1}{2}{3}", "{0}{1}{2}-{3}"]))
-        return kind, fmt.format(s[:3], s[3:6], s[6:9], s[9:11])
-    fmt = draw(
-        st.sampled_from(
-            ["({0}) 9{1}-{2}", "+55 {0} 9{1}-{2}", "{0} 9{1} {2}", "({0}) {1}-{2}", "{0}9{1}{2}"]
-        )
-    )
-    return kind, fmt.format(s[:2], s[2:6], s[6:10])
+def _cpf(draw: st.DrawFn) -> str:
+    """A CPF as people write it: 123.456.789-01, 12345678901, 123 456 789 01, ..."""
+    d = draw(st.from_regex(r"[0-9]{11}", fullmatch=True))
+    style = draw(st.sampled_from(["{0}.{1}.{2}-{3}", "{0}{1}{2}{3}", "{0} {1} {2} {3}", "mixed"]))
+    if style != "mixed":
+        return style.format(d[:3], d[3:6], d[6:9], d[9:])
+    a, b, c = draw(_SEPARATORS), draw(_SEPARATORS), draw(_SEPARATORS)
+    return f"{d[:3]}{a}{d[3:6]}{b}{d[6:9]}{c}{d[9:]}"
 
 
+@st.composite
+def _cnpj(draw: st.DrawFn) -> str:
+    """A CNPJ: 12.345.678/0001-90, 12345678000190, 12 345 678 0001 90, ..."""
+    d = draw(st.from_regex(r"[0-9]{14}", fullmatch=True))
+    style = draw(st.sampled_from(["{0}.{1}.{2}/{3}-{4}", "{0}{1}{2}{3}{4}", "{0} {1} {2} {3} {4}"]))
+    return style.format(d[:2], d[2:5], d[5:8], d[8:12], d[12:])
+
+
+@st.composite
+def _phone(draw: st.DrawFn) -> str:
+    """A Brazilian phone: +55 or not, area code in parentheses or not, mobile
+    (9 + 8 digits, the 9 apart or not) or landline (8 digits), any separators."""
+    area = draw(st.from_regex(r"[1-9][1-9]", fullmatch=True))
+    line = draw(st.from_regex(r"[2-9][0-9]{7}", fullmatch=True))
+    sep = draw(_SEPARATORS)
+    country = draw(st.sampled_from(["", "+55 ", "+55", "55 ", "+55-", "+55."]))
+    area_part = draw(st.sampled_from([f"({area}) ", f"({area})", f"{area} ", f"{area}{sep}"]))
+    mobile = draw(st.sampled_from(["", "9", f"9{sep}"]))
+    return f"{country}{area_part}{mobile}{line[:4]}{draw(_SEPARATORS)}{line[4:]}"
+
+
+@st.composite
+def _email(draw: st.DrawFn) -> str:
+    """An e-mail address: accented local parts, plus-tags, upper case."""
+    word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz" + _ACCENTED, min_size=1, max_size=8)
+    local = draw(word) + draw(st.sampled_from(["", ".", "_", "-"])) + draw(word)
+    tag = draw(st.sampled_from(["", "+loja", "+Promo2024", "+a.b"]))
+    host = draw(st.from_regex(r"[a-z][a-z0-9-]{0,8}[a-z0-9]", fullmatch=True))
+    tld = draw(st.sampled_from(["com", "com.br", "net", "org.br", "COM.BR", "Com"]))
+    address = f"{local}{tag}@{host}.{tld}"
+    form = draw(st.sampled_from(["as is", "upper", "nfd"]))
+    if form == "upper":
+        return address.upper()
+    return unicodedata.normalize("NFD", address) if form == "nfd" else address
+
+
+_CONTACTS = {"cpf": _cpf(), "cnpj": _cnpj(), "phone": _phone(), "email": _email()}
+_contact = st.sampled_from(sorted(_CONTACTS)).flatmap(
+    lambda kind: _CONTACTS[kind].map(lambda value: (kind, value))
+)
+# Context without digits or "@": whatever digits or "@" survive came from the contact.
 _words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzáéíóúãõç ,.!?\n", max_size=40)
+_around = st.sampled_from([("", ""), ("CPF: ", "."), ("(", ")"), ("tel.", ","), ("<", ">")])
+
+
+def _redact(con: duckdb.DuckDBPyConnection | psycopg.Connection, sql: str, text: str) -> str:
+    """Run the compiled redaction on one text."""
+    con.execute("delete from input_texts")
+    placeholder = "%s" if isinstance(con, psycopg.Connection) else "?"
+    con.execute(f"insert into input_texts values ({placeholder})", [text])
+    return con.execute(sql).fetchone()[0]
+
+
+def _assert_redacted(kind: str, value: str, redacted: str) -> None:
+    """No digit, no "@" and nothing of the contact's local part is left."""
+    assert not re.search(r"[0-9@]", redacted), (kind, value, redacted)
+    assert re.search(r"\[(email|phone|cpf|cnpj)\]", redacted), (kind, value, redacted)
+    if kind == "email":
+        local = unicodedata.normalize("NFC", value.split("@")[0])
+        assert local not in unicodedata.normalize("NFC", redacted), (value, redacted)
+
+
+@pytest.fixture(scope="module")
+def duck_texts() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with the input_texts table the compiled snippet reads."""
+    con = duckdb.connect()
+    con.execute("create table input_texts(txt varchar)")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(before=_words, contact=_contact, around=_around, after=_words)
+def test_redaction_removes_every_writing_of_emails_phones_cpfs_and_cnpjs(
+    redact_sql: str, duck_texts, before: str, contact, around, after: str
+) -> None:
+    kind, value = contact
+    text = f"{before} {around[0]}{value}{around[1]} {after}"
+    _assert_redacted(kind, value, _redact(duck_texts, redact_sql, text))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(before=_words, contact=_contact(), after=_words)
-def test_redaction_removes_emails_phones_and_cpfs(compiled, before, contact, after) -> None:
-    _, value = contact
-    text = f"{before} {value} {after}"
-    con = duckdb.connect()
-    con.execute("create table input_texts(txt varchar)")
-    con.execute("insert into input_texts values (?)", [text])
-    (redacted,) = con.execute(compiled["duckdb_redact"]).fetchone()
-    assert value not in redacted
-    assert re.search(r"\[(email|phone|cpf)\]", redacted)
-    digits = re.sub(r"\D", "", redacted)
-    assert re.sub(r"\D", "", value) not in digits or len(re.sub(r"\D", "", value)) < 8
+@given(before=_words, contact=_contact, around=_around, after=_words)
+def test_redaction_holds_on_postgresql_too(
+    redact_sql_pg: str, postgres_dsn: str, before: str, contact, around, after: str
+) -> None:
+    kind, value = contact
+    text = f"{before} {around[0]}{value}{around[1]} {after}"
+    with psycopg.connect(postgres_dsn) as con:
+        con.execute("create temp table input_texts(txt text)")
+        _assert_redacted(kind, value, _redact(con, redact_sql_pg, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CPF 123 456 789 01 ok", "CPF [cpf] ok"),
+        ("cpf 12345678901", "cpf [cpf]"),
+        ("CNPJ 12.345.678/0001-90.", "CNPJ [cnpj]."),
+        ("ligue +55 11 91234-5678", "ligue [phone]"),
+        ("tel (21) 3456.7890 fixo", "tel [phone] fixo"),
+        ("zap 11 9 8765 4321", "zap [phone]"),
+        ("joão.silva+loja@Exemplo.COM.BR", "[email]"),
+        ("paguei 2 de 3 parcelas em 10/12/2017", "paguei 2 de 3 parcelas em 10/12/2017"),
+    ],
+)
+def test_redaction_labels_what_it_removes(
+    redact_sql: str, duck_texts, text: str, expected: str
+) -> None:
+    assert _redact(duck_texts, redact_sql, text) == expected
+
+
+# One writing of each kind a person uses, for the engine too slow to start per example.
+WRITINGS = [
+    ("cpf", "123.456.789-01"),
+    ("cpf", "12345678901"),
+    ("cpf", "123 456 789 01"),
+    ("cpf", "123.456.789 01"),
+    ("cnpj", "12.345.678/0001-90"),
+    ("cnpj", "12345678000190"),
+    ("cnpj", "12 345 678 0001 90"),
+    ("phone", "+55 (11) 91234-5678"),
+    ("phone", "+5511912345678"),
+    ("phone", "55 11 9 1234 5678"),
+    ("phone", "(11) 91234-5678"),
+    ("phone", "11.91234.5678"),
+    ("phone", "(21)3456-7890"),
+    ("phone", "21 3456 7890"),
+    ("email", "joão.silva@exemplo.com.br"),
+    ("email", "Maria+loja@Exemplo.COM"),
+    ("email", "JOÃO_ÇÉ@GMAIL.COM"),
+    ("email", unicodedata.normalize("NFD", "conceição@correio.net")),
+]
+
+
+@pytest.mark.slow
+def test_redaction_holds_on_spark(tmp_path: Path) -> None:
+    from olist_elt.transform.spark import spark_session, stop_spark
+
+    settings = workspace_settings(tmp_path, target="spark")
+    spark = spark_session(settings)  # first, so dbt's compile reuses it
+    try:
+        sql = compile_inline(Dbt(settings), REDACT)
+        texts = [(f"contato: {value}, obrigado",) for _, value in WRITINGS]
+        spark.createDataFrame(texts, ["txt"]).createOrReplaceTempView("input_texts")
+        redacted = [row.redacted for row in spark.sql(sql).collect()]
+    finally:
+        stop_spark()
+    assert len(redacted) == len(WRITINGS)
+    for (kind, value), text in zip(WRITINGS, redacted, strict=True):
+        _assert_redacted(kind, value, text)
+
+
+def test_every_fixed_writing_is_redacted_on_duckdb(redact_sql: str, duck_texts) -> None:
+    for kind, value in WRITINGS:
+        text = f"contato: {value}, obrigado"
+        _assert_redacted(kind, value, _redact(duck_texts, redact_sql, text))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -178,26 +346,95 @@ def test_redaction_removes_emails_phones_and_cpfs(compiled, before, contact, aft
         alphabet="abcdefghijklmnopqrstuvwxyzABCÁÉÍÓÚãõç ,.!?:;()\"'\n😀0123456789", max_size=80
     ).filter(lambda t: not re.search(r"\d{7,}|@", re.sub(r"[ .()\-]", "", t)))
 )
-def test_redaction_leaves_ordinary_text_alone(compiled, text: str) -> None:
-    con = duckdb.connect()
-    con.execute("create table input_texts(txt varchar)")
-    con.execute("insert into input_texts values (?)", [text])
-    assert con.execute(compiled["duckdb_redact"]).fetchone()[0] == text
+def test_redaction_leaves_ordinary_text_alone(redact_sql: str, duck_texts, text: str) -> None:
+    assert _redact(duck_texts, redact_sql, text) == text
 
 
 def test_generated_review_texts_lose_their_contacts(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
-    texts = [
-        t
-        for (t,) in warehouse.execute(
-            "select comment_message from silver.silver_reviews where comment_message is not null"
-        ).fetchall()
-    ]
-    assert any("[email]" in t for t in texts)
-    assert any("[phone]" in t for t in texts)
-    assert any("[cpf]" in t for t in texts)
-    assert not [t for t in texts if "@" in t or re.search(r"\d{3}\.\d{3}\.\d{3}-\d{2}", t)]
+    for relation in ("silver.silver_reviews", "gold.fct_reviews"):
+        texts = [
+            t
+            for (t,) in warehouse.execute(
+                f"select comment_message from {relation} where comment_message is not null"
+            ).fetchall()
+        ]
+        for label in ("[email]", "[phone]", "[cpf]", "[cnpj]"):
+            assert any(label in t for t in texts), (relation, label)
+        assert not [t for t in texts if "@" in t or re.search(r"\d{4}[ .-]?\d{4}", t)]
+
+
+def test_the_contact_gates_pass_on_the_built_silver_and_gold(
+    built: tuple[Settings, RunSummary],
+) -> None:
+    gates = ["assert_no_contact_details_in_silver", "assert_no_contact_details_in_gold"]
+    result = Dbt(built[0]).run("test", "--select", " ".join(gates))
+    tests = [n for n in result.nodes if n.resource_type == "test"]
+    assert sorted(n.unique_id.split(".")[-1] for n in tests) == sorted(gates)
+    assert {n.status for n in tests} == {"pass"}
+
+
+@pytest.mark.slow
+def test_the_contact_gate_fails_the_run_when_redaction_is_weaker(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    project = _copy_project(tmp_path)
+    # The redaction this project had before: e-mails with ASCII local parts only,
+    # CPFs with dots or none, phones without dots.
+    (project / "macros" / "masking" / "redact_text.sql").write_text(WEAKER_REDACTION)
+    settings = workspace_settings(tmp_path / "ws", dbt_project_dir=project)
+    with pytest.raises(PipelineFailed) as failure:
+        run_pipeline(settings, sample_dir)
+    assert "assert_no_contact_details_in_silver" in str(failure.value)
+    assert "dbt build silver" in str(failure.value)
+    assert "@" not in str(failure.value)
+
+
+WEAKER_REDACTION = """
+{% macro redact_text(column) -%}
+    {{ return(adapter.dispatch('redact_text')(column)) }}
+{%- endmacro %}
+
+{% macro default__redact_text(column) -%}
+    regexp_replace(regexp_replace(regexp_replace({{ column }},
+        '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}', '[email]', 'g'),
+        '[0-9]{3}[.]?[0-9]{3}[.]?[0-9]{3}-?[0-9]{2}', '[cpf]', 'g'),
+        '([+]?55 ?)?[(]?[0-9]{2}[)]? ?9?[0-9]{4}[- ]?[0-9]{4}', '[phone]', 'g')
+{%- endmacro %}
+"""
+
+
+def test_every_location_gold_shows_holds_at_least_five_customers(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    cells = warehouse.execute(
+        "select zip_code_prefix_3, city, state_code, region,"
+        " count(distinct customer_unique_id) as persons"
+        " from gold.dim_customer where customer_id != 'erased-customer'"
+        " group by all"
+    ).fetchall()
+    shown = [c for c in cells if any(v not in (None, "OTHER") for v in c[:4])]
+    assert shown and not [c for c in shown if c[4] < 5]
+    # generalized only as far as needed: real cities and zip prefixes are still shown
+    assert [c for c in shown if c[1] != "OTHER" and c[0] is not None]
+
+
+@pytest.mark.slow
+def test_the_k_anonymity_test_fails_the_build_when_small_locations_are_shown(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    project = _copy_project(tmp_path)
+    model = project / "models" / "gold" / "dim_customer.sql"
+    source = model.read_text()
+    ungeneralized = source.replace("select * from k_anonymous", "select * from versions")
+    assert ungeneralized != source
+    model.write_text(ungeneralized)
+    settings = workspace_settings(tmp_path / "ws", dbt_project_dir=project)
+    with pytest.raises(PipelineFailed) as failure:
+        run_pipeline(settings, sample_dir)
+    assert "k_anonymous_dim_customer" in str(failure.value)
+    assert "dbt build gold" in str(failure.value)
 
 
 def test_the_key_is_found_nowhere_after_a_run_and_docs(

@@ -1,9 +1,7 @@
-{#- Fails when personal data gets past bronze unmasked:
-    - a raw value of a bronze column whose masking policy is `pseudonymize`
-      appears in any text column of silver or gold;
-    - an e-mail address or a formatted CPF survives in a silver or gold column
-      whose policy is `redact_text`.
-    Policies are read from the columns' meta in the models' yml. -#}
+{#- Fails when a raw value of a bronze column whose masking policy is
+    `pseudonymize` appears in any text column of silver or gold. Policies are
+    read from the columns' meta in the models' yml. Contacts left in text are
+    the assert_no_contact_details_in_* tests' job. -#}
 {%- set published_models = [
     'silver_customers', 'silver_orders', 'silver_order_items',
     'silver_payments', 'silver_reviews', 'silver_products', 'silver_sellers',
@@ -21,16 +19,12 @@
 
 {%- set raw_columns = [] -%}
 {%- set published_columns = [] -%}
-{%- set redacted_columns = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
         {%- for column in node.columns.values() -%}
             {%- set policy = column_meta(column).get('masking') -%}
             {%- if node.name in source_models and policy == 'pseudonymize' -%}
                 {%- do raw_columns.append((node.name, column.name)) -%}
-            {%- elif node.name in published_models
-                and policy == 'redact_text' -%}
-                {%- do redacted_columns.append((node.name, column.name)) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
@@ -79,33 +73,8 @@ leaked_identifiers as (
     group by 1, 2
 ),
 
-surviving_contacts as (
-    {%- for model, column in redacted_columns %}
-        select
-            '{{ model }}.{{ column }}' as location,
-            'e-mail or CPF not redacted' as problem,
-            count(*) as failing_values
-        from {{ ref(model) }}
-        where
-            {{ regex_matches(column,
-                '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}') }}
-            or {{ regex_matches(column,
-                '[0-9]{3}[.][0-9]{3}[.][0-9]{3}-[0-9]{2}') }}
-        group by 1, 2
-        {% if not loop.last %}union all{% endif %}
-    {%- else %}
-        select
-            cast(null as {{ dbt.type_string() }}) as location,
-            cast(null as {{ dbt.type_string() }}) as problem,
-            0 as failing_values
-    {%- endfor %}
-),
-
 final as (
     select * from leaked_identifiers
-    union all
-    select * from surviving_contacts
-    where failing_values > 0
 )
 
 select * from final

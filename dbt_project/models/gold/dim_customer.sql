@@ -1,3 +1,14 @@
+{#- Location is generalized, finest first, until every combination of
+    (zip prefix, city, state, region) shown holds at least k persons across
+    all versions: the city becomes OTHER, then the zip prefix, the state and
+    the region are left out. -#}
+{%- set columns = [
+    'customer_key', 'customer_id', 'customer_unique_id', 'zip_code_prefix_3',
+    'city', 'state_code', 'region', 'valid_from', 'valid_to', 'is_current',
+] -%}
+{%- set location = ['zip_code_prefix_3', 'city', 'state_code', 'region'] -%}
+{%- set k = var('pii_min_city_customers') -%}
+
 with
 
 versions as (
@@ -6,6 +17,33 @@ versions as (
         'customer_id',
         ['customer_unique_id', 'zip_code_prefix_3', 'city', 'state_code', 'region'],
         'customer_key',
+    ) }}
+),
+
+rare_cities as (
+    {{ generalize_small_cells(
+        'versions', columns, 'customer_unique_id', location, 'city', "'OTHER'", k
+    ) }}
+),
+
+rare_zips as (
+    {{ generalize_small_cells(
+        'rare_cities', columns, 'customer_unique_id', location,
+        'zip_code_prefix_3', 'null', k
+    ) }}
+),
+
+rare_states as (
+    {{ generalize_small_cells(
+        'rare_zips', columns, 'customer_unique_id', location, 'state_code',
+        'null', k
+    ) }}
+),
+
+k_anonymous as (
+    {{ generalize_small_cells(
+        'rare_states', columns, 'customer_unique_id', location, 'region',
+        'null', k
     ) }}
 ),
 
@@ -30,7 +68,7 @@ states as (
 ),
 
 all_versions as (
-    select * from versions
+    select * from k_anonymous
     union all
     select * from anonymous_member
 ),

@@ -111,7 +111,8 @@ def erase(
     verbose: Verbose = False,
 ) -> None:
     """Erase a customer on request: recorded (pseudonym only), audited, applied by a
-    full-refresh run of the pipeline on what raw holds."""
+    full-refresh run of the pipeline on what raw holds. An id that no raw customers
+    object holds is refused (exit 1) and nothing changes."""
     settings = setup(verbose)
     from olist_elt.security.erasure import record_erasure
 

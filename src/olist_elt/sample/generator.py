@@ -148,6 +148,38 @@ def _setup(con: duckdb.DuckDBPyConnection, seed: int, scale: float) -> None:
     )
 
 
+# Contacts in review texts, written the many ways people write them (keyed on the
+# review's source row, so the same seed gives the same bytes): redaction must hold
+# on all of them.
+_DDD = "(11 + c.src % 88)::varchar"
+_A4 = "lpad((c.src * 7919 % 10000)::varchar, 4, '0')"
+_B4 = "lpad((c.src * 104729 % 10000)::varchar, 4, '0')"
+_EMAIL_SQL = """case c.src % 4
+                    when 0 then 'cliente' || c.src || '@exemplo.com.br'
+                    when 1 then 'joão.cliente' || c.src || '+loja@Exemplo.COM.br'
+                    when 2 then 'CONCEIÇÃO' || c.src || '@GMAIL.COM'
+                    else 'maria_' || c.src || '@correio.net' end"""
+_PHONE_SQL = f"""case c.src % 5
+                    when 0 then '(' || {_DDD} || ') 9' || {_A4} || '-' || {_B4}
+                    when 1 then '+55 ' || {_DDD} || ' 9' || {_A4} || ' ' || {_B4}
+                    when 2 then '+55' || {_DDD} || '9' || {_A4} || {_B4}
+                    when 3 then {_DDD} || '.3' || right({_A4}, 3) || '.' || {_B4}
+                    else '(' || {_DDD} || ') 9 ' || {_A4} || '-' || {_B4} end"""
+_C1 = "lpad((c.src * 7907 % 1000)::varchar, 3, '0')"
+_C2 = "lpad((c.src * 31 % 1000)::varchar, 3, '0')"
+_C3 = "lpad((c.src * 17 % 1000)::varchar, 3, '0')"
+_C4 = "lpad((c.src % 100)::varchar, 2, '0')"
+_CPF_SQL = f"""case c.src % 4
+                    when 0 then {_C1} || '.' || {_C2} || '.' || {_C3} || '-' || {_C4}
+                    when 1 then {_C1} || {_C2} || {_C3} || {_C4}
+                    when 2 then {_C1} || ' ' || {_C2} || ' ' || {_C3} || ' ' || {_C4}
+                    else {_C1} || '.' || {_C2} || '.' || {_C3} || ' ' || {_C4} end"""
+_CNPJ_SQL = f"""case c.src % 2
+                    when 0 then right({_C1}, 2) || '.' || {_C2} || '.' || {_C3}
+                        || '/0001-' || {_C4}
+                    else right({_C1}, 2) || {_C2} || {_C3} || '0001' || {_C4} end"""
+
+
 def _build_tables(con: duckdb.DuckDBPyConnection, scale: float) -> None:
     """Customers, orders, products, sellers, items, payments and reviews as tables."""
     n_cust = _rows(scale, "customers")
@@ -372,15 +404,11 @@ def _build_tables(con: duckdb.DuckDBPyConnection, scale: float) -> None:
             case when c.su < 0.578 then 5 when c.su < 0.771 then 4 when c.su < 0.886 then 1
                 when c.su < 0.968 then 3 else 2 end as review_score,
             t.title,
-            replace(replace(replace(m.msg,
-                '{{email}}', 'cliente' || c.src || '@exemplo.com.br'),
-                '{{phone}}', '(' || (11 + c.src % 88) || ') 9'
-                    || lpad((c.src * 7919 % 10000)::varchar, 4, '0') || '-'
-                    || lpad((c.src * 104729 % 10000)::varchar, 4, '0')),
-                '{{cpf}}', lpad((c.src * 7907 % 1000)::varchar, 3, '0') || '.'
-                    || lpad((c.src * 31 % 1000)::varchar, 3, '0') || '.'
-                    || lpad((c.src * 17 % 1000)::varchar, 3, '0') || '-'
-                    || lpad((c.src % 100)::varchar, 2, '0')) as message,
+            replace(replace(replace(replace(m.msg,
+                '{{email}}', {_EMAIL_SQL}),
+                '{{phone}}', {_PHONE_SQL}),
+                '{{cpf}}', {_CPF_SQL}),
+                '{{cnpj}}', {_CNPJ_SQL}) as message,
             date_trunc('day', coalesce(od.delivered_at, od.estimated_at))
                 + interval 1 day
                 + case when c.r >= {n_base} then to_days((10 + u(c.r, 'late') * 30)::int)

@@ -382,7 +382,7 @@ REVIEW_TITLES = [
     "Entrega rápida, recomendo",
 ]
 
-# Review texts; {email}, {phone} and {cpf} are filled per row so redaction has work to do.
+# Review texts; {email}, {phone}, {cpf} and {cnpj} are filled per row so redaction has work to do.
 REVIEW_MESSAGES = [
     "Produto chegou antes do prazo, muito bom!",
     "Recebi o produto com defeito.\r\nSolicitei a troca e ninguém respondeu.",
@@ -396,4 +396,5 @@ REVIEW_MESSAGES = [
     "Tudo certo, obrigado 🙏",
     "ligar no {phone} ou escrever para {email}, CPF {cpf}",
     'Produto bom, mas a embalagem veio amassada, "quase" quebrou.',
+    "Comprei pela empresa (CNPJ {cnpj}), a nota saiu no CPF {cpf}.",
 ]

@@ -16,12 +16,28 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.storage import Storage, open_storage
 from olist_elt.security.audit import AuditLog
+from olist_elt.security.exceptions import SecurityError
 from olist_elt.security.vault import PII_KEY_NAME, Vault, new_pii_key, open_vault
 from olist_elt.settings import Settings
 
 REGISTER = Path("_erasure") / "requests.csv"
 COLUMNS = ("customer_unique_pseudonym", "requested_at")
+# The raw objects that name a person by customer_unique_id.
+PERSON_SOURCE, PERSON_DATASET, PERSON_COLUMN = "olist", "customers", "customer_unique_id"
+
+
+class UnknownPerson(SecurityError):
+    """An erasure was asked for an id that no raw customers object holds."""
+
+    def __init__(self, objects: int) -> None:
+        super().__init__(
+            f"no customer with that customer_unique_id in the {objects} raw customers "
+            "object(s): nothing was recorded or changed. Check the id as written in the "
+            "export (32 hex characters), or ingest the file that holds the person first"
+        )
 
 
 def keyed_pseudonym(key_hex: str, value: str) -> str:
@@ -91,11 +107,54 @@ def record_erasure(
     settings: Settings, customer_unique_id: str, requested_by: str
 ) -> tuple[str, bool]:
     """Put a person in the configured lake's erasure register (keyed pseudonym only);
-    audited. The next run sees the register changed and rebuilds from all of raw."""
+    audited. The next run sees the register changed and rebuilds from all of raw.
+    An id that no raw customers object holds and the register does not hold either
+    raises UnknownPerson: the refusal is audited, nothing else is written."""
     audit = AuditLog(settings.audit_path)
+    customer_unique_id = customer_unique_id.strip()
+    if not customer_unique_id:
+        raise SecurityError("the customer_unique_id to erase is empty: give it as in the export")
+    naming, searched = raw_objects_naming(
+        open_storage(settings, "svc-transformer"), customer_unique_id
+    )
+    if not naming and not _already_erased(settings, audit, customer_unique_id, requested_by):
+        audit.append(requested_by, "erasure.request", "unknown id", "refused", objects=searched)
+        raise UnknownPerson(searched)
     return request_erasure(
         settings.lake_dir, open_vault(settings, audit), audit, customer_unique_id, requested_by
     )
+
+
+def _already_erased(
+    settings: Settings, audit: AuditLog, customer_unique_id: str, requested_by: str
+) -> bool:
+    """Whether the register holds this person (whose raw rows may be gone already)."""
+    if not register_path(settings.lake_dir).exists():
+        return False
+    erased = erased_pseudonyms(settings.lake_dir)
+    if not erased:
+        return False
+    key = open_vault(settings, audit).get(PII_KEY_NAME, actor=requested_by)
+    return keyed_pseudonym(key, customer_unique_id) in erased
+
+
+def raw_objects_naming(storage: Storage, customer_unique_id: str) -> tuple[list[str], int]:
+    """The raw customers objects (any zone, any status) with a row for this person,
+    and how many were searched."""
+    records = [r for r in Manifest(storage).records(PERSON_SOURCE) if r.dataset == PERSON_DATASET]
+    needle = customer_unique_id.encode("utf-8")
+    naming = []
+    for record in records:
+        data = storage.read_bytes(record.object_key)
+        if needle in data and _has_person(data, customer_unique_id):
+            naming.append(record.object_key)
+    return naming, len(records)
+
+
+def _has_person(data: bytes, customer_unique_id: str) -> bool:
+    """Whether a customers CSV has a row whose customer_unique_id is this one."""
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    return any((row.get(PERSON_COLUMN) or "").strip() == customer_unique_id for row in rows)
 
 
 def register_digest(lake_dir: Path) -> str:

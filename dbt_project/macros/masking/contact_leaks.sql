@@ -1,0 +1,44 @@
+{% macro contact_leaks(model_names) -%}
+    {#- One row (location, failing_values) per text column of these models that
+        still holds a contact (see contact_patterns). Counts only, never a
+        value. -#}
+    {%- set checks = [] -%}
+    {%- if execute -%}
+        {%- set free_text = [] -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.name in model_names -%}
+            {%- for column in node.columns.values()
+                if column_meta(column).get('masking') == 'redact_text' -%}
+                {%- do free_text.append(node.name ~ '.' ~ column.name) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- for name in model_names -%}
+            {%- for column in adapter.get_columns_in_relation(ref(name))
+                if column.is_string() -%}
+                {%- set location = name ~ '.' ~ column.name -%}
+                {%- do checks.append((
+                    name, column.name,
+                    contact_patterns(location in free_text)
+                )) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif %}
+    {%- for name, column, patterns in checks %}
+        select
+            '{{ name }}.{{ column }}' as location,
+            count(*) as failing_values
+        from {{ ref(name) }}
+        where
+            {%- for pattern in patterns %}
+                {{ regex_matches(column, pattern) }}
+                {%- if not loop.last %} or{% endif %}
+            {%- endfor %}
+        having count(*) > 0
+        {% if not loop.last %}union all{% endif %}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as location,
+            0 as failing_values
+        where 1 = 0
+    {%- endfor %}
+{%- endmacro %}

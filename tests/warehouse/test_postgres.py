@@ -96,7 +96,11 @@ def test_bi_role_reads_gold_and_nothing_else(
     pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
 ) -> None:
     assert _pg_value(pg_settings, "select count(*) from gold.fct_orders", "bi") > 0
+    # the run history, but no error text (it may name what failed, in the engine's words)
+    assert _pg_value(pg_settings, "select count(outcome) from ops.runs", "bi") > 0
     for statement in (
+        "select error from ops.runs",
+        "select * from ops.runs",
         "insert into gold.dim_date (date_day) values ('1999-01-01')",
         "delete from gold.fct_orders",
         "create table gold.x (i int)",

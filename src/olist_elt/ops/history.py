@@ -273,4 +273,10 @@ def write_postgres(settings: Settings, summary: dict[str, Any]) -> None:
         bi = sql.Identifier(settings.pg_bi_role)
         pg.execute(sql.SQL("grant usage on schema ops to {}").format(bi))
         pg.execute(sql.SQL("grant select on all tables in schema ops to {}").format(bi))
+        # the BI role reads no error text: every column of ops.runs but `error`
+        pg.execute(sql.SQL("revoke select on ops.runs from {}").format(bi))
+        readable = [sql.Identifier(name) for name, _ in TABLES["runs"] if name != "error"]
+        pg.execute(
+            sql.SQL("grant select ({}) on ops.runs to {}").format(sql.SQL(", ").join(readable), bi)
+        )
         pg.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,10 +83,14 @@ class RunContext:
         from its start (outcome 'running'); whatever happens, it ends with an outcome,
         the ops history, alerts and an audit record. A failure is raised as
         PipelineFailed naming the step."""
-        with run_lock(self.settings, self.run_id):
-            self.close_interrupted()
-            with self._recorded():
-                yield self
+        previous_umask = os.umask(0o077)  # what a run writes is the owner's only
+        try:
+            with run_lock(self.settings, self.run_id):
+                self.close_interrupted()
+                with self._recorded():
+                    yield self
+        finally:
+            os.umask(previous_umask)
 
     def close_interrupted(self) -> list[str]:
         """Runs whose process ended before they did (killed, crashed) are marked
@@ -127,6 +132,9 @@ class RunContext:
                 steps=[s.name for s in self.summary.steps],
                 error=self.summary.error,
             )
+            # a second copy of the audit log's signed head, outside the log
+            self.summary.audit_head = self.audit().head()
+            save_summary(self.settings, self.summary)
 
     def _failed(self, exc: Exception) -> None:
         """Record the failure (the raw objects a data failure is due to were already

@@ -15,6 +15,7 @@ import httpx
 from olist_elt.connectors.bcb import BcbSgsConnector
 from olist_elt.connectors.bcb.sample import sample_client as bcb_sample_client
 from olist_elt.connectors.olist import OLIST_FILES, OlistCsvConnector
+from olist_elt.connectors.olist.settings import ZipLimits
 from olist_elt.connectors.openweather import OpenWeatherConnector
 from olist_elt.connectors.openweather.sample import sample_client as weather_sample_client
 from olist_elt.connectors.openweather.settings import API_KEY_SECRET as OPENWEATHER_KEY
@@ -67,7 +68,10 @@ def ensure_sample(settings: Settings, scale: float | None = None, seed: int | No
 
 def ingest_olist(settings: Settings, source: str | Path, run_id: str) -> IngestResult:
     """The Olist connector over a folder, zip or URL."""
-    return land(settings, OlistCsvConnector(source, settings.landing_dir, run_id), run_id)
+    connector = OlistCsvConnector(
+        source, settings.landing_dir, run_id, limits=ZipLimits.from_settings(settings)
+    )
+    return land(settings, connector, run_id)
 
 
 def api_clock(settings: Settings) -> Callable[[], datetime]:

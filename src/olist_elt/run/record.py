@@ -65,6 +65,8 @@ class RunSummary:
     # The step that failed (or was running when the run stopped).
     failing_step: str | None = None
     failing_kind: str | None = None
+    # The audit log's signed head after this run's record (records, head, hmac).
+    audit_head: dict[str, Any] | None = None
     # How the served gold differed from the last publish (this run rebuilt it).
     served_repairs: list[str] = field(default_factory=list)
     # Raw objects this run found a failure was due to, and rejected.

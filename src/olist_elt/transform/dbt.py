@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,7 +179,9 @@ class Dbt:
             try:
                 res = self.runner(self._manifest).invoke(argv)
             except ValueError as exc:  # prefect-dbt raises what dbt returned as an error
-                raise DbtStepFailed(f"dbt {command} {' '.join(args)} failed: {exc}") from None
+                raise DbtStepFailed(
+                    f"dbt {command} {' '.join(args)} failed: {without_values(str(exc))}"
+                ) from None
             finally:
                 release_duckdb()
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
@@ -274,6 +277,16 @@ def _nodes(run_result: Any) -> list[NodeResult]:
     return out
 
 
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|=\([^)]*\)")
+
+
+def without_values(text: str) -> str:
+    """An engine's error text with every quoted literal and key value replaced by …:
+    errors name the class, the model and the counts, never a row's value (dbt's own
+    log, readable by the owner only, keeps the whole text)."""
+    return _QUOTED.sub(lambda m: "=(…)" if m.group().startswith("=") else "…", text)
+
+
 def _failure_message(
     command: str, args: tuple[str, ...], result: DbtCommandResult, exc: BaseException | None
 ) -> str:
@@ -282,7 +295,8 @@ def _failure_message(
     for node in result.failed:
         where = f" (compiled SQL: {node.compiled_path})" if node.compiled_path else ""
         count = f", {node.failures} failing rows" if node.failures else ""
-        lines.append(f"  - {node.unique_id}: {node.status}{count}: {node.message}{where}")
+        message = without_values(str(node.message))
+        lines.append(f"  - {node.unique_id}: {node.status}{count}: {message}{where}")
     if exc is not None:
-        lines.append(f"  {type(exc).__name__}: {exc}")
+        lines.append(f"  {type(exc).__name__}: {without_values(str(exc))}")
     return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""What dbt reports about a failed node reaches run records, alerts and ops.runs:
+it names the class, the model and the counts, never a row's value."""
+
+from __future__ import annotations
+
+import pytest
+
+from olist_elt.transform.dbt import infrastructure_cause, without_values
+
+
+@pytest.mark.parametrize(
+    "engine_text,kept,gone",
+    [
+        (
+            "Conversion Error: Could not convert string 'joão@x.com 123.456.789-09' to DECIMAL",
+            "Conversion Error: Could not convert string",
+            "joão@x.com",
+        ),
+        (
+            'invalid input syntax for type numeric: "+55 (11) 91234-5678"',
+            "invalid input syntax for type numeric",
+            "91234",
+        ),
+        (
+            "duplicate key value violates unique constraint; Key (order_id)=(abc123) exists",
+            "Key (order_id)=(…) exists",
+            "abc123",
+        ),
+    ],
+)
+def test_engine_errors_lose_their_values(engine_text: str, kept: str, gone: str) -> None:
+    cleaned = without_values(engine_text)
+    assert kept in cleaned and gone not in cleaned
+
+
+def test_a_lock_is_still_told_apart_from_the_data() -> None:
+    text = 'IO Error: Could not set lock on file "/w/build/olist.duckdb": Conflicting lock'
+    assert infrastructure_cause(without_values(text))

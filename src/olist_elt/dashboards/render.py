@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,12 +38,33 @@ PLOTLY_TRACES = {"bar": "bar", "row": "bar", "line": "scatter", "scatter": "scat
 
 @dataclass
 class RenderedDashboard:
-    """What render wrote for one dashboard."""
+    """What render wrote for one dashboard; errors hold '<card title>: <error class>'."""
 
     slug: str
     path: Path
     charts: int
     errors: list[str]
+
+
+@dataclass
+class RenderReport:
+    """Every page render wrote; iterating it yields the pages."""
+
+    pages: list[RenderedDashboard]
+
+    @property
+    def failed_cards(self) -> int:
+        """How many cards (on every page) show a failed query."""
+        return sum(len(page.errors) for page in self.pages)
+
+    def __iter__(self) -> Iterator[RenderedDashboard]:
+        return iter(self.pages)
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def __getitem__(self, index: int) -> RenderedDashboard:
+        return self.pages[index]
 
 
 def _json_value(value: Any) -> Any:
@@ -114,7 +136,10 @@ def _card_body(
         result = run(card.sql)
     except CardQueryError as exc:
         errors.append(f"{card.title}: {exc}")
-        return f'<div class="error">query failed: {html.escape(str(exc))}</div>', 0
+        return (
+            f'<div class="error failed-card">query failed: {html.escape(str(exc))}</div>',
+            0,
+        )
     if card.chart == "number":
         return _number(result), 0
     if card.chart == "table":

@@ -74,7 +74,7 @@ def test_first_sync_creates_connection_collection_cards_and_layout(
     assert [c.body for c in writes if c.path == "/api/collection"] == [{"name": "olist-elt"}]
     posted = {c.body["name"]: c.body for c in writes if c.path == "/api/card"}
     for card in (c for d in dashboards for c in d.cards):
-        assert posted[card.title]["dataset_query"]["native"]["query"] == card.sql.strip()
+        assert posted[card.title]["dataset_query"]["native"]["query"] == card.aggregate_sql()
     database_id = next(iter(metabase.databases))
     assert {b["dataset_query"]["database"] for b in posted.values()} == {database_id}
     sales = next(d for d in dashboards if d.name == "Sales")

@@ -107,7 +107,7 @@ def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, 
         "display": METABASE_DISPLAY[card.chart],
         "dataset_query": {
             "type": "native",
-            "native": {"query": card.sql.strip(), "template-tags": {}},
+            "native": {"query": card.aggregate_sql(), "template-tags": {}},
             "database": database_id,
         },
         "visualization_settings": settings,

@@ -5,7 +5,9 @@ updated in place; a card no longer defined is archived."""
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from olist_elt.dashboards.model import METABASE_DISPLAY, Card, Dashboard
+from olist_elt.dashboards.model import METABASE_DISPLAY, Card, Dashboard, Filter
 from olist_elt.errors import OlistEltError
 
 log = logging.getLogger(__name__)
@@ -92,8 +94,59 @@ def _status(resp: httpx.Response) -> str | None:
         return None
 
 
-def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
-    """The card as Metabase stores it (the fields a sync compares and writes)."""
+@dataclass(frozen=True)
+class FilterTag:
+    """One template tag a dashboard filter sets: its name, label, the tag's type, the
+    dashboard parameter's type and the comparison on the grain column."""
+
+    column: str
+    name: str
+    label: str
+    tag_type: str
+    parameter_type: str
+    operator: str
+
+    def clause(self) -> str:
+        """An optional clause of the native query (Metabase drops it when unset)."""
+        return f"[[and {self.column} {self.operator} {{{{{self.name}}}}}]]"
+
+    def parameter_id(self, dashboard: Dashboard) -> str:
+        """A stable dashboard parameter id (the same on every sync)."""
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"olist-elt/{dashboard.slug}/{self.name}").hex[:8]
+
+
+def filter_tags(filters: list[Filter]) -> list[FilterTag]:
+    """The template tags of the filters: a month range is two dates, a choice a text."""
+    tags = []
+    for f in filters:
+        if f.kind == "month_range":
+            tags += [
+                FilterTag(
+                    f.column, f"{f.column}_from", f"{f.label} from", "date", "date/single", ">="
+                ),
+                FilterTag(f.column, f"{f.column}_to", f"{f.label} to", "date", "date/single", "<="),
+            ]
+        else:
+            tags.append(FilterTag(f.column, f.column, f.label, "text", "string/=", "="))
+    return tags
+
+
+def card_payload(
+    card: Card, database_id: int, collection_id: int, filters: list[Filter] | None = None
+) -> dict[str, Any]:
+    """The card as Metabase stores it (the fields a sync compares and writes): its SQL
+    aggregated by x, with a template tag and an optional clause per filter it takes."""
+    tags = filter_tags(card.applied(filters or [])) if card.y else []
+    where = " ".join(["true", *(t.clause() for t in tags)]) if tags else ""
+    template_tags = {
+        t.name: {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"olist-elt/{card.title}/{t.name}")),
+            "name": t.name,
+            "display-name": t.label,
+            "type": t.tag_type,
+        }
+        for t in tags
+    }
     settings: dict[str, Any] = {}
     if card.x and card.chart != "pie":
         settings["graph.dimensions"] = [card.x]
@@ -107,7 +160,7 @@ def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, 
         "display": METABASE_DISPLAY[card.chart],
         "dataset_query": {
             "type": "native",
-            "native": {"query": card.aggregate_sql(), "template-tags": {}},
+            "native": {"query": card.aggregate_sql(where), "template-tags": template_tags},
             "database": database_id,
         },
         "visualization_settings": settings,
@@ -198,7 +251,7 @@ class MetabaseSync:
         for dashboard in dashboards:
             for card in dashboard.cards:
                 name = card.title
-                wanted = card_payload(card, database_id, collection_id)
+                wanted = card_payload(card, database_id, collection_id, dashboard.filters)
                 if name in card_ids:
                     raise MetabaseError(f"card title {name!r} is used by two dashboards")
                 if name in cards:
@@ -239,14 +292,28 @@ class MetabaseSync:
     def _layout(
         self, board_id: int, dashboard: Dashboard, card_ids: dict[str, int], report: SyncReport
     ) -> None:
-        """Put every card at its position; PUT only when the layout differs."""
+        """Put every card at its position, the filters as dashboard parameters wired to
+        each card's template tags; PUT (the whole set of dashcards) only when the
+        layout, the filters or the description differ."""
         board = self._call("get", f"/api/dashboard/{board_id}")
         current = board.get("dashcards") or board.get("ordered_cards") or []
         by_card = {d.get("card_id"): d for d in current}
+        tags = filter_tags(dashboard.filters)
+        parameters = [
+            {
+                "id": t.parameter_id(dashboard),
+                "name": t.label,
+                "slug": t.name,
+                "type": t.parameter_type,
+                "sectionId": t.parameter_type.split("/")[0],
+            }
+            for t in tags
+        ]
         wanted = []
         for i, card in enumerate(dashboard.cards, start=1):
             p = card.position
             card_id = card_ids[card.title]
+            applied = filter_tags(card.applied(dashboard.filters)) if card.y else []
             wanted.append(
                 {
                     "id": by_card[card_id]["id"] if card_id in by_card else -i,
@@ -255,34 +322,80 @@ class MetabaseSync:
                     "col": p.col,
                     "size_x": p.width,
                     "size_y": p.height,
-                    "parameter_mappings": [],
+                    "parameter_mappings": [
+                        {
+                            "parameter_id": t.parameter_id(dashboard),
+                            "card_id": card_id,
+                            "target": ["variable", ["template-tag", t.name]],
+                        }
+                        for t in applied
+                    ],
                     "visualization_settings": {},
                 }
             )
-        placed = {
-            (d.get("card_id"), d.get("row"), d.get("col"), d.get("size_x"), d.get("size_y"))
-            for d in current
-        }
-        target = {(w["card_id"], w["row"], w["col"], w["size_x"], w["size_y"]) for w in wanted}
-        if placed == target and board.get("description") == (dashboard.description or None):
+        if (
+            {_placed(d) for d in current} == {_placed(w) for w in wanted}
+            and len(current) == len(wanted)
+            and _parameters(board.get("parameters")) == _parameters(parameters)
+            and board.get("description") == (dashboard.description or None)
+        ):
             report.unchanged.append(f"dashboard {dashboard.name}")
             return
         self._call(
             "put",
             f"/api/dashboard/{board_id}",
-            json={"description": dashboard.description or None, "dashcards": wanted},
+            json={
+                "description": dashboard.description or None,
+                "parameters": parameters,
+                "dashcards": wanted,
+            },
         )
         report.updated.append(f"dashboard {dashboard.name}")
+
+
+def _placed(dashcard: dict[str, Any]) -> tuple[Any, ...]:
+    """What we own of a dashcard: card, position, size and filter wiring."""
+    mappings = frozenset(
+        (m.get("parameter_id"), json.dumps(m.get("target")))
+        for m in dashcard.get("parameter_mappings") or []
+    )
+    return (
+        dashcard.get("card_id"),
+        dashcard.get("row"),
+        dashcard.get("col"),
+        dashcard.get("size_x"),
+        dashcard.get("size_y"),
+        mappings,
+    )
+
+
+def _parameters(parameters: list[dict[str, Any]] | None) -> set[tuple[Any, ...]]:
+    """What we own of the dashboard parameters (a server adds its own fields)."""
+    return {(p.get("id"), p.get("slug"), p.get("type"), p.get("name")) for p in parameters or []}
+
+
+def _query_text(query: str | None) -> str:
+    """A native query as compared: line endings and trailing blanks do not count."""
+    return "\n".join(
+        line.rstrip() for line in (query or "").replace("\r\n", "\n").split("\n")
+    ).strip()
+
+
+def _tag_shapes(tags: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
+    """Template tags as compared: name, type and label (a server may set ids)."""
+    return {name: (t.get("type"), t.get("display-name")) for name, t in (tags or {}).items()}
 
 
 def _card_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether a stored card differs from the definition in any field we own."""
     native = (existing.get("dataset_query") or {}).get("native") or {}
+    want = wanted["dataset_query"]["native"]
     return (
         existing.get("name") != wanted["name"]
         or existing.get("description") != wanted["description"]
         or existing.get("display") != wanted["display"]
-        or native.get("query") != wanted["dataset_query"]["native"]["query"]
+        or _query_text(native.get("query")) != _query_text(want["query"])
+        or _tag_shapes(native.get("template-tags")) != _tag_shapes(want["template-tags"])
         or (existing.get("dataset_query") or {}).get("database")
         != wanted["dataset_query"]["database"]
         or (existing.get("visualization_settings") or {}) != wanted["visualization_settings"]

@@ -162,9 +162,9 @@ class Card(BaseModel):
         """The measure of a value column (its sum unless declared)."""
         return self.measures.get(column) or Measure(sum=column)
 
-    def aggregate_sql(self) -> str:
+    def aggregate_sql(self, where: str = "") -> str:
         """The card's SQL aggregated by x with its measures (what Metabase runs; the
-        static page does the same in the browser)."""
+        static page does the same in the browser); where filters the grain rows."""
         if not self.y:
             return self.sql.strip()
         parts = [self.x] if self.x else []
@@ -177,12 +177,18 @@ class Card(BaseModel):
                 num, den = m.ratio or ("", "")
                 parts.append(f"{scale or '1.0 * '}sum({num}) / nullif(sum({den}), 0) as {y}")
         sql = f"select {', '.join(parts)}\nfrom (\n{self.sql.strip()}\n) as grain"
+        if where:
+            sql += f"\nwhere {where}"
         if self.x:
             order = f"{self.y[0]} desc" if self.sort == "value_desc" else self.x
             sql += f"\ngroup by {self.x}\norder by {order}"
         if self.limit:
             sql += f"\nlimit {self.limit}"
         return sql
+
+    def applied(self, filters: list[Filter]) -> list[Filter]:
+        """The dashboard's filters this card is filtered by."""
+        return [f for f in filters if f.column not in self.unfiltered]
 
     @property
     def relations(self) -> set[str]:

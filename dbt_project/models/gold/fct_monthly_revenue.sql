@@ -57,10 +57,14 @@ final as (
         revenue.gmv_nominal_brl,
         revenue.revenue_nominal_brl,
         indicators.ipca_index,
-        revenue.gmv_nominal_brl * base.base_index / indicators.ipca_index
-            as gmv_constant_brl,
-        revenue.revenue_nominal_brl * base.base_index / indicators.ipca_index
-            as revenue_constant_brl
+        cast(
+            revenue.gmv_nominal_brl * base.base_index / indicators.ipca_index
+            as decimal(18, 2)
+        ) as gmv_constant_brl,
+        cast(
+            revenue.revenue_nominal_brl * base.base_index / indicators.ipca_index
+            as decimal(18, 2)
+        ) as revenue_constant_brl
     from revenue
     left join indicators
         on revenue.month_start_date = indicators.month_start_date

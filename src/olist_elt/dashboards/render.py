@@ -90,6 +90,19 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+def _json_rows(result: CardResult) -> list[list[Any]]:
+    """The rows as JSON values, converted per column (the render's hot loop at scale)."""
+    columns = []
+    for i in range(len(result.columns)):
+        values = [row[i] for row in result.rows]
+        sample = next((v for v in values if v is not None), None)
+        if sample is None or isinstance(sample, bool | int | float | str):
+            columns.append(values)
+        else:
+            columns.append([None if v is None else _json_value(v) for v in values])
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
 def _check_columns(dashboard: Dashboard, card: Card, result: CardResult) -> None:
     """The card's SQL returns what it declares; a table's every column has a format."""
     needed = [card.x] if card.x else []
@@ -111,27 +124,31 @@ def _check_columns(dashboard: Dashboard, card: Card, result: CardResult) -> None
 def aggregate(card: Card, result: CardResult) -> dict[str, list[float | None]]:
     """Every y series of the card over all its rows, grouped by x (as the page does
     with no filter picked)."""
+    measures = {y: card.measure(y) for y in card.y}
+    needed = sorted({c for m in measures.values() for c in m.columns})
+    index = [result.columns.index(c) for c in needed]
     xi = result.columns.index(card.x) if card.x else None
-    sums: dict[Any, dict[str, float]] = {}
+    sums: dict[Any, list[float | None]] = {}
     for row in result.rows:
-        group = sums.setdefault(row[xi] if xi is not None else "", {})
-        for y in card.y:
-            for column in card.measure(y).columns:
-                value = row[result.columns.index(column)]
-                if value is not None:
-                    group[column] = group.get(column, 0.0) + float(value)
+        key = row[xi] if xi is not None else ""
+        group = sums.get(key)
+        if group is None:
+            group = sums[key] = [None] * len(needed)
+        for k, i in enumerate(index):
+            value = row[i]
+            if value is not None:
+                group[k] = (group[k] or 0.0) + float(value)
+    position = {c: k for k, c in enumerate(needed)}
     series: dict[str, list[float | None]] = {}
-    for y in card.y:
-        m = card.measure(y)
+    for y, m in measures.items():
         values: list[float | None] = []
         for group in sums.values():
             if m.sum:
-                values.append(group[m.sum] * m.scale if m.sum in group else None)
+                total = group[position[m.sum]]
+                values.append(None if total is None else total * m.scale)
             else:
-                num, den = m.ratio or ("", "")
-                values.append(
-                    group.get(num, 0.0) / group[den] * m.scale if group.get(den) else None
-                )
+                num, den = (group[position[c]] for c in m.ratio or ())
+                values.append((num or 0.0) / den * m.scale if den else None)
         series[y] = values
     return series
 
@@ -145,8 +162,8 @@ def check_series(card: Card, result: CardResult) -> None:
             raise EmptySeries(f"series {y} is all null or zero")
 
 
-def _card_spec(card: Card, div_id: str, result: CardResult) -> dict[str, Any]:
-    """What page.js needs to draw the card."""
+def _card_spec(card: Card, div_id: str, dataset: str) -> dict[str, Any]:
+    """What page.js needs to draw the card (its rows are datasets[dataset])."""
     return {
         "id": div_id,
         "chart": card.chart,
@@ -164,19 +181,21 @@ def _card_spec(card: Card, div_id: str, result: CardResult) -> dict[str, Any]:
         "limit": card.limit,
         "unfiltered": card.unfiltered,
         "period": card.period,
-        "columns": result.columns,
-        "rows": [[_json_value(v) for v in row] for row in result.rows],
+        "dataset": dataset,
     }
 
 
-def _filter_bar(filters: list[Filter], specs: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def _filter_bar(
+    filters: list[Filter], specs: list[dict[str, Any]], datasets: dict[str, dict[str, Any]]
+) -> tuple[str, list[str]]:
     """The filter controls, their options taken from the cards' rows; the months."""
     values: dict[str, set[str]] = {f.column: set() for f in filters}
     for spec in specs:
+        data = datasets[spec["dataset"]]
         for f in filters:
-            if f.column in spec["columns"] and f.column not in spec["unfiltered"]:
-                i = spec["columns"].index(f.column)
-                values[f.column].update(str(r[i]) for r in spec["rows"] if r[i] is not None)
+            if f.column in data["columns"] and f.column not in spec["unfiltered"]:
+                i = data["columns"].index(f.column)
+                values[f.column].update(str(r[i]) for r in data["rows"] if r[i] is not None)
     months: list[str] = []
     controls = []
     for f in filters:
@@ -218,6 +237,9 @@ def render_dashboard(
     grid position by page.js; a card on a relation that is switched off (unavailable)
     says so instead, a card whose query fails shows its error class."""
     cards_html, specs, errors, charts = [], [], [], 0
+    # Cards sharing one grain query (a YAML anchor) run it once and share its rows.
+    results: dict[str, CardResult | CardQueryError] = {}
+    datasets: dict[str, dict[str, Any]] = {}
     for i, card in enumerate(dashboard.cards):
         pos = card.position
         style = (
@@ -232,8 +254,16 @@ def render_dashboard(
                 "OpenWeather connectors are off (OLIST_APIS=off)</div>"
             )
         else:
+            if card.sql not in results:
+                try:
+                    results[card.sql] = run(card.sql)
+                except CardQueryError as exc:
+                    results[card.sql] = exc
+            key = f"q{list(results).index(card.sql)}"
             try:
-                result = run(card.sql)
+                result = results[card.sql]
+                if isinstance(result, CardQueryError):
+                    raise result
                 _check_columns(dashboard, card, result)
                 check_series(card, result)
             except (CardQueryError, EmptySeries) as exc:
@@ -241,7 +271,9 @@ def render_dashboard(
                 errors.append(f"{card.title}: {kind}")
                 body = f'<div class="error failed-card">query failed: {html.escape(kind)}</div>'
             else:
-                specs.append(_card_spec(card, div_id, result))
+                if key not in datasets:
+                    datasets[key] = {"columns": result.columns, "rows": _json_rows(result)}
+                specs.append(_card_spec(card, div_id, key))
                 if card.chart == "number":
                     body = f'<div class="number" id="{div_id}"></div>'
                 elif card.chart == "table":
@@ -256,7 +288,7 @@ def render_dashboard(
             f'<section class="card" style="{style}" title="{hint}"><h2>{title}</h2>{note}'
             f"{body}</section>"
         )
-    filter_bar, months = _filter_bar(dashboard.filters, specs)
+    filter_bar, months = _filter_bar(dashboard.filters, specs, datasets)
     data_end = None
     if dashboard.period_end_sql and specs:
         try:
@@ -267,6 +299,7 @@ def render_dashboard(
     data = {
         "filters": [f.model_dump() for f in dashboard.filters],
         "cards": specs,
+        "datasets": datasets,
         "months": months,
         "data_end": str(data_end)[:10] if data_end else None,
     }

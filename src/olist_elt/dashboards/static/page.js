@@ -44,6 +44,11 @@
     return out;
   }
 
+  for (const card of D.cards) {
+    card.columns = D.datasets[card.dataset].columns;
+    card.rows = D.datasets[card.dataset].rows;
+  }
+
   function keep(card, picked) {
     const cols = card.columns;
     const tests = [];

@@ -62,7 +62,9 @@ final as (
             as decimal(18, 2)
         ) as gmv_constant_brl,
         cast(
-            revenue.revenue_nominal_brl * base.base_index / indicators.ipca_index
+            revenue.revenue_nominal_brl
+            * base.base_index
+            / indicators.ipca_index
             as decimal(18, 2)
         ) as revenue_constant_brl
     from revenue

@@ -143,6 +143,8 @@
     });
     const valueAxis = Object.assign({ title: { text: card.y_title || "" }, automargin: true },
                                     AXIS[card.formats[card.y[0]]] || {});
+    const top = Math.max(0, ...groups.flatMap((g) => g.values.map((v) => Math.abs(v || 0))));
+    if (card.formats[card.y[0]] === "integer" && top < 10) valueAxis.dtick = 1;
     const catAxis = { title: { text: card.x_title || "" }, automargin: true, type: "category" };
     const layout = {
       margin: { l: 56, r: 8, t: 8, b: 48 }, autosize: true,

@@ -14,7 +14,8 @@ from pytest_httpserver import HTTPServer
 
 from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.commands import sync_dashboards
-from olist_elt.dashboards.metabase import MetabaseError, filter_tags
+from olist_elt.dashboards.metabase import MetabaseError
+from olist_elt.dashboards.metabase_shapes import filter_tags
 from olist_elt.dashboards.model import DASHBOARDS_DIR
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault

@@ -5,7 +5,6 @@ updated in place; a card no longer defined is archived."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +20,13 @@ from tenacity import (
     wait_exponential,
 )
 
+from olist_elt.dashboards.metabase_shapes import (
+    filter_tags,
+    parameter_shapes,
+    placed,
+    query_text,
+    tag_shapes,
+)
 from olist_elt.dashboards.model import METABASE_DISPLAY, Card, Dashboard, Filter
 from olist_elt.errors import OlistEltError
 
@@ -92,43 +98,6 @@ def _status(resp: httpx.Response) -> str | None:
         return resp.json().get("status")
     except ValueError:
         return None
-
-
-@dataclass(frozen=True)
-class FilterTag:
-    """One template tag a dashboard filter sets: its name, label, the tag's type, the
-    dashboard parameter's type and the comparison on the grain column."""
-
-    column: str
-    name: str
-    label: str
-    tag_type: str
-    parameter_type: str
-    operator: str
-
-    def clause(self) -> str:
-        """An optional clause of the native query (Metabase drops it when unset)."""
-        return f"[[and {self.column} {self.operator} {{{{{self.name}}}}}]]"
-
-    def parameter_id(self, dashboard: Dashboard) -> str:
-        """A stable dashboard parameter id (the same on every sync)."""
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"olist-elt/{dashboard.slug}/{self.name}").hex[:8]
-
-
-def filter_tags(filters: list[Filter]) -> list[FilterTag]:
-    """The template tags of the filters: a month range is two dates, a choice a text."""
-    tags = []
-    for f in filters:
-        if f.kind == "month_range":
-            tags += [
-                FilterTag(
-                    f.column, f"{f.column}_from", f"{f.label} from", "date", "date/single", ">="
-                ),
-                FilterTag(f.column, f"{f.column}_to", f"{f.label} to", "date", "date/single", "<="),
-            ]
-        else:
-            tags.append(FilterTag(f.column, f.column, f.label, "text", "string/=", "="))
-    return tags
 
 
 def card_payload(
@@ -334,9 +303,9 @@ class MetabaseSync:
                 }
             )
         if (
-            {_placed(d) for d in current} == {_placed(w) for w in wanted}
+            {placed(d) for d in current} == {placed(w) for w in wanted}
             and len(current) == len(wanted)
-            and _parameters(board.get("parameters")) == _parameters(parameters)
+            and parameter_shapes(board.get("parameters")) == parameter_shapes(parameters)
             and board.get("description") == (dashboard.description or None)
         ):
             report.unchanged.append(f"dashboard {dashboard.name}")
@@ -353,39 +322,6 @@ class MetabaseSync:
         report.updated.append(f"dashboard {dashboard.name}")
 
 
-def _placed(dashcard: dict[str, Any]) -> tuple[Any, ...]:
-    """What we own of a dashcard: card, position, size and filter wiring."""
-    mappings = frozenset(
-        (m.get("parameter_id"), json.dumps(m.get("target")))
-        for m in dashcard.get("parameter_mappings") or []
-    )
-    return (
-        dashcard.get("card_id"),
-        dashcard.get("row"),
-        dashcard.get("col"),
-        dashcard.get("size_x"),
-        dashcard.get("size_y"),
-        mappings,
-    )
-
-
-def _parameters(parameters: list[dict[str, Any]] | None) -> set[tuple[Any, ...]]:
-    """What we own of the dashboard parameters (a server adds its own fields)."""
-    return {(p.get("id"), p.get("slug"), p.get("type"), p.get("name")) for p in parameters or []}
-
-
-def _query_text(query: str | None) -> str:
-    """A native query as compared: line endings and trailing blanks do not count."""
-    return "\n".join(
-        line.rstrip() for line in (query or "").replace("\r\n", "\n").split("\n")
-    ).strip()
-
-
-def _tag_shapes(tags: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
-    """Template tags as compared: name, type and label (a server may set ids)."""
-    return {name: (t.get("type"), t.get("display-name")) for name, t in (tags or {}).items()}
-
-
 def _card_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether a stored card differs from the definition in any field we own."""
     native = (existing.get("dataset_query") or {}).get("native") or {}
@@ -394,8 +330,8 @@ def _card_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
         existing.get("name") != wanted["name"]
         or existing.get("description") != wanted["description"]
         or existing.get("display") != wanted["display"]
-        or _query_text(native.get("query")) != _query_text(want["query"])
-        or _tag_shapes(native.get("template-tags")) != _tag_shapes(want["template-tags"])
+        or query_text(native.get("query")) != query_text(want["query"])
+        or tag_shapes(native.get("template-tags")) != tag_shapes(want["template-tags"])
         or (existing.get("dataset_query") or {}).get("database")
         != wanted["dataset_query"]["database"]
         or (existing.get("visualization_settings") or {}) != wanted["visualization_settings"]

@@ -34,7 +34,8 @@ main { display: grid; grid-template-columns: repeat(24, 1fr); grid-auto-rows: RO
 .card h2 { font-size: 14px; margin: 0 0 2px; }
 .card .note { font-size: 11px; color: #5b6b7b; min-height: 13px; }
 .card .chart { flex: 1; min-height: 0; }
-.number { font-size: 40px; font-weight: 600; margin: auto 0; }
+.number { font-size: clamp(18px, 2.1vw, 40px); font-weight: 600; margin: auto 0;
+          white-space: nowrap; }
 .error { color: #b00020; }
 .off { color: #5b6b7b; margin: auto 0; }
 table { border-collapse: collapse; font-size: 13px; }

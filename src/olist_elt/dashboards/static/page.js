@@ -7,9 +7,10 @@
   const brl = new Intl.NumberFormat("en-US", { style: "currency", currency: "BRL" });
   const num = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
   const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const pct = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const FMT = {
     brl: (v) => brl.format(v),
-    percent: (v) => num.format(v) + "%",
+    percent: (v) => pct.format(v) + "%",
     integer: (v) => int.format(v),
     number: (v) => num.format(v),
     date: (v) => String(v).slice(0, 10),

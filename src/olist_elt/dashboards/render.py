@@ -99,8 +99,9 @@ def _json_rows(result: CardResult) -> list[list[Any]]:
         sample = next((v for v in values if v is not None), None)
         if sample is None or isinstance(sample, bool | int | float | str):
             columns.append(values)
-        else:
-            columns.append([None if v is None else _json_value(v) for v in values])
+        else:  # dates and decimals: few distinct values (months, states), converted once
+            converted = {v: _json_value(v) for v in set(values) if v is not None}
+            columns.append([None if v is None else converted[v] for v in values])
     return [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 
@@ -196,7 +197,8 @@ def _filter_bar(
         for f in filters:
             if f.column in data["columns"] and f.column not in spec["unfiltered"]:
                 i = data["columns"].index(f.column)
-                values[f.column].update(str(r[i]) for r in data["rows"] if r[i] is not None)
+                distinct = {r[i] for r in data["rows"]}
+                values[f.column].update(str(v) for v in distinct if v is not None)
     months: list[str] = []
     controls = []
     for f in filters:

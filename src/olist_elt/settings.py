@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     dashboards_out: Path = Field(
         Path("build/dashboards"), description="Where `dashboards render` writes HTML"
     )
+    dashboards_on_card_failure: Literal["warn", "fail"] = Field(
+        "warn",
+        description="A dashboard card whose query fails is shown failed and reported"
+        " (warn), or also fails the render (fail)",
+    )
     as_of: date | None = Field(
         None,
         description="Build as of this ingest date (raw objects ingested by then only);"

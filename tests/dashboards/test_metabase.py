@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.commands import sync_dashboards
 from olist_elt.dashboards.metabase import MetabaseError
+from olist_elt.dashboards.metabase_shapes import filter_tags
 from olist_elt.dashboards.model import DASHBOARDS_DIR
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
@@ -73,8 +74,14 @@ def test_first_sync_creates_connection_collection_cards_and_layout(
     }
     assert [c.body for c in writes if c.path == "/api/collection"] == [{"name": "olist-elt"}]
     posted = {c.body["name"]: c.body for c in writes if c.path == "/api/card"}
-    for card in (c for d in dashboards for c in d.cards):
-        assert posted[card.title]["dataset_query"]["native"]["query"] == card.sql.strip()
+    for dashboard in dashboards:
+        for card in dashboard.cards:
+            native = posted[card.title]["dataset_query"]["native"]
+            tags = [t.name for t in filter_tags(card.applied(dashboard.filters))] if card.y else []
+            assert sorted(native["template-tags"]) == sorted(tags), card.title
+            clauses = [f"{{{{{t}}}}}]]" for t in tags]
+            assert all(c in native["query"] for c in clauses), card.title
+            assert native["query"].startswith(card.aggregate_sql().split("\ngroup by")[0])
     database_id = next(iter(metabase.databases))
     assert {b["dataset_query"]["database"] for b in posted.values()} == {database_id}
     sales = next(d for d in dashboards if d.name == "Sales")
@@ -156,3 +163,58 @@ def test_a_server_that_is_not_metabase_is_named(settings: Settings, httpserver: 
     httpserver.expect_request("/api/health").respond_with_data("nope", status=404)
     with pytest.raises(MetabaseError, match="does not look like Metabase"):
         sync_dashboards(settings)
+
+
+def test_the_filters_are_dashboard_parameters_wired_to_each_cards_template_tags(
+    settings: Settings, metabase: FakeMetabase, definitions: Path
+) -> None:
+    sync_dashboards(settings, definitions)
+
+    sales = next(b for b in metabase.dashboards.values() if b["name"] == "Sales")
+    slugs = {p["slug"]: p for p in sales["parameters"]}
+    assert set(slugs) == {"purchase_month_from", "purchase_month_to", "state_code", "category"}
+    assert slugs["state_code"]["type"] == "string/=" and slugs["purchase_month_from"]["type"] == (
+        "date/single"
+    )
+    by_title = {d["card"]["name"]: d for d in sales["dashcards"]}
+    state = slugs["state_code"]["id"]
+    category = slugs["category"]["id"]
+    gmv = {m["parameter_id"]: m["target"] for m in by_title["GMV by state"]["parameter_mappings"]}
+    assert gmv[state] == ["variable", ["template-tag", "state_code"]] and category in gmv
+    orders = {m["parameter_id"] for m in by_title["Orders"]["parameter_mappings"]}
+    assert state in orders and category not in orders  # Orders is not filtered by category
+    assert metabase.rejected == []
+
+
+def test_the_stand_in_refuses_a_body_a_real_server_would_refuse(
+    settings: Settings, metabase: FakeMetabase, definitions: Path
+) -> None:
+    from metabase_api import Metabase_API
+
+    sync_dashboards(settings, definitions)
+    api = Metabase_API(settings.metabase_url, metabase.email, metabase.password)
+    query = {"type": "native", "database": 1, "native": {"query": "select {{x}}"}}
+    no_tag = {"name": "n", "display": "table", "visualization_settings": {}, "dataset_query": query}
+    unknown = {**no_tag, "dataset_query": {**query, "native": {"query": "select 1"}}, "colour": 1}
+
+    assert api.post("/api/card", "raw", json=no_tag).status_code == 400
+    assert api.post("/api/card", "raw", json=unknown).status_code == 400
+    assert api.post("/api/card", "raw", json={"name": "n"}).status_code == 400
+    assert len(metabase.rejected) == 3
+
+
+def test_a_stored_card_that_differs_only_in_what_the_server_normalises_is_not_rewritten(
+    settings: Settings, metabase: FakeMetabase, definitions: Path
+) -> None:
+    sync_dashboards(settings, definitions)
+    for card in metabase.cards.values():  # as a server may return them
+        native = card["dataset_query"]["native"]
+        native["query"] = native["query"].replace("\n", "  \r\n")
+    mark = len(metabase.calls)
+
+    report = sync_dashboards(settings, definitions)
+
+    assert not report.changed
+    assert [
+        c for c in metabase.calls[mark:] if c.method in ("POST", "PUT") and c.path != "/api/session"
+    ] == []

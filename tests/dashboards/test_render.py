@@ -1,6 +1,7 @@
-"""The static HTML dashboards: every card's SQL returns rows on the local gold, and
-each page opens in headless Chromium with every chart drawn and no console error
-(screenshots kept in test-artifacts/)."""
+"""The static HTML dashboards: every card's SQL (and the aggregated SQL Metabase runs)
+returns rows on the local gold; a card without a format or with an all-zero series is
+caught; each page opens offline in headless Chromium with every chart drawn, formatted
+values, and filters that redraw every card (screenshots kept in test-artifacts/)."""
 
 from __future__ import annotations
 
@@ -9,41 +10,87 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.commands import render_dashboards
-from olist_elt.dashboards.query import card_runner
-from olist_elt.dashboards.render import RenderedDashboard
+from olist_elt.dashboards.model import Dashboard, DashboardError
+from olist_elt.dashboards.query import CardResult, card_runner
+from olist_elt.dashboards.render import RenderReport, render_dashboard
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+POSITION = {"row": 0, "col": 0, "width": 12, "height": 4}
 
 
 def test_every_card_returns_rows_on_duckdb(built: tuple[Settings, RunSummary]) -> None:
     with card_runner(built[0], "duckdb") as run:
         for dashboard in load_dashboards():
             for card in dashboard.cards:
-                result = run(card.sql)
+                result = run(card.aggregate_sql())
                 assert result.rows, f"{dashboard.name} / {card.title} returned no rows"
                 for column in [card.x, *card.y]:
                     if column:
                         assert column in result.columns, (card.title, column)
 
 
+def test_a_card_without_a_format_fails_validation() -> None:
+    card = {"title": "GMV", "chart": "number", "sql": "select 1 as v", "y": ["v"]}
+    with pytest.raises(ValueError, match="no format for v"):
+        Dashboard.model_validate({"name": "d", "cards": [{**card, "position": POSITION}]})
+
+
+def test_a_table_column_without_a_format_fails_the_page(tmp_path: Path) -> None:
+    dashboard = Dashboard.model_validate(
+        {
+            "name": "d",
+            "cards": [{"title": "t", "chart": "table", "sql": "s", "position": POSITION}],
+            "slug": "d",
+        }
+    )
+
+    def run(sql: str) -> CardResult:
+        return CardResult(["state_code", "orders"], [("SP", 3)])
+
+    with pytest.raises(DashboardError, match="no format for state_code, orders"):
+        render_dashboard(dashboard, run, tmp_path, [dashboard], "test")
+
+
+def test_an_all_zero_series_is_a_failed_card(tmp_path: Path) -> None:
+    chart = {
+        "title": "Orders and temperature",
+        "chart": "bar",
+        "sql": "s",
+        "x": "day",
+        "y": ["orders"],
+        "formats": {"orders": "integer"},
+        "x_title": "Day",
+        "y_title": "Orders",
+        "position": POSITION,
+    }
+    dashboard = Dashboard.model_validate({"name": "d", "cards": [chart], "slug": "d"})
+
+    def run(sql: str) -> CardResult:
+        return CardResult(["day", "orders"], [("2026-01-01", 0), ("2026-01-02", None)])
+
+    page = render_dashboard(dashboard, run, tmp_path, [dashboard], "test")
+
+    assert page.errors == ["Orders and temperature: EmptySeries"] and page.charts == 0
+
+
 @pytest.fixture(scope="module")
 def rendered(
     built: tuple[Settings, RunSummary], tmp_path_factory: pytest.TempPathFactory
-) -> list[RenderedDashboard]:
+) -> RenderReport:
     return render_dashboards(built[0], "duckdb", tmp_path_factory.mktemp("html"))
 
 
-def test_render_writes_a_page_per_dashboard_with_no_failed_card(
-    rendered: list[RenderedDashboard],
-) -> None:
+def test_render_writes_a_page_per_dashboard_with_no_failed_card(rendered: RenderReport) -> None:
     assert {r.slug for r in rendered} == {d.slug for d in load_dashboards()}
+    assert rendered.failed_cards == 0
     for page in rendered:
         assert page.errors == []
         text = page.path.read_text()
@@ -71,25 +118,118 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def test_pages_open_in_chromium_with_every_chart_drawn(
-    rendered: list[RenderedDashboard], browser
-) -> None:
+DRAWN = (
+    "return [...document.querySelectorAll('.chart')].filter(d => "
+    "d.querySelectorAll('.trace .point, .trace path.js-line, .slice').length > 0).length"
+)
+
+
+def _open(browser, page) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.get(page.path.as_uri())
+    script = (
+        "return [...document.querySelectorAll('.chart')].every(d => d.querySelector('.main-svg'))"
+    )
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script(script))
+
+
+def _card_text(browser, title: str) -> str:
+    return browser.execute_script(
+        "return [...document.querySelectorAll('.card')].find(c => "
+        "c.querySelector('h2').textContent === arguments[0]).innerText",
+        title,
+    )
+
+
+def _bars(browser, title: str) -> int:
+    return browser.execute_script(
+        "const c = [...document.querySelectorAll('.card')].find(c => "
+        "c.querySelector('h2').textContent === arguments[0]);"
+        "return c.querySelectorAll('.trace .point').length",
+        title,
+    )
+
+
+def _pick(browser, select_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.ID, select_id)).select_by_value(value)
+
+
+def test_pages_open_in_chromium_with_every_chart_drawn_and_formatted(
+    rendered: RenderReport, browser
+) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     for page in rendered:
-        browser.get(page.path.as_uri())
-        script = "return document.querySelectorAll('.chart .main-svg').length > 0 && " + (
-            "[...document.querySelectorAll('.chart')].every(d => d.querySelector('.main-svg'))"
-        )
-        WebDriverWait(browser, 20).until(lambda d, s=script: d.execute_script(s))
-        # Drawn = the chart's SVG holds marks: bars, points, line paths or slices.
-        drawn = browser.execute_script(
-            "return [...document.querySelectorAll('.chart')].filter(d => "
-            "d.querySelectorAll('.trace .point, .trace path.js-line, .slice').length > 0"
-            ").length"
-        )
-        assert drawn == page.charts > 0, page.slug
+        _open(browser, page)
+        assert browser.execute_script(DRAWN) == page.charts > 0, page.slug
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors
         assert browser.save_screenshot(str(ARTIFACTS / f"dashboard-{page.slug}.png"))
+    sales = next(p for p in rendered if p.slug == "sales")
+    _open(browser, sales)
+    assert "R$" in _card_text(browser, "GMV")
+    delivery = next(p for p in rendered if p.slug == "delivery")
+    _open(browser, delivery)
+    assert _card_text(browser, "Late-delivery rate").rstrip().endswith("%")
+
+
+def test_a_state_filter_redraws_every_card(rendered: RenderReport, browser) -> None:
+    sales = next(p for p in rendered if p.slug == "sales")
+    _open(browser, sales)
+    titles = [c.title for c in next(d for d in load_dashboards() if d.slug == "sales").cards]
+    before = {t: _card_text(browser, t) for t in titles}
+    assert _bars(browser, "GMV by state") > 1
+
+    _pick(browser, "f-state_code", "SP")
+
+    after = {t: _card_text(browser, t) for t in titles}
+    assert _bars(browser, "GMV by state") == 1
+    assert [t for t in titles if after[t] == before[t]] == []  # every card redrawn
+    assert "R$" in after["GMV"]
+    assert browser.save_screenshot(str(ARTIFACTS / "dashboard-sales-state-SP.png"))
+
+
+def test_a_category_filter_redraws_the_item_cards_and_the_others_say_so(
+    rendered: RenderReport, browser
+) -> None:
+    sales = next(p for p in rendered if p.slug == "sales")
+    _open(browser, sales)
+    before = _card_text(browser, "GMV")
+    category = browser.execute_script(
+        "return document.getElementById('f-category').options[1].value"
+    )
+
+    _pick(browser, "f-category", category)
+
+    assert _card_text(browser, "GMV") != before
+    assert _bars(browser, "Top 10 categories by GMV") == 1
+    assert "not filtered by category" in _card_text(browser, "Orders")
+
+
+def test_a_month_range_redraws_the_numbers_and_says_its_period(
+    rendered: RenderReport, browser
+) -> None:
+    delivery = next(p for p in rendered if p.slug == "delivery")
+    _open(browser, delivery)
+    months = browser.execute_script(
+        "return [...document.getElementById('f-purchase_month-from').options].map(o => o.value)"
+    )
+    before = _card_text(browser, "Average delivery days")
+
+    _pick(browser, "f-purchase_month-to", months[len(months) // 2])
+
+    after = _card_text(browser, "Average delivery days")
+    assert after != before and f"to {months[len(months) // 2]}" in after
+    assert "not filtered by purchase month" in _card_text(browser, "Latest temperature by capital")
+
+
+def test_the_dashboard_files_declare_filters_on_sales_and_delivery() -> None:
+    for slug in ("sales", "delivery"):
+        data = yaml.safe_load((REPO_ROOT / "dashboards" / f"{slug}.yml").read_text())
+        kinds = {f["column"]: f["kind"] for f in data["filters"]}
+        assert kinds["purchase_month"] == "month_range" and kinds["state_code"] == "choice"
+    sales = yaml.safe_load((REPO_ROOT / "dashboards" / "sales.yml").read_text())
+    assert "category" in {f["column"] for f in sales["filters"]}

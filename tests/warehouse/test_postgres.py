@@ -25,6 +25,7 @@ SUMS = {
     "price": ("fct_order_items", "price_brl"),
     "freight": ("fct_order_items", "freight_brl"),
     "payments": ("fct_payments", "payment_value_brl"),
+    "gmv": ("fct_orders", "gmv_brl"),
 }
 
 
@@ -204,6 +205,8 @@ def test_every_dashboard_card_returns_rows_on_postgres_as_the_bi_role(
             for card in dashboard.cards:
                 result = run(card.sql)
                 assert result.rows, f"{dashboard.name} / {card.title} returned no rows"
+                aggregated = run(card.aggregate_sql())  # what Metabase runs
+                assert aggregated.rows, f"{dashboard.name} / {card.title}: no aggregated rows"
 
 
 def test_a_bi_transaction_on_gold_neither_blocks_readers_nor_the_run(

@@ -33,10 +33,16 @@ final as (
         customers.customer_key,
         orders.customer_id,
         orders.purchase_date,
+        orders.order_status,
+        {{ is_lost_order('orders.order_status') }} as is_lost,
         items.shipping_limit_at,
         items.price_brl,
         items.freight_brl,
-        items.price_brl + items.freight_brl as total_brl
+        items.price_brl + items.freight_brl as total_brl,
+        case
+            when {{ is_lost_order('orders.order_status') }} then 0
+            else items.price_brl + items.freight_brl
+        end as gmv_brl
     from items
     inner join orders on items.order_id = orders.order_id
     left join products

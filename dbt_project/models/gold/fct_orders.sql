@@ -39,6 +39,11 @@ order_payments as (
     group by 1
 ),
 
+data_end as (
+    select max(purchase_date) as data_end_date
+    from orders
+),
+
 latest_review as (
     {{ latest_per_key('reviews', ['order_id'],
         'review_created_date desc, answered_at desc, review_id') }}
@@ -58,9 +63,33 @@ final as (
         orders.delivered_date,
         orders.estimated_delivery_date,
         orders.order_status = 'delivered' as is_delivered,
-        coalesce(
-            orders.delivered_date > orders.estimated_delivery_date, false
-        ) as is_late,
+        {{ is_lost_order('orders.order_status') }} as is_lost,
+        case
+            when orders.order_status = 'delivered'
+                then orders.delivered_date > orders.estimated_delivery_date
+        end as is_late,
+        orders.order_status != 'delivered'
+        and not {{ is_lost_order('orders.order_status') }}
+        and orders.estimated_delivery_date < data_end.data_end_date
+            as is_overdue,
+        case
+            when
+                orders.order_status = 'delivered'
+                or {{ is_lost_order('orders.order_status') }}
+                then null
+            when
+                orders.estimated_delivery_date is null
+                or orders.estimated_delivery_date >= data_end.data_end_date
+                then 'in progress'
+            when
+                {{ dbt.datediff(
+                    'orders.estimated_delivery_date',
+                    'data_end.data_end_date',
+                    'day'
+                ) }} <= {{ var('stalled_after_days') }}
+                then 'overdue'
+            else 'stalled'
+        end as open_order_bucket,
         {{ dbt.datediff(
             'orders.purchase_date', 'orders.delivered_date', 'day'
         ) }} as delivery_days,
@@ -69,6 +98,12 @@ final as (
         coalesce(order_items.freight_brl, 0) as freight_brl,
         coalesce(order_payments.payment_count, 0) as payment_count,
         coalesce(order_payments.payment_brl, 0) as payment_brl,
+        case
+            when {{ is_lost_order('orders.order_status') }} then 0
+            else
+                coalesce(order_items.items_brl, 0)
+                + coalesce(order_items.freight_brl, 0)
+        end as gmv_brl,
         latest_review.review_score
     from orders
     left join customers
@@ -78,6 +113,7 @@ final as (
     left join order_items on orders.order_id = order_items.order_id
     left join order_payments on orders.order_id = order_payments.order_id
     left join latest_review on orders.order_id = latest_review.order_id
+    cross join data_end
 )
 
 select * from final

@@ -22,6 +22,8 @@ final as (
         customers.customer_key,
         orders.customer_id,
         orders.purchase_date,
+        orders.order_status,
+        {{ is_lost_order('orders.order_status') }} as is_lost,
         payments.payment_type,
         payments.installments,
         payments.payment_value_brl

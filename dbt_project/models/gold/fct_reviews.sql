@@ -26,8 +26,10 @@ final as (
         reviews.comment_message,
         reviews.review_created_date,
         reviews.answered_at,
-        coalesce(orders.delivered_date > orders.estimated_delivery_date, false)
-            as is_order_late
+        case
+            when orders.order_status = 'delivered'
+                then orders.delivered_date > orders.estimated_delivery_date
+        end as is_order_late
     from reviews
     inner join orders on reviews.order_id = orders.order_id
     left join customers

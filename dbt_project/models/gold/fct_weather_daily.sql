@@ -1,17 +1,29 @@
 {{ config(enabled=var('apis_enabled', true), tags=['apis']) }}
 
-{#- Grain: one row per state capital and UTC day with observations. -#}
+{#- Grain: one row per state capital and local day (the capital's own time
+    zone) with observations, so a day matches the local purchase date. -#}
 with
 
 observations as (
     select * from {{ ref('silver_weather_observations') }}
 ),
 
+timezones as (
+    select * from {{ ref('capital_timezones') }}
+),
+
 dated as (
     select
-        *,
-        cast(observed_at as date) as observed_date
+        observations.state_code,
+        observations.city,
+        observations.temperature_c,
+        observations.humidity_pct,
+        cast(
+            {{ utc_to_local('observations.observed_at', 'timezones.timezone') }}
+            as date
+        ) as observed_date
     from observations
+    inner join timezones on observations.state_code = timezones.state_code
 ),
 
 final as (

@@ -1,7 +1,9 @@
 {{ config(**silver_incremental(['zip_code_prefix'])) }}
 
 {#- One row per zip prefix: exact duplicates and coordinates outside Brazil's
-    bounding box are dropped, the city is the most frequent normalized spelling. -#}
+    bounding box (islands kept) are dropped, the point is the median latitude
+    and longitude (a stray point does not move it), the city is the most
+    frequent normalized spelling. -#}
 with
 
 geolocation as (
@@ -53,8 +55,8 @@ top_city as (
 coordinates as (
     select
         zip_code_prefix,
-        avg(latitude) as latitude,
-        avg(longitude) as longitude,
+        {{ median('latitude') }} as latitude,
+        {{ median('longitude') }} as longitude,
         count(*) as distinct_points
     from inside_brazil
     group by 1

@@ -12,7 +12,8 @@ from olist_elt.dashboards.metabase import (
 )
 from olist_elt.dashboards.model import DASHBOARDS_DIR, api_models, load_dashboards
 from olist_elt.dashboards.query import card_runner
-from olist_elt.dashboards.render import RenderedDashboard, render_all
+from olist_elt.dashboards.render import RenderReport, render_all
+from olist_elt.errors import OlistEltError
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings
@@ -25,13 +26,19 @@ def served_engine(settings: Settings) -> str:
     return target_for(settings).served_engine
 
 
+class CardsFailed(OlistEltError):
+    """Cards failed and settings.dashboards_on_card_failure is 'fail'."""
+
+
 def render_dashboards(
     settings: Settings,
     engine: str | None = None,
     out_dir: Path | None = None,
     directory: Path = DASHBOARDS_DIR,
-) -> list[RenderedDashboard]:
-    """Query every card on the served schema and write the static HTML dashboards."""
+) -> RenderReport:
+    """Query every card on the served schema and write the static HTML dashboards. A
+    card whose query fails is drawn as failed (its error class only) and counted; with
+    dashboards_on_card_failure 'fail', CardsFailed is raised after the pages are written."""
     engine = engine or served_engine(settings)
     source = (
         f"DuckDB {settings.warehouse_path}"
@@ -42,13 +49,22 @@ def render_dashboards(
     if settings.apis == "off":
         unavailable = frozenset(f"gold.{m}" for m in api_models())
     with card_runner(settings, engine) as run:
-        return render_all(
-            load_dashboards(directory),
-            run,
-            out_dir or settings.dashboards_out,
-            source,
-            unavailable,
+        report = RenderReport(
+            render_all(
+                load_dashboards(directory),
+                run,
+                out_dir or settings.dashboards_out,
+                source,
+                unavailable,
+            )
         )
+    if report.failed_cards and settings.dashboards_on_card_failure == "fail":
+        failed = "; ".join(e for page in report for e in page.errors)
+        raise CardsFailed(
+            f"{report.failed_cards} dashboard card(s) failed: {failed} (set "
+            "OLIST_DASHBOARDS_ON_CARD_FAILURE=warn to publish the pages anyway)"
+        )
+    return report
 
 
 def sync_dashboards(settings: Settings, directory: Path = DASHBOARDS_DIR) -> SyncReport:

@@ -6,6 +6,7 @@ updated in place; a card no longer defined is archived."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from olist_elt.dashboards.model import METABASE_DISPLAY, Card, Dashboard
+from olist_elt.dashboards.metabase_shapes import (
+    filter_tags,
+    parameter_shapes,
+    placed,
+    query_text,
+    tag_shapes,
+)
+from olist_elt.dashboards.model import METABASE_DISPLAY, Card, Dashboard, Filter
 from olist_elt.errors import OlistEltError
 
 log = logging.getLogger(__name__)
@@ -92,8 +100,22 @@ def _status(resp: httpx.Response) -> str | None:
         return None
 
 
-def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, Any]:
-    """The card as Metabase stores it (the fields a sync compares and writes)."""
+def card_payload(
+    card: Card, database_id: int, collection_id: int, filters: list[Filter] | None = None
+) -> dict[str, Any]:
+    """The card as Metabase stores it (the fields a sync compares and writes): its SQL
+    aggregated by x, with a template tag and an optional clause per filter it takes."""
+    tags = filter_tags(card.applied(filters or [])) if card.y else []
+    where = " ".join(["true", *(t.clause() for t in tags)]) if tags else ""
+    template_tags = {
+        t.name: {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"olist-elt/{card.title}/{t.name}")),
+            "name": t.name,
+            "display-name": t.label,
+            "type": t.tag_type,
+        }
+        for t in tags
+    }
     settings: dict[str, Any] = {}
     if card.x and card.chart != "pie":
         settings["graph.dimensions"] = [card.x]
@@ -107,7 +129,7 @@ def card_payload(card: Card, database_id: int, collection_id: int) -> dict[str, 
         "display": METABASE_DISPLAY[card.chart],
         "dataset_query": {
             "type": "native",
-            "native": {"query": card.sql.strip(), "template-tags": {}},
+            "native": {"query": card.aggregate_sql(where), "template-tags": template_tags},
             "database": database_id,
         },
         "visualization_settings": settings,
@@ -198,7 +220,7 @@ class MetabaseSync:
         for dashboard in dashboards:
             for card in dashboard.cards:
                 name = card.title
-                wanted = card_payload(card, database_id, collection_id)
+                wanted = card_payload(card, database_id, collection_id, dashboard.filters)
                 if name in card_ids:
                     raise MetabaseError(f"card title {name!r} is used by two dashboards")
                 if name in cards:
@@ -239,14 +261,28 @@ class MetabaseSync:
     def _layout(
         self, board_id: int, dashboard: Dashboard, card_ids: dict[str, int], report: SyncReport
     ) -> None:
-        """Put every card at its position; PUT only when the layout differs."""
+        """Put every card at its position, the filters as dashboard parameters wired to
+        each card's template tags; PUT (the whole set of dashcards) only when the
+        layout, the filters or the description differ."""
         board = self._call("get", f"/api/dashboard/{board_id}")
         current = board.get("dashcards") or board.get("ordered_cards") or []
         by_card = {d.get("card_id"): d for d in current}
+        tags = filter_tags(dashboard.filters)
+        parameters = [
+            {
+                "id": t.parameter_id(dashboard),
+                "name": t.label,
+                "slug": t.name,
+                "type": t.parameter_type,
+                "sectionId": t.parameter_type.split("/")[0],
+            }
+            for t in tags
+        ]
         wanted = []
         for i, card in enumerate(dashboard.cards, start=1):
             p = card.position
             card_id = card_ids[card.title]
+            applied = filter_tags(card.applied(dashboard.filters)) if card.y else []
             wanted.append(
                 {
                     "id": by_card[card_id]["id"] if card_id in by_card else -i,
@@ -255,22 +291,33 @@ class MetabaseSync:
                     "col": p.col,
                     "size_x": p.width,
                     "size_y": p.height,
-                    "parameter_mappings": [],
+                    "parameter_mappings": [
+                        {
+                            "parameter_id": t.parameter_id(dashboard),
+                            "card_id": card_id,
+                            "target": ["variable", ["template-tag", t.name]],
+                        }
+                        for t in applied
+                    ],
                     "visualization_settings": {},
                 }
             )
-        placed = {
-            (d.get("card_id"), d.get("row"), d.get("col"), d.get("size_x"), d.get("size_y"))
-            for d in current
-        }
-        target = {(w["card_id"], w["row"], w["col"], w["size_x"], w["size_y"]) for w in wanted}
-        if placed == target and board.get("description") == (dashboard.description or None):
+        if (
+            {placed(d) for d in current} == {placed(w) for w in wanted}
+            and len(current) == len(wanted)
+            and parameter_shapes(board.get("parameters")) == parameter_shapes(parameters)
+            and board.get("description") == (dashboard.description or None)
+        ):
             report.unchanged.append(f"dashboard {dashboard.name}")
             return
         self._call(
             "put",
             f"/api/dashboard/{board_id}",
-            json={"description": dashboard.description or None, "dashcards": wanted},
+            json={
+                "description": dashboard.description or None,
+                "parameters": parameters,
+                "dashcards": wanted,
+            },
         )
         report.updated.append(f"dashboard {dashboard.name}")
 
@@ -278,11 +325,13 @@ class MetabaseSync:
 def _card_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether a stored card differs from the definition in any field we own."""
     native = (existing.get("dataset_query") or {}).get("native") or {}
+    want = wanted["dataset_query"]["native"]
     return (
         existing.get("name") != wanted["name"]
         or existing.get("description") != wanted["description"]
         or existing.get("display") != wanted["display"]
-        or native.get("query") != wanted["dataset_query"]["native"]["query"]
+        or query_text(native.get("query")) != query_text(want["query"])
+        or tag_shapes(native.get("template-tags")) != tag_shapes(want["template-tags"])
         or (existing.get("dataset_query") or {}).get("database")
         != wanted["dataset_query"]["database"]
         or (existing.get("visualization_settings") or {}) != wanted["visualization_settings"]

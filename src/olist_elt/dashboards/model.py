@@ -15,6 +15,8 @@ from olist_elt.settings import REPO_ROOT
 GRID_COLUMNS = 24  # Metabase's dashboard grid
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 Chart = Literal["number", "table", "bar", "row", "line", "pie", "scatter"]
+FORMATS = ("brl", "percent", "integer", "number", "date", "month", "datetime", "text")
+Format = Literal["brl", "percent", "integer", "number", "date", "month", "datetime", "text"]
 # Metabase's name for each chart type.
 METABASE_DISPLAY = {
     "number": "scalar",
@@ -57,8 +59,48 @@ class Position(BaseModel):
         }
 
 
+class Filter(BaseModel):
+    """A dashboard filter: every filtered card's SQL returns this column (its grain),
+    and the page (or Metabase) keeps the rows whose value the analyst picked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    label: str = Field(min_length=1)
+    kind: Literal["month_range", "choice"]
+    value_labels: dict[str, str] = Field(
+        default_factory=dict, description="Names shown for codes (SP -> São Paulo)"
+    )
+
+
+class Measure(BaseModel):
+    """How a value column is re-aggregated over the rows a filter keeps: the sum of a
+    grain column, or the ratio of two sums (times scale: 100 for a percent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sum: str | None = None
+    ratio: tuple[str, str] | None = None
+    scale: float = 1.0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Measure:
+        if (self.sum is None) == (self.ratio is None):
+            raise ValueError("a measure is either sum: <column> or ratio: [numerator, denominator]")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """The grain columns it reads."""
+        return [self.sum] if self.sum else list(self.ratio or ())
+
+
 class Card(BaseModel):
-    """One question: SQL on the served schemas, a chart type and a place."""
+    """One question: SQL on the served schemas, a chart type and a place.
+
+    On a dashboard with filters the SQL returns rows at the filters' grain (one
+    column per filter, x, and additive columns); the page and Metabase aggregate them
+    by x with the card's measures. Every shown value declares its format."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,14 +109,86 @@ class Card(BaseModel):
     chart: Chart
     sql: str = Field(min_length=1)
     x: str | None = Field(None, description="Column on the x axis (or the pie's labels)")
-    y: list[str] = Field(default_factory=list, description="Value columns")
+    y: list[str] = Field(default_factory=list, description="Value columns (measures)")
+    measures: dict[str, Measure] = Field(
+        default_factory=dict, description="How each y is aggregated; default: its sum"
+    )
+    formats: dict[str, Format] = Field(
+        default_factory=dict, description="The format of every value shown (and of x)"
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Legend names of y")
+    value_labels: dict[str, str] = Field(
+        default_factory=dict, description="Names shown for x values (credit_card -> Credit card)"
+    )
+    x_title: str | None = None
+    y_title: str | None = None
+    sort: Literal["x", "value_desc", "sql"] = Field(
+        "x", description="Groups by x, by the first value (largest first), or as the SQL"
+    )
+    limit: int | None = Field(None, ge=1)
+    unfiltered: list[str] = Field(
+        default_factory=list, description="Filters that do not apply (said on the card)"
+    )
+    may_be_zero: list[str] = Field(
+        default_factory=list,
+        description="Series that are rightly all zero (failures in a healthy run)",
+    )
+    period: Literal["month"] | None = Field(
+        None, description="x is a month: a partial last month is marked"
+    )
     position: Position
 
     @model_validator(mode="after")
     def _axes(self) -> Card:
         if self.chart in ("bar", "row", "line", "pie", "scatter") and (not self.x or not self.y):
             raise ValueError(f"a {self.chart} chart needs x and y")
+        if self.chart == "number" and len(self.y) > 1:
+            raise ValueError("a number card shows one value (y: [one column])")
+        missing = [c for c in self.y if c not in self.formats]
+        if missing:
+            raise ValueError(
+                f"card {self.title!r}: no format for {', '.join(missing)} "
+                f"(formats: {{column: {' | '.join(FORMATS)}}})"
+            )
+        if self.chart in ("bar", "row", "line", "pie", "scatter") and not (
+            self.x_title or self.chart == "pie"
+        ):
+            raise ValueError(f"card {self.title!r}: a {self.chart} chart needs x_title")
+        if self.chart in ("bar", "row", "line", "scatter") and not self.y_title:
+            raise ValueError(f"card {self.title!r}: a {self.chart} chart needs y_title")
         return self
+
+    def measure(self, column: str) -> Measure:
+        """The measure of a value column (its sum unless declared)."""
+        return self.measures.get(column) or Measure(sum=column)
+
+    def aggregate_sql(self, where: str = "") -> str:
+        """The card's SQL aggregated by x with its measures (what Metabase runs; the
+        static page does the same in the browser); where filters the grain rows."""
+        if not self.y:
+            return self.sql.strip()
+        parts = [self.x] if self.x else []
+        for y in self.y:
+            m = self.measure(y)
+            scale = "" if m.scale == 1 else f"{m.scale!r} * "
+            if m.sum:
+                parts.append(f"{scale}sum({m.sum}) as {y}")
+            else:
+                num, den = m.ratio or ("", "")
+                parts.append(f"{scale or '1.0 * '}sum({num}) / nullif(sum({den}), 0) as {y}")
+        sql = f"select {', '.join(parts)}\nfrom (\n{self.sql.strip()}\n) as grain"
+        if where:
+            sql += f"\nwhere {where}"
+        if self.x:
+            order = f"{self.y[0]} desc" if self.sort == "value_desc" else self.x
+            sql += f"\ngroup by {self.x}\norder by {order}"
+        if self.limit:
+            sql += f"\nlimit {self.limit}"
+        return sql
+
+    def applied(self, filters: list[Filter]) -> list[Filter]:
+        """The dashboard's filters this card is filtered by."""
+        return [f for f in filters if f.column not in self.unfiltered]
 
     @property
     def relations(self) -> set[str]:
@@ -89,6 +203,10 @@ class Dashboard(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
+    filters: list[Filter] = Field(default_factory=list)
+    period_end_sql: str | None = Field(
+        None, description="SQL returning the last day of data (marks a partial last period)"
+    )
     cards: list[Card] = Field(min_length=1)
     slug: str = ""
 
@@ -103,6 +221,11 @@ class Dashboard(BaseModel):
                 if cell in taken:
                     raise ValueError(f"cards {taken[cell]!r} and {card.title!r} overlap")
                 taken[cell] = card.title
+        columns = {f.column for f in self.filters}
+        for card in self.cards:
+            unknown = set(card.unfiltered) - columns
+            if unknown:
+                raise ValueError(f"card {card.title!r}: unfiltered names no filter {unknown}")
         return self
 
     @property

@@ -17,7 +17,13 @@ from olist_elt.settings import Settings
 
 
 class CardQueryError(OlistEltError):
-    """A card's SQL failed on the served schema."""
+    """A card's SQL failed on the served schema. The message is the engine's error
+    class (and SQLSTATE) only: an engine's message can quote a row value."""
+
+    def __init__(self, error_class: str, sqlstate: str | None = None) -> None:
+        self.error_class = error_class
+        self.sqlstate = sqlstate
+        super().__init__(f"{error_class} (SQLSTATE {sqlstate})" if sqlstate else error_class)
 
 
 @dataclass
@@ -59,10 +65,14 @@ def card_runner(settings: Settings, engine: str) -> Iterator[Runner]:
             pg.read_only = True
 
             def run_postgres(sql: str) -> CardResult:
-                cur = pg.execute(sql)  # type: ignore[arg-type]
-                rows = cur.fetchall()
-                pg.rollback()
-                return CardResult([d.name for d in cur.description or []], rows)
+                # Rolled back whether it worked or not: a failed statement leaves the
+                # transaction aborted, and every later card would fail with it.
+                try:
+                    cur = pg.execute(sql)  # type: ignore[arg-type]
+                    rows = cur.fetchall()
+                    return CardResult([d.name for d in cur.description or []], rows)
+                finally:
+                    pg.rollback()
 
             yield _named(run_postgres)
     else:
@@ -70,12 +80,15 @@ def card_runner(settings: Settings, engine: str) -> Iterator[Runner]:
 
 
 def _named(run: Runner) -> Runner:
-    """Errors name the engine's message, not a stack trace."""
+    """Errors name the engine's error class, never its message (which can quote a
+    value from a row) nor a stack trace."""
 
     def wrapped(sql: str) -> CardResult:
         try:
             return run(sql)
-        except (duckdb.Error, psycopg.Error) as exc:
-            raise CardQueryError(f"{type(exc).__name__}: {exc}".strip()) from None
+        except psycopg.Error as exc:
+            raise CardQueryError(type(exc).__name__, exc.sqlstate) from None
+        except duckdb.Error as exc:
+            raise CardQueryError(type(exc).__name__) from None
 
     return wrapped

@@ -302,8 +302,10 @@ def verify_served(ctx: RunContext, decision: Plan) -> None:
 
 def render(ctx: RunContext) -> None:
     """Last step: the static HTML dashboards from the served gold. A card that fails is
-    reported (and fails the step), but does not undo a good publication."""
-    from olist_elt.dashboards.commands import render_dashboards
+    drawn as failed and counted; it warns (the default) or, with
+    OLIST_DASHBOARDS_ON_CARD_FAILURE=fail, fails the run after the pages are written.
+    Neither undoes a good publication."""
+    from olist_elt.dashboards.commands import CardsFailed, render_dashboards
     from olist_elt.ops.operate import write_history
 
     write_history(ctx.target, ctx.summary)  # the Operations page shows this run too
@@ -317,6 +319,8 @@ def render(ctx: RunContext) -> None:
                 lambda p: sum(page.charts for page in p),
             )
         )
+    except CardsFailed:
+        raise  # OLIST_DASHBOARDS_ON_CARD_FAILURE=fail: the pages are written, the run fails
     except OlistEltError as exc:
         ctx.summary.failing_step = ctx.summary.failing_kind = None  # reported, not fatal
         log.warning("dashboards not rendered: %s", exc)
@@ -329,4 +333,5 @@ def render(ctx: RunContext) -> None:
         "index": str(settings.dashboards_out / "index.html"),
         "pages": [str(page.path) for page in pages],
         "errors": errors,
+        "failed_cards": pages.failed_cards,
     }

@@ -2,8 +2,10 @@
 
 dbt-spark's session method calls `SparkSession.builder.getOrCreate()`, so the session
 made here, with the lake as its warehouse folder and the PII key's pads in its conf, is
-the one dbt uses. The pads are read by the masking macros as `${olist.pii_ipad}` at
-parse time; they never appear in compiled SQL or dbt artifacts.
+the one dbt uses. The pads are read by the masking macros as `${spark.olist.pii_ipad}`
+when Spark parses the statement; they never appear in compiled SQL or dbt artifacts.
+The standalone cluster (`transform/spark_cluster.py`) runs with the same settings
+(`spark_conf`) and gets the pads from a conf file only its owner can read.
 """
 
 from __future__ import annotations
@@ -16,13 +18,39 @@ from olist_elt.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-IPAD_CONF = "olist.pii_ipad"
-OPAD_CONF = "olist.pii_opad"
+# Spark keeps only `spark.*` keys from a conf file or `--conf`, so the pads are
+# `spark.` keys. (Not redacted: Spark's redaction also rewrites `${...}` substitution,
+# which would hash every key with the text "*********(redacted)". The UI that would
+# list them is off.)
+IPAD_CONF = "spark.olist.pii_ipad"
+OPAD_CONF = "spark.olist.pii_opad"
 
 
 def spark_warehouse_dir(settings: Settings) -> str:
     """Where Spark writes the bronze and silver parquet tables: inside the lake."""
     return str(settings.lake_dir / "spark")
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings of every olist-elt Spark, in-process session or cluster."""
+    warehouse = spark_warehouse_dir(settings)
+    metastore = f"{warehouse}/_metastore"
+    return {
+        "spark.sql.warehouse.dir": warehouse,
+        # A Derby metastore kept with the tables, so a later run (or `--select
+        # silver`) finds bronze. Embedded Derby admits one JVM at a time: the
+        # session and the cluster take turns on a lake.
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore}/db;create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.sources.default": "parquet",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
 
 
 def spark_session(settings: Settings) -> SparkSession:
@@ -32,28 +60,11 @@ def spark_session(settings: Settings) -> SparkSession:
     from olist_elt.transform.duckdb_plugin import pii_pads
 
     os.environ.setdefault("PYSPARK_PYTHON", "python3")
-    warehouse = spark_warehouse_dir(settings)
-    metastore = f"{warehouse}/_metastore"
-    spark = (
-        SparkSession.builder.appName("olist-elt")
-        .master(settings.spark_master)
-        .config("spark.driver.memory", settings.spark_driver_memory)
-        .config("spark.sql.warehouse.dir", warehouse)
-        # A Derby metastore kept with the tables, so a later run (or `--select
-        # silver`) finds bronze; the Thrift Server of docker-compose has its own.
-        .config("spark.sql.catalogImplementation", "hive")
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={metastore}/db;create=true",
-        )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore}")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
-        .config("spark.sql.sources.default", "parquet")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.appName("olist-elt").master(settings.spark_master)
+    builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     ipad, opad = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
     spark.conf.set(IPAD_CONF, ipad.hex())

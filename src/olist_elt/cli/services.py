@@ -32,25 +32,21 @@ def warehouse_roles(verbose: Verbose = False) -> None:
 
 @spark_app.command("pads")
 def spark_pads(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for pii_ipad and pii_opad")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for spark_thrift.conf")],
     verbose: Verbose = False,
 ) -> None:
-    """Write the PII key's HMAC pads as secret files (mode 600) for a Spark Thrift
-    Server (docker-compose's spark-thrift reads them as conf, never as SQL)."""
+    """Write spark_thrift.conf (mode 600) for docker-compose's Thrift Server: the Spark
+    settings the session and `spark up` use, with the PII key's HMAC pads (read as conf,
+    never as SQL or a command-line argument)."""
     settings = setup(verbose)
-    from olist_elt.transform.duckdb_plugin import pii_pads
+    from olist_elt.transform.spark import engine_conf, pads_conf, write_conf_file
 
     try:
-        pads = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
+        conf = {**engine_conf(settings), **pads_conf(settings)}
     except OlistEltError as exc:
         fail(exc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, pad in zip(("pii_ipad", "pii_opad"), pads, strict=True):
-        path = out_dir / name
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(pad.hex())
-    out.print(f"wrote {out_dir / 'pii_ipad'} and {out_dir / 'pii_opad'} (mode 600)")
+    write_conf_file(out_dir / "spark_thrift.conf", conf)
+    out.print(f"wrote {out_dir / 'spark_thrift.conf'} (mode 600)")
 
 
 Workers = Annotated[

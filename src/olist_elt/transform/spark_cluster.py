@@ -23,7 +23,7 @@ from pathlib import Path
 
 from olist_elt.errors import OlistEltError
 from olist_elt.settings import Settings
-from olist_elt.transform.spark import IPAD_CONF, OPAD_CONF, spark_conf
+from olist_elt.transform.spark import pads_conf, spark_conf, write_conf_file, write_private
 
 LOOPBACK = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -31,7 +31,9 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 STOP_SECONDS = 30.0
 # Spark's log4j2 defaults, quieter: the Thrift Server logs each statement after
-# variable substitution (the pads included), so its operations log only warnings.
+# variable substitution (the pads included) at INFO, and a failed statement's error
+# (a parse error quotes the SQL) at ERROR: its statement log is off. dbt still gets
+# the error over thrift.
 LOG4J2 = """\
 rootLogger.level = warn
 rootLogger.appenderRef.stdout.ref = console
@@ -42,6 +44,8 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 logger.thrift.name = org.apache.spark.sql.hive.thriftserver
 logger.thrift.level = warn
+logger.statement.name = org.apache.spark.sql.hive.thriftserver.SparkExecuteStatementOperation
+logger.statement.level = off
 logger.hive.name = org.apache.hive.service
 logger.hive.level = warn
 logger.started.name = org.apache.spark.deploy
@@ -127,28 +131,13 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, created so from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-
-
 def write_conf(settings: Settings, conf_dir: Path) -> None:
     """spark-defaults.conf (the session's settings and the pads, mode 600) and a
     quiet log4j2.properties: the SPARK_CONF_DIR of every cluster process."""
-    from olist_elt.transform.duckdb_plugin import pii_pads
-
-    ipad, opad = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
-    conf = {
-        **spark_conf(settings),
-        IPAD_CONF: ipad.hex(),
-        OPAD_CONF: opad.hex(),
-    }
-    _write_private(conf_dir / "spark-defaults.conf", "".join(f"{k} {v}\n" for k, v in conf.items()))
-    _write_private(conf_dir / "log4j2.properties", LOG4J2)
+    write_conf_file(
+        conf_dir / "spark-defaults.conf", {**spark_conf(settings), **pads_conf(settings)}
+    )
+    write_private(conf_dir / "log4j2.properties", LOG4J2)
 
 
 def read_state(settings: Settings) -> ClusterState | None:

@@ -10,15 +10,19 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
+from olist_elt.cli import app
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
+from olist_elt.targets import target_for
 from olist_elt.transform.duckdb_plugin import pii_pads
 from olist_elt.transform.parity import compare_layer
 from olist_elt.transform.spark import spark_tables, spark_warehouse_dir
 from olist_elt.transform.spark_cluster import (
     ClusterState,
+    SparkClusterError,
     cluster_dir,
     group_members,
     start_cluster,
@@ -26,8 +30,6 @@ from olist_elt.transform.spark_cluster import (
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import _free_port, pg_workspace
-
-pytestmark = pytest.mark.slow
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
 
@@ -80,6 +82,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+@pytest.mark.slow
 def test_thrift_target_builds_bronze_and_silver_on_the_cluster_and_gold_on_postgres(
     cluster_runs: Runs,
 ) -> None:
@@ -97,6 +100,7 @@ def test_thrift_target_builds_bronze_and_silver_on_the_cluster_and_gold_on_postg
     assert gold_row_counts(login(settings, "loader")) == local.layer_rows["gold"]
 
 
+@pytest.mark.slow
 def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
     settings = cluster_runs[0]
     tables = _tables(settings, "silver")
@@ -109,6 +113,7 @@ def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
     assert all(duck.rows > 0 for duck, _ in fingerprints.values())
 
 
+@pytest.mark.slow
 def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) -> None:
     settings, state, _, _ = cluster_runs
     pads = [p.hex().encode() for p in pii_pads(settings.vault_path, settings.vault_key_file, None)]
@@ -123,6 +128,7 @@ def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) 
         assert not any(pad in log.read_bytes() for pad in pads), f"a pad in {log.name}"
 
 
+@pytest.mark.slow
 def test_spark_down_stops_every_process_the_cluster_started(cluster_runs: Runs) -> None:
     settings, state, _, _ = cluster_runs
     # The worker's executors run in the worker's process group.
@@ -131,3 +137,25 @@ def test_spark_down_stops_every_process_the_cluster_started(cluster_runs: Runs) 
     assert stopped == ["thrift", "worker-1", "master"]
     assert all(not group_members(proc.pid) for proc in state.processes)
     assert not (cluster_dir(settings) / "cluster.json").exists()
+
+
+def test_thrift_target_without_a_server_tells_the_operator_to_start_one(
+    workspace: Settings,
+) -> None:
+    settings = workspace.model_copy(update={"target": "spark_thrift", "spark_port": _free_port()})
+    target = target_for(settings)
+    with pytest.raises(SparkClusterError, match="olist-elt spark up"):
+        target.start()
+
+
+def test_spark_status_and_down_without_a_cluster_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLIST_HOME", str(tmp_path))
+    monkeypatch.setenv("OLIST_SPARK_PORT", str(_free_port()))
+    status = CliRunner().invoke(app, ["spark", "status"])
+    assert status.exit_code == 1
+    assert "no answer" in status.output
+    down = CliRunner().invoke(app, ["spark", "down"])
+    assert down.exit_code == 0
+    assert "no spark cluster was running" in down.output

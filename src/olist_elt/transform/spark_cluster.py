@@ -228,7 +228,6 @@ def start_cluster(settings: Settings) -> ClusterState:
     write_conf(settings, base / "conf")
     master_url = f"spark://{LOOPBACK}:{s.spark_master_port}"
     launcher = _Launcher(settings)
-    state = ClusterState(master_url, LOOPBACK, s.spark_port, ())
     try:
         launcher.spark_class(
             "master", MASTER_CLASS, "--host", LOOPBACK, "--port", str(s.spark_master_port),

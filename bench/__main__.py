@@ -131,31 +131,44 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
 
 
 SPARK_LAYERS = """
-import json, time
+import json, sys, time
 from olist_elt.settings import load_settings
 from olist_elt.targets import target_for
-settings = load_settings(target="spark")
+from olist_elt.transform.spark_cluster import start_cluster, stop_cluster
+settings = load_settings(target=sys.argv[1])
 target = target_for(settings)
-t0 = time.perf_counter()
-target.start()
-out = {"session_s": round(time.perf_counter() - t0, 2)}
-target.lake_dbt.parse()
-for layer in ("bronze", "silver"):
+cluster = settings.target == "spark_thrift"
+try:
     t0 = time.perf_counter()
-    target.build(layer, full_refresh=True)
-    out[layer + "_s"] = round(time.perf_counter() - t0, 2)
+    if cluster:
+        start_cluster(settings)
+    target.start()
+    out = {"start_s": round(time.perf_counter() - t0, 2)}
+    target.lake_dbt.parse()
+    for layer in ("bronze", "silver"):
+        t0 = time.perf_counter()
+        target.build(layer, full_refresh=True)
+        out[layer + "_s"] = round(time.perf_counter() - t0, 2)
+finally:
+    if cluster:
+        stop_cluster(settings)
 print(json.dumps(out))
 """
 
 
-def spark_layers(env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """Bronze and silver (models and tests, full refresh) on the spark target's
-    in-process session, from the raw zone the full run left, in a fresh process."""
+def spark_layers(env: dict[str, str], cwd: Path, target: str = "spark") -> dict[str, Any]:
+    """Bronze and silver (models and tests, full refresh) from the raw zone the full
+    run left, in a fresh process: on the spark target's in-process session, or on a
+    loopback cluster started (and stopped) for it (spark_thrift); start-up apart."""
     done = subprocess.run(
-        [sys.executable, "-c", SPARK_LAYERS], env=env, cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", SPARK_LAYERS, target],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
-        raise SystemExit(f"spark layers failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{target} layers failed:\n{done.stderr[-3000:]}")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["bronze_silver_s"] = round(out["bronze_s"] + out["silver_s"], 2)
     return out
@@ -188,6 +201,7 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
             steps["dbt build bronze"]["wall_s"] + steps["dbt build silver"]["wall_s"], 2
         ),
         "spark": spark_layers(env, work) if spark else None,
+        "spark_cluster": spark_layers(env, work, "spark_thrift") if spark else None,
     }
     return {
         "layers": layers,
@@ -213,8 +227,10 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
         "",
         f"Machine: {result['machine']}. Every run is a fresh `olist-elt run` process,",
         "all gates on. Bronze + silver (models and their tests) on DuckDB come from the",
-        "full run; on Spark (`--spark`: in-process session, `local[2]`) from a full refresh",
-        "of the same raw zone in a fresh process.",
+        "full run; on Spark (`--spark`: the in-process session, `local[2]`, and a loopback",
+        "cluster of one master, OLIST_SPARK_WORKERS workers and the Thrift Server) from a",
+        "full refresh of the same raw zone in a fresh process; session or cluster start-up",
+        "apart.",
         "",
         "| scale | source rows | CSV MiB | floor s | full run s | × floor | rows/s | "
         "peak MiB | no new data s (%) | one day s (%) | previous full run s |",
@@ -230,13 +246,21 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
             f"({s['no_new_data_pct']}%) | {s['one_day_run']['wall_s']} ({s['one_day_pct']}%) | "
             f"{prev['full_run']['wall_s'] if prev else '-'} |"
         )
-    lines += ["", "| scale | DuckDB bronze+silver s | Spark bronze+silver s | Spark session s |"]
-    lines += ["|---|---|---|---|"]
+    lines += [
+        "",
+        "| scale | DuckDB bronze+silver s | session bronze+silver s | session start s "
+        "| cluster bronze+silver s | cluster start s |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in result["scales"]:
-        spark = (s.get("layers") or {}).get("spark") or {}
+        layers = s.get("layers") or {}
+        session = layers.get("spark") or {}
+        cluster = layers.get("spark_cluster") or {}
         lines.append(
-            f"| {s['scale']:g} | {(s.get('layers') or {}).get('duckdb_bronze_silver_s', '-')} "
-            f"| {spark.get('bronze_silver_s', '-')} | {spark.get('session_s', '-')} |"
+            f"| {s['scale']:g} | {layers.get('duckdb_bronze_silver_s', '-')} "
+            f"| {session.get('bronze_silver_s', '-')} "
+            f"| {session.get('start_s', session.get('session_s', '-'))} "
+            f"| {cluster.get('bronze_silver_s', '-')} | {cluster.get('start_s', '-')} |"
         )
     for s in result["scales"]:
         lines += [
@@ -262,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
     parser.add_argument(
-        "--spark", action="store_true", help="also time bronze+silver on the spark target"
+        "--spark",
+        action="store_true",
+        help="also time bronze+silver on the Spark session and a loopback cluster",
     )
     args = parser.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",")]

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         default_factory=project_home,
         description="Project home: relative paths and .env are taken from here",
     )
-    target: Literal["local", "spark", "warehouse"] = "local"
+    target: Literal["local", "spark", "spark_thrift", "warehouse"] = "local"
     source: str | None = Field(
         None,
         description="Folder, .zip or URL of the Olist CSVs for `run` and the flows;"
@@ -109,6 +109,22 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[2]", description="Spark master of the spark target's session")
     spark_driver_memory: str = Field("2g", pattern=r"^[0-9]+[mgMG]$")
     spark_shuffle_partitions: int = Field(4, ge=1, le=10000)
+    spark_host: str = Field(
+        "127.0.0.1", description="Spark Thrift Server of the spark_thrift target (dbt connects)"
+    )
+    spark_port: int = Field(10000, ge=1, le=65535, description="Its Thrift port")
+    spark_user: str = Field("olist", description="User name dbt gives the Thrift Server")
+    spark_master_port: int = Field(
+        7077, ge=1, le=65535, description="Master port of `olist-elt spark up` (loopback)"
+    )
+    spark_workers: int = Field(1, ge=1, le=16, description="Workers `olist-elt spark up` starts")
+    spark_worker_cores: int = Field(2, ge=1, le=256, description="Cores each worker offers")
+    spark_worker_memory: str = Field(
+        "2g", pattern=r"^[0-9]+[mgMG]$", description="Memory each worker offers its executors"
+    )
+    spark_start_seconds: float = Field(
+        180, gt=0, description="How long `olist-elt spark up` waits for the Thrift port"
+    )
     metabase_url: str = "http://127.0.0.1:3000"
     metabase_user: str = Field(
         "admin@olist-elt.local",

@@ -28,7 +28,7 @@
 
 {% macro spark__pseudonymize(column) -%}
     sha2(concat(
-        unhex('${olist.pii_opad}'),
-        unhex(sha2(concat(unhex('${olist.pii_ipad}'), encode({{ column }}, 'UTF-8')), 256))
+        unhex('${spark.olist.pii_opad}'),
+        unhex(sha2(concat(unhex('${spark.olist.pii_ipad}'), encode({{ column }}, 'UTF-8')), 256))
     ), 256)
 {%- endmacro %}

@@ -41,8 +41,9 @@ def run(
     target: Annotated[
         str | None,
         typer.Option(
-            help="local (all on DuckDB), warehouse (gold on PostgreSQL) or spark "
-            "(bronze and silver on Spark, gold on PostgreSQL)"
+            help="local (all on DuckDB), warehouse (gold on PostgreSQL), spark "
+            "(bronze and silver on an in-process Spark, gold on PostgreSQL) or "
+            "spark_thrift (the same on a Spark Thrift Server: `olist-elt spark up`)"
         ),
     ] = None,
     full_rebuild: Annotated[

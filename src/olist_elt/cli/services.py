@@ -1,4 +1,4 @@
-"""`warehouse roles|env` and `spark pads`: set-up of the services the targets use."""
+"""`warehouse roles|env` and `spark pads|up|down|status`: the services the targets use."""
 
 from __future__ import annotations
 
@@ -57,25 +57,72 @@ def warehouse_env(verbose: Verbose = False) -> None:
 
 @spark_app.command("pads")
 def spark_pads(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for pii_ipad and pii_opad")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for spark_thrift.conf")],
     verbose: Verbose = False,
 ) -> None:
-    """Write the PII key's HMAC pads as secret files (mode 600) for a Spark Thrift
-    Server (docker-compose's spark-thrift reads them as conf, never as SQL)."""
+    """Write spark_thrift.conf (mode 600) for docker-compose's Thrift Server: the Spark
+    settings the session and `spark up` use, with the PII key's HMAC pads (read as conf,
+    never as SQL or a command-line argument)."""
     settings = setup(verbose)
-    from olist_elt.transform.duckdb_plugin import pii_pads
+    from olist_elt.transform.spark import engine_conf, pads_conf, write_conf_file
 
     try:
-        pads = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
+        conf = {**engine_conf(settings), **pads_conf(settings)}
     except OlistEltError as exc:
         fail(exc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, pad in zip(("pii_ipad", "pii_opad"), pads, strict=True):
-        path = out_dir / name
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(pad.hex())
-    out.print(f"wrote {out_dir / 'pii_ipad'} and {out_dir / 'pii_opad'} (mode 600)")
+    write_conf_file(out_dir / "spark_thrift.conf", conf)
+    out.print(f"wrote {out_dir / 'spark_thrift.conf'} (mode 600)")
+
+
+Workers = Annotated[
+    int | None, typer.Option(help="Workers to start (default OLIST_SPARK_WORKERS)", min=1)
+]
+
+
+@spark_app.command("up")
+def spark_up(workers: Workers = None, verbose: Verbose = False) -> None:
+    """Start a standalone master, workers and a Thrift Server on the loopback, from the
+    installed pyspark (the spark_thrift target's cluster); wait until it answers."""
+    settings = setup(verbose, spark_workers=workers)
+    from olist_elt.transform.spark_cluster import cluster_dir, start_cluster
+
+    try:
+        state = start_cluster(settings)
+    except OlistEltError as exc:
+        fail(exc)
+    out.print(
+        f"spark cluster up: master {state.master_url}, "
+        f"{sum(p.role.startswith('worker') for p in state.processes)} worker(s), "
+        f"Thrift Server {state.thrift_host}:{state.thrift_port}; "
+        f"logs in {cluster_dir(settings) / 'logs'}"
+    )
+
+
+@spark_app.command("down")
+def spark_down(verbose: Verbose = False) -> None:
+    """Stop the cluster `spark up` started under this lake (only its processes)."""
+    settings = setup(verbose)
+    from olist_elt.transform.spark_cluster import stop_cluster
+
+    try:
+        stopped = stop_cluster(settings)
+    except OlistEltError as exc:
+        fail(exc)
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "no spark cluster was running")
+
+
+@spark_app.command("status")
+def spark_status(verbose: Verbose = False) -> None:
+    """Which cluster processes live and whether the Thrift Server answers (exit 1 if not up)."""
+    settings = setup(verbose)
+    from olist_elt.transform.spark_cluster import cluster_status
+
+    status = cluster_status(settings)
+    for role, alive in status.running.items():
+        out.print(f"{role}: {'running' if alive else 'stopped'}")
+    out.print(f"thrift {status.thrift}: {'answers' if status.thrift_answers else 'no answer'}")
+    if not status.up:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,12 +11,13 @@ from olist_elt.settings import Settings
 from olist_elt.targets.base import LAYERS, Target, build_layer
 from olist_elt.targets.local import LocalTarget
 from olist_elt.targets.postgres import WarehouseTarget
-from olist_elt.targets.spark import SparkTarget
+from olist_elt.targets.spark import SparkTarget, SparkThriftTarget
 
 TARGETS: dict[str, type[Target]] = {
     LocalTarget.name: LocalTarget,
     WarehouseTarget.name: WarehouseTarget,
     SparkTarget.name: SparkTarget,
+    SparkThriftTarget.name: SparkThriftTarget,
 }
 
 

@@ -43,6 +43,9 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "OLIST_VAULT_KEY_FILE": str(settings.vault_key_file),
         "OLIST_AUDIT_LOG": str(settings.audit_path),
         "OLIST_DBT_THREADS": str(settings.dbt_threads),
+        "OLIST_SPARK_HOST": settings.spark_host,
+        "OLIST_SPARK_PORT": str(settings.spark_port),
+        "OLIST_SPARK_USER": settings.spark_user,
         "DBT_PROFILES_DIR": str(settings.profiles_dir),
         **NO_TELEMETRY,
     }

@@ -1,0 +1,161 @@
+"""The spark_thrift target on a real cluster: `spark up` starts a standalone master, a
+worker and the Thrift Server from the installed pyspark; the pipeline builds bronze and
+silver there over thrift (the same rows and values as DuckDB), gold on PostgreSQL; the
+pads reach Spark through a private conf file only; `spark down` leaves no process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from olist_elt.cli import app
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
+from olist_elt.settings import Settings
+from olist_elt.targets import target_for
+from olist_elt.transform.duckdb_plugin import pii_pads
+from olist_elt.transform.parity import compare_layer
+from olist_elt.transform.spark import spark_tables, spark_warehouse_dir
+from olist_elt.transform.spark_cluster import (
+    ClusterState,
+    SparkClusterError,
+    cluster_dir,
+    group_members,
+    start_cluster,
+    stop_cluster,
+)
+from olist_elt.warehouse.postgres import gold_row_counts, login
+from tests.conftest import _free_port, pg_workspace
+
+Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
+
+
+@pytest.fixture(scope="module")
+def cluster_runs(
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, sample_dir: Path
+) -> Iterator[Runs]:
+    """The sample through the local target, then the same raw zone through spark_thrift
+    on a one-worker cluster (small memory, free loopback ports)."""
+    with pg_workspace(
+        tmp_path_factory.mktemp("spark-cluster"),
+        postgres_dsn,
+        spark_port=_free_port(),
+        spark_master_port=_free_port(),
+        spark_workers=1,
+        spark_worker_cores=2,
+        spark_worker_memory="1g",
+        spark_driver_memory="1g",
+    ) as settings:
+        local = run_pipeline(settings, sample_dir)
+        thrift_settings = settings.model_copy(update={"target": "spark_thrift"})
+        try:
+            state = start_cluster(thrift_settings)
+            thrift = run_pipeline(thrift_settings, sample_dir)
+            yield thrift_settings, state, local, thrift
+        finally:
+            stop_cluster(thrift_settings)
+
+
+def _tables(settings: Settings, schema: str) -> list[str]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "order by 1",
+                [schema],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.mark.slow
+def test_thrift_target_builds_bronze_and_silver_on_the_cluster_and_gold_on_postgres(
+    cluster_runs: Runs,
+) -> None:
+    settings, _, local, thrift = cluster_runs
+    assert thrift.outcome == "success"
+    names = [s.name for s in thrift.steps]
+    assert names.index("spark thrift server") < names.index("dbt build bronze")
+    assert "spark session" not in names
+    assert names.index("publish silver") < names.index("dbt build gold")
+    assert thrift.reconciliation["passed"]
+    for layer in ("bronze", "silver"):
+        assert spark_tables(settings, layer) == _tables(settings, layer)
+        assert thrift.layer_rows[layer] == local.layer_rows[layer]
+        assert thrift.gates[layer]["passed"] > 0 and not thrift.gates[layer]["failed"]
+    assert gold_row_counts(login(settings, "loader")) == local.layer_rows["gold"]
+
+
+@pytest.mark.slow
+def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
+    settings = cluster_runs[0]
+    tables = _tables(settings, "silver")
+    assert tables
+    fingerprints = compare_layer(
+        settings.warehouse_path, spark_warehouse_dir(settings), "silver", tables
+    )
+    differ = {t: pair for t, pair in fingerprints.items() if pair[0] != pair[1]}
+    assert not differ, differ
+    assert all(duck.rows > 0 for duck, _ in fingerprints.values())
+
+
+@pytest.mark.slow
+def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) -> None:
+    settings, state, _, _ = cluster_runs
+    pads = [p.hex().encode() for p in pii_pads(settings.vault_path, settings.vault_key_file, None)]
+    conf = cluster_dir(settings) / "conf" / "spark-defaults.conf"
+    assert conf.stat().st_mode & 0o777 == 0o600
+    assert all(pad in conf.read_bytes() for pad in pads)
+    pids = [pid for proc in state.processes for pid in group_members(proc.pid)]
+    assert len(pids) >= len(state.processes)
+    for pid in pids:
+        assert not any(pad in _cmdline(pid) for pad in pads), "a pad on a command line"
+    for log in (cluster_dir(settings) / "logs").iterdir():
+        assert not any(pad in log.read_bytes() for pad in pads), f"a pad in {log.name}"
+
+
+@pytest.mark.slow
+def test_spark_down_stops_every_process_the_cluster_started(cluster_runs: Runs) -> None:
+    settings, state, _, _ = cluster_runs
+    # The worker's executors run in the worker's process group.
+    assert len(group_members(state.processes[1].pid)) >= 2
+    stopped = stop_cluster(settings)
+    assert stopped == ["thrift", "worker-1", "master"]
+    assert all(not group_members(proc.pid) for proc in state.processes)
+    assert not (cluster_dir(settings) / "cluster.json").exists()
+
+
+def test_thrift_target_without_a_server_tells_the_operator_to_start_one(
+    workspace: Settings,
+) -> None:
+    settings = workspace.model_copy(update={"target": "spark_thrift", "spark_port": _free_port()})
+    target = target_for(settings)
+    with pytest.raises(SparkClusterError, match="olist-elt spark up"):
+        target.start()
+
+
+def test_spark_status_and_down_without_a_cluster_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLIST_HOME", str(tmp_path))
+    monkeypatch.setenv("OLIST_SPARK_PORT", str(_free_port()))
+    status = CliRunner().invoke(app, ["spark", "status"])
+    assert status.exit_code == 1
+    assert "no answer" in status.output
+    down = CliRunner().invoke(app, ["spark", "down"])
+    assert down.exit_code == 0
+    assert "no spark cluster was running" in down.output

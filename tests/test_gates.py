@@ -181,8 +181,14 @@ def test_good_objects_go_through_when_bad_ones_arrive_with_them(
 ) -> None:
     before = _gold_fingerprint(gated)
     good = _batch(sample_dir, "orders", tmp_path / "good", _new_order)
-    bad_items = _batch(sample_dir, "order_items", tmp_path / "items", CASES["negative price"][1])
-    bad_reviews = _batch(sample_dir, "order_reviews", tmp_path / "rev", CASES["review score 7"][1])
+    # bad in the same ways as the gate cases, but new bytes (a case's own file was
+    # rejected already, and landing it again would be a duplicate)
+    bad_items = _batch(
+        sample_dir, "order_items", tmp_path / "items", lambda r: _set(r, 3, price="-7.00")
+    )
+    bad_reviews = _batch(
+        sample_dir, "order_reviews", tmp_path / "rev", lambda r: _set(r, 2, review_score="9")
+    )
     for i, folder in enumerate((good, bad_items, bad_reviews)):
         _land_elsewhere(gated, folder, f"landed-{i}")
 

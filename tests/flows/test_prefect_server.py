@@ -195,7 +195,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     bad_tasks = failed["tasks"]
     assert failed["state"] == "COMPLETED", sorted(bad_tasks.items())
     assert "FAILED" in bad_tasks.get("model silver_order_items", []), sorted(bad_tasks)
-    assert bad_tasks["model silver_order_items"][-1] == "COMPLETED"
+    assert "COMPLETED" in bad_tasks["model silver_order_items"]  # built again without it
     assert "FAILED" in bad_tasks["dbt build silver"]
     assert bad_tasks.get("find bad raw objects") == ["COMPLETED"]
     # a model that fails on any data: its node and the flow run fail, nothing rejected

@@ -29,12 +29,12 @@ def landed(tmp_path: Path, sample_dir: Path) -> Settings:
 
 
 def _lake_files(settings: Settings) -> dict[str, bytes]:
-    """Every file of the lake but the audit log, by path."""
-    audit = settings.audit_path.resolve()
+    """Every file of the lake but the audit log and its signed head, by path."""
+    audit = {settings.audit_path.resolve(), settings.audit_anchor_path.resolve()}
     return {
         str(p.relative_to(settings.lake_dir)): p.read_bytes()
         for p in sorted(settings.lake_dir.rglob("*"))
-        if p.is_file() and p.resolve() != audit
+        if p.is_file() and p.resolve() not in audit
     }
 
 

@@ -88,7 +88,7 @@ def test_spark_and_duckdb_build_the_same_silver(
     tables = _tables(settings, layer)
     assert tables
     fingerprints = compare_layer(
-        settings.warehouse_path, spark_warehouse_dir(settings), layer, tables
+        settings.build_database, spark_warehouse_dir(settings), layer, tables
     )
     differ = {t: pair for t, pair in fingerprints.items() if pair[0] != pair[1]}
     assert not differ, differ

@@ -61,7 +61,7 @@ def cluster_runs(
 
 
 def _tables(settings: Settings, schema: str) -> list[str]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
         return [
             name
@@ -106,7 +106,7 @@ def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
     tables = _tables(settings, "silver")
     assert tables
     fingerprints = compare_layer(
-        settings.warehouse_path, spark_warehouse_dir(settings), "silver", tables
+        settings.build_database, spark_warehouse_dir(settings), "silver", tables
     )
     differ = {t: pair for t, pair in fingerprints.items() if pair[0] != pair[1]}
     assert not differ, differ

@@ -16,16 +16,15 @@ from olist_elt.targets.base import Target, build_step
 from olist_elt.targets.local import rewind
 from olist_elt.transform import project
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
+from olist_elt.warehouse.keys import constraints_from_manifest, served_problems
 from olist_elt.warehouse.postgres import (
     PgLogin,
     apply_constraints,
-    constraints_from_manifest,
     drop_previous,
     drop_schema,
     gold_row_counts,
     login,
     publish_silver,
-    served_problems,
     swap_gold,
 )
 from olist_elt.warehouse.publish import LIVE_SCHEMA

@@ -247,3 +247,19 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield "postgresql://postgres@127.0.0.1:55432/postgres"
     finally:
         executor.stop()
+
+
+def build_tables(settings: Settings, schema: str) -> list[str]:
+    """The tables of a schema in the run's build database (DuckDB), by name."""
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        return [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "order by 1",
+                [schema],
+            ).fetchall()
+        ]
+    finally:
+        con.close()

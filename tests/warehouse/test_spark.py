@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from olist_elt.run.pipeline import run_pipeline
@@ -15,7 +14,7 @@ from olist_elt.settings import Settings
 from olist_elt.transform.parity import compare_layer
 from olist_elt.transform.spark import spark_tables, spark_warehouse_dir, stop_spark
 from olist_elt.warehouse.postgres import gold_row_counts, login
-from tests.conftest import pg_workspace
+from tests.conftest import build_tables, pg_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +32,6 @@ def spark_runs(
             yield spark_settings, local, spark
         finally:
             stop_spark()
-
-
-def _tables(settings: Settings, schema: str) -> list[str]:
-    con = duckdb.connect(str(settings.build_database), read_only=True)
-    try:
-        return [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "order by 1",
-                [schema],
-            ).fetchall()
-        ]
-    finally:
-        con.close()
 
 
 def test_spark_target_runs_bronze_and_silver_on_spark_and_gold_on_postgres(
@@ -71,7 +55,7 @@ def test_spark_target_runs_bronze_and_silver_on_spark_and_gold_on_postgres(
     assert spark.reconciliation["passed"]
     # Bronze and silver are parquet tables in the lake, written by Spark.
     for layer in ("bronze", "silver"):
-        assert spark_tables(settings, layer) == _tables(settings, layer)
+        assert spark_tables(settings, layer) == build_tables(settings, layer)
         assert spark.layer_rows[layer] == local.layer_rows[layer]
         assert spark.gates[layer]["passed"] > 0 and not spark.gates[layer]["failed"]
     assert gold_row_counts(login(settings, "loader")) == local.layer_rows["gold"]
@@ -85,7 +69,7 @@ def test_spark_and_duckdb_build_the_same_silver(
     text is kept as written; silver conforms both, so it is compared value by value.)"""
     settings = spark_runs[0]
     layer = "silver"
-    tables = _tables(settings, layer)
+    tables = build_tables(settings, layer)
     assert tables
     fingerprints = compare_layer(
         settings.build_database, spark_warehouse_dir(settings), layer, tables

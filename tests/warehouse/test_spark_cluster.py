@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -29,7 +28,7 @@ from olist_elt.transform.spark_cluster import (
     stop_cluster,
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
-from tests.conftest import _free_port, pg_workspace
+from tests.conftest import _free_port, build_tables, pg_workspace
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
 
@@ -60,21 +59,6 @@ def cluster_runs(
             stop_cluster(thrift_settings)
 
 
-def _tables(settings: Settings, schema: str) -> list[str]:
-    con = duckdb.connect(str(settings.build_database), read_only=True)
-    try:
-        return [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "order by 1",
-                [schema],
-            ).fetchall()
-        ]
-    finally:
-        con.close()
-
-
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -94,7 +78,7 @@ def test_thrift_target_builds_bronze_and_silver_on_the_cluster_and_gold_on_postg
     assert names.index("publish silver") < names.index("dbt build gold")
     assert thrift.reconciliation["passed"]
     for layer in ("bronze", "silver"):
-        assert spark_tables(settings, layer) == _tables(settings, layer)
+        assert spark_tables(settings, layer) == build_tables(settings, layer)
         assert thrift.layer_rows[layer] == local.layer_rows[layer]
         assert thrift.gates[layer]["passed"] > 0 and not thrift.gates[layer]["failed"]
     assert gold_row_counts(login(settings, "loader")) == local.layer_rows["gold"]
@@ -103,7 +87,7 @@ def test_thrift_target_builds_bronze_and_silver_on_the_cluster_and_gold_on_postg
 @pytest.mark.slow
 def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
     settings = cluster_runs[0]
-    tables = _tables(settings, "silver")
+    tables = build_tables(settings, "silver")
     assert tables
     fingerprints = compare_layer(
         settings.build_database, spark_warehouse_dir(settings), "silver", tables

@@ -142,7 +142,7 @@ class OrderEventsConnector(Connector):
             while self.max_batches is None or stats.batches < self.max_batches:
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=self.idle_timeout_s)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
                     break
                 stats.batches += 1
                 stats.received += len(msgs)

@@ -353,3 +353,65 @@ def test_an_unreadable_audit_key_stops_the_landing_before_anything_is_written(
         lander.land(connector, connector.read(lander.view(connector)), "r1")
 
     assert _raw_objects(workspace) == []
+
+
+def test_a_new_file_is_read_once_for_its_hash_and_utf8_check(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source is read once, into the stage; the hash and the UTF-8 check come from
+    that copy (no separate pass of either), and the landed object's sha is the file's."""
+    import hashlib
+
+    from olist_elt.connectors.olist import helpers
+    from olist_elt.lake import raw
+
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    size = (folder / ORDERS).stat().st_size
+    read_from_source: list[int] = []
+    real_open = helpers.open_regular
+
+    class Counting(io.RawIOBase):
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def fileno(self) -> int:
+            return self.inner.fileno()
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.inner.read(n)
+            read_from_source.append(len(data))
+            return data
+
+        def close(self) -> None:
+            self.inner.close()
+            super().close()
+
+    monkeypatch.setattr(helpers, "open_regular", lambda path: Counting(real_open(path)))
+
+    def no_second_hash(path: Path) -> str:
+        raise AssertionError("the file was hashed in a pass of its own")
+
+    monkeypatch.setattr(raw, "sha256_file", no_second_hash)
+    result = _ingest(workspace, folder)
+    assert [f.outcome for f in result.files] == ["ingested"]
+    assert sum(read_from_source) == size  # every byte once, no second read of the source
+    (record,) = Manifest(LocalStorage(workspace.lake_dir)).records()
+    assert record.sha256 == hashlib.sha256((folder / ORDERS).read_bytes()).hexdigest()
+
+
+def test_bad_utf8_past_the_first_chunk_is_located_by_byte_and_line(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    from olist_elt.connectors.olist.settings import CHUNK
+
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    data = (folder / ORDERS).read_bytes()
+    lines = data.splitlines(keepends=True)
+    while len(data) < CHUNK * 8 + 1000:  # past the copy's first chunk
+        data += b"".join(lines[1:])
+    cut = data.index(b"\n", CHUNK * 8 + 10) + 1  # the start of a line past the first chunk
+    bad = data[:cut] + b"\xe9" + data[cut:]
+    (folder / ORDERS).write_bytes(bad)
+    payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), ORDERS, "encoding")
+    line = bad[:cut].count(b"\n") + 1
+    assert f"not UTF-8 at byte {cut} (line {line})" in payload["detail"]

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from olist_elt.connectors.olist.files import OLIST_FILES, OlistFile
+from olist_elt.connectors.olist.fingerprint import Staged
 from olist_elt.connectors.olist.helpers import download, extract_zip, stage_file, validate_file
 from olist_elt.connectors.olist.settings import (
     EXPECTED_FILES,
@@ -19,7 +20,6 @@ from olist_elt.connectors.olist.settings import (
 )
 from olist_elt.errors import OlistEltError, ValidationFailed
 from olist_elt.lake.lander import LakeView
-from olist_elt.lake.raw import sha256_file
 from olist_elt.lake.registry import Connector, RawItem, Read, Refused, register_connector
 from olist_elt.settings import get_settings
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def resolve_input(
     source: str | Path, landing: Path, run_id: str, stage: Path, limits: ZipLimits
-) -> list[Path | Refused]:
+) -> list[Staged | Refused]:
     """The files of a folder, a .zip or a URL (downloaded into landing/), each copied
     into the private stage, or refused unread (a link, a special file, an archive over
     its caps or holding one data set twice)."""
@@ -53,7 +53,7 @@ def resolve_input(
     return [_staged(path, stage)]
 
 
-def _staged(path: Path, stage: Path) -> Path | Refused:
+def _staged(path: Path, stage: Path) -> Staged | Refused:
     """A file copied into the stage, or its refusal (nothing read from it)."""
     try:
         return stage_file(path, stage)
@@ -99,21 +99,20 @@ class OlistCsvConnector(Connector):
 
     def _read_staged(self, lake: LakeView, stage: Path) -> Iterator[Read]:
         """read() over the files copied into the stage."""
-        for path in resolve_input(self.input_path, self.landing, self.run_id, stage, self.limits):
-            if isinstance(path, Refused):
-                yield path
+        for staged in resolve_input(self.input_path, self.landing, self.run_id, stage, self.limits):
+            if isinstance(staged, Refused):
+                yield staged
                 continue
-            known = EXPECTED_FILES.get(path.name)
-            digest = sha256_file(path)
-            if known is not None and lake.landed(known.dataset, digest):
-                yield self._item(path, known, None, digest)
+            known = EXPECTED_FILES.get(staged.name)
+            if known is not None and lake.landed(known.dataset, staged.sha256):
+                yield self._item(staged.path, known, None, staged.sha256)
                 continue
             try:
-                spec, rows = validate_file(path)
+                spec, rows = validate_file(staged)
             except ValidationFailed as exc:
-                yield Refused(path.name, exc.reason, exc.detail, path=path)
+                yield Refused(staged.name, exc.reason, exc.detail, path=staged.path)
                 continue
-            yield self._item(path, spec, rows, digest)
+            yield self._item(staged.path, spec, rows, staged.sha256)
 
     @staticmethod
     def _item(path: Path, spec: OlistFile, rows: int | None, digest: str) -> RawItem:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import errno
 import os
@@ -18,6 +17,7 @@ import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from olist_elt.connectors.olist.files import OlistFile
+from olist_elt.connectors.olist.fingerprint import Fingerprint, Staged
 from olist_elt.connectors.olist.settings import (
     CHUNK,
     DOWNLOAD_TIMEOUT_S,
@@ -100,20 +100,23 @@ def _not_regular(mode: int) -> str:
     return f"{kind}; only regular files are read, and nothing was read from it"
 
 
-def stage_file(path: Path, stage: Path) -> Path:
+def stage_file(path: Path, stage: Path) -> Staged:
     """Copy a regular file into the private stage (refusing anything else unread): the
     copy is what is validated and landed, so the file cannot change or turn into a link
-    in between."""
+    in between. Its hash and UTF-8 check are taken from the bytes copied."""
     target = stage / path.name
+    seen = Fingerprint()
     with open_regular(path) as src, create_private(target) as dst:
         if os.fstat(src.fileno()).st_size > MAX_FILE_BYTES:
             raise ValidationFailed("too_large", f"over the limit of {MAX_FILE_BYTES} bytes")
         copied = 0
-        while sent := os.sendfile(dst.fileno(), src.fileno(), copied, CHUNK * 8):
-            copied += sent
+        while chunk := src.read(CHUNK * 8):
+            copied += len(chunk)
             if copied > MAX_FILE_BYTES:  # grew while being copied
                 raise ValidationFailed("too_large", f"over the limit of {MAX_FILE_BYTES} bytes")
-    return target
+            seen.update(chunk)
+            dst.write(chunk)
+    return seen.staged(target)
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:
@@ -167,10 +170,15 @@ def _allowed(member: zipfile.ZipInfo, limits: ZipLimits) -> float:
 
 
 def _extract_member(
-    zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, limits: ZipLimits, total: int
+    zf: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    target: Path,
+    limits: ZipLimits,
+    total: int,
+    seen: Fingerprint,
 ) -> int:
-    """Stream one member to target within the caps (whatever its header declares);
-    return the archive's bytes so far."""
+    """Stream one member to target within the caps (whatever its header declares),
+    fingerprinting its bytes; return the archive's bytes so far."""
     allowed = _allowed(member, limits)
     written = 0
     with zf.open(member) as src, create_private(target) as dst:
@@ -185,11 +193,12 @@ def _extract_member(
                 )
             if written > allowed:
                 raise _ratio_refusal(member, limits)
+            seen.update(chunk)
             dst.write(chunk)
     return total
 
 
-def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Path | Refused]:
+def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Staged | Refused]:
     """Extract the members of a zip into the stage, streamed within the caps on total
     size and compression ratio; a member that is not a plain file is refused unread.
     Raises ValidationFailed when the whole archive is refused."""
@@ -210,7 +219,7 @@ def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Path | Re
             bombs = [m for m in members if m.file_size > _allowed(m, limits)]
             if bombs:
                 raise _ratio_refusal(bombs[0], limits)
-            out: list[Path | Refused] = []
+            out: list[Staged | Refused] = []
             total = 0
             for member in members:
                 name = _member_name(member)
@@ -219,38 +228,15 @@ def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Path | Re
                         Refused(name, "not_regular_file", "a link or special file in the archive")
                     )
                     continue
+                seen = Fingerprint()
                 try:
-                    total = _extract_member(zf, member, stage / name, limits, total)
+                    total = _extract_member(zf, member, stage / name, limits, total, seen)
                 except (zipfile.BadZipFile, zlib.error, EOFError):
                     raise ValidationFailed(
                         "bad_zip", f"member {name} is damaged (bad CRC or data)"
                     ) from None
-                out.append(stage / name)
+                out.append(seen.staged(stage / name))
     return sorted(out, key=lambda e: e.name)
-
-
-def check_utf8(path: Path) -> None:
-    """Refuse a file that is not valid UTF-8 (a BOM is allowed); streams in chunks."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset = 0
-    lines = 1
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 * 1024 * 1024):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                where = offset + exc.start
-                line = lines + chunk.count(b"\n", 0, max(0, exc.start))
-                raise ValidationFailed(
-                    "encoding",
-                    f"not UTF-8 at byte {where} (line {line}); re-export the file as UTF-8",
-                ) from None
-            offset += len(chunk)
-            lines += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise ValidationFailed("encoding", "the file ends inside a UTF-8 sequence") from None
 
 
 def read_header(path: Path) -> list[str]:
@@ -323,8 +309,9 @@ def count_rows(path: Path, spec: OlistFile) -> int:
     return int(rows)
 
 
-def validate_file(path: Path) -> tuple[OlistFile, int]:
-    """Validate one file; return its spec and data rows or raise ValidationFailed."""
+def validate_file(staged: Staged) -> tuple[OlistFile, int]:
+    """Validate one staged file; return its spec and data rows or raise ValidationFailed."""
+    path = staged.path
     spec = EXPECTED_FILES.get(path.name)
     if spec is None:
         raise ValidationFailed(
@@ -335,6 +322,6 @@ def validate_file(path: Path) -> tuple[OlistFile, int]:
         raise ValidationFailed("empty", "the file is empty")
     if size > MAX_FILE_BYTES:
         raise ValidationFailed("too_large", f"{size} bytes is over the limit of {MAX_FILE_BYTES}")
-    check_utf8(path)
+    staged.check_utf8()
     check_header(path, spec)
     return spec, count_rows(path, spec)

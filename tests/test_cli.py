@@ -140,9 +140,11 @@ def test_audit_verify_reports_the_chain(
 def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_dir: Path) -> None:
     bad = tmp_path / "in"
     shutil.copytree(sample_dir, bad)
-    orders = bad / "olist_orders_dataset.csv"
-    text = orders.read_text(encoding="utf-8")
-    orders.write_text(text.replace('"delivered"', '"teleported"', 1), encoding="utf-8")
+    items = bad / "olist_order_items_dataset.csv"
+    header, first, *rest = items.read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = first.split(",")
+    fields[2] = '"' + "0" * 32 + '"'  # a product no products file holds
+    items.write_text("".join([header, ",".join(fields), *rest]), encoding="utf-8")
     done = subprocess.run(
         [*CLI, "run", str(bad)],
         cwd=tmp_path,
@@ -152,7 +154,7 @@ def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_di
         timeout=600,
     )
     assert done.returncode == 1
-    assert "accepted_values_silver_orders_order_status" in done.stderr
+    assert "relationships_silver_order_items_product_id" in done.stderr
     assert "dbt build silver" in done.stderr
     con = duckdb.connect(str(tmp_path / "warehouse" / "olist.duckdb"), read_only=True)
     try:

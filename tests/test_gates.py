@@ -79,7 +79,7 @@ CASES = {
         "orders",
         lambda r: _set(r, 3, order_id=""),
         "bronze",
-        "not_null_bronze_olist__orders_order_id",
+        "bronze_olist__orders.order_id: key is present",
     ),
     "duplicated order_id": (
         "orders",

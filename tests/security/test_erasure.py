@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.quarantine import quarantine
+from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.inputs import ingest_olist
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.erasure import UnknownPerson, record_erasure, register_path
+from olist_elt.security.erasure import (
+    UnknownPerson,
+    erase_person,
+    record_erasure,
+    register_path,
+)
 from olist_elt.settings import Settings
 from tests.conftest import workspace_settings
 from tests.test_cli import _env
@@ -81,3 +91,137 @@ def test_the_erase_command_refuses_an_unknown_id_with_exit_1(tmp_path: Path) -> 
     assert "nothing was recorded or changed" in done.stdout + done.stderr
     assert "erasure recorded" not in done.stdout
     assert not (tmp_path / "warehouse").exists()
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _a_reviewing_person(sample_dir: Path) -> tuple[str, set[str], set[str], set[str]]:
+    """A person whose orders have review texts found in no other review: their
+    customer_unique_id, customer_ids, order_ids and those texts."""
+    customers = _rows(sample_dir / OLIST_FILES["customers"].file_name)
+    orders = _rows(sample_dir / OLIST_FILES["orders"].file_name)
+    reviews = _rows(sample_dir / OLIST_FILES["order_reviews"].file_name)
+    texts = [
+        (r["order_id"], r[c])
+        for r in reviews
+        for c in ("review_comment_title", "review_comment_message")
+        if r[c]
+    ]
+    owners: dict[str, set[str]] = {}
+    for order_id, text in texts:
+        owners.setdefault(text, set()).add(order_id)
+    customer_of = {o["order_id"]: o["customer_id"] for o in orders}
+    person_of = {c["customer_id"]: c["customer_unique_id"] for c in customers}
+    for order_id, text in sorted(texts):
+        if len(text) < 12 or owners[text] != {order_id}:
+            continue
+        person = person_of[customer_of[order_id]]
+        customer_ids = {c for c, p in person_of.items() if p == person}
+        order_ids = {o for o, c in customer_of.items() if c in customer_ids}
+        own = {t for o, t in texts if o in order_ids}
+        if all(owners[t] <= order_ids for t in own):
+            return person, customer_ids, order_ids, own
+    raise AssertionError("the sample has no review text of one person only")
+
+
+def test_erasure_replaces_the_raw_objects_that_hold_the_person(
+    landed: Settings, sample_dir: Path
+) -> None:
+    person, customer_ids, order_ids, texts = _a_reviewing_person(sample_dir)
+    manifest = Manifest(LocalStorage(landed.lake_dir))
+    before = {(r.dataset, r.sha256): r for r in manifest.records("olist")}
+
+    pseudonym, added, rewrites = erase_person(landed, person, "dpo@test")
+
+    assert added
+    assert sorted(r.dataset for r in rewrites) == ["customers", "order_reviews", "orders"]
+    by_dataset = {r.dataset: r for r in rewrites}
+    assert by_dataset["customers"].rows_removed == len(customer_ids)
+    assert by_dataset["orders"].rows_changed == len(order_ids)
+    assert by_dataset["orders"].rows_removed == 0
+    after = {r.sha256: r for r in manifest.records("olist")}
+    for rewrite in rewrites:
+        old, new = after[rewrite.old_sha256], after[rewrite.new_sha256]
+        assert (old.status, old.superseded_by) == ("erased", new.sha256)
+        assert (new.status, new.supersedes) == ("accepted", old.sha256)
+        assert new.ingested_at == old.ingested_at  # the build orders versions alike
+        assert new.rows == before[(rewrite.dataset, rewrite.old_sha256)].rows - (
+            rewrite.rows_removed
+        )
+        assert not (landed.lake_dir / old.object_key).exists()
+        data = (landed.lake_dir / new.object_key).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == new.sha256
+    # every order and every review stays: amounts and scores do not move
+    orders = list(csv.DictReader(io.StringIO(_object(landed, after, by_dataset["orders"]))))
+    assert len(orders) == len(_rows(sample_dir / OLIST_FILES["orders"].file_name))
+    assert {o["customer_id"] for o in orders if o["order_id"] in order_ids} == {"erased-customer"}
+    reviews = _object(landed, after, by_dataset["order_reviews"])
+    assert len(list(csv.DictReader(io.StringIO(reviews)))) == len(
+        _rows(sample_dir / OLIST_FILES["order_reviews"].file_name)
+    )
+    needles = {person, *customer_ids, *texts}
+    assert _files_holding(landed.lake_dir, needles) == []
+    erased = [
+        r["detail"] for r in AuditLog(landed.audit_path).records() if r["action"] == "erasure.raw"
+    ]
+    assert {(r["old_sha256"], r["new_sha256"]) for r in erased} == {
+        (r.old_sha256, r.new_sha256) for r in rewrites
+    }
+    assert all(r["person"] == pseudonym for r in erased)
+    assert AuditLog(landed.audit_path).verify().ok
+
+
+def test_a_replayed_copy_of_erased_bytes_is_not_landed_again(
+    landed: Settings, sample_dir: Path
+) -> None:
+    person, customer_ids, _, _ = _a_reviewing_person(sample_dir)
+    erase_person(landed, person, "dpo@test")
+    result = ingest_olist(landed, sample_dir, "test-replay")
+    outcomes = {f.file: f.outcome for f in result.files}
+    assert outcomes[OLIST_FILES["customers"].file_name] == "duplicate"
+    assert _files_holding(landed.lake_dir / "raw", {person, *customer_ids}) == []
+
+
+def test_erasure_deletes_the_persons_quarantined_and_landed_copies(
+    landed: Settings, sample_dir: Path
+) -> None:
+    person, customer_ids, _, _ = _a_reviewing_person(sample_dir)
+    name = OLIST_FILES["customers"].file_name
+    landing = landed.lake_dir / "landing" / "olist" / "drop"
+    landing.mkdir(parents=True)
+    (landing / name).write_bytes((sample_dir / name).read_bytes())
+    broken = (sample_dir / name).read_bytes() + b'"unterminated\n'
+    quarantined = quarantine(
+        LocalStorage(landed.lake_dir),
+        AuditLog(landed.audit_path),
+        source="olist",
+        run_id="test-bad",
+        name=name,
+        reason="malformed_csv",
+        detail="an unterminated quote",
+        actor="svc-connector-olist",
+        data=broken,
+    )
+    erase_person(landed, person, "dpo@test")
+    assert not (landing / name).exists()
+    assert not (landed.lake_dir / quarantined).exists()
+    assert not (landed.lake_dir / f"{quarantined}.reason.json").exists()
+    assert _files_holding(landed.lake_dir, {person, *customer_ids}) == []
+
+
+def _object(settings: Settings, records: dict, rewrite: object) -> str:
+    record = records[rewrite.new_sha256]  # type: ignore[attr-defined]
+    return (settings.lake_dir / record.object_key).read_text(encoding="utf-8")
+
+
+def _files_holding(root: Path, values: set[str]) -> list[str]:
+    """Every file under root whose bytes hold one of the values."""
+    needles = [v.encode("utf-8") for v in values]
+    return [
+        str(p.relative_to(root))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and any(n in p.read_bytes() for n in needles)
+    ]

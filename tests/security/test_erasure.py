@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.inputs import ingest_olist
+from olist_elt.run.pipeline import run_pipeline
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import (
@@ -225,3 +227,92 @@ def _files_holding(root: Path, values: set[str]) -> list[str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and any(n in p.read_bytes() for n in needles)
     ]
+
+
+def _gold_totals(settings: Settings) -> tuple:
+    """Orders, GMV, payments and review scores as the served warehouse holds them."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(
+            "select (select count(*) from gold.fct_orders),"
+            " (select sum(price_brl) from gold.fct_order_items),"
+            " (select sum(payment_value_brl) from gold.fct_payments),"
+            " (select count(*) from gold.fct_reviews),"
+            " (select sum(review_score) from gold.fct_reviews)"
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def _columns_holding(database: Path, values: set[str]) -> list[str]:
+    """Every text column of every table in a DuckDB file holding one of the values."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        found = []
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR'"
+        ).fetchall()
+        for schema, table, column in columns:
+            hits = con.execute(
+                f'select count(*) from "{schema}"."{table}" where "{column}" in (select unnest(?))',
+                [sorted(values)],
+            ).fetchone()[0]
+            if hits:
+                found.append(f"{schema}.{table}.{column}")
+        return found
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    settings = workspace_settings(tmp_path)
+    assert run_pipeline(settings, sample_dir).outcome == "success"
+    person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
+    needles = {person, *customer_ids, *texts}
+    assert _columns_holding(settings.build_database, needles)  # bronze holds them first
+    before = _gold_totals(settings)
+
+    _, _, rewrites = erase_person(settings, person, "dpo@test")
+    assert run_pipeline(settings, ingest_inputs=False).outcome == "success"
+    replay = run_pipeline(settings, sample_dir)  # the old export landed once more
+
+    assert replay.outcome == "success"
+    assert _files_holding(settings.lake_dir, needles) == []
+    for database in (settings.build_database, settings.warehouse_path):
+        assert _columns_holding(database, needles) == []
+    assert _gold_totals(settings) == before
+    records = {r.sha256: r for r in Manifest(LocalStorage(settings.lake_dir)).records("olist")}
+    for rewrite in rewrites:
+        old = records[rewrite.old_sha256]
+        assert (old.status, old.superseded_by) == ("erased", rewrite.new_sha256)
+        assert records[rewrite.new_sha256].supersedes == rewrite.old_sha256
+        assert not (settings.lake_dir / old.object_key).exists()
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        read = {
+            sha
+            for (sha,) in con.execute(
+                "select distinct _sha256 from bronze.bronze_olist__customers"
+                " union select distinct _sha256 from bronze.bronze_olist__orders"
+                " union select distinct _sha256 from bronze.bronze_olist__order_reviews"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert read == {r.new_sha256 for r in rewrites}  # bronze reads the new versions only
+    outputs = {}
+    for command in (["audit", "verify"], ["status"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "olist_elt", *command],
+            env=_env(tmp_path, COLUMNS="200"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs[command[0]] = done.stdout
+    assert "audit log OK" in outputs["audit"]

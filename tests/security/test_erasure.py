@@ -7,11 +7,15 @@ import hashlib
 import io
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from olist_elt.lake.lander import Lander
+from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.storage import LocalStorage
@@ -25,6 +29,7 @@ from olist_elt.security.erasure import (
     record_erasure,
     register_path,
 )
+from olist_elt.security.erasure_raw import RawEraser
 from olist_elt.settings import Settings
 from tests.conftest import workspace_settings
 from tests.test_cli import _env
@@ -316,3 +321,58 @@ def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold
         assert done.returncode == 0, done.stdout + done.stderr
         outputs[command[0]] = done.stdout
     assert "audit log OK" in outputs["audit"]
+
+
+def test_raw_erasure_leaves_no_stored_version_of_the_old_objects_on_either_backend(
+    lake_storage, sample_dir: Path, tmp_path: Path
+) -> None:
+    from tests.lake.test_storage import ingest_olist as land_on
+
+    versioned = getattr(lake_storage, "client", None)
+    if versioned is not None:  # the compose stack's bucket keeps every version
+        versioned.put_bucket_versioning(
+            Bucket=lake_storage.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    land_on(sample_dir, writer=Lander(lake_storage, audit), landing=tmp_path / "l", run_id="r1")
+    person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
+
+    eraser = RawEraser(lake_storage, audit)
+    rewrites = [eraser.replace(*p, "pseudonym") for p in eraser.plan(eraser.find(person))]
+
+    assert sorted(r.dataset for r in rewrites) == ["customers", "order_reviews", "orders"]
+    needles = [v.encode("utf-8") for v in {person, *customer_ids, *texts}]
+    for key in lake_storage.list("raw"):
+        assert not any(n in lake_storage.read_bytes(key) for n in needles), key
+    old = {r.old_sha256 for r in rewrites}
+    if versioned is not None:
+        pages = versioned.get_paginator("list_object_versions").paginate(Bucket=lake_storage.bucket)
+        left = [
+            v["Key"]
+            for page in pages
+            for kind in ("Versions", "DeleteMarkers")
+            for v in page.get(kind, [])
+            if any(sha in v["Key"] and "_manifest" not in v["Key"] for sha in old)
+        ]
+        assert left == []
+    else:
+        assert not any(sha in key for key in lake_storage.list("raw/olist") for sha in old)
+
+
+def test_lifecycle_moves_the_new_versions_and_leaves_the_erased_records(
+    landed: Settings, sample_dir: Path
+) -> None:
+    person, _, _, _ = _a_reviewing_person(sample_dir)
+    _, _, rewrites = erase_person(landed, person, "dpo@test")
+    storage = LocalStorage(landed.lake_dir)
+    manifest = Manifest(storage)
+    long_ago = (datetime.now(UTC) - timedelta(days=120)).isoformat()
+    for record in manifest.records():
+        manifest.put(replace(record, ingested_at=long_ago))
+
+    moves = move_to_cold(storage, AuditLog(landed.audit_path), older_than_days=90)
+
+    moved = {m.sha256 for m in moves}
+    assert {r.new_sha256 for r in rewrites} <= moved
+    assert not moved & {r.old_sha256 for r in rewrites}
+    assert all(storage.exists(r.object_key) for r in manifest.records() if r.status != "erased")

@@ -321,6 +321,9 @@ def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold
         assert done.returncode == 0, done.stdout + done.stderr
         outputs[command[0]] = done.stdout
     assert "audit log OK" in outputs["audit"]
+    assert "3 raw object(s) erased on request" in outputs["status"]
+    for rewrite in rewrites:
+        assert f"{rewrite.old_sha256[:12]} -> {rewrite.new_sha256[:12]}" in outputs["status"]
 
 
 def test_raw_erasure_leaves_no_stored_version_of_the_old_objects_on_either_backend(
@@ -373,6 +376,7 @@ def test_lifecycle_moves_the_new_versions_and_leaves_the_erased_records(
     moves = move_to_cold(storage, AuditLog(landed.audit_path), older_than_days=90)
 
     moved = {m.sha256 for m in moves}
+    assert len(rewrites) == 3
     assert {r.new_sha256 for r in rewrites} <= moved
     assert not moved & {r.old_sha256 for r in rewrites}
     assert all(storage.exists(r.object_key) for r in manifest.records() if r.status != "erased")

@@ -1,14 +1,15 @@
 #!/bin/sh
 # One-shot MinIO set-up: the lake bucket (versioned, object lock off), one service
-# account per connector, one for the transformer, one for lifecycle, each with
-# only its policy. No flow uses the root credentials. Passwords come from secrets.
+# account per connector, one for the transformer, one for lifecycle, one for
+# erasure, each with only its policy. No flow uses the root credentials.
+# Passwords come from secrets.
 set -eu
 mc alias set lake http://minio:9000 "$(cat /run/secrets/minio_root_user)" \
     "$(cat /run/secrets/minio_root_password)"
 mc mb --ignore-existing lake/lake
 mc version enable lake/lake
 for account in connector-olist connector-bcb connector-openweather connector-stream \
-        transformer lifecycle quality-gate; do
+        transformer lifecycle quality-gate erasure; do
     mc admin policy create lake "$account" "/policies/$account.json"
     mc admin user add lake "svc-$account" "$(cat "/run/secrets/svc_${account}")"
     mc admin policy attach lake "$account" --user "svc-$account" || true

@@ -12,6 +12,10 @@ erased as (
     select * from {{ ref('silver_erased_customers') }}
 ),
 
+requests as (
+    select * from {{ ref('bronze_erasure__requests') }}
+),
+
 latest as (
     {{ latest_per_key('customers', natural_key('customers')) }}
 ),
@@ -65,7 +69,8 @@ anonymous_member as (
         cast(null as {{ dbt.type_string() }}) as _source_object,
         cast(null as {{ dbt.type_string() }}) as _sha256,
         cast(null as {{ dbt.type_timestamp() }}) as _ingested_at
-    where exists (select 1 from erased)
+    {#- also once raw holds the person no more (their orders name this id) #}
+    where exists (select 1 from requests)
 ),
 
 final as (

@@ -44,7 +44,9 @@ final as (
     select
         pseudonymized.order_id,
         case
-            when erased.customer_id is not null
+            when
+                erased.customer_id is not null
+                or pseudonymized.customer_id = '{{ var("erased_customer_id") }}'
                 then '{{ var("erased_customer_id") }}'
             else pseudonymized.customer_pseudonym
         end as customer_id,

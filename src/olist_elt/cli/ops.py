@@ -42,14 +42,24 @@ def status(
             f"{seconds:.1f}s",
             soft_wrap=True,
         )
-    found_rejected = [r for r in lake_manifest(settings).records() if r.status == "rejected"]
+    manifest = lake_manifest(settings).records()
+    found_rejected = [r for r in manifest if r.status == "rejected"]
     if found_rejected:
         out.print(f"{len(found_rejected)} rejected raw object(s) (`olist-elt raw readmit`):")
         for r in found_rejected:
             out.print(f"  {r.sha256[:12]}  {r.object_key}  {r.rejected_reason}", soft_wrap=True)
+    erased = [r for r in manifest if r.status == "erased"]
+    if erased:
+        out.print(f"{len(erased)} raw object(s) erased on request (deleted, replaced by):")
+        for r in erased:
+            out.print(
+                f"  {r.sha256[:12]} -> {(r.superseded_by or '')[:12]}  {r.source}/{r.dataset}"
+                f"  {r.erased_at}",
+                soft_wrap=True,
+            )
     try:
         found = source_freshness(
-            lake_manifest(settings).records(),
+            manifest,
             project.freshness_max_age_hours(target_for(settings).lake_dbt.manifest),
         )
     except OlistEltError as exc:

@@ -110,23 +110,29 @@ def erase(
     requested_by: Annotated[str, typer.Option(help="Who asked, for the audit trail")] = "dpo",
     verbose: Verbose = False,
 ) -> None:
-    """Erase a customer on request: recorded (pseudonym only), audited, applied by a
-    full-refresh run of the pipeline on what raw holds. An id that no raw customers
-    object holds is refused (exit 1) and nothing changes."""
+    """Erase a customer on request: recorded (pseudonym only), the raw objects holding
+    them replaced by versions without them (old ones deleted, lineage in the
+    manifest), audited, applied by a full-refresh run of the pipeline. An id that no
+    raw customers object holds is refused (exit 1) and nothing changes."""
     settings = setup(verbose)
-    from olist_elt.security.erasure import record_erasure
+    from olist_elt.security.erasure import erase_person
 
     try:
-        pseudonym, added = record_erasure(settings, customer_unique_id, requested_by)
+        pseudonym, added, rewrites = erase_person(settings, customer_unique_id, requested_by)
         out.print(
             f"erasure {'recorded' if added else 'already recorded'} "
             f"(register keeps only the pseudonym {pseudonym[:12]}...)"
         )
+        for r in rewrites:
+            out.print(
+                f"raw {r.dataset}: {r.old_sha256[:12]} -> {r.new_sha256[:12]} "
+                f"({r.rows_removed} row(s) removed, {r.rows_changed} changed; old object deleted)"
+            )
         if rebuild:
             from olist_elt.run.pipeline import run_pipeline
 
             run_pipeline(settings, ingest_inputs=False, full_refresh=True)
-            out.print("silver and gold rebuilt: nothing in them links to this person any more")
+            out.print("bronze, silver and gold rebuilt: nothing in them links to this person")
         else:
             out.print("applies on the next `olist-elt run`")
     except OlistEltError as exc:

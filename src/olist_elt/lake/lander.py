@@ -75,7 +75,9 @@ class LakeView:
     def landed(self, dataset: str, sha256: str) -> bool:
         """Whether raw already holds these bytes for the data set."""
         record = self._manifest.get(self.source, dataset, sha256)
-        return record is not None and self._storage.exists(record.object_key)
+        return record is not None and (
+            record.status == "erased" or self._storage.exists(record.object_key)
+        )
 
     def watermark(self, dataset: str) -> str | None:
         """The highest watermark among the data set's accepted raw objects."""
@@ -190,6 +192,8 @@ class Lander:
         if item.sha256 is None:
             return None
         record = self.writer.manifest.get(connector.source, item.dataset, item.sha256)
-        if record is not None and self.storage.exists(record.object_key):
-            return record
+        if record is not None and (
+            record.status == "erased" or self.storage.exists(record.object_key)
+        ):
+            return record  # erased bytes count as known: their new version is in raw
         return None

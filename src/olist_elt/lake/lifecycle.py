@@ -44,9 +44,14 @@ def _ingested(record: ManifestRecord) -> datetime:
 def due_for_cold(
     manifest: Manifest, older_than_days: int, now: datetime | None = None
 ) -> list[ManifestRecord]:
-    """Raw-zone records ingested more than older_than_days ago."""
+    """Raw-zone records ingested more than older_than_days ago (not the erased ones:
+    their bytes are gone, their new version moves on its own)."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    return [r for r in manifest.records() if r.zone == "raw" and _ingested(r) < cutoff]
+    return [
+        r
+        for r in manifest.records()
+        if r.zone == "raw" and r.status != "erased" and _ingested(r) < cutoff
+    ]
 
 
 def move_to_cold(

@@ -32,6 +32,12 @@ class ManifestRecord:
     rejected_at: str | None = None
     rejected_reason: str | None = None
     watermark: str | None = None
+    # Erasure (right to be forgotten): a new version of an object without the person
+    # names the sha256 it supersedes; the old record gets status "erased", the sha256
+    # of its successor and when its bytes were deleted.
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    erased_at: str | None = None
 
 
 def manifest_key(source: str, dataset: str, sha256: str) -> str:
@@ -62,6 +68,14 @@ class Manifest:
         rejected = replace(record, status="rejected", rejected_at=at, rejected_reason=reason)
         self.put(rejected)
         return rejected
+
+    def supersede(self, old: ManifestRecord, new: ManifestRecord, at: str) -> ManifestRecord:
+        """Record an erasure's new version of an object and mark the old one erased
+        (bronze, freshness and reconciliation read accepted objects only)."""
+        self.put(replace(new, supersedes=old.sha256, superseded_by=None, erased_at=None))
+        erased = replace(old, status="erased", superseded_by=new.sha256, erased_at=at)
+        self.put(erased)
+        return erased
 
     def records(self, source: str | None = None) -> list[ManifestRecord]:
         """Every record, optionally of one source."""

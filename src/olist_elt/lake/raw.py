@@ -7,7 +7,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,7 +103,10 @@ class RawWriter:
         key = f"raw/{source}/{dataset}/ingest_date={now:%Y-%m-%d}/{digest}.{ext}"
         self._authorize(connector, key)
         existing = self.manifest.get(source, dataset, digest)
-        if existing is not None and self.storage.exists(existing.object_key):
+        if existing is not None and (
+            existing.status == "erased" or self.storage.exists(existing.object_key)
+        ):
+            # bytes an erasure replaced are never landed again (their new version is)
             return RawWrite(existing, created=False)
         self.storage.put_file(key, path)
         record = ManifestRecord(
@@ -174,6 +177,40 @@ class RawWriter:
         if item.data is None:
             raise RawWriteRefused(f"{item.name}: an item needs a path or data")
         return self.write_bytes(connector, data=item.data, name=item.name, **common)
+
+    def write_version(
+        self, old: ManifestRecord, data: bytes, rows: int, actor: str
+    ) -> ManifestRecord:
+        """Put a new version of a raw object (an erasure: the same data set without one
+        person's values) beside the old one, dated like it so the build orders both the
+        same way; audited. The caller supersedes the old record and deletes its bytes."""
+        digest = hashlib.sha256(data).hexdigest()
+        ext = old.object_key.rsplit(".", 1)[-1]
+        key = f"raw/{old.source}/{old.dataset}/ingest_date={old.ingested_at[:10]}/{digest}.{ext}"
+        if not (SAFE_NAME.match(old.source) and SAFE_NAME.match(old.dataset)):
+            raise RawWriteRefused(f"{old.object_key}: not a raw object this writer made")
+        existing = self.manifest.get(old.source, old.dataset, digest)
+        if existing is None or not self.storage.exists(existing.object_key):
+            self.storage.put_bytes(key, data)
+        record = replace(
+            existing or old,
+            object_key=existing.object_key if existing else key,
+            sha256=digest,
+            bytes=len(data),
+            rows=rows,
+            zone="raw" if existing is None else existing.zone,
+            status=old.status,
+        )
+        self.audit.append(
+            actor,
+            "raw.write",
+            record.object_key,
+            "ok",
+            sha256=digest,
+            rows=rows,
+            supersedes=old.sha256,
+        )
+        return record
 
     def check_official(self, connector: object) -> None:
         """Refuse, audited, anything but an instance of a registered connector."""

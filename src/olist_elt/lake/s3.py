@@ -141,6 +141,33 @@ class S3Storage:
             f"delete {key}", self.client.delete_object, Bucket=self.bucket, Key=self._key(key)
         )
 
+    def purge(self, key: str) -> None:
+        """Remove one object for good (an erasure): every stored version and delete
+        marker of the key, since a versioned bucket keeps old bytes otherwise."""
+        full = self._key(key)
+        paginator = self.client.get_paginator("list_object_versions")
+        pages = self._call(
+            f"list versions of {key}",
+            lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full)),
+        )
+        versions = [
+            v["VersionId"]
+            for page in pages
+            for kind in ("Versions", "DeleteMarkers")
+            for v in page.get(kind, [])
+            if v["Key"] == full
+        ]
+        for version in versions:
+            self._call(
+                f"delete a version of {key}",
+                self.client.delete_object,
+                Bucket=self.bucket,
+                Key=full,
+                VersionId=version,
+            )
+        if not versions:
+            self.delete(key)
+
     def copy(self, source_key: str, dest_key: str) -> None:
         """Server-side copy."""
         self._call(

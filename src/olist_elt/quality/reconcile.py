@@ -84,6 +84,16 @@ class ReconciliationReport:
 AUDIT_RELATION = "audit.audit_reconciliation_reasons"
 
 
+def erased_rows(records: list[ManifestRecord]) -> int:
+    """Rows an erasure took out of raw: each erased object's rows less its successor's."""
+    rows = {r.sha256: r.rows or 0 for r in records}
+    return sum(
+        (r.rows or 0) - rows.get(r.superseded_by, r.rows or 0)
+        for r in records
+        if r.status == "erased" and r.superseded_by
+    )
+
+
 def reconcile(
     records: list[ManifestRecord],
     datasets: dict[str, dict[str, str]],
@@ -105,14 +115,17 @@ def reconcile(
     report = ReconciliationReport()
     for dataset, models in datasets.items():
         mine = [r for r in records if r.source == "olist" and r.dataset == dataset]
-        delivered = sum(r.rows or 0 for r in mine)
+        # an erasure's new version is no delivery of its own: its rows were delivered
+        # in the object it supersedes, less the person's rows
+        delivered = sum(r.rows or 0 for r in mine if not r.supersedes)
         later = sum(
             r.rows or 0
             for r in mine
             if r.status == "accepted" and as_of is not None and r.ingested_at[:10] > as_of
         )
         accepted = sum(r.rows or 0 for r in mine if r.status == "accepted") - later
-        rejected = sum(r.rows or 0 for r in mine if r.status != "accepted")
+        rejected = sum(r.rows or 0 for r in mine if r.status == "rejected")
+        erased = erased_rows(mine)
         bronze = count("bronze", models["bronze"])
         silver = count("silver", models["silver"])
         rows = {"source": delivered, "raw": accepted, "bronze": bronze, "silver": silver}
@@ -123,7 +136,11 @@ def reconcile(
                 "raw",
                 delivered,
                 accepted,
-                {"rejected by a gate": rejected, "ingested after the as-of date": later},
+                {
+                    "rejected by a gate": rejected,
+                    "ingested after the as-of date": later,
+                    "erased on request": erased,
+                },
             )
         )
         if quarantined.get(dataset):

@@ -2,7 +2,9 @@
 
 The register (lake/_erasure/requests.csv) is read by dbt on every build: silver
 replaces an erased customer by one anonymous member, drops their review texts and
-location, and keeps their order amounts so totals do not change.
+location, and keeps their order amounts so totals do not change. Raw is rewritten
+without the person too (security/erasure_raw.py); the register still drops them if
+an older copy of their data is landed again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import Storage, open_storage
@@ -22,6 +25,9 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import SecurityError
 from olist_elt.security.vault import PII_KEY_NAME, Vault, new_pii_key, open_vault
 from olist_elt.settings import Settings
+
+if TYPE_CHECKING:
+    from olist_elt.security.erasure_raw import Rewrite
 
 REGISTER = Path("_erasure") / "requests.csv"
 COLUMNS = ("customer_unique_pseudonym", "requested_at")
@@ -106,10 +112,22 @@ def request_erasure(
 def record_erasure(
     settings: Settings, customer_unique_id: str, requested_by: str
 ) -> tuple[str, bool]:
-    """Put a person in the configured lake's erasure register (keyed pseudonym only);
-    audited. The next run sees the register changed and rebuilds from all of raw.
-    An id that no raw customers object holds and the register does not hold either
-    raises UnknownPerson: the refusal is audited, nothing else is written."""
+    """erase_person without the list of rewritten raw objects: (pseudonym, newly_added)."""
+    pseudonym, added, _ = erase_person(settings, customer_unique_id, requested_by)
+    return pseudonym, added
+
+
+def erase_person(
+    settings: Settings, customer_unique_id: str, requested_by: str
+) -> tuple[str, bool, list[Rewrite]]:
+    """Put a person in the configured lake's erasure register (keyed pseudonym only)
+    and replace every raw object holding them by a version without them (the old
+    objects deleted, the lineage in the manifest); audited. The next run rebuilds
+    from all of raw. An id that no raw customers object holds and the register does
+    not hold either raises UnknownPerson: the refusal is audited, nothing else is
+    written."""
+    from olist_elt.security.erasure_raw import erase_from_raw
+
     audit = AuditLog(settings.audit_path)
     customer_unique_id = customer_unique_id.strip()
     if not customer_unique_id:
@@ -120,9 +138,10 @@ def record_erasure(
     if not naming and not _already_erased(settings, audit, customer_unique_id, requested_by):
         audit.append(requested_by, "erasure.request", "unknown id", "refused", objects=searched)
         raise UnknownPerson(searched)
-    return request_erasure(
+    pseudonym, added = request_erasure(
         settings.lake_dir, open_vault(settings, audit), audit, customer_unique_id, requested_by
     )
+    return pseudonym, added, erase_from_raw(settings, customer_unique_id, pseudonym)
 
 
 def _already_erased(
@@ -139,9 +158,13 @@ def _already_erased(
 
 
 def raw_objects_naming(storage: Storage, customer_unique_id: str) -> tuple[list[str], int]:
-    """The raw customers objects (any zone, any status) with a row for this person,
-    and how many were searched."""
-    records = [r for r in Manifest(storage).records(PERSON_SOURCE) if r.dataset == PERSON_DATASET]
+    """The raw customers objects (any zone, any status but erased: their bytes are
+    gone) with a row for this person, and how many were searched."""
+    records = [
+        r
+        for r in Manifest(storage).records(PERSON_SOURCE)
+        if r.dataset == PERSON_DATASET and r.status != "erased"
+    ]
     needle = customer_unique_id.encode("utf-8")
     naming = []
     for record in records:

@@ -298,6 +298,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
         "OLIST_PG_PORT": str(settings.pg_port),
         "OLIST_PG_DATABASE": settings.pg_database,
         "OLIST_PG_LOADER_ROLE": settings.pg_loader_role,
+        "OLIST_PG_BI_ROLE": settings.pg_bi_role,
     }
     printed = CliRunner().invoke(app, ["warehouse", "env"], env=where)
     assert printed.exit_code == 0, printed.output
@@ -307,6 +308,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
     )
     assert login_env["OLIST_PG_USER"] == settings.pg_loader_role
     assert login_env["OLIST_PG_PASSWORD"] == login(settings).password
+    assert login_env["OLIST_PG_BI_ROLE"] == settings.pg_bi_role  # whom dbt grants gold to
     before = _fingerprint(settings)
     keys_before = _pg_value(
         settings,

@@ -363,7 +363,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
         ungranted = con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'dev_ana_gold' and not has_table_privilege("
-            "%s, 'dev_ana_gold.' || quote_ident(table_name), 'select')",
+            "%s, format('%%I.%%I', table_schema, table_name), 'select')",
             [settings.pg_bi_role],
         ).fetchall()
         tables = con.execute(

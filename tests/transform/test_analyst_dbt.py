@@ -68,8 +68,18 @@ def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
     con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
     try:
         orders = con.execute("select count(*) from gold.fct_orders").fetchone()[0]
+        # the contracts' primary keys, made and enforced by DuckDB; foreign keys are
+        # PostgreSQL's only (macros/engine/duckdb_foreign_keys.sql)
+        keys = dict(
+            con.execute(
+                "select constraint_type, count(*) from duckdb_constraints() "
+                "where schema_name = 'gold' and constraint_type in ('PRIMARY KEY', "
+                "'FOREIGN KEY') group by 1"
+            ).fetchall()
+        )
     finally:
         con.close()
+    assert keys == {"PRIMARY KEY": 12}
     served_con = duckdb.connect(str(served), read_only=True)
     try:
         assert orders == served_con.execute("select count(*) from gold.fct_orders").fetchone()[0]
@@ -106,3 +116,45 @@ def test_dbt_source_freshness_answers_for_every_fed_source(
     assert {"olist", "bcb", "openweather"} <= by_source
     assert {r["status"] for r in results} == {"pass"}  # the sample was ingested just now
     assert len([r for r in results if ".olist." in r["unique_id"]]) == 9
+
+
+def test_a_gold_model_off_its_contract_fails_the_build(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """dim_date.calendar_year made bigint, its contract says integer: dbt's contract
+    error before any table is made."""
+    import shutil
+
+    settings, _ = built
+    env = _analyst_env(settings, tmp_path)
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    model = project / "models" / "gold" / "dim_date.sql"
+    source = model.read_text()
+    assert "as integer) as calendar_year" in source
+    model.write_text(source.replace("as integer) as calendar_year", "as bigint) as calendar_year"))
+
+    done = subprocess.run(
+        [DBT, "run", "--select", "dim_date", "--profiles-dir", str(REPO_ROOT)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert done.returncode != 0
+    assert "This model has an enforced contract that failed" in done.stdout, done.stdout[-3000:]
+    assert "calendar_year" in done.stdout
+    con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
+    try:
+        made = con.execute(
+            "select count(*) from information_schema.tables where table_name = 'dim_date'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert made == 0

@@ -79,18 +79,30 @@ def test_postgres_gold_has_the_same_rows_and_sums_as_duckdb(
 def test_star_schema_has_primary_and_foreign_keys(
     pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
 ) -> None:
+    """The keys the gold contracts declare, made by dbt in staging and swapped in:
+    a primary key on every table, the 11 foreign keys, each foreign key indexed."""
     with login(pg_settings).connect() as con:
         kinds = con.execute(
             "select conrelid::regclass::text, contype from pg_constraint "
             "where connamespace = 'gold'::regnamespace"
         ).fetchall()
+        tables = {
+            f"gold.{t}"
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'gold'"
+            ).fetchall()
+        }
+        unindexed = con.execute(
+            "select c.conrelid::regclass::text, c.conkey from pg_constraint c "
+            "where c.connamespace = 'gold'::regnamespace and c.contype = 'f' and not exists ("
+            "select 1 from pg_index i where i.indrelid = c.conrelid "
+            "and (i.indkey::int2[])[0:0] = c.conkey)"
+        ).fetchall()
     primary = {t for t, k in kinds if k == "p"}
-    assert {
-        f"gold.{t}"
-        for t in ("fct_orders", "fct_order_items", "dim_customer", "dim_product", "dim_date")
-    } <= primary
+    assert len(tables) == 12 and primary == tables
     foreign = [t for t, k in kinds if k == "f"]
-    assert foreign.count("gold.fct_order_items") >= 3
+    assert len(foreign) == 11 and foreign.count("gold.fct_order_items") == 5
+    assert unindexed == []
 
 
 def test_bi_role_reads_gold_and_nothing_else(
@@ -286,6 +298,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
         "OLIST_PG_PORT": str(settings.pg_port),
         "OLIST_PG_DATABASE": settings.pg_database,
         "OLIST_PG_LOADER_ROLE": settings.pg_loader_role,
+        "OLIST_PG_BI_ROLE": settings.pg_bi_role,
     }
     printed = CliRunner().invoke(app, ["warehouse", "env"], env=where)
     assert printed.exit_code == 0, printed.output
@@ -295,6 +308,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
     )
     assert login_env["OLIST_PG_USER"] == settings.pg_loader_role
     assert login_env["OLIST_PG_PASSWORD"] == login(settings).password
+    assert login_env["OLIST_PG_BI_ROLE"] == settings.pg_bi_role  # whom dbt grants gold to
     before = _fingerprint(settings)
     keys_before = _pg_value(
         settings,
@@ -337,6 +351,26 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
     assert _pg_value(settings, "select count(*) from gold.fct_orders", role="bi") == _pg_value(
         settings, "select count(*) from dev_ana_gold.fct_orders"
     )
+    # dbt itself made the contracts' keys and the BI role's table grants in their schema
+    with login(settings).connect() as con:
+        keys = dict(
+            con.execute(
+                "select constraint_type, count(*) from information_schema.table_constraints "
+                "where table_schema = 'dev_ana_gold' "
+                "and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY') group by 1"
+            ).fetchall()
+        )
+        ungranted = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'dev_ana_gold' and not has_table_privilege("
+            "%s, format('%%I.%%I', table_schema, table_name), 'select')",
+            [settings.pg_bi_role],
+        ).fetchall()
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'dev_ana_gold'"
+        ).fetchone()[0]
+    assert keys == {"PRIMARY KEY": tables, "FOREIGN KEY": 11}
+    assert ungranted == []
     # the analyst's docs: sources -> bronze -> silver -> gold as one graph, gold in the
     # catalog as built in their schemas
     dbt("docs", "generate", "--target", "dev_warehouse", "--no-compile")
@@ -362,7 +396,11 @@ def test_lost_keys_and_grants_on_served_gold_are_restored_by_the_next_run(
     settings = pg_settings.model_copy(update={"target": "warehouse"})
     admin = psycopg.connect(settings.pg_admin_dsn, dbname=settings.pg_database, autocommit=True)
     with admin:
-        admin.execute("alter table gold.fct_orders drop constraint fct_orders_pkey cascade")
+        (pkey,) = admin.execute(
+            "select conname from pg_constraint where contype = 'p' "
+            "and conrelid = 'gold.fct_orders'::regclass"
+        ).fetchone()
+        admin.execute(f'alter table gold.fct_orders drop constraint "{pkey}" cascade')
         admin.execute(f"revoke select on gold.dim_customer from {settings.pg_bi_role}")
 
     summary = run_pipeline(settings, sample_dir)
@@ -372,3 +410,58 @@ def test_lost_keys_and_grants_on_served_gold_are_restored_by_the_next_run(
     assert "the BI role cannot read gold.dim_customer" in summary.served_repairs
     assert _pg_value(settings, "select count(*) from gold.dim_customer", role="bi") > 0
     assert target_for(settings).served_extra_problems() == []
+
+
+def test_a_gold_model_off_its_contract_fails_the_analysts_build(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary], tmp_path: Path
+) -> None:
+    """A column whose type drifts from the declared one (dim_date.calendar_year as
+    bigint, declared integer) stops dbt before any table is made: dbt's contract
+    error, nothing in the analyst's schema."""
+    import os
+    import subprocess
+    import sys
+
+    from olist_elt.settings import REPO_ROOT
+
+    settings = pg_settings
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    model = project / "models" / "gold" / "dim_date.sql"
+    source = model.read_text()
+    assert "as integer) as calendar_year" in source
+    model.write_text(source.replace("as integer) as calendar_year", "as bigint) as calendar_year"))
+    pg = login(settings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env |= {
+        "OLIST_PG_HOST": pg.host,
+        "OLIST_PG_PORT": str(pg.port),
+        "OLIST_PG_DATABASE": pg.database,
+        "OLIST_PG_USER": pg.user,
+        "OLIST_PG_PASSWORD": pg.password,
+        "OLIST_PG_BI_ROLE": settings.pg_bi_role,
+        "USER": "bea",
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            *("run", "--target", "dev_warehouse", "--select", "dim_date"),
+            *("--profiles-dir", str(REPO_ROOT)),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode != 0
+    assert "This model has an enforced contract that failed" in done.stdout, done.stdout[-3000:]
+    assert "calendar_year" in done.stdout
+    assert _pg_value(settings, "select to_regclass('dev_bea_gold.dim_date') is null")

@@ -30,14 +30,19 @@ monthly as (
 ),
 
 final as (
+    -- double precision on every engine (PostgreSQL's numeric arithmetic would
+    -- give numeric, DuckDB's gives double): the contract declares one type
     select
         month_start_date,
         ipca_pct,
-        100 * exp(sum(ln(1 + coalesce(ipca_pct, 0) / 100)) over (
-            order by month_start_date rows unbounded preceding
-        )) as ipca_index,
-        selic_target_avg_pct_year,
-        selic_accumulated_pct
+        cast(
+            100 * exp(sum(ln(1 + coalesce(ipca_pct, 0) / 100)) over (
+                order by month_start_date rows unbounded preceding
+            )) as double precision
+        ) as ipca_index,
+        cast(selic_target_avg_pct_year as double precision)
+            as selic_target_avg_pct_year,
+        cast(selic_accumulated_pct as double precision) as selic_accumulated_pct
     from monthly
 )
 

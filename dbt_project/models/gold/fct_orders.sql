@@ -90,9 +90,10 @@ final as (
                 then 'overdue'
             else 'stalled'
         end as open_order_bucket,
-        {{ dbt.datediff(
+        -- integer on every engine (DuckDB's datediff gives bigint)
+        cast({{ dbt.datediff(
             'orders.purchase_date', 'orders.delivered_date', 'day'
-        ) }} as delivery_days,
+        ) }} as integer) as delivery_days,
         coalesce(order_items.item_count, 0) as item_count,
         coalesce(order_items.items_brl, 0) as items_brl,
         coalesce(order_items.freight_brl, 0) as freight_brl,

@@ -51,6 +51,8 @@ def warehouse_env(verbose: Verbose = False) -> None:
         ("OLIST_PG_DATABASE", pg.database),
         ("OLIST_PG_USER", pg.user),
         ("OLIST_PG_PASSWORD", pg.password),
+        # the role dbt grants gold's tables to (dbt_project.yml, +grants)
+        ("OLIST_PG_BI_ROLE", settings.pg_bi_role),
     ):
         print(f"export {name}={shlex.quote(value)}")
 

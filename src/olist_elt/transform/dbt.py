@@ -46,6 +46,8 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "OLIST_SPARK_HOST": settings.spark_host,
         "OLIST_SPARK_PORT": str(settings.spark_port),
         "OLIST_SPARK_USER": settings.spark_user,
+        # who may read gold on PostgreSQL: dbt grants it select (+grants)
+        "OLIST_PG_BI_ROLE": settings.pg_bi_role,
         "DBT_PROFILES_DIR": str(settings.profiles_dir),
         **NO_TELEMETRY,
     }

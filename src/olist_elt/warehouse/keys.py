@@ -1,74 +1,51 @@
-"""Gold's keys as its dbt tests declare them: the statements that add them to the
-staging star schema, and what the served gold lacks of them (or of the BI role's
-right to read it)."""
+"""Gold's keys as its dbt contracts declare them, and what the served gold lacks of
+them (or of the BI role's right to read it).
+
+dbt creates the keys and the BI role's select grant with each table (the gold
+models' `constraints`, dbt_project.yml's `+grants`); nothing here adds them. This
+module only reads the declaration, so a run can tell when the served schema has
+lost something a hand change took away."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-from psycopg import sql
 
 from olist_elt.warehouse.postgres import LIVE, PgLogin
 
+_REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*\)""")
+
+
+def _type(constraint: Any) -> str:
+    """A constraint's type as text ('primary_key'), enum or not."""
+    kind = constraint.type
+    return str(getattr(kind, "value", kind))
+
 
 def declared_keys(manifest: Any) -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:
-    """Gold's keys as its dbt tests declare them: a primary key where a column has
-    unique + not_null tests; a foreign key per relationships test to such a key.
-    (primary keys: model -> column, foreign keys: (model, column, parent, field))."""
-    tests: dict[str, dict[str, set[str]]] = {}
-    relations: list[tuple[str, str, str, str]] = []
-    gold = {
-        uid: node
-        for uid, node in manifest.nodes.items()
-        if node.resource_type == "model" and "gold" in node.fqn
-    }
-    for node in manifest.nodes.values():
-        meta = getattr(node, "test_metadata", None)
-        attached = getattr(node, "attached_node", None)
-        if not meta or attached not in gold or not getattr(node, "column_name", None):
-            continue
-        model = gold[attached].alias
-        if meta.name in ("unique", "not_null") and not node.config.where:
-            tests.setdefault(model, {}).setdefault(node.column_name, set()).add(meta.name)
-        if meta.name == "relationships":
-            to = str(meta.kwargs.get("to", ""))
-            parent = to.split("'")[1] if "'" in to else to
-            relations.append((model, node.column_name, parent, meta.kwargs["field"]))
-    keys: dict[str, str] = {}
-    for model, columns in sorted(tests.items()):
-        for column, kinds in sorted(columns.items()):
-            if kinds == {"unique", "not_null"}:
-                keys[model] = column
-                break
-    foreign = [r for r in sorted(set(relations)) if keys.get(r[2]) == r[3]]
-    return keys, foreign
-
-
-def constraints_from_manifest(manifest: Any, schema: str) -> list[sql.Composable]:
-    """Primary keys (unique + not_null tests), foreign keys (relationships) and indexes."""
-    keys, foreign = declared_keys(manifest)
-    statements: list[sql.Composable] = [
-        sql.SQL("alter table {}.{} add primary key ({})").format(
-            sql.Identifier(schema), sql.Identifier(model), sql.Identifier(column)
-        )
-        for model, column in keys.items()
+    """Gold's keys as its contracts declare them: each model's primary key column and
+    its foreign keys (primary keys: table -> column, foreign keys: (table, column,
+    parent table, parent column))."""
+    gold = [
+        node
+        for node in manifest.nodes.values()
+        if node.resource_type == "model" and "gold" in node.fqn and node.config.enabled
     ]
-    for model, column, parent, field in foreign:
-        statements.append(
-            sql.SQL("alter table {s}.{m} add foreign key ({c}) references {s}.{p} ({f})").format(
-                s=sql.Identifier(schema),
-                m=sql.Identifier(model),
-                c=sql.Identifier(column),
-                p=sql.Identifier(parent),
-                f=sql.Identifier(field),
-            )
-        )
-        statements.append(
-            sql.SQL("create index on {}.{} ({})").format(
-                sql.Identifier(schema), sql.Identifier(model), sql.Identifier(column)
-            )
-        )
-    return statements
+    tables = {node.name: node.alias for node in gold}
+    keys: dict[str, str] = {}
+    foreign: list[tuple[str, str, str, str]] = []
+    for node in sorted(gold, key=lambda n: n.alias):
+        for name, column in node.columns.items():
+            if any(_type(c) == "primary_key" for c in column.constraints):
+                keys[node.alias] = name
+        for constraint in node.constraints:
+            if _type(constraint) != "foreign_key" or not constraint.to:
+                continue
+            parent = _REF.search(constraint.to)
+            if parent and parent[1] in tables:
+                for column, field in zip(constraint.columns, constraint.to_columns, strict=True):
+                    foreign.append((node.alias, column, tables[parent[1]], field))
+    return keys, foreign
 
 
 def served_problems(target: PgLogin, manifest: Any, bi_role: str) -> list[str]:

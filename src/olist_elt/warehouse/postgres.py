@@ -1,4 +1,4 @@
-"""The served star schema in PostgreSQL: roles, silver publish, constraints, atomic swap."""
+"""The served star schema in PostgreSQL: roles, silver publish, atomic swap."""
 
 from __future__ import annotations
 
@@ -203,14 +203,6 @@ def publish_silver(
     return counts
 
 
-def apply_constraints(target: PgLogin, statements: list[sql.Composable]) -> int:
-    """Add keys and indexes to the staging star schema (fails if the data breaks them)."""
-    with target.connect() as con:
-        for statement in statements:
-            con.execute(statement)
-    return len(statements)
-
-
 def swap_gold(
     target: PgLogin,
     bi_role: str,
@@ -220,7 +212,7 @@ def swap_gold(
     lock_timeout: str = "2s",
 ) -> str | None:
     """Put the gated staging schema in place of the live one: two renames and the BI
-    role's grants in one short transaction that commits on its own, waiting at most
+    role's USAGE of the schema in one short transaction that commits on its own, waiting at most
     lock_timeout for locks (retried a few times), so readers are never queued behind
     a long operation. Returns the previous schema's new name (dropped later, see
     drop_previous), or None on a first publish."""
@@ -263,14 +255,12 @@ def swap_gold(
 
 
 def _grant_read(con: psycopg.Connection, schema: str, role: str) -> None:
-    """The BI role may read every table of the schema."""
+    """The BI role may enter the schema. Its select on each table is dbt's grant
+    (dbt_project.yml, +grants), made with the table in staging and kept by the
+    rename; a schema's USAGE is no table's grant, so dbt cannot express it, and the
+    schema renamed to gold is new to the role."""
     con.execute(
         sql.SQL("grant usage on schema {} to {}").format(
-            sql.Identifier(schema), sql.Identifier(role)
-        )
-    )
-    con.execute(
-        sql.SQL("grant select on all tables in schema {} to {}").format(
             sql.Identifier(schema), sql.Identifier(role)
         )
     )

@@ -32,6 +32,28 @@ os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+# The files that take longest, longest first. `./dev test` hands whole files to its
+# workers in collection order (--dist loadfile --no-loadscope-reorder): these start
+# first, so no long file is left to run alone at the end while the other worker idles.
+LONGEST_FIRST = (
+    "tests/warehouse/test_spark_cluster.py",
+    "tests/flows/test_prefect_server.py",
+    "tests/test_history.py",
+    "tests/test_masking.py",
+    "tests/warehouse/test_postgres.py",
+    "tests/warehouse/test_spark.py",
+    "tests/test_gates.py",
+    "tests/run/test_robustness.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of the longest files first (in LONGEST_FIRST's order), the rest after
+    them in their own order."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With OLIST_ELT_NO_SKIP set (CI), any skipped test fails the run."""
     if not os.environ.get("OLIST_ELT_NO_SKIP"):

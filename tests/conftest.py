@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,6 +82,14 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
         sample_seed=TEST_SEED,
         **{"apis_now": API_NOW, **overrides},
     )
+
+
+def copy_workspace(settings: Settings, root: Path, **overrides: object) -> Settings:
+    """A copy under root of a workspace_settings workspace (lake, warehouse, vault, dbt
+    target), with its runs behind it: a test that needs one good run first starts from
+    the shared one (built) instead of paying for a run of its own."""
+    shutil.copytree(settings.lake_dir.parent, root)
+    return workspace_settings(root, **overrides)
 
 
 @contextmanager
@@ -204,6 +213,12 @@ def built(
 def workspace(tmp_path: Path) -> Settings:
     """Fresh settings in a per-test folder."""
     return workspace_settings(tmp_path)
+
+
+@pytest.fixture()
+def built_copy(built: tuple[Settings, RunSummary], tmp_path: Path) -> Settings:
+    """A copy of the shared run's workspace for one test, which may run in it again."""
+    return copy_workspace(built[0], tmp_path / "ws")
 
 
 @pytest.fixture()

@@ -44,9 +44,6 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         # No scheduled runs fire while the test runs: only the runs it starts.
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
-        # The worker asks for new runs every second (default 10): each run the test
-        # starts is picked up at once instead of after up to 10 s.
-        PREFECT_WORKER_QUERY_SECONDS="1",
     )
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -172,7 +169,9 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
         _run([PREFECT, "--no-prompt", "deploy", "--all"], env, REPO_ROOT)
         worker = subprocess.Popen(
             [PREFECT, "worker", "start", "--pool", "olist", "--type", "process"],
-            env=env,
+            # it asks for new runs every second (default 10): each run the test starts
+            # is picked up at once instead of after up to 10 s
+            env=env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},
             cwd=tmp_path,
             stdout=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
             stderr=subprocess.STDOUT,

@@ -106,22 +106,15 @@ RUNS = textwrap.dedent(
             offset += 200
 
     async def main():
-        # poll_interval: the run's end is seen within a second (default 5)
-        good = await run_deployment(
-            "elt_pipeline/elt-pipeline-daily", timeout=900, poll_interval=1
-        )
+        good = await run_deployment("elt_pipeline/elt-pipeline-daily", timeout=900)
         bad = await run_deployment(
-            "elt_pipeline/elt-pipeline-daily",
-            parameters={"source": sys.argv[1]},
-            timeout=900,
-            poll_interval=1,
+            "elt_pipeline/elt-pipeline-daily", parameters={"source": sys.argv[1]}, timeout=900
         )
         # the same deployment on a project whose silver_order_items fails on any data
         broken = await run_deployment(
             "elt_pipeline/elt-pipeline-daily",
             job_variables={"env": {"OLIST_DBT_PROJECT_DIR": sys.argv[2]}},
             timeout=900,
-            poll_interval=1,
         )
         async with get_client() as client:
             schedules = {}
@@ -170,9 +163,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
         _run([PREFECT, "--no-prompt", "deploy", "--all"], env, REPO_ROOT)
         worker = subprocess.Popen(
             [PREFECT, "worker", "start", "--pool", "olist", "--type", "process"],
-            # it asks for new runs every second (default 10): each run the test starts
-            # is picked up at once instead of after up to 10 s
-            env=env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+            env=env,
             cwd=tmp_path,
             stdout=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
             stderr=subprocess.STDOUT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,28 @@ API_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+# The files that take longest, longest first. `./dev test` hands whole files to its
+# workers in collection order (--dist loadfile --no-loadscope-reorder): these start
+# first, so no long file is left to run alone at the end while the other worker idles.
+LONGEST_FIRST = (
+    "tests/warehouse/test_spark_cluster.py",
+    "tests/flows/test_prefect_server.py",
+    "tests/test_history.py",
+    "tests/test_masking.py",
+    "tests/warehouse/test_postgres.py",
+    "tests/warehouse/test_spark.py",
+    "tests/test_gates.py",
+    "tests/run/test_robustness.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of the longest files first (in LONGEST_FIRST's order), the rest after
+    them in their own order."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -59,6 +82,14 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
         sample_seed=TEST_SEED,
         **{"apis_now": API_NOW, **overrides},
     )
+
+
+def copy_workspace(settings: Settings, root: Path, **overrides: object) -> Settings:
+    """A copy under root of a workspace_settings workspace (lake, warehouse, vault, dbt
+    target), with its runs behind it: a test that needs one good run first starts from
+    the shared one (built) instead of paying for a run of its own."""
+    shutil.copytree(settings.lake_dir.parent, root)
+    return workspace_settings(root, **overrides)
 
 
 @contextmanager
@@ -182,6 +213,12 @@ def built(
 def workspace(tmp_path: Path) -> Settings:
     """Fresh settings in a per-test folder."""
     return workspace_settings(tmp_path)
+
+
+@pytest.fixture()
+def built_copy(built: tuple[Settings, RunSummary], tmp_path: Path) -> Settings:
+    """A copy of the shared run's workspace for one test, which may run in it again."""
+    return copy_workspace(built[0], tmp_path / "ws")
 
 
 @pytest.fixture()

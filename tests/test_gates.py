@@ -17,11 +17,12 @@ from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
-from tests.conftest import workspace_settings
+from tests.conftest import copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +30,10 @@ Rows = list[dict[str, str]]
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Settings:
-    """A workspace with one good run behind it."""
-    settings = workspace_settings(tmp_path_factory.mktemp("gated"))
-    assert run_pipeline(settings, sample_dir).outcome == "success"
-    return settings
+def gated(tmp_path_factory: pytest.TempPathFactory, built: tuple[Settings, RunSummary]) -> Settings:
+    """A workspace with one good run behind it: a copy of the shared run's."""
+    assert built[1].outcome == "success"
+    return copy_workspace(built[0], tmp_path_factory.mktemp("gated") / "ws")
 
 
 def _gold_fingerprint(settings: Settings) -> dict[str, object]:

@@ -63,7 +63,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
+    # on a loaded 2-core machine the server has taken over 120 s to answer
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:

@@ -31,10 +31,9 @@ def _backdate(settings: Settings, datasets: set[str], days: int) -> None:
 
 
 def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
-    tmp_path: Path, sample_dir: Path
+    built_copy: Settings, sample_dir: Path
 ) -> None:
-    settings = workspace_settings(tmp_path)
-    run_pipeline(settings, sample_dir)
+    settings = built_copy  # one good run behind it
     before = target_for(settings).served_counts()
     old = {"orders", "order_items", "customers"}
     _backdate(settings, old, days=120)

@@ -14,18 +14,24 @@ from olist_elt.settings import Settings
 from olist_elt.transform.parity import compare_layer
 from olist_elt.transform.spark import spark_tables, spark_warehouse_dir, stop_spark
 from olist_elt.warehouse.postgres import gold_row_counts, login
-from tests.conftest import build_tables, pg_workspace
+from tests.conftest import build_tables, copy_workspace, pg_workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def spark_runs(
-    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, sample_dir: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_dsn: str,
+    sample_dir: Path,
+    built: tuple[Settings, RunSummary],
 ) -> Iterator[tuple[Settings, RunSummary, RunSummary]]:
-    """The sample through the local target, then the same raw zone through spark."""
-    with pg_workspace(tmp_path_factory.mktemp("spark"), postgres_dsn) as settings:
-        local = run_pipeline(settings, sample_dir)
+    """The sample through the local target (a copy of the shared run's workspace), then
+    the same raw zone through spark."""
+    root = tmp_path_factory.mktemp("spark") / "ws"
+    copy_workspace(built[0], root)
+    local = built[1]
+    with pg_workspace(root, postgres_dsn) as settings:
         spark_settings = settings.model_copy(update={"target": "spark"})
         try:
             spark = run_pipeline(spark_settings, sample_dir)

@@ -28,19 +28,26 @@ from olist_elt.transform.spark_cluster import (
     stop_cluster,
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
-from tests.conftest import _free_port, build_tables, pg_workspace
+from tests.conftest import _free_port, build_tables, copy_workspace, pg_workspace
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
 
 
 @pytest.fixture(scope="module")
 def cluster_runs(
-    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, sample_dir: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_dsn: str,
+    sample_dir: Path,
+    built: tuple[Settings, RunSummary],
 ) -> Iterator[Runs]:
-    """The sample through the local target, then the same raw zone through spark_thrift
-    on a one-worker cluster (small memory, free loopback ports)."""
+    """The sample through the local target (a copy of the shared run's workspace), then
+    the same raw zone through spark_thrift on a one-worker cluster (small memory, free
+    loopback ports)."""
+    root = tmp_path_factory.mktemp("spark-cluster") / "ws"
+    copy_workspace(built[0], root)
+    local = built[1]
     with pg_workspace(
-        tmp_path_factory.mktemp("spark-cluster"),
+        root,
         postgres_dsn,
         spark_port=_free_port(),
         spark_master_port=_free_port(),
@@ -48,8 +55,10 @@ def cluster_runs(
         spark_worker_cores=2,
         spark_worker_memory="1g",
         spark_driver_memory="1g",
+        # dbt-spark waits at least its poll interval (1 s) on each statement, most of
+        # which take far less: four threads overlap those waits on the two cores
+        dbt_threads=4,
     ) as settings:
-        local = run_pipeline(settings, sample_dir)
         thrift_settings = settings.model_copy(update={"target": "spark_thrift"})
         try:
             state = start_cluster(thrift_settings)

@@ -332,3 +332,39 @@ def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:
             )  # type: ignore[index]
             for t in tables
         }
+
+
+def _tables(con: psycopg.Connection, schema: str) -> list[str]:
+    return [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def copy_schema(target: PgLogin, source: str, dest: str) -> int:
+    """A fresh copy of every table of source in dest (column types, not-null and check
+    constraints kept; keys are added to the copy on publish), in one transaction. The
+    staging schema stays where it is for the next incremental build. Tables copied."""
+    with target.connect() as con:
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(dest)))
+        con.execute(sql.SQL("create schema {}").format(sql.Identifier(dest)))
+        tables = _tables(con, source)
+        for table in tables:
+            src, dst = sql.Identifier(source, table), sql.Identifier(dest, table)
+            like = "create table {} (like {} including defaults including constraints)"
+            con.execute(sql.SQL(like).format(dst, src))
+            con.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
+    return len(tables)
+
+
+def drop_tables_except(target: PgLogin, schema: str, keep: frozenset[str]) -> list[str]:
+    """Drop the tables of a schema that are not in keep; what was dropped."""
+    with target.connect() as con:
+        dropped = [t for t in _tables(con, schema) if t not in keep]
+        for table in dropped:
+            con.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(schema, table)))
+    return dropped

@@ -30,6 +30,10 @@ pytestmark = pytest.mark.slow
 
 ORDERS = "olist_orders_dataset.csv"
 CUSTOMERS = "olist_customers_dataset.csv"
+ITEMS = "olist_order_items_dataset.csv"
+REVIEWS = "olist_order_reviews_dataset.csv"
+# The gold facts whose recomputed orders are measured (recomputed_orders).
+FACTS = ("fct_orders", "fct_order_items", "fct_payments", "fct_reviews")
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -149,6 +153,59 @@ def ingest_on(settings: Settings, folder: Path, day: datetime) -> None:
     assert not result.quarantined, result.quarantined
 
 
+def make_late_day(sample_dir: Path, d: Deliveries, out: Path) -> dict[str, str]:
+    """A later day with late records: the items of an order delivered without them
+    (one of the new orders), and a second, later review of a reviewed order."""
+    i_header, items = _read(sample_dir / ITEMS)
+    late_order = sorted(d.new)[0]
+    _write(out / ITEMS, i_header, [{**items[0], "order_id": late_order, "order_item_id": "1"}])
+    r_header, reviews = _read(sample_dir / REVIEWS)
+    reviewed = next(r for r in reviews if r["review_score"] != "1")
+    created = datetime.strptime(reviewed["review_creation_date"], "%Y-%m-%d %H:%M:%S")
+    late_review = {
+        **reviewed,
+        "review_id": secrets.token_hex(16),
+        "review_score": "1",
+        "review_creation_date": _ts(created + timedelta(days=2)),
+        "review_answer_timestamp": _ts(created + timedelta(days=3)),
+    }
+    _write(out / REVIEWS, r_header, [late_review])
+    return {"items": late_order, "review": reviewed["order_id"]}
+
+
+def recomputed_orders(settings: Settings) -> dict[str, set[str]]:
+    """The orders each gold fact's last build selected: the select dbt compiled for it
+    in that run (with the run's own cut-off), evaluated again right after the run on
+    the build database. A full build selects every order. (The open orders whose
+    overdue bucket moved, which fct_orders also recomputes, are not seen: by then the
+    table holds the new end date.)"""
+    compiled = settings.dbt_target_path / "pipeline-local" / "compiled" / "olist_elt"
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        out = {}
+        for fact in FACTS:
+            select = (compiled / "models" / "gold" / f"{fact}.sql").read_text()
+            rows = con.execute(f"select distinct order_id from ({select})").fetchall()
+            out[fact] = {o for (o,) in rows}
+        return out
+    finally:
+        con.close()
+
+
+def staged_orders(settings: Settings) -> dict[str, set[str]]:
+    """The orders each staged gold fact holds."""
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        return {
+            fact: {
+                o for (o,) in con.execute(f"select order_id from gold_staging.{fact}").fetchall()
+            }
+            for fact in FACTS
+        }
+    finally:
+        con.close()
+
+
 def table_fingerprints(settings: Settings, schemas: tuple[str, ...]) -> dict[str, TableFingerprint]:
     con = duckdb.connect(str(settings.build_database), read_only=True)
     try:
@@ -189,9 +246,16 @@ class History:
     idle: RunSummary
     orders_day: RunSummary
     move_day: RunSummary
+    late_day: RunSummary
     silver_before: dict[str, tuple]
     silver_after_orders: dict[str, tuple]
     refreshed: Settings
+    written_idle: dict[str, set[str]]
+    written_orders_day: dict[str, set[str]]
+    present_orders_day: dict[str, set[str]]
+    written_late_day: dict[str, set[str]]
+    present_late_day: dict[str, set[str]]
+    late: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +265,11 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
     deliveries = make_deliveries(sample_dir, root / "deliveries")
     first = run_pipeline(settings, sample_dir)
     idle = run_pipeline(settings, sample_dir, force_rebuild=True)
+    written_idle = recomputed_orders(settings)
     before = rows_by_key(settings, "silver.silver_orders", "order_id")
     orders_day = run_pipeline(settings, deliveries.orders_day)
+    written_orders_day = recomputed_orders(settings)
+    present_orders_day = staged_orders(settings)
     after_orders = rows_by_key(settings, "silver.silver_orders", "order_id")
     # The move arrives (customers only), then an order placed after it.
     move_only = root / "move-only"
@@ -215,6 +282,11 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
     deliveries.mover_order = after_move["order_id"]
     _write(root / "order-after-move" / ORDERS, header, [after_move])
     move_day = run_pipeline(settings, root / "order-after-move")
+    # Late records: the items of an order that came without them, a later review.
+    late = make_late_day(sample_dir, deliveries, root / "late-day")
+    late_day = run_pipeline(settings, root / "late-day")
+    written_late_day = recomputed_orders(settings)
+    present_late_day = staged_orders(settings)
     # The same raw zone rebuilt in one go (full refresh), in a copy of the workspace.
     shutil.copytree(root / "ws", root / "refreshed")
     refreshed = workspace_settings(root / "refreshed", apis="off")
@@ -226,9 +298,16 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
         idle,
         orders_day,
         move_day,
+        late_day,
         before,
         after_orders,
         refreshed,
+        written_idle,
+        written_orders_day,
+        present_orders_day,
+        written_late_day,
+        present_late_day,
+        late,
     )
 
 
@@ -238,6 +317,48 @@ def test_a_second_run_with_no_new_raw_objects_reads_nothing(history: History) ->
     assert history.idle.incremental
     assert all(c == {"objects": 0, "rows": 0} for c in history.idle.incremental.values())
     assert history.idle.layer_rows == history.first.layer_rows
+
+
+def test_a_run_with_no_new_raw_objects_recomputes_no_gold_fact(history: History) -> None:
+    assert history.written_idle == {fact: set() for fact in FACTS}
+
+
+def test_a_one_day_run_reads_only_that_days_raw_objects_in_every_layer(
+    history: History,
+) -> None:
+    d = history.deliveries
+    day = d.updated | d.new
+    # bronze: the day's one raw object, nothing else
+    read = history.orders_day.incremental
+    assert read["bronze_olist__orders"] == {"objects": 1, "rows": 5}
+    assert all(c["objects"] == 0 for m, c in read.items() if m != "bronze_olist__orders")
+    # silver: the keys that object touched (test_a_day_of_new_and_updated_orders...)
+    # gold: each fact recomputed the day's orders only, not every order
+    present = history.present_orders_day
+    for fact in FACTS:
+        assert history.written_orders_day[fact] == day & present[fact], fact
+    assert len(present["fct_orders"]) > 10 * len(day)
+
+
+def test_late_records_recompute_only_their_orders(history: History) -> None:
+    late, written = history.late, history.written_late_day
+    assert history.late_day.outcome == "success"
+    assert history.late_day.incremental["bronze_olist__order_items"]["objects"] == 1
+    assert history.late_day.incremental["bronze_olist__order_reviews"]["objects"] == 1
+    touched = {late["items"], late["review"]}
+    for fact in FACTS:
+        assert written[fact] == touched & history.present_late_day[fact], fact
+    assert written["fct_orders"] == touched
+    con = duckdb.connect(str(history.settings.warehouse_path), read_only=True)
+    try:
+        item_count, score = con.execute(
+            "select max(case when order_id = ? then item_count end), "
+            "max(case when order_id = ? then review_score end) from gold.fct_orders",
+            [late["items"], late["review"]],
+        ).fetchone()
+    finally:
+        con.close()
+    assert item_count == 1 and score == 1  # the late items counted, the later review shown
 
 
 def test_a_day_of_new_and_updated_orders_changes_exactly_those_rows(history: History) -> None:

@@ -203,6 +203,12 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftover
     ).fetchone()[0]
     con.close()
     assert staged == 1  # the killed run left gold built but not gated
+    # gold's staging schema is the build copy kept between runs (the next run
+    # recomputes the orders changed since the last good build, the killed run's too);
+    # a table no gold model builds is a leftover and goes
+    con = duckdb.connect(str(served.build_database))
+    con.execute("create table gold_staging.fct_switched_off as select 1 as order_id")
+    con.close()
     env = {"OLIST_HOME": str(root), "OLIST_LAKE_DIR": str(served.lake_dir), "COLUMNS": "200"}
     status = CliRunner().invoke(app, ["status"], env=env)
     assert f"{record['run_id']}  local  interrupted" in status.output, status.output
@@ -216,6 +222,13 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftover
         outcome = con.execute(
             "select outcome from ops.runs where run_id = ?", [record["run_id"]]
         ).fetchone()[0]
+        served_tables = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'gold'"
+            ).fetchall()
+        }
     finally:
         con.close()
     assert outcome == "interrupted"
+    assert "fct_switched_off" not in served_tables

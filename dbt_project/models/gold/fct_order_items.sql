@@ -1,11 +1,17 @@
+{{ config(**gold_incremental()) }}
+
+{#- Incremental: only the orders changed since the last good build (see
+    macros/engine/incremental.sql). -#}
 with
 
 items as (
     select * from {{ ref('silver_order_items') }}
+    {{ changed_orders_only('order_id', items_dims=true) }}
 ),
 
 orders as (
     select * from {{ ref('silver_orders') }}
+    {{ changed_orders_only('order_id', items_dims=true) }}
 ),
 
 products as (

@@ -1,19 +1,32 @@
+{{ config(**gold_incremental()) }}
+
+{#- Incremental: only the orders changed since the last good build (see
+    macros/engine/incremental.sql); the data's end date is read from all
+    orders. -#}
 with
 
 orders as (
+    select * from {{ ref('silver_orders') }}
+    {{ changed_orders_only('order_id', open_orders=true) }}
+),
+
+all_orders as (
     select * from {{ ref('silver_orders') }}
 ),
 
 items as (
     select * from {{ ref('silver_order_items') }}
+    {{ changed_orders_only('order_id', open_orders=true) }}
 ),
 
 payments as (
     select * from {{ ref('silver_payments') }}
+    {{ changed_orders_only('order_id', open_orders=true) }}
 ),
 
 reviews as (
     select * from {{ ref('silver_reviews') }}
+    {{ changed_orders_only('order_id', open_orders=true) }}
 ),
 
 customers as (
@@ -41,7 +54,7 @@ order_payments as (
 
 data_end as (
     select max(purchase_date) as data_end_date
-    from orders
+    from all_orders
 ),
 
 latest_review as (

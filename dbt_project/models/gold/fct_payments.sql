@@ -1,11 +1,17 @@
+{{ config(**gold_incremental()) }}
+
+{#- Incremental: only the orders changed since the last good build (see
+    macros/engine/incremental.sql). -#}
 with
 
 payments as (
     select * from {{ ref('silver_payments') }}
+    {{ changed_orders_only('order_id') }}
 ),
 
 orders as (
     select * from {{ ref('silver_orders') }}
+    {{ changed_orders_only('order_id') }}
 ),
 
 customers as (

@@ -200,7 +200,14 @@ def build(ctx: RunContext, decision: Plan) -> None:
         # counted before its gate: a failed gate's rows show too
         ctx.summary.layer_rows[layer] = target.lake_counts(layer)
         ctx.run(gate_step(ctx, layer, lambda layer=layer: target.check(layer)))
-    for step in target.gold_steps(gate(ctx)):
+    # gold recomputes the orders changed since the last good build (all on a full
+    # refresh)
+    target.gold_changed_since = (
+        None
+        if decision.full_refresh
+        else state.gold_changed_since(ctx.settings, decision.previous, ctx.records)
+    )
+    for step in target.gold_steps(gate(ctx), full_refresh=decision.full_refresh is not None):
         ctx.run(step)
 
 

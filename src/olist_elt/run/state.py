@@ -134,6 +134,19 @@ def refresh_reason(
     return None
 
 
+def gold_changed_since(
+    settings: Settings, previous: dict[str, Any] | None, records: list[ManifestRecord]
+) -> str | None:
+    """When the newest raw object the last good build read was ingested, if that build
+    was on this target: incremental gold recomputes the orders changed after it (a
+    failed run since then is recomputed too). None: every order is recomputed."""
+    if previous is None or previous.get("target") != settings.target:
+        return None
+    built = set(previous.get("objects") or [])
+    times = [r.ingested_at for r in records if r.sha256 in built]
+    return max(times, key=datetime.fromisoformat) if times else None
+
+
 def usable_records(settings: Settings, manifest: list[ManifestRecord]) -> list[ManifestRecord]:
     """Accepted raw objects, ingested by the as-of date when a backfill sets one."""
     return [

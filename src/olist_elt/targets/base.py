@@ -42,6 +42,9 @@ class Target(ABC):
         self.settings = settings
         self.dbt_runner = dbt_runner
         self._lake_dbt: Dbt | None = None
+        # ingestion time of the newest raw object the last good build read: an
+        # incremental gold build recomputes the orders changed after it
+        self.gold_changed_since: str | None = None
 
     # --- dbt --------------------------------------------------------------------------
     def dbt_vars(self) -> dict[str, Any]:
@@ -107,12 +110,14 @@ class Target(ABC):
         """`dbt build` one layer (models and their tests): the lake layers on the lake
         engine, gold where the target builds it (into its staging schema)."""
         if layer == "gold":
-            return self.build_gold()
+            return self.build_gold(full_refresh)
         return build_layer(self.lake_dbt, layer, full_refresh)
 
-    def build_gold(self) -> DbtCommandResult:
-        """`dbt build` the snapshots and gold into the staging schema."""
-        return build_layer(self.lake_dbt, "gold")
+    def build_gold(self, full_refresh: bool = False) -> DbtCommandResult:
+        """`dbt build` the snapshots and gold into the staging schema (kept between
+        runs: the order facts are incremental)."""
+        gold_vars(self.lake_dbt, None if full_refresh else self.gold_changed_since)
+        return build_layer(self.lake_dbt, "gold", full_refresh)
 
     # --- reading the lake -------------------------------------------------------------
     @contextmanager
@@ -158,9 +163,12 @@ class Target(ABC):
     # --- gold: built, gated, published, served ----------------------------------------
     @abstractmethod
     def gold_steps(
-        self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
+        self,
+        gate: Callable[[str, Callable[[], GateReport]], GateReport],
+        full_refresh: bool = True,
     ) -> list[Step[Any]]:
-        """The steps that build gold into its staging schema and gate it there."""
+        """The steps that build gold into its staging schema and gate it there
+        (incremental facts from all of silver when full_refresh)."""
 
     @abstractmethod
     def staged_counts(self) -> dict[str, int]:
@@ -243,6 +251,14 @@ def open_build(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
             f"{str(exc).splitlines()[0]}; only the pipeline may open it (BI tools read "
             "the served file): stop that process and run again"
         ) from None
+
+
+def gold_vars(dbt: Dbt, changed_since: str | None) -> None:
+    """Tell the incremental gold facts which orders to recompute (all when None)."""
+    if changed_since:
+        dbt.dbt_vars["gold_changed_since"] = changed_since
+    else:
+        dbt.dbt_vars.pop("gold_changed_since", None)
 
 
 def build_layer(dbt: Dbt, layer: str, full_refresh: bool = False) -> DbtCommandResult:

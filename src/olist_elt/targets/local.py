@@ -80,10 +80,12 @@ class LocalTarget(Target):
             con.close()
 
     def gold_steps(
-        self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
+        self,
+        gate: Callable[[str, Callable[[], GateReport]], GateReport],
+        full_refresh: bool = True,
     ) -> list[Step[Any]]:
         return [
-            build_step(self, "gold", False),
+            build_step(self, "gold", full_refresh),
             Step(
                 "gate gold",
                 Kind.GATE,
@@ -116,18 +118,19 @@ class LocalTarget(Target):
             serve_copy(self.settings.build_database, self.settings.warehouse_path)
 
     def clean_leftovers(self) -> list[str]:
-        """A staging schema a killed run left in the build database."""
+        """Tables in gold's staging schema that no gold model of this parse builds (a
+        switched-off model's table would be published stale). The rest is kept
+        between runs: the incremental facts build on it."""
         if not self.has_lake_build():
             return []
         staging = self.staging_schema()
+        built = project.gold_tables(self.manifest)
         con = open_build(self.settings.build_database)
         try:
-            found = con.execute(
-                "select 1 from information_schema.schemata where schema_name = ?", [staging]
-            ).fetchone()
-            if found:
-                con.execute(f'drop schema "{staging}" cascade')
-            return [staging] if found else []
+            stale = [t for t in base_tables(con, staging) if t not in built]
+            for table in stale:
+                con.execute(f'drop table "{staging}"."{table}"')
+            return [f"{staging}.{t}" for t in stale]
         finally:
             con.close()
 

@@ -12,15 +12,17 @@ import duckdb
 from olist_elt.ops.history import write_postgres
 from olist_elt.quality.gates import GateReport, postgres_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
-from olist_elt.targets.base import Target, build_step
+from olist_elt.targets.base import Target, build_step, gold_vars
 from olist_elt.targets.local import rewind
 from olist_elt.transform import project
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
 from olist_elt.warehouse.keys import declared_keys, served_problems
 from olist_elt.warehouse.postgres import (
     PgLogin,
+    copy_schema,
     drop_previous,
     drop_schema,
+    drop_tables_except,
     gold_row_counts,
     login,
     publish_silver,
@@ -88,11 +90,19 @@ class PostgresGoldTarget(Target):
             attach_source=self.attach_silver(),
         )
 
-    def build_gold(self) -> DbtCommandResult:
-        """`dbt build` seeds, snapshots and gold on PostgreSQL into the staging schema."""
-        drop_schema(self.pg, self.staging_schema())
-        return self.warehouse_dbt.run(
-            "build", "--selector", "warehouse_gold", "--indirect-selection", "buildable"
+    def build_gold(self, full_refresh: bool = False) -> DbtCommandResult:
+        """`dbt build` seeds, snapshots and gold on PostgreSQL into the staging schema,
+        which is kept between runs (the order facts are incremental; publish copies
+        it)."""
+        dbt = self.warehouse_dbt
+        gold_vars(dbt, None if full_refresh else self.gold_changed_since)
+        return dbt.run(
+            "build",
+            "--selector",
+            "warehouse_gold",
+            "--indirect-selection",
+            "buildable",
+            *(["--full-refresh"] if full_refresh else []),
         )
 
     def check_gold(self, schema: str) -> GateReport:
@@ -108,7 +118,9 @@ class PostgresGoldTarget(Target):
         )
 
     def gold_steps(
-        self, gate: Callable[[str, Callable[[], GateReport]], GateReport]
+        self,
+        gate: Callable[[str, Callable[[], GateReport]], GateReport],
+        full_refresh: bool = True,
     ) -> list[Step[Any]]:
         return [
             Step("connect warehouse", Kind.IO, lambda: self.pg),
@@ -120,7 +132,7 @@ class PostgresGoldTarget(Target):
                 lambda c: sum(c.values()),
                 layer="silver",
             ),
-            build_step(self, "gold", False),
+            build_step(self, "gold", full_refresh),
             Step(
                 "gate gold",
                 Kind.GATE,
@@ -134,11 +146,16 @@ class PostgresGoldTarget(Target):
         return gold_row_counts(self.pg, self.staging_schema())
 
     def publish(self) -> dict[str, int]:
-        # dbt made the keys and the BI role's select grant with each staging table
-        # (the gold contracts, +grants); they move with the tables on the swap
+        """Copy the gated staging schema (kept for the next incremental build) and
+        swap the copy in. dbt made the keys and the BI role's select grant with each
+        staging table (the gold contracts, +grants); PostgreSQL's copy keeps the
+        primary keys and indexes but not foreign keys or grants, so the copy gets the
+        foreign keys the contracts declare and the role's select again."""
         staging = self.staging_schema()
+        publishing = f"{staging}_publish"
         keys, foreign = declared_keys(self.warehouse_dbt.manifest)
-        swap_gold(self.pg, self.settings.pg_bi_role, staging)
+        copy_schema(self.pg, staging, publishing, foreign, self.settings.pg_bi_role)
+        swap_gold(self.pg, self.settings.pg_bi_role, publishing)
         drop_previous(self.pg)
         counts = gold_row_counts(self.pg)
         self.audit().append(
@@ -153,9 +170,15 @@ class PostgresGoldTarget(Target):
         return counts
 
     def clean_leftovers(self) -> list[str]:
+        """What a killed run left: the copy being published, old gold schemas, and
+        and in staging every table no gold model of this parse builds (a switched
+        off model's table would be published stale, a dbt temporary one too)."""
         # the same generate_schema_name and vars stage gold on every engine
         staging = project.layer_schema(self.manifest, "gold")
-        found = [staging] if drop_schema(self.pg, staging) else []
+        publishing = f"{staging}_publish"
+        found = [publishing] if drop_schema(self.pg, publishing) else []
+        built = project.gold_tables(self.manifest)
+        found += [f"{staging}.{t}" for t in drop_tables_except(self.pg, staging, built)]
         return found + drop_previous(self.pg)[0]
 
     def served_counts(self) -> dict[str, int]:

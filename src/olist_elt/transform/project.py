@@ -50,6 +50,12 @@ def incremental_bronze(manifest: Any) -> dict[str, tuple[str, str]]:
     return dict(sorted(out.items()))
 
 
+def gold_tables(manifest: Any) -> frozenset[str]:
+    """The tables this parse builds in gold's staging schema (kept between runs: the
+    incremental facts build on what is there)."""
+    return frozenset(alias for _, alias in layer_relations(manifest, "gold").values())
+
+
 @dataclass(frozen=True)
 class SnapshotInfo:
     """One dbt snapshot: its relation and the key its versions belong to."""

@@ -256,9 +256,9 @@ def swap_gold(
 
 def _grant_read(con: psycopg.Connection, schema: str, role: str) -> None:
     """The BI role may enter the schema. Its select on each table is dbt's grant
-    (dbt_project.yml, +grants), made with the table in staging and kept by the
-    rename; a schema's USAGE is no table's grant, so dbt cannot express it, and the
-    schema renamed to gold is new to the role."""
+    (dbt_project.yml, +grants) in staging, given again on the copy that is published
+    (copy_schema); a schema's USAGE is no table's grant, so dbt cannot express it,
+    and the schema renamed to gold is new to the role."""
     con.execute(
         sql.SQL("grant usage on schema {} to {}").format(
             sql.Identifier(schema), sql.Identifier(role)
@@ -322,3 +322,62 @@ def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:
             )  # type: ignore[index]
             for t in tables
         }
+
+
+def _tables(con: psycopg.Connection, schema: str) -> list[str]:
+    return [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def copy_schema(
+    target: PgLogin,
+    source: str,
+    dest: str,
+    foreign: list[tuple[str, str, str, str]],
+    reader: str,
+) -> int:
+    """A fresh copy of every table of source in dest, in one transaction; source stays
+    where it is for the next incremental build. The copy keeps column types, not-null
+    and check constraints, primary keys and indexes (LIKE ... INCLUDING ALL); foreign
+    keys and grants are not copied by PostgreSQL, so the declared foreign keys
+    (table, column, parent table, parent column) are added and reader gets select on
+    every table, as dbt gave them in source. Tables copied."""
+    with target.connect() as con:
+        con.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(dest)))
+        con.execute(sql.SQL("create schema {}").format(sql.Identifier(dest)))
+        tables = _tables(con, source)
+        for table in tables:
+            src, dst = sql.Identifier(source, table), sql.Identifier(dest, table)
+            con.execute(sql.SQL("create table {} (like {} including all)").format(dst, src))
+            con.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
+        for table, column, parent, field in foreign:
+            if table in tables and parent in tables:
+                con.execute(
+                    sql.SQL("alter table {} add foreign key ({}) references {} ({})").format(
+                        sql.Identifier(dest, table),
+                        sql.Identifier(column),
+                        sql.Identifier(dest, parent),
+                        sql.Identifier(field),
+                    )
+                )
+        con.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(
+                sql.Identifier(dest), sql.Identifier(reader)
+            )
+        )
+    return len(tables)
+
+
+def drop_tables_except(target: PgLogin, schema: str, keep: frozenset[str]) -> list[str]:
+    """Drop the tables of a schema that are not in keep; what was dropped."""
+    with target.connect() as con:
+        dropped = [t for t in _tables(con, schema) if t not in keep]
+        for table in dropped:
+            con.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(schema, table)))
+    return dropped

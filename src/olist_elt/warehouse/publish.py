@@ -37,8 +37,9 @@ def base_tables(
 
 
 def swap_into_live(database: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
-    """Replace every live table by its staging version at once, inside the build
-    database; rows per published table. The staging schema is dropped afterwards."""
+    """Replace every live table by a copy of its staging version at once, inside the
+    build database; rows per published table. The staging schema is kept: the next
+    incremental gold build starts from it."""
     con = duckdb.connect(str(database))
     try:
         staged = base_tables(con, staging)
@@ -59,7 +60,6 @@ def swap_into_live(database: Path, staging: str, live: str = LIVE_SCHEMA) -> dic
         except Exception:
             con.execute("rollback")
             raise
-        con.execute(f'drop schema if exists "{staging}" cascade')
         return row_counts(con, live)
     finally:
         con.close()

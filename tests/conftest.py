@@ -300,3 +300,29 @@ def build_tables(settings: Settings, schema: str) -> list[str]:
         ]
     finally:
         con.close()
+
+
+def project_off_its_contract(tmp_path: Path) -> Path:
+    """A copy of the dbt project whose dim_date.calendar_year is made bigint while
+    its contract declares integer (for the tests of dbt's contract error)."""
+    import shutil
+
+    from olist_elt.settings import REPO_ROOT
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    model = project / "models" / "gold" / "dim_date.sql"
+    source = model.read_text()
+    assert "as integer) as calendar_year" in source
+    model.write_text(source.replace("as integer) as calendar_year", "as bigint) as calendar_year"))
+    return project
+
+
+def assert_contract_error(stdout: str) -> None:
+    """dbt stopped on the drifted column with its own contract error."""
+    assert "This model has an enforced contract that failed" in stdout, stdout[-3000:]
+    assert "calendar_year" in stdout

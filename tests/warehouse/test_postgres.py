@@ -17,7 +17,7 @@ from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
 from olist_elt.warehouse.postgres import ensure_roles, login
-from tests.conftest import pg_workspace
+from tests.conftest import assert_contract_error, pg_workspace, project_off_its_contract
 
 pytestmark = pytest.mark.slow
 
@@ -425,16 +425,7 @@ def test_a_gold_model_off_its_contract_fails_the_analysts_build(
     from olist_elt.settings import REPO_ROOT
 
     settings = pg_settings
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project",
-        project,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
-    model = project / "models" / "gold" / "dim_date.sql"
-    source = model.read_text()
-    assert "as integer) as calendar_year" in source
-    model.write_text(source.replace("as integer) as calendar_year", "as bigint) as calendar_year"))
+    project = project_off_its_contract(tmp_path)
     pg = login(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
     env |= {
@@ -462,8 +453,7 @@ def test_a_gold_model_off_its_contract_fails_the_analysts_build(
         timeout=600,
     )
     assert done.returncode != 0
-    assert "This model has an enforced contract that failed" in done.stdout, done.stdout[-3000:]
-    assert "calendar_year" in done.stdout
+    assert_contract_error(done.stdout)
     assert _pg_value(settings, "select to_regclass('dev_bea_gold.dim_date') is null")
 
 

@@ -8,6 +8,11 @@
             {%- do indexes.append({'columns': constraint.columns}) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- if indexes -%}
+        {#- the foreign keys are deferred (postgres_foreign_keys.sql): checked
+            now, as PostgreSQL builds no index on a table with checks pending -#}
+        {%- do run_query('set constraints all immediate') -%}
+    {%- endif -%}
     {%- for index in indexes -%}
         {%- set create_index_sql = get_create_index_sql(relation, index) -%}
         {%- if create_index_sql -%}

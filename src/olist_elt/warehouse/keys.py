@@ -22,6 +22,16 @@ def _type(constraint: Any) -> str:
     return str(getattr(kind, "value", kind))
 
 
+def _parent(to: str, tables: dict[str, str]) -> str | None:
+    """The table a foreign key refers to: `to` is `ref('model')` as written, or the
+    relation dbt resolved it to ("db"."schema"."table") once parsed."""
+    ref = _REF.search(to)
+    if ref:
+        return tables.get(ref[1])
+    name = to.split(".")[-1].strip('"`')
+    return name if name in tables.values() else None
+
+
 def declared_keys(manifest: Any) -> tuple[dict[str, str], list[tuple[str, str, str, str]]]:
     """Gold's keys as its contracts declare them: each model's primary key column and
     its foreign keys (primary keys: table -> column, foreign keys: (table, column,
@@ -41,10 +51,10 @@ def declared_keys(manifest: Any) -> tuple[dict[str, str], list[tuple[str, str, s
         for constraint in node.constraints:
             if _type(constraint) != "foreign_key" or not constraint.to:
                 continue
-            parent = _REF.search(constraint.to)
-            if parent and parent[1] in tables:
+            parent = _parent(constraint.to, tables)
+            if parent is not None:
                 for column, field in zip(constraint.columns, constraint.to_columns, strict=True):
-                    foreign.append((node.alias, column, tables[parent[1]], field))
+                    foreign.append((node.alias, column, parent, field))
     return keys, foreign
 
 

@@ -359,7 +359,10 @@ def copy_schema(
         for table, column, parent, field in foreign:
             if table in tables and parent in tables:
                 con.execute(
-                    sql.SQL("alter table {} add foreign key ({}) references {} ({})").format(
+                    sql.SQL(
+                        "alter table {} add foreign key ({}) references {} ({})"
+                        " deferrable initially deferred"
+                    ).format(
                         sql.Identifier(dest, table),
                         sql.Identifier(column),
                         sql.Identifier(dest, parent),

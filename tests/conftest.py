@@ -322,7 +322,26 @@ def project_off_its_contract(tmp_path: Path) -> Path:
     return project
 
 
-def assert_contract_error(stdout: str) -> None:
-    """dbt stopped on the drifted column with its own contract error."""
-    assert "This model has an enforced contract that failed" in stdout, stdout[-3000:]
-    assert "calendar_year" in stdout
+def run_off_contract(tmp_path: Path, env: dict[str, str], *target: str) -> None:
+    """`dbt run --select dim_date` on a project off its contract, as an analyst runs
+    it from the project folder: dbt stops on the drifted column with its own
+    contract error."""
+    import subprocess
+    import sys
+
+    from olist_elt.settings import REPO_ROOT
+
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            *("run", *target, "--select", "dim_date", "--profiles-dir", str(REPO_ROOT)),
+        ],
+        cwd=project_off_its_contract(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode != 0
+    assert "This model has an enforced contract that failed" in done.stdout, done.stdout[-3000:]
+    assert "calendar_year" in done.stdout

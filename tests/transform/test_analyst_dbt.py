@@ -16,7 +16,7 @@ import pytest
 
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import assert_contract_error, project_off_its_contract
+from tests.conftest import run_off_contract
 
 pytestmark = pytest.mark.slow
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -126,19 +126,9 @@ def test_a_gold_model_off_its_contract_fails_the_build(
     error before any table is made."""
     settings, _ = built
     env = _analyst_env(settings, tmp_path)
-    project = project_off_its_contract(tmp_path)
 
-    done = subprocess.run(
-        [DBT, "run", "--select", "dim_date", "--profiles-dir", str(REPO_ROOT)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run_off_contract(tmp_path, env)
 
-    assert done.returncode != 0
-    assert_contract_error(done.stdout)
     con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
     try:
         made = con.execute(

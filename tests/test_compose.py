@@ -63,3 +63,21 @@ def test_minio_init_creates_an_account_for_each_policy() -> None:
 def test_a_broken_compose_file_is_refused() -> None:
     with pytest.raises(ValueError, match="portz"):
         PyCompose.from_yaml("services:\n  x:\n    image: a\n    portz: 1\n")
+
+
+def test_no_secret_is_an_argument_of_a_process(compose: dict) -> None:
+    """A process's arguments are readable by anyone on its host (`ps`, /proc) and
+    Spark shows its command line in the UI: secrets reach processes as files or
+    through the environment."""
+    thrift = " ".join(compose["services"]["spark-thrift"]["command"])
+    server_args = thrift.split("exec ", 1)[1]
+    assert "/run/secrets/svc_transformer" not in server_args
+    assert "secret.key" not in server_args
+    # the secret key joins a copy of the conf file only the server's user reads
+    assert thrift.index("umask 077") < thrift.index("/tmp/spark-thrift.conf")
+    assert "--properties-file /tmp/spark-thrift.conf" in server_args
+    roles = (REPO_ROOT / "docker" / "postgres" / "10-roles.sh").read_text()
+    assert "psql" in roles and " -v loader_pw" not in roles and " -v bi_pw" not in roles
+    assert "\\set loader_pw `cat /run/secrets/warehouse_loader_password`" in roles
+    init = (REPO_ROOT / "docker" / "minio" / "init.sh").read_text()
+    assert "mc alias set" not in init and "export MC_HOST_lake" in init

@@ -4,8 +4,10 @@
 # erasure, each with only its policy. No flow uses the root credentials.
 # Passwords come from secrets.
 set -eu
-mc alias set lake http://minio:9000 "$(cat /run/secrets/minio_root_user)" \
-    "$(cat /run/secrets/minio_root_password)"
+# The root login reaches mc through its environment (export is the shell's own),
+# not as arguments.
+MC_HOST_lake="http://$(cat /run/secrets/minio_root_user):$(cat /run/secrets/minio_root_password)@minio:9000"
+export MC_HOST_lake
 mc mb --ignore-existing lake/lake
 mc version enable lake/lake
 for account in connector-olist connector-bcb connector-openweather connector-stream \

@@ -4,10 +4,11 @@
 # Passwords come from Docker secrets; `olist-elt warehouse roles` does the same
 # (idempotently) against any server, reading them from the vault.
 set -euo pipefail
-loader_pw="$(cat /run/secrets/warehouse_loader_password)"
-bi_pw="$(cat /run/secrets/warehouse_bi_password)"
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
-    -v loader_pw="$loader_pw" -v bi_pw="$bi_pw" <<'SQL'
+# psql reads each password from its file itself (\set with a backquoted command): no
+# password is ever an argument of a process.
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<'SQL'
+\set loader_pw `cat /run/secrets/warehouse_loader_password`
+\set bi_pw `cat /run/secrets/warehouse_bi_password`
 create role olist_loader with login password :'loader_pw';
 create role olist_bi with login password :'bi_pw';
 revoke all on database olist from public;

@@ -220,8 +220,8 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
     }
 
 
-def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
-    """The result as markdown tables, with the previous result's run time beside it."""
+def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> str:
+    """The result as markdown tables, with each scale's previous result beside it."""
     lines = [
         f"# olist-elt benchmark {result['when']}",
         "",
@@ -236,9 +236,8 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
         "peak MiB | no new data s (%) | one day s (%) | previous full run s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    before = {s["scale"]: s for s in (previous or {}).get("scales", [])}
     for s in result["scales"]:
-        prev = before.get(s["scale"])
+        prev = previous.get(s["scale"])
         lines.append(
             f"| {s['scale']:g} | {s['source_rows']:,} | {s['csv_mib']} | {s['floor_s']} | "
             f"{s['full_run']['wall_s']} | {s['ratio_to_floor']} | {s['rows_per_s']:,} | "
@@ -263,19 +262,97 @@ def markdown(result: dict[str, Any], previous: dict[str, Any] | None) -> str:
             f"| {cluster.get('bronze_silver_s', '-')} | {cluster.get('start_s', '-')} |"
         )
     for s in result["scales"]:
+        prev = previous.get(s["scale"])
+        prev_steps = prev["full_run"]["steps"] if prev else {}
         lines += [
             "",
             f"## Steps of the full run at scale {s['scale']:g}",
             "",
-            "| step | wall s | CPU s | peak MiB | rows |",
-            "|---|---|---|---|---|",
+            f"Previous: the result of {prev['when'] if prev else '-'} at this scale.",
+            "",
+            "| step | wall s | previous wall s | CPU s | peak MiB | rows |",
+            "|---|---|---|---|---|---|",
         ]
         for name, st in s["full_run"]["steps"].items():
             rows = "" if st["rows"] is None else f"{st['rows']:,}"
+            was = prev_steps.get(name, {}).get("wall_s", "-")
             lines.append(
-                f"| {name} | {st['wall_s']} | {st['cpu_s']} | {st['peak_rss_mib']} | {rows} |"
+                f"| {name} | {st['wall_s']} | {was} | {st['cpu_s']} | {st['peak_rss_mib']} "
+                f"| {rows} |"
             )
+    suite = result.get("suite")
+    if suite:
+        lines += [
+            "",
+            "## The test suite (the README's command, from a fresh clone)",
+            "",
+            f"`{suite['command']}`: {suite['tests']} tests, {suite['failed']} failed, "
+            f"{suite['skipped']} skipped, in {suite['wall_s']} s wall "
+            f"(install and collection apart: {suite['install_s']} s).",
+            "",
+            "| test file | tests | seconds (sum of its tests) |",
+            "|---|---|---|",
+        ]
+        for row in suite["files"]:
+            lines.append(f"| {row['file']} | {row['tests']} | {row['seconds']} |")
     return "\n".join(lines) + "\n"
+
+
+def suite_timing(work: Path) -> dict[str, Any]:
+    """The README's test command from a fresh clone of this checkout's HEAD: the
+    install apart (`./dev test --collect-only`), then the suite's wall time and, from
+    its JUnit report, the seconds of each test file."""
+    import xml.etree.ElementTree as ET
+
+    repo = Path(__file__).resolve().parent.parent
+    clone = work / "suite-clone"
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLIST_")}
+    env["OLIST_ELT_NO_SKIP"] = "1"
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["./dev", "test", "--collect-only", "-q"],
+        cwd=clone,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    install = time.perf_counter() - t0
+    report = work / "suite.xml"
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        ["./dev", "test", f"--junitxml={report}", "-q"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    files: dict[str, list[float]] = {}
+    counts = {"tests": 0, "failed": 0, "skipped": 0}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        parts = case.get("classname", "").split(".")
+        name = next(
+            (
+                "/".join(parts[:i]) + ".py"
+                for i in range(len(parts), 0, -1)
+                if (clone / ("/".join(parts[:i]) + ".py")).is_file()
+            ),
+            ".".join(parts),
+        )
+        files.setdefault(name, []).append(float(case.get("time") or 0))
+        counts["tests"] += 1
+        counts["failed"] += any(c.tag in ("failure", "error") for c in case)
+        counts["skipped"] += any(c.tag == "skipped" for c in case)
+    ranked = sorted(files.items(), key=lambda kv: -sum(kv[1]))
+    return {
+        "command": "./dev test",
+        "returncode": done.returncode,
+        "install_s": round(install, 1),
+        "wall_s": round(wall, 1),
+        **counts,
+        "files": [{"file": f, "tests": len(t), "seconds": round(sum(t), 1)} for f, t in ranked],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,8 +367,19 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also time bronze+silver on the Spark session and a loopback cluster",
     )
+    parser.add_argument(
+        "--spark-scales",
+        default="1",
+        help="the scales --spark applies to (default 1)",
+    )
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="also time the README's test command from a fresh clone (about half an hour)",
+    )
     args = parser.parse_args(argv)
-    scales = [float(s) for s in args.scales.split(",")]
+    scales = [float(s) for s in args.scales.split(",") if s]
+    spark_scales = {float(s) for s in args.spark_scales.split(",") if s}
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     result: dict[str, Any] = {
         "when": when,
@@ -307,7 +395,12 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             print(f"scale {scale:g} ...", flush=True)
             result["scales"].append(
-                bench_scale(scale, args.seed, root / f"scale-{scale:g}", spark=args.spark)
+                bench_scale(
+                    scale,
+                    args.seed,
+                    root / f"scale-{scale:g}",
+                    spark=args.spark and scale in spark_scales,
+                )
             )
             s = result["scales"][-1]
             print(
@@ -316,12 +409,18 @@ def main(argv: list[str] | None = None) -> None:
                 f"one day {s['one_day_run']['wall_s']}s",
                 flush=True,
             )
+        if args.suite:
+            print("test suite ...", flush=True)
+            result["suite"] = suite_timing(root)
+            print(f"  {result['suite']['wall_s']}s", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    earlier = sorted(args.out.glob("*.json"))
-    previous = json.loads(earlier[-1].read_text()) if earlier else None
+    previous: dict[float, dict[str, Any]] = {}
+    for earlier in sorted(args.out.glob("*.json"), reverse=True):
+        for s in json.loads(earlier.read_text()).get("scales", []):
+            previous.setdefault(s["scale"], {**s, "when": earlier.stem})
     (args.out / f"{when}.json").write_text(json.dumps(result, indent=1))
     (args.out / f"{when}.md").write_text(markdown(result, previous))
     print(markdown(result, previous))

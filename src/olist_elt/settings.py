@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     dbt_target_path: Path | None = Field(
         None, description="Where the pipeline's dbt writes artifacts; default dbt_project/target"
     )
+    dbt_parse_cache: Path | None = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+            / "olist-elt"
+            / "dbt-parse"
+        ),
+        description="dbt's parse kept per project, target and vars, for any workspace of"
+        " this user: a new lake or warehouse starts from it instead of parsing the whole"
+        " project",
+    )
     soda_contracts_dir: Path = Field(REPO_ROOT / "soda" / "contracts")
     pg_host: str = "127.0.0.1"
     pg_port: int = Field(5432, ge=1, le=65535)
@@ -198,6 +208,7 @@ class Settings(BaseSettings):
         "audit_log",
         "sample_dir",
         "dbt_target_path",
+        "dbt_parse_cache",
         "soda_contracts_dir",
         "dashboards_out",
         "alert_file",

@@ -21,15 +21,17 @@ import sys
 from pathlib import Path
 from tests.conftest import workspace_settings
 from olist_elt.targets import target_for
-overrides = {"dbt_project_dir": Path(sys.argv[2])}
+overrides = {"dbt_project_dir": Path(sys.argv[2]), "dbt_parse_cache": Path(sys.argv[3])}
 target_for(workspace_settings(Path(sys.argv[1]), **overrides)).lake_dbt.parse()
 """
 
 
 def _parse_in_a_fresh_process(root: Path, project: Path) -> dict:
-    """Parse as a new `olist-elt run` does; return what dbt says it parsed."""
+    """Parse as a new `olist-elt run` does (the parse cache beside the workspace);
+    return what dbt says it parsed."""
+    cache = root.parent / "parse-cache"
     done = subprocess.run(
-        [sys.executable, "-c", PARSE, str(root), str(project)],
+        [sys.executable, "-c", PARSE, str(root), str(project), str(cache)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -60,3 +62,30 @@ def test_a_fresh_process_reuses_the_parse_and_a_changed_model_alone_is_parsed_ag
     model.write_text(model.read_text() + "\n-- edited\n")
     third = _parse_in_a_fresh_process(root, project)
     assert 1 <= third["parsed_path_count"] < first["parsed_path_count"] // 10
+
+
+def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
+    tmp_path: Path,
+) -> None:
+    """A second workspace (its own lake, build database and vault) of the same project
+    parses only the files that read where the lake is, and its sources point at its
+    own lake."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    first = _parse_in_a_fresh_process(tmp_path / "a", project)
+    assert first["parsed_path_count"] > 100
+
+    second = _parse_in_a_fresh_process(tmp_path / "b", project)
+    assert second["is_partial_parse_enabled"]
+    # the sources that read OLIST_LAKE_DIR and the models and tests that use them
+    assert 1 <= second["parsed_path_count"] <= first["parsed_path_count"] // 3
+
+    (manifest,) = (tmp_path / "b" / "target").glob("pipeline-*/manifest.json")
+    sources = json.loads(manifest.read_text())["sources"].values()
+    locations = [
+        s["meta"]["external_location"] for s in sources if "external_location" in s["meta"]
+    ]
+    assert locations and all(str(tmp_path / "b" / "lake") in loc for loc in locations)
+    assert not any(str(tmp_path / "a") in loc for loc in locations)

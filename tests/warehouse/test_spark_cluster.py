@@ -12,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from olist_elt.cli import app
+from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
@@ -29,6 +31,7 @@ from olist_elt.transform.spark_cluster import (
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import _free_port, build_tables, copy_workspace, pg_workspace
+from tests.test_gates import _batch, _land_elsewhere, _new_order, _set
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
 
@@ -119,6 +122,36 @@ def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) 
         assert not any(pad in _cmdline(pid) for pad in pads), "a pad on a command line"
     for log in (cluster_dir(settings) / "logs").iterdir():
         assert not any(pad in log.read_bytes() for pad in pads), f"a pad in {log.name}"
+
+
+@pytest.mark.slow
+def test_a_later_run_on_the_cluster_takes_a_new_order_and_rejects_a_bad_object(
+    cluster_runs: Runs, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Incremental runs and rejection by cause on the cluster, as on DuckDB: another
+    deployment lands a good new order and an orders file with a null key; the run
+    finds the bad object among the two, rejects it, and gold on PostgreSQL gains the
+    one order."""
+    settings, _, _, first = cluster_runs
+    before = gold_row_counts(login(settings, "loader"))
+    good = _batch(sample_dir, "orders", tmp_path / "good", _new_order)
+    bad = _batch(sample_dir, "orders", tmp_path / "bad", lambda r: _set(r, 3, order_id=""))
+    for i, folder in enumerate((good, bad)):
+        _land_elsewhere(settings, folder, f"cluster-landed-{i}")
+
+    summary = run_pipeline(settings, sample_dir)
+
+    assert summary.outcome == "success"
+    [rejected] = summary.rejected
+    records = Manifest(LocalStorage(settings.lake_dir)).records("olist")
+    assert {r.run_id for r in records if r.sha256 == rejected["sha256"]} == {"cluster-landed-1"}
+    assert any(r.run_id == "cluster-landed-0" and r.status == "accepted" for r in records)
+    assert summary.layer_rows["silver"]["silver_orders"] == (
+        first.layer_rows["silver"]["silver_orders"] + 1
+    )
+    after = gold_row_counts(login(settings, "loader"))
+    assert after["fct_orders"] == before["fct_orders"] + 1
+    assert summary.reconciliation["passed"]
 
 
 @pytest.mark.slow

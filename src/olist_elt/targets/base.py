@@ -45,6 +45,9 @@ class Target(ABC):
         # ingestion time of the newest raw object the last good build read: an
         # incremental gold build recomputes the orders changed after it
         self.gold_changed_since: str | None = None
+        # dbt's unit tests check model logic on fixed rows, not the data: a run
+        # runs them when the project differs from the last good run's (run.stages)
+        self.unit_tests = True
 
     # --- dbt --------------------------------------------------------------------------
     def dbt_vars(self) -> dict[str, Any]:
@@ -91,9 +94,9 @@ class Target(ABC):
         """Leave these raw objects out of the lake engine's next builds (a trial
         while the run looks for the objects a failure is due to); [] ends it."""
         if sha256s:
-            self.lake_dbt.dbt_vars["held_back_objects"] = sorted(sha256s)
+            self.lake_dbt.runtime_vars["held_back_objects"] = sorted(sha256s)
         else:
-            self.lake_dbt.dbt_vars.pop("held_back_objects", None)
+            self.lake_dbt.runtime_vars.pop("held_back_objects", None)
 
     def lake_layers(self) -> tuple[str, ...]:
         """Layers built and gated on the lake engine (gold goes through gold_steps)."""
@@ -111,13 +114,13 @@ class Target(ABC):
         engine, gold where the target builds it (into its staging schema)."""
         if layer == "gold":
             return self.build_gold(full_refresh)
-        return build_layer(self.lake_dbt, layer, full_refresh)
+        return build_layer(self.lake_dbt, layer, full_refresh, self.unit_tests)
 
     def build_gold(self, full_refresh: bool = False) -> DbtCommandResult:
         """`dbt build` the snapshots and gold into the staging schema (kept between
         runs: the order facts are incremental)."""
         gold_vars(self.lake_dbt, None if full_refresh else self.gold_changed_since)
-        return build_layer(self.lake_dbt, "gold", full_refresh)
+        return build_layer(self.lake_dbt, "gold", full_refresh, self.unit_tests)
 
     # --- reading the lake -------------------------------------------------------------
     @contextmanager
@@ -256,19 +259,27 @@ def open_build(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
 def gold_vars(dbt: Dbt, changed_since: str | None) -> None:
     """Tell the incremental gold facts which orders to recompute (all when None)."""
     if changed_since:
-        dbt.dbt_vars["gold_changed_since"] = changed_since
+        dbt.runtime_vars["gold_changed_since"] = changed_since
     else:
-        dbt.dbt_vars.pop("gold_changed_since", None)
+        dbt.runtime_vars.pop("gold_changed_since", None)
 
 
-def build_layer(dbt: Dbt, layer: str, full_refresh: bool = False) -> DbtCommandResult:
+def unit_test_args(unit_tests: bool) -> list[str]:
+    """What leaves dbt's unit tests out of a build (nothing when they run)."""
+    return [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+
+
+def build_layer(
+    dbt: Dbt, layer: str, full_refresh: bool = False, unit_tests: bool = True
+) -> DbtCommandResult:
     """`dbt build` one layer through its selector; full_refresh rebuilds the
-    incremental models from all of raw."""
+    incremental models from all of raw; unit_tests False leaves them out."""
     if layer not in LAYER_SELECTOR:
         raise OlistEltError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
     # "buildable": a test runs with the first layer that has all its parents, so a
     # test spanning silver and gold runs with gold, not half-built with silver.
     args = ["--selector", LAYER_SELECTOR[layer], "--indirect-selection", "buildable"]
+    args += unit_test_args(unit_tests)
     return dbt.run("build", *args, *(["--full-refresh"] if full_refresh else []))
 
 

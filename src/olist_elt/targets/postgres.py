@@ -12,7 +12,7 @@ import duckdb
 from olist_elt.ops.history import write_postgres
 from olist_elt.quality.gates import GateReport, postgres_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
-from olist_elt.targets.base import Target, build_step, gold_vars
+from olist_elt.targets.base import Target, build_step, gold_vars, unit_test_args
 from olist_elt.targets.local import rewind
 from olist_elt.transform import project
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
@@ -102,6 +102,7 @@ class PostgresGoldTarget(Target):
             "warehouse_gold",
             "--indirect-selection",
             "buildable",
+            *unit_test_args(self.unit_tests),
             *(["--full-refresh"] if full_refresh else []),
         )
 

@@ -164,7 +164,11 @@ class Dbt:
         runner: Callable[[Any], Any] | None = None,
     ) -> None:
         self.settings = settings
+        # vars that shape parsing (a change parses the project again) ...
         self.dbt_vars = dbt_vars or {}
+        # ... and vars one build reads at run time only (which orders to recompute,
+        # which raw objects a trial holds back): never part of the kept parse
+        self.runtime_vars: dict[str, Any] = {}
         self.extra_env = extra_env or {}
         self.target_path = target_path
         self.runner = runner or dbt_runner
@@ -201,8 +205,9 @@ class Dbt:
                 else:
                     os.environ[key] = value
 
-    def _base_args(self) -> list[str]:
-        """Arguments every command takes (vars too: they shape parsing)."""
+    def _base_args(self, runtime: bool = False) -> list[str]:
+        """Arguments every command takes (the vars that shape parsing; a command that
+        runs also gets the run-time vars)."""
         args = [
             "--project-dir",
             str(self.settings.dbt_project_dir),
@@ -211,8 +216,9 @@ class Dbt:
             "--target",
             self.settings.target,
         ]
-        if self.dbt_vars:
-            args += ["--vars", json.dumps(self.dbt_vars)]
+        dbt_vars = {**self.dbt_vars, **(self.runtime_vars if runtime else {})}
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
         return args
 
     def _target_dir(self) -> Path:
@@ -271,7 +277,7 @@ class Dbt:
         """Run one dbt command; raise DbtStepFailed naming every failed node."""
         if self._manifest is None:
             self.parse()
-        argv = [command, *args, *self._base_args()]
+        argv = [command, *args, *self._base_args(runtime=True)]
         if quiet:
             argv.insert(1, "--quiet")
         with self._scoped_env():

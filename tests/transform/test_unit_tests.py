@@ -1,0 +1,50 @@
+"""dbt's unit tests check model logic on fixed rows: a run runs them when the dbt
+project changed since the last good run (there they stop broken logic before it
+builds anything), not on every run of the same logic; `dbt build` runs them always."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from olist_elt.errors import PipelineFailed
+from olist_elt.run.pipeline import run_pipeline
+from olist_elt.settings import REPO_ROOT, Settings
+
+pytestmark = pytest.mark.slow
+
+UNIT_TEST = "silver_orders_keeps_the_latest_ingested_version"
+
+
+def _unit_tests_run(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if " unit_test." in r.getMessage()]
+
+
+def test_unit_tests_run_when_the_project_changed_and_stop_broken_logic(
+    built_copy: Settings, sample_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="olist_elt.transform.dbt")
+    # the project of the last good run: every layer is built again, no unit test runs
+    summary = run_pipeline(built_copy, sample_dir, force_rebuild=True)
+    assert summary.outcome == "success"
+    assert {"dbt build silver", "dbt build gold"} <= {s.name for s in summary.steps}
+    assert _unit_tests_run(caplog) == []
+
+    # a changed model: its statuses are no longer trimmed and lowercased. The data
+    # holds only clean statuses, so no data test sees it; the unit test does.
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    model = project / "models" / "silver" / "silver_orders.sql"
+    source = model.read_text()
+    assert "lower(trim(order_status)) as order_status" in source
+    model.write_text(source.replace("lower(trim(order_status))", "order_status"))
+    caplog.clear()
+    changed = built_copy.model_copy(update={"dbt_project_dir": project})
+    with pytest.raises(PipelineFailed, match=UNIT_TEST):
+        run_pipeline(changed, sample_dir)
+    assert any(UNIT_TEST in line for line in _unit_tests_run(caplog))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -71,35 +72,37 @@ def serve_copy(
     """Write the schemas BI reads from the build database into a new file and rename
     it over the served one: a reader that holds the old file keeps reading it, the
     next connection opens the new one. Rows per copied table."""
+    return _write_served(database, served, schemas, start_from_served=False)
+
+
+def refresh_served(database: Path, served: Path, schemas: Iterable[str]) -> None:
+    """Replace only these schemas of the served file (the run history, after a run):
+    a byte copy of the served file with them written again from the build database,
+    renamed over it as serve_copy does. Gold is not copied table by table a second
+    time. Without a served file yet, the whole copy (serve_copy)."""
+    if served.exists():
+        _write_served(database, served, schemas, start_from_served=True)
+    else:
+        serve_copy(database, served)
+
+
+def _write_served(
+    database: Path, served: Path, schemas: Iterable[str], start_from_served: bool
+) -> dict[str, int]:
     served.parent.mkdir(parents=True, exist_ok=True)
     tmp = served.with_name(f".{served.name}.{secrets.token_hex(4)}.tmp")
     counts: dict[str, int] = {}
     try:
+        if start_from_served:
+            shutil.copyfile(served, tmp)
         con = duckdb.connect(str(tmp))
         try:
             source = str(database).replace("'", "''")
             con.execute(f"attach '{source}' as build (read_only)")
             for schema in schemas:
-                tables = [
-                    t
-                    for (t,) in con.execute(
-                        "select table_name from information_schema.tables where "
-                        "table_catalog = 'build' and table_schema = ? "
-                        "and table_type = 'BASE TABLE' order by 1",
-                        [schema],
-                    ).fetchall()
-                ]
-                if not tables:
-                    continue
-                con.execute(f'create schema if not exists "{schema}"')
-                for table in tables:
-                    con.execute(
-                        f'create table "{schema}"."{table}" as '
-                        f'select * from build."{schema}"."{table}"'
-                    )
-                    counts[f"{schema}.{table}"] = int(
-                        con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]
-                    )
+                if start_from_served:
+                    con.execute(f'drop schema if exists "{schema}" cascade')
+                counts.update(_copy_schema(con, schema))
             con.execute("detach build")
             con.execute("checkpoint")
         finally:
@@ -109,6 +112,31 @@ def serve_copy(
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return counts
+
+
+def _copy_schema(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
+    """The base tables of one schema of the attached build database, copied into the
+    connection's database; rows per table."""
+    counts: dict[str, int] = {}
+    tables = [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where "
+            "table_catalog = 'build' and table_schema = ? "
+            "and table_type = 'BASE TABLE' order by 1",
+            [schema],
+        ).fetchall()
+    ]
+    if tables:
+        con.execute(f'create schema if not exists "{schema}"')
+    for table in tables:
+        con.execute(
+            f'create table "{schema}"."{table}" as select * from build."{schema}"."{table}"'
+        )
+        counts[f"{schema}.{table}"] = int(
+            con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]
+        )
     return counts
 
 

@@ -332,6 +332,7 @@ def suite_timing(work: Path) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     files: dict[str, list[float]] = {}
     counts = {"tests": 0, "failed": 0, "skipped": 0}
+    failed: list[str] = []
     for case in ET.parse(report).getroot().iter("testcase"):
         parts = case.get("classname", "").split(".")
         name = next(
@@ -344,13 +345,18 @@ def suite_timing(work: Path) -> dict[str, Any]:
         )
         files.setdefault(name, []).append(float(case.get("time") or 0))
         counts["tests"] += 1
-        counts["failed"] += any(c.tag in ("failure", "error") for c in case)
+        if any(c.tag in ("failure", "error") for c in case):
+            counts["failed"] += 1
+            failed.append(f"{name}::{case.get('name')}")
         counts["skipped"] += any(c.tag == "skipped" for c in case)
     ranked = sorted(files.items(), key=lambda kv: -sum(kv[1]))
     return {
         "command": "./dev test",
         "returncode": done.returncode,
         "install_s": round(install, 1),
+        "failed_tests": failed,
+        # the end of pytest's output: what failed and why
+        "output_tail": done.stdout[-4000:] if done.returncode else "",
         "wall_s": round(wall, 1),
         **counts,
         "files": [{"file": f, "tests": len(t), "seconds": round(sum(t), 1)} for f, t in ranked],

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from olist_elt.errors import DbtProjectError, DbtStepFailed, InfrastructureFailed
 from olist_elt.settings import Settings
+from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +59,6 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _keep(saved: Path, cached: Path) -> None:
-    """Copy a parse into the cache (private folder, replaced atomically): another
-    process reads the old parse or the new one, never half of one."""
-    if cached.is_file() and cached.read_bytes() == saved.read_bytes():
-        return
-    cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = cached.with_name(f".{cached.name}.{os.getpid()}")
-    shutil.copyfile(saved, scratch)
-    os.replace(scratch, cached)
-
-
 @dataclass
 class NodeResult:
     """One dbt node's outcome."""
@@ -96,50 +85,6 @@ class DbtCommandResult:
     def failed(self) -> list[NodeResult]:
         """Nodes that errored or whose test failed."""
         return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
-
-
-def _workspace_free(value: Any) -> Any:
-    """A profile value with every absolute path cut to its last part."""
-    if isinstance(value, str) and os.path.isabs(value):
-        return "<workspace>/" + os.path.basename(value)
-    if isinstance(value, dict):
-        return {k: _workspace_free(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_workspace_free(v) for v in value]
-    return value
-
-
-def portable_partial_parse() -> None:
-    """Let a parse made in one workspace serve another.
-
-    dbt reuses a saved parse only for the profile it was made with, and it hashes the
-    profile's connection values whole: the DuckDB file's and the vault's folders too,
-    so every new lake or warehouse parsed the whole project again. The folders never
-    shape a parse (the database name, the file's last part, still does); what the
-    models read from the environment (the lake's location in the sources) dbt tracks
-    file by file and parses again where it changed. So the profile's hash is taken
-    without them. The project's files, vars, target and dbt version are checked by
-    dbt as before. Idempotent."""
-    import pprint
-
-    from dbt.artifacts.resources import FileHash
-    from dbt.parser.manifest import ManifestLoader
-
-    original = ManifestLoader.build_manifest_state_check
-    if getattr(original, "_workspace_free", False):
-        return
-
-    def build_manifest_state_check(loader: Any) -> Any:
-        state = original(loader)
-        keys = sorted(
-            (key, _workspace_free(value))
-            for key, value in loader.root_project.credentials.connection_info()
-        )
-        state.profile_hash = FileHash.from_contents(pprint.pformat(keys))
-        return state
-
-    build_manifest_state_check._workspace_free = True  # type: ignore[attr-defined]
-    ManifestLoader.build_manifest_state_check = build_manifest_state_check  # type: ignore[method-assign]
 
 
 def dbt_runner(manifest: Any) -> Any:
@@ -226,28 +171,6 @@ class Dbt:
             return self.target_path
         return self.settings.dbt_target_path or self.settings.dbt_project_dir / "target"
 
-    def _cached_parse(self) -> Path | None:
-        """Where this project's parse is kept for every workspace (by dbt version,
-        project folder, target and vars), or None when the cache is off."""
-        import hashlib
-
-        from dbt.version import __version__
-
-        if self.settings.dbt_parse_cache is None:
-            return None
-        key = json.dumps(
-            [
-                __version__,
-                str(self.settings.dbt_project_dir),
-                self.settings.target,
-                self.dbt_vars,
-            ],
-            sort_keys=True,
-            default=str,
-        )
-        name = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return self.settings.dbt_parse_cache / f"{name}.msgpack"
-
     def parse(self) -> Any:
         """Parse the project once (partial parsing on) and keep the manifest. A
         workspace with no parse of its own starts from the one kept in the parse
@@ -257,10 +180,8 @@ class Dbt:
 
         portable_partial_parse()
         saved = self._target_dir() / "partial_parse.msgpack"
-        cached = self._cached_parse()
-        if cached is not None and cached.is_file() and not saved.exists():
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cached, saved)
+        cached = cached_parse(self.settings, self.dbt_vars)
+        seed(cached, saved)
         with self._scoped_env():
             try:
                 res = dbtRunner().invoke(["parse", "--quiet", *self._base_args()])
@@ -268,8 +189,7 @@ class Dbt:
                 release_duckdb()
         if not res.success:
             raise DbtProjectError(f"dbt parse failed: {res.exception}")
-        if cached is not None and saved.is_file():
-            _keep(saved, cached)
+        keep(saved, cached)
         self._manifest = res.result
         return self._manifest
 

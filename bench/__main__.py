@@ -123,6 +123,7 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
                 "cpu_s": s.get("cpu_seconds"),
                 "peak_rss_mib": s.get("peak_rss_mb"),
                 "rows": s.get("rows"),
+                "profile": s.get("profile"),
             }
             for s in steps
         },
@@ -222,6 +223,29 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
     }
 
 
+def dbt_profile(steps: dict[str, dict[str, Any]]) -> list[str]:
+    """Where each dbt build's time went: nodes and node seconds (summed over dbt's
+    threads) by resource type, and the slowest nodes."""
+    profiled = {name: st["profile"] for name, st in steps.items() if st.get("profile")}
+    if not profiled:
+        return []
+    lines = [
+        "",
+        "dbt builds: nodes and node seconds by type (summed over threads), slowest nodes.",
+        "",
+        "| step | wall s | nodes | node s | by type (count / s) | slowest nodes (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, p in profiled.items():
+        kinds = ", ".join(f"{k} {n} / {sec:g}" for k, (n, sec) in sorted(p["by_type"].items()))
+        slow = ", ".join(f"{uid.split('.')[-1]} {sec:g}" for uid, sec in p["slowest"])
+        lines.append(
+            f"| {name} | {steps[name]['wall_s']} | {p['nodes']} | {p['node_seconds']} "
+            f"| {kinds} | {slow} |"
+        )
+    return lines
+
+
 def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> str:
     """The result as markdown tables, with each scale's previous result beside it."""
     lines = [
@@ -282,6 +306,11 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
                 f"| {name} | {st['wall_s']} | {was} | {st['cpu_s']} | {st['peak_rss_mib']} "
                 f"| {rows} |"
             )
+        outside = s["full_run"]["wall_s"] - sum(
+            st["wall_s"] for st in s["full_run"]["steps"].values()
+        )
+        lines.append(f"| outside the steps (process start, imports, records) | {outside:.2f} |||||")
+        lines += dbt_profile(s["full_run"]["steps"])
     suite = result.get("suite")
     if suite:
         lines += [

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "olist_elt")
+# library code run outside a flow run (the CLI, a test, a thread) logs to the console
+# only, without a warning per record that there is no flow run to send it to
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 import httpx
 from prefect import task

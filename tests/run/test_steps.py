@@ -25,6 +25,22 @@ def test_every_step_of_a_run_has_a_declared_kind(built: tuple[Settings, RunSumma
     assert layers["dbt build bronze"] == "bronze" and layers["gate gold"] == "gold"
 
 
+def test_each_dbt_build_step_records_where_its_time_went(
+    built: tuple[Settings, RunSummary],
+) -> None:
+    _, summary = built
+    profiles = {s.name: s.profile for s in summary.steps if s.profile}
+    assert set(profiles) == {"dbt build bronze", "dbt build silver", "dbt build gold"}
+    gold = profiles["dbt build gold"]
+    models, model_seconds = gold["by_type"]["model"]
+    assert models >= 12 and "test" in gold["by_type"] and "snapshot" in gold["by_type"]
+    assert gold["nodes"] == sum(n for n, _ in gold["by_type"].values())
+    assert 0 < model_seconds <= gold["node_seconds"]
+    slowest = [seconds for _, seconds in gold["slowest"]]
+    assert len(slowest) == 5 and slowest == sorted(slowest, reverse=True)
+    assert all(uid.split(".")[0] in gold["by_type"] for uid, _ in gold["slowest"])
+
+
 def test_retries_follow_the_kind_not_the_name() -> None:
     for kind in Kind:
         # names that would fool a name-based rule ("ingest ..." used to mean retried)

@@ -32,6 +32,7 @@ class StepRecord:
     error_class: str | None = None
     kind: str | None = None
     layer: str | None = None
+    profile: dict[str, Any] | None = None
 
 
 @dataclass

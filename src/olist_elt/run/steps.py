@@ -45,6 +45,9 @@ class Step(Generic[T]):
     fn: Callable[[], T]
     rows: Callable[[T], int | None] = lambda _: None
     layer: str | None = None
+    # where the step's time went, from its result (a dbt build: node counts and
+    # seconds by resource type, the slowest nodes), kept in the run record
+    profile: Callable[[T], dict[str, Any] | None] = lambda _: None
 
 
 class StepRunner(Protocol):
@@ -90,6 +93,6 @@ def execute(
     except Exception as exc:
         summary.steps.append(record("failed", detail=str(exc), error_class=type(exc).__name__))
         raise
-    summary.steps.append(record("ok", rows=step.rows(result)))
+    summary.steps.append(record("ok", rows=step.rows(result), profile=step.profile(result)))
     summary.failing_step = summary.failing_kind = None
     return result

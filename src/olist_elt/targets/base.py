@@ -290,4 +290,5 @@ def build_step(target: Target, layer: str, full_refresh: bool) -> Step[DbtComman
         Kind.TRANSFORM,
         lambda: target.build(layer, full_refresh),
         layer=layer,
+        profile=DbtCommandResult.profile,
     )

@@ -86,6 +86,22 @@ class DbtCommandResult:
         """Nodes that errored or whose test failed."""
         return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
 
+    def profile(self, slowest: int = 5) -> dict[str, Any]:
+        """Where the command's time went: nodes and their seconds by resource type,
+        and the slowest nodes (names only)."""
+        by_type: dict[str, list[float]] = {}
+        for node in self.nodes:
+            kind = by_type.setdefault(node.resource_type, [0, 0.0])
+            kind[0] += 1
+            kind[1] = round(kind[1] + node.seconds, 3)
+        top = sorted(self.nodes, key=lambda n: n.seconds, reverse=True)[:slowest]
+        return {
+            "nodes": len(self.nodes),
+            "node_seconds": round(sum(n.seconds for n in self.nodes), 3),
+            "by_type": by_type,
+            "slowest": [[n.unique_id, round(n.seconds, 3)] for n in top],
+        }
+
 
 def dbt_runner(manifest: Any) -> Any:
     """dbt's own programmatic runner, reusing a parsed manifest."""

@@ -58,7 +58,7 @@ class Target(ABC):
         return out
 
     def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
-        base = self.settings.dbt_target_path or self.settings.dbt_project_dir / "target"
+        base = self.settings.dbt_target_dir
         return Dbt(
             self.settings.model_copy(update={"target": engine}),
             dbt_vars=self.dbt_vars(),

@@ -185,7 +185,7 @@ class Dbt:
     def _target_dir(self) -> Path:
         if self.target_path is not None:
             return self.target_path
-        return self.settings.dbt_target_path or self.settings.dbt_project_dir / "target"
+        return self.settings.dbt_target_dir
 
     def parse(self) -> Any:
         """Parse the project once (partial parsing on) and keep the manifest. A

@@ -133,6 +133,8 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
 
 SPARK_LAYERS = """
 import json, sys, time
+from pathlib import Path
+from olist_elt.connectors.olist.files import OLIST_FILES
 from olist_elt.settings import load_settings
 from olist_elt.targets import target_for
 from olist_elt.transform.spark_cluster import start_cluster, stop_cluster
@@ -145,11 +147,23 @@ try:
         start_cluster(settings)
     target.start()
     out = {"start_s": round(time.perf_counter() - t0, 2)}
+    if not cluster:
+        # Spark's own floor: the session alone turning the CSVs into parquet
+        from pyspark.sql import SparkSession
+        spark = SparkSession.getActiveSession()
+        sample, scratch = Path(sys.argv[2]), Path(sys.argv[3])
+        t0 = time.perf_counter()
+        for spec in OLIST_FILES.values():
+            (spark.read.option("header", "true").option("multiLine", "true")
+                .option("escape", '"').csv(str(sample / spec.file_name))
+                .write.mode("overwrite").parquet(str(scratch / spec.dataset)))
+        out["floor_s"] = round(time.perf_counter() - t0, 2)
     target.lake_dbt.parse()
     for layer in ("bronze", "silver"):
         t0 = time.perf_counter()
-        target.build(layer, full_refresh=True)
+        result = target.build(layer, full_refresh=True)
         out[layer + "_s"] = round(time.perf_counter() - t0, 2)
+        out[layer + "_profile"] = result.profile()
 finally:
     if cluster:
         stop_cluster(settings)
@@ -161,8 +175,9 @@ def spark_layers(env: dict[str, str], cwd: Path, target: str = "spark") -> dict[
     """Bronze and silver (models and tests, full refresh) from the raw zone the full
     run left, in a fresh process: on the spark target's in-process session, or on a
     loopback cluster started (and stopped) for it (spark_thrift); start-up apart."""
+    scratch = cwd / "spark-floor"
     done = subprocess.run(
-        [sys.executable, "-c", SPARK_LAYERS, target],
+        [sys.executable, "-c", SPARK_LAYERS, target, str(cwd / "sample"), str(scratch)],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -170,6 +185,7 @@ def spark_layers(env: dict[str, str], cwd: Path, target: str = "spark") -> dict[
     )
     if done.returncode != 0:
         raise SystemExit(f"{target} layers failed:\n{done.stderr[-3000:]}")
+    shutil.rmtree(scratch, ignore_errors=True)
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["bronze_silver_s"] = round(out["bronze_s"] + out["silver_s"], 2)
     return out
@@ -274,9 +290,10 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
     lines += [
         "",
         "| scale | DuckDB bronze+silver s | session bronze+silver s | session start s "
-        "| cluster bronze+silver s | cluster start s |",
-        "|---|---|---|---|---|---|",
+        "| cluster bronze+silver s | cluster start s | DuckDB floor s | Spark floor s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    profiles: list[str] = []
     for s in result["scales"]:
         layers = s.get("layers") or {}
         session = layers.get("spark") or {}
@@ -285,8 +302,22 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
             f"| {s['scale']:g} | {layers.get('duckdb_bronze_silver_s', '-')} "
             f"| {session.get('bronze_silver_s', '-')} "
             f"| {session.get('start_s', session.get('session_s', '-'))} "
-            f"| {cluster.get('bronze_silver_s', '-')} | {cluster.get('start_s', '-')} |"
+            f"| {cluster.get('bronze_silver_s', '-')} | {cluster.get('start_s', '-')} "
+            f"| {s['floor_s']} | {session.get('floor_s', '-')} |"
         )
+        for engine, out in (("session", session), ("cluster", cluster)):
+            steps = {
+                f"{engine} {layer} (scale {s['scale']:g})": {
+                    "wall_s": out[f"{layer}_s"],
+                    "profile": out.get(f"{layer}_profile"),
+                }
+                for layer in ("bronze", "silver")
+                if f"{layer}_s" in out
+            }
+            profiles += dbt_profile(steps)[5 if profiles else 0 :]
+    if profiles:
+        lines += ["", "Spark floor: the session alone turning the same CSVs into parquet."]
+        lines += profiles
     for s in result["scales"]:
         prev = previous.get(s["scale"])
         prev_steps = prev["full_run"]["steps"] if prev else {}

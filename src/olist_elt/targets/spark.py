@@ -14,7 +14,6 @@ from olist_elt.run.steps import Kind, Step
 from olist_elt.targets.postgres import PostgresGoldTarget
 from olist_elt.transform.spark import attach_spark_layers, spark_session
 from olist_elt.transform.spark_cluster import SparkClusterError, port_answers
-from olist_elt.transform.spark_polling import adaptive_polling
 
 
 class SparkTarget(PostgresGoldTarget):
@@ -61,7 +60,6 @@ class SparkThriftTarget(SparkTarget):
                 f"no Spark Thrift Server answers on {host}:{port}: start one with "
                 "`olist-elt spark up`, or set OLIST_SPARK_HOST and OLIST_SPARK_PORT"
             )
-        adaptive_polling()
 
     def start_step(self) -> Step[Any] | None:
         return Step("spark thrift server", Kind.IO, self.start)

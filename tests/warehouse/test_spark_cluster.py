@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -16,11 +17,12 @@ from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
+from olist_elt.security.erasure import erase_person
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
 from olist_elt.transform.duckdb_plugin import pii_pads
 from olist_elt.transform.parity import compare_layer
-from olist_elt.transform.spark import spark_tables, spark_warehouse_dir
+from olist_elt.transform.spark import attach_spark_layers, spark_tables, spark_warehouse_dir
 from olist_elt.transform.spark_cluster import (
     ClusterState,
     SparkClusterError,
@@ -31,6 +33,7 @@ from olist_elt.transform.spark_cluster import (
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import _free_port, build_tables, copy_workspace, pg_workspace
+from tests.security.test_erasure import _a_reviewing_person, _files_holding
 from tests.test_gates import _batch, _land_elsewhere, _new_order, _set
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
@@ -152,6 +155,82 @@ def test_a_later_run_on_the_cluster_takes_a_new_order_and_rejects_a_bad_object(
     after = gold_row_counts(login(settings, "loader"))
     assert after["fct_orders"] == before["fct_orders"] + 1
     assert summary.reconciliation["passed"]
+
+
+def _spark_columns_holding(settings: Settings, values: set[str]) -> list[str]:
+    """Every text column of the cluster's bronze and silver tables holding a value."""
+    con = duckdb.connect()
+    try:
+        attach_spark_layers(con, settings, ("bronze", "silver"))
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' and table_schema in ('bronze', 'silver')"
+        ).fetchall()
+        return [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'select count(*) from "{schema}"."{table}" where "{column}" in (select unnest(?))',
+                [sorted(values)],
+            ).fetchone()[0]
+        ]
+    finally:
+        con.close()
+
+
+def _postgres_columns_holding(settings: Settings, values: set[str]) -> list[str]:
+    """Every text column of silver and gold on PostgreSQL holding a value."""
+    with login(settings, "loader").connect() as con:
+        columns = con.execute(
+            "select c.table_schema, c.table_name, c.column_name "
+            "from information_schema.columns c join information_schema.tables t "
+            "using (table_schema, table_name) "
+            "where c.data_type in ('text', 'character varying') "
+            "and t.table_type = 'BASE TABLE' and c.table_schema in ('silver', 'gold')"
+        ).fetchall()
+        return [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'select count(*) from "{schema}"."{table}" where "{column}" = any(%s)',
+                [sorted(values)],
+            ).fetchone()[0]
+        ]
+
+
+def _postgres_gold_totals(settings: Settings) -> tuple:
+    with login(settings, "loader").connect() as con:
+        return con.execute(
+            "select (select count(*) from gold.fct_orders),"
+            " (select sum(price_brl) from gold.fct_order_items),"
+            " (select count(*) from gold.fct_reviews),"
+            " (select sum(review_score) from gold.fct_reviews)"
+        ).fetchone()
+
+
+@pytest.mark.slow
+def test_an_erasure_leaves_the_person_in_no_table_on_the_cluster_or_postgres(
+    cluster_runs: Runs, sample_dir: Path
+) -> None:
+    """Erasure as on DuckDB: after `erase` and a run on the cluster, the person is in no
+    file of the lake (raw, Spark's tables, the cluster's logs), no bronze or silver table
+    Spark wrote, no PostgreSQL table; gold's totals hold (the orders stay, as the
+    anonymous member's)."""
+    settings, _, _, _ = cluster_runs
+    person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
+    needles = {person, *customer_ids, *texts}
+    assert _spark_columns_holding(settings, needles)  # bronze holds them first
+    before = _postgres_gold_totals(settings)
+
+    erase_person(settings, person, "dpo@test")
+    summary = run_pipeline(settings, ingest_inputs=False)
+
+    assert summary.outcome == "success", summary.error
+    assert summary.full_refresh
+    assert _files_holding(settings.lake_dir, needles) == []  # raw, parquet, logs
+    assert _spark_columns_holding(settings, needles) == []
+    assert _postgres_columns_holding(settings, needles) == []
+    assert _postgres_gold_totals(settings) == before
 
 
 @pytest.mark.slow

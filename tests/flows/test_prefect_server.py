@@ -7,9 +7,11 @@ schedules that need services start paused."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -133,6 +135,19 @@ RUNS = textwrap.dedent(
 )
 
 
+def _stop_group(proc: subprocess.Popen, grace: float = 120) -> None:
+    """Stop the worker and every flow-run process it started. A flow-run process
+    ships its logs to the server before it exits, which on a loaded machine has taken
+    over a minute after a run that logs every dbt node: it gets a grace period, then
+    the group is killed, so no process outlives the test either way."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
 def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300) -> str:
     done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -167,14 +182,14 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
             cwd=tmp_path,
             stdout=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # the worker and its flow-run processes: one group
         )
         try:
             out = _run(
                 [sys.executable, "-c", RUNS, str(bad), str(broken)], env, tmp_path, timeout=1800
             )
         finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+            _stop_group(worker)
         result = json.loads(out.strip().splitlines()[-1])
         records = [
             json.loads(p.read_text()) for p in sorted((settings.lake_dir / "runs").glob("2*.json"))

@@ -249,23 +249,29 @@ def _gold_totals(settings: Settings) -> tuple:
         con.close()
 
 
+def columns_holding(con: duckdb.DuckDBPyConnection, values: set[str]) -> list[str]:
+    """Every text column of every table or view a DuckDB connection sees that holds
+    one of the values."""
+    found = []
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where data_type = 'VARCHAR'"
+    ).fetchall()
+    for schema, table, column in columns:
+        hits = con.execute(
+            f'select count(*) from "{schema}"."{table}" where "{column}" in (select unnest(?))',
+            [sorted(values)],
+        ).fetchone()[0]
+        if hits:
+            found.append(f"{schema}.{table}.{column}")
+    return found
+
+
 def _columns_holding(database: Path, values: set[str]) -> list[str]:
     """Every text column of every table in a DuckDB file holding one of the values."""
     con = duckdb.connect(str(database), read_only=True)
     try:
-        found = []
-        columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where data_type = 'VARCHAR'"
-        ).fetchall()
-        for schema, table, column in columns:
-            hits = con.execute(
-                f'select count(*) from "{schema}"."{table}" where "{column}" in (select unnest(?))',
-                [sorted(values)],
-            ).fetchone()[0]
-            if hits:
-                found.append(f"{schema}.{table}.{column}")
-        return found
+        return columns_holding(con, values)
     finally:
         con.close()
 

@@ -33,7 +33,7 @@ from olist_elt.transform.spark_cluster import (
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import _free_port, build_tables, copy_workspace, pg_workspace
-from tests.security.test_erasure import _a_reviewing_person, _files_holding
+from tests.security.test_erasure import _a_reviewing_person, _files_holding, columns_holding
 from tests.test_gates import _batch, _land_elsewhere, _new_order, _set
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
@@ -162,18 +162,7 @@ def _spark_columns_holding(settings: Settings, values: set[str]) -> list[str]:
     con = duckdb.connect()
     try:
         attach_spark_layers(con, settings, ("bronze", "silver"))
-        columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where data_type = 'VARCHAR' and table_schema in ('bronze', 'silver')"
-        ).fetchall()
-        return [
-            f"{schema}.{table}.{column}"
-            for schema, table, column in columns
-            if con.execute(
-                f'select count(*) from "{schema}"."{table}" where "{column}" in (select unnest(?))',
-                [sorted(values)],
-            ).fetchone()[0]
-        ]
+        return columns_holding(con, values)
     finally:
         con.close()
 

@@ -239,27 +239,35 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
     }
 
 
-def dbt_profile(steps: dict[str, dict[str, Any]]) -> list[str]:
-    """Where each dbt build's time went: nodes and node seconds (summed over dbt's
-    threads) by resource type, and the slowest nodes."""
-    profiled = {name: st["profile"] for name, st in steps.items() if st.get("profile")}
-    if not profiled:
-        return []
-    lines = [
-        "",
-        "dbt builds: nodes and node seconds by type (summed over threads), slowest nodes.",
-        "",
-        "| step | wall s | nodes | node s | by type (count / s) | slowest nodes (s) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, p in profiled.items():
+DBT_PROFILE_HEADER = [
+    "",
+    "dbt builds: nodes and node seconds by type (summed over threads), slowest nodes.",
+    "",
+    "| step | wall s | nodes | node s | by type (count / s) | slowest nodes (s) |",
+    "|---|---|---|---|---|---|",
+]
+
+
+def dbt_profile_rows(steps: dict[str, dict[str, Any]]) -> list[str]:
+    """Where each dbt build's time went, a table row per profiled step: nodes and node
+    seconds (summed over dbt's threads) by resource type, and the slowest nodes."""
+    rows = []
+    for name, st in steps.items():
+        p = st.get("profile")
+        if not p:
+            continue
         kinds = ", ".join(f"{k} {n} / {sec:g}" for k, (n, sec) in sorted(p["by_type"].items()))
         slow = ", ".join(f"{uid.split('.')[-1]} {sec:g}" for uid, sec in p["slowest"])
-        lines.append(
-            f"| {name} | {steps[name]['wall_s']} | {p['nodes']} | {p['node_seconds']} "
-            f"| {kinds} | {slow} |"
+        rows.append(
+            f"| {name} | {st['wall_s']} | {p['nodes']} | {p['node_seconds']} | {kinds} | {slow} |"
         )
-    return lines
+    return rows
+
+
+def dbt_profile(steps: dict[str, dict[str, Any]]) -> list[str]:
+    """The profile table of these steps (nothing when none was profiled)."""
+    rows = dbt_profile_rows(steps)
+    return DBT_PROFILE_HEADER + rows if rows else []
 
 
 def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> str:
@@ -293,7 +301,7 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
         "| cluster bronze+silver s | cluster start s | DuckDB floor s | Spark floor s |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    profiles: list[str] = []
+    spark_steps: dict[str, dict[str, Any]] = {}
     for s in result["scales"]:
         layers = s.get("layers") or {}
         session = layers.get("spark") or {}
@@ -306,18 +314,16 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
             f"| {s['floor_s']} | {session.get('floor_s', '-')} |"
         )
         for engine, out in (("session", session), ("cluster", cluster)):
-            steps = {
-                f"{engine} {layer} (scale {s['scale']:g})": {
-                    "wall_s": out[f"{layer}_s"],
-                    "profile": out.get(f"{layer}_profile"),
-                }
-                for layer in ("bronze", "silver")
-                if f"{layer}_s" in out
-            }
-            profiles += dbt_profile(steps)[5 if profiles else 0 :]
-    if profiles:
+            for layer in ("bronze", "silver"):
+                if f"{layer}_s" in out:
+                    spark_steps[f"{engine} {layer} (scale {s['scale']:g})"] = {
+                        "wall_s": out[f"{layer}_s"],
+                        "profile": out.get(f"{layer}_profile"),
+                    }
+    spark_profile = dbt_profile(spark_steps)
+    if spark_profile:
         lines += ["", "Spark floor: the session alone turning the same CSVs into parquet."]
-        lines += profiles
+        lines += spark_profile
     for s in result["scales"]:
         prev = previous.get(s["scale"])
         prev_steps = prev["full_run"]["steps"] if prev else {}

@@ -234,17 +234,22 @@ def _files_holding(root: Path, values: set[str]) -> list[str]:
     ]
 
 
+# Orders, GMV, payments and review scores of served gold (the same SQL on DuckDB and
+# PostgreSQL): an erasure must leave every one of them as it was.
+GOLD_TOTALS = (
+    "select (select count(*) from gold.fct_orders),"
+    " (select sum(price_brl) from gold.fct_order_items),"
+    " (select sum(payment_value_brl) from gold.fct_payments),"
+    " (select count(*) from gold.fct_reviews),"
+    " (select sum(review_score) from gold.fct_reviews)"
+)
+
+
 def _gold_totals(settings: Settings) -> tuple:
-    """Orders, GMV, payments and review scores as the served warehouse holds them."""
+    """GOLD_TOTALS as the served DuckDB file holds them."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return con.execute(
-            "select (select count(*) from gold.fct_orders),"
-            " (select sum(price_brl) from gold.fct_order_items),"
-            " (select sum(payment_value_brl) from gold.fct_payments),"
-            " (select count(*) from gold.fct_reviews),"
-            " (select sum(review_score) from gold.fct_reviews)"
-        ).fetchone()
+        return con.execute(GOLD_TOTALS).fetchone()
     finally:
         con.close()
 

@@ -33,7 +33,12 @@ from olist_elt.transform.spark_cluster import (
 )
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import _free_port, build_tables, copy_workspace, pg_workspace
-from tests.security.test_erasure import _a_reviewing_person, _files_holding, columns_holding
+from tests.security.test_erasure import (
+    GOLD_TOTALS,
+    _a_reviewing_person,
+    _files_holding,
+    columns_holding,
+)
 from tests.test_gates import _batch, _land_elsewhere, _new_order, _set
 
 Runs = tuple[Settings, ClusterState, RunSummary, RunSummary]
@@ -189,12 +194,7 @@ def _postgres_columns_holding(settings: Settings, values: set[str]) -> list[str]
 
 def _postgres_gold_totals(settings: Settings) -> tuple:
     with login(settings, "loader").connect() as con:
-        return con.execute(
-            "select (select count(*) from gold.fct_orders),"
-            " (select sum(price_brl) from gold.fct_order_items),"
-            " (select count(*) from gold.fct_reviews),"
-            " (select sum(review_score) from gold.fct_reviews)"
-        ).fetchone()
+        return con.execute(GOLD_TOTALS).fetchone()
 
 
 @pytest.mark.slow

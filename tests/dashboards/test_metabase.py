@@ -77,11 +77,12 @@ def test_first_sync_creates_connection_collection_cards_and_layout(
     for dashboard in dashboards:
         for card in dashboard.cards:
             native = posted[card.title]["dataset_query"]["native"]
-            tags = [t.name for t in filter_tags(card.applied(dashboard.filters))] if card.y else []
+            tags = [t.name for t in filter_tags(card.applied(dashboard.filters))]
             assert sorted(native["template-tags"]) == sorted(tags), card.title
             clauses = [f"{{{{{t}}}}}]]" for t in tags]
             assert all(c in native["query"] for c in clauses), card.title
-            assert native["query"].startswith(card.aggregate_sql().split("\ngroup by")[0])
+            unfiltered = card.aggregate_sql().split("\ngroup by")[0].split("\norder by")[0]
+            assert native["query"].startswith(unfiltered), card.title
     database_id = next(iter(metabase.databases))
     assert {b["dataset_query"]["database"] for b in posted.values()} == {database_id}
     sales = next(d for d in dashboards if d.name == "Sales")
@@ -183,6 +184,11 @@ def test_the_filters_are_dashboard_parameters_wired_to_each_cards_template_tags(
     assert gmv[state] == ["variable", ["template-tag", "state_code"]] and category in gmv
     orders = {m["parameter_id"] for m in by_title["Orders"]["parameter_mappings"]}
     assert state in orders and category not in orders  # Orders is not filtered by category
+    ops = next(b for b in metabase.dashboards.values() if b["name"] == "Operations")
+    slugs = {p["slug"]: p["id"] for p in ops["parameters"]}
+    assert set(slugs) == {"run_day_from", "run_day_to", "outcome"}
+    for dashcard in ops["dashcards"]:  # every card, the table of latest runs too
+        assert {m["parameter_id"] for m in dashcard["parameter_mappings"]} == set(slugs.values())
     assert metabase.rejected == []
 
 

@@ -5,8 +5,10 @@ values, and filters that redraw every card (screenshots kept in test-artifacts/)
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,14 @@ import yaml
 
 from olist_elt.dashboards import load_dashboards
 from olist_elt.dashboards.commands import render_dashboards
+from olist_elt.dashboards.metabase import card_payload
 from olist_elt.dashboards.model import Dashboard, DashboardError
 from olist_elt.dashboards.query import CardResult, card_runner
 from olist_elt.dashboards.render import RenderReport, render_dashboard
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
+from olist_elt.targets import target_for
+from tests.conftest import copy_workspace
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,6 +40,48 @@ def test_every_card_returns_rows_on_duckdb(built: tuple[Settings, RunSummary]) -
                 for column in [card.x, *card.y]:
                     if column:
                         assert column in result.columns, (card.title, column)
+
+
+def _rounded(rows: list[tuple]) -> list[tuple]:
+    """Rows with floats to 6 places (a sum's last bits follow the rows' order)."""
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+def test_every_cards_metabase_query_takes_its_filters(built: tuple[Settings, RunSummary]) -> None:
+    """The native query Metabase stores, with its optional clauses as Metabase runs
+    them: dropped when no filter is set, the tags replaced by a date or a text."""
+    with card_runner(built[0], "duckdb") as run:
+        for dashboard in load_dashboards():
+            for card in dashboard.cards:
+                query = card_payload(card, 1, 1, dashboard.filters)["dataset_query"]["native"]
+                tags = query["template-tags"]
+                if not tags:
+                    continue
+
+                def with_tags(values: dict[str, str], sql: str = query["query"]) -> list:
+                    def fill(clause: re.Match[str]) -> str:
+                        name = re.search(r"\{\{(\w+)\}\}", clause[1])[1]  # type: ignore[index]
+                        return (
+                            clause[1].replace(f"{{{{{name}}}}}", values[name])
+                            if name in values
+                            else ""
+                        )
+
+                    return _rounded(run(re.sub(r"\[\[(.*?)\]\]", fill, sql)).rows)
+
+                everything = {
+                    n: ("date '2000-01-01'" if n.endswith("_from") else "date '2100-01-01'")
+                    for n, t in tags.items()
+                    if t["type"] == "date"
+                }
+                unfiltered = _rounded(run(card.aggregate_sql()).rows)
+                assert with_tags({}) == with_tags(everything) == unfiltered, card.title
+                for name, tag in tags.items():
+                    nothing = "date '1999-01-01'" if tag["type"] == "date" else "'no such value'"
+                    if name.endswith("_from"):
+                        nothing = "date '2100-01-01'"
+                    rows = with_tags({name: nothing})
+                    assert all(v is None for row in rows for v in row), (card.title, name)
 
 
 def test_a_card_without_a_format_fails_validation() -> None:
@@ -226,10 +273,96 @@ def test_a_month_range_redraws_the_numbers_and_says_its_period(
     assert "not filtered by purchase month" in _card_text(browser, "Latest temperature by capital")
 
 
-def test_the_dashboard_files_declare_filters_on_sales_and_delivery() -> None:
+def test_every_dashboard_file_declares_a_date_range_and_a_state_filter() -> None:
     for slug in ("sales", "delivery"):
         data = yaml.safe_load((REPO_ROOT / "dashboards" / f"{slug}.yml").read_text())
         kinds = {f["column"]: f["kind"] for f in data["filters"]}
         assert kinds["purchase_month"] == "month_range" and kinds["state_code"] == "choice"
     sales = yaml.safe_load((REPO_ROOT / "dashboards" / "sales.yml").read_text())
     assert "category" in {f["column"] for f in sales["filters"]}
+    # the ops data has no purchase or customer: its date is the run's, its state the run's
+    ops = yaml.safe_load((REPO_ROOT / "dashboards" / "operations.yml").read_text())
+    kinds = {f["column"]: f["kind"] for f in ops["filters"]}
+    assert kinds == {"run_day": "month_range", "outcome": "choice"}
+    assert all(not c.get("unfiltered") for c in ops["cards"])
+
+
+def test_a_filtered_table_without_measures_must_say_its_order() -> None:
+    table = {"title": "t", "chart": "table", "sql": "select 1", "position": POSITION}
+    filters = [{"column": "outcome", "label": "Outcome", "kind": "choice"}]
+    with pytest.raises(ValueError, match="needs order_by"):
+        Dashboard.model_validate({"name": "d", "filters": filters, "cards": [table]})
+
+    card = Dashboard.model_validate(
+        {"name": "d", "filters": filters, "cards": [{**table, "order_by": "day desc", "limit": 5}]}
+    ).cards[0]
+
+    # what Metabase runs: filtered in a subquery, then ordered and cut
+    assert card.aggregate_sql("outcome = 'failed'").endswith(
+        "where outcome = 'failed'\norder by day desc\nlimit 5"
+    )
+    assert card.rows_sql().endswith("order by day desc")  # the page cuts after filtering
+
+
+@pytest.fixture(scope="module")
+def ops_page(
+    built: tuple[Settings, RunSummary], tmp_path_factory: pytest.TempPathFactory
+) -> RenderReport:
+    """The Operations page over the shared run and an earlier failed one (a month
+    before, its silver gate failed), so both of the page's filters have two values."""
+    settings = copy_workspace(built[0], tmp_path_factory.mktemp("ops") / "ws")
+    good = built[1].to_dict()
+    moved = datetime.fromisoformat(good["started_at"]) - timedelta(days=40)
+    failed = {
+        **good,
+        "run_id": f"{moved:%Y%m%dT%H%M%SZ}-failed",
+        "started_at": moved.isoformat(),
+        "finished_at": (moved + timedelta(seconds=30)).isoformat(),
+        "outcome": "failed",
+        "failing_step": "gate silver",
+        "steps": [{**s, "seconds": (s.get("seconds") or 0) * 2} for s in good["steps"]],
+        "gates": {
+            layer: {
+                **gate,
+                "results": [{**c, "outcome": "failed"} for c in gate.get("results", [])[:3]],
+            }
+            for layer, gate in (good.get("gates") or {}).items()
+        },
+    }
+    target_for(settings).record_history(failed)
+    pages = render_dashboards(settings, "duckdb", tmp_path_factory.mktemp("ops-html"))
+    assert pages.failed_cards == 0
+    return next(p for p in pages if p.slug == "operations")
+
+
+def test_each_operations_filter_redraws_every_card(ops_page: RenderReport, browser) -> None:
+    titles = [c.title for c in next(d for d in load_dashboards() if d.slug == "operations").cards]
+    _open(browser, ops_page)
+    before = {t: _card_text(browser, t) for t in titles}
+    assert before["Runs"].strip().endswith("2") and before["Failed runs"].strip().endswith("1")
+    failures = browser.execute_script(
+        "const c = [...document.querySelectorAll('.card')].find(c => "
+        "c.querySelector('h2').textContent === 'Gate failures by check');"
+        "return [...c.querySelectorAll('tbody tr')].map(tr => Number(tr.cells[1].textContent))"
+    )
+    assert failures[0] > 0 and failures == sorted(failures, reverse=True)  # failing first
+
+    _pick(browser, "f-outcome", "success")
+
+    succeeded = {t: _card_text(browser, t) for t in titles}
+    assert [t for t in titles if succeeded[t] == before[t]] == []
+    assert (
+        succeeded["Failed runs"].strip().endswith("0") and "failed" not in succeeded["Latest runs"]
+    )
+    assert browser.save_screenshot(str(ARTIFACTS / "dashboard-operations-succeeded.png"))
+
+    _pick(browser, "f-outcome", "")
+    months = browser.execute_script(
+        "return [...document.getElementById('f-run_day-from').options].map(o => o.value)"
+    )
+    assert len(months) == 2
+    _pick(browser, "f-run_day-from", months[-1])
+
+    latest = {t: _card_text(browser, t) for t in titles}
+    assert [t for t in titles if latest[t] == before[t]] == []
+    assert latest["Failed runs"].strip().endswith("0") and f"{months[-1]} to" in latest["Runs"]

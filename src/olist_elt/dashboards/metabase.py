@@ -105,7 +105,7 @@ def card_payload(
 ) -> dict[str, Any]:
     """The card as Metabase stores it (the fields a sync compares and writes): its SQL
     aggregated by x, with a template tag and an optional clause per filter it takes."""
-    tags = filter_tags(card.applied(filters or [])) if card.y else []
+    tags = filter_tags(card.applied(filters or []))
     where = " ".join(["true", *(t.clause() for t in tags)]) if tags else ""
     template_tags = {
         t.name: {
@@ -282,7 +282,7 @@ class MetabaseSync:
         for i, card in enumerate(dashboard.cards, start=1):
             p = card.position
             card_id = card_ids[card.title]
-            applied = filter_tags(card.applied(dashboard.filters)) if card.y else []
+            applied = filter_tags(card.applied(dashboard.filters))
             wanted.append(
                 {
                     "id": by_card[card_id]["id"] if card_id in by_card else -i,

@@ -75,24 +75,30 @@ class Filter(BaseModel):
 
 class Measure(BaseModel):
     """How a value column is re-aggregated over the rows a filter keeps: the sum of a
-    grain column, or the ratio of two sums (times scale: 100 for a percent)."""
+    grain column, its largest value, or the ratio of two sums (times scale: 100 for a
+    percent)."""
 
     model_config = ConfigDict(extra="forbid")
 
     sum: str | None = None
+    max: str | None = None
     ratio: tuple[str, str] | None = None
     scale: float = 1.0
 
     @model_validator(mode="after")
     def _one_kind(self) -> Measure:
-        if (self.sum is None) == (self.ratio is None):
-            raise ValueError("a measure is either sum: <column> or ratio: [numerator, denominator]")
+        if [self.sum, self.max, self.ratio].count(None) != 2:
+            raise ValueError(
+                "a measure is one of sum: <column>, max: <column> or "
+                "ratio: [numerator, denominator]"
+            )
         return self
 
     @property
     def columns(self) -> list[str]:
         """The grain columns it reads."""
-        return [self.sum] if self.sum else list(self.ratio or ())
+        one = self.sum or self.max
+        return [one] if one else list(self.ratio or ())
 
 
 class Card(BaseModel):
@@ -126,6 +132,11 @@ class Card(BaseModel):
         "x", description="Groups by x, by the first value (largest first), or as the SQL"
     )
     limit: int | None = Field(None, ge=1)
+    order_by: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]*( (asc|desc))?(, [a-z_][a-z0-9_]*( (asc|desc))?)*$",
+        description="Order of a table's rows (a table without y): kept after filtering",
+    )
     unfiltered: list[str] = Field(
         default_factory=list, description="Filters that do not apply (said on the card)"
     )
@@ -144,6 +155,8 @@ class Card(BaseModel):
             raise ValueError(f"a {self.chart} chart needs x and y")
         if self.chart == "number" and len(self.y) > 1:
             raise ValueError("a number card shows one value (y: [one column])")
+        if self.order_by and (self.y or self.chart != "table"):
+            raise ValueError(f"card {self.title!r}: order_by orders a table without y")
         missing = [c for c in self.y if c not in self.formats]
         if missing:
             raise ValueError(
@@ -166,13 +179,20 @@ class Card(BaseModel):
         """The card's SQL aggregated by x with its measures (what Metabase runs; the
         static page does the same in the browser); where filters the grain rows."""
         if not self.y:
-            return self.sql.strip()
+            if not (where or self.order_by or self.limit):
+                return self.sql.strip()
+            sql = self.rows_sql() if self.order_by else self.sql.strip()
+            if where:
+                sql = f"select *\nfrom (\n{self.sql.strip()}\n) as grain\nwhere {where}"
+                sql += f"\norder by {self.order_by}" if self.order_by else ""
+            return sql + (f"\nlimit {self.limit}" if self.limit else "")
         parts = [self.x] if self.x else []
         for y in self.y:
             m = self.measure(y)
             scale = "" if m.scale == 1 else f"{m.scale!r} * "
-            if m.sum:
-                parts.append(f"{scale}sum({m.sum}) as {y}")
+            if m.sum or m.max:
+                kind = "sum" if m.sum else "max"
+                parts.append(f"{scale}{kind}({m.sum or m.max}) as {y}")
             else:
                 num, den = m.ratio or ("", "")
                 parts.append(f"{scale or '1.0 * '}sum({num}) / nullif(sum({den}), 0) as {y}")
@@ -180,11 +200,19 @@ class Card(BaseModel):
         if where:
             sql += f"\nwhere {where}"
         if self.x:
-            order = f"{self.y[0]} desc" if self.sort == "value_desc" else self.x
+            # ties (and nulls, last) in x's order: the same rows under a limit every time
+            order = f"{self.y[0]} desc nulls last, {self.x}" if self.sort == "value_desc" else self.x
             sql += f"\ngroup by {self.x}\norder by {order}"
         if self.limit:
             sql += f"\nlimit {self.limit}"
         return sql
+
+    def rows_sql(self) -> str:
+        """The SQL whose rows the static page embeds (and filters in the browser): the
+        card's SQL, in order_by's order when it declares one."""
+        if not self.order_by:
+            return self.sql.strip()
+        return f"select *\nfrom (\n{self.sql.strip()}\n) as grain\norder by {self.order_by}"
 
     def applied(self, filters: list[Filter]) -> list[Filter]:
         """The dashboard's filters this card is filtered by."""
@@ -226,6 +254,11 @@ class Dashboard(BaseModel):
             unknown = set(card.unfiltered) - columns
             if unknown:
                 raise ValueError(f"card {card.title!r}: unfiltered names no filter {unknown}")
+            if not card.y and card.applied(self.filters) and not card.order_by:
+                raise ValueError(
+                    f"card {card.title!r}: a filtered table without y needs order_by "
+                    "(its rows are filtered in a subquery, which keeps no order)"
+                )
         return self
 
     @property

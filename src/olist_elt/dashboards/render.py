@@ -130,6 +130,7 @@ def aggregate(card: Card, result: CardResult) -> dict[str, list[float | None]]:
     needed = sorted({c for m in measures.values() for c in m.columns})
     index = [result.columns.index(c) for c in needed]
     xi = result.columns.index(card.x) if card.x else None
+    largest = {m.max for m in measures.values() if m.max}
     sums: dict[Any, list[float | None]] = {}
     for row in result.rows:
         key = row[xi] if xi is not None else ""
@@ -138,15 +139,19 @@ def aggregate(card: Card, result: CardResult) -> dict[str, list[float | None]]:
             group = sums[key] = [None] * len(needed)
         for k, i in enumerate(index):
             value = row[i]
-            if value is not None:
+            if value is None:
+                continue
+            if needed[k] in largest:
+                group[k] = float(value) if group[k] is None else max(group[k], float(value))
+            else:
                 group[k] = (group[k] or 0.0) + float(value)
     position = {c: k for k, c in enumerate(needed)}
     series: dict[str, list[float | None]] = {}
     for y, m in measures.items():
         values: list[float | None] = []
         for group in sums.values():
-            if m.sum:
-                total = group[position[m.sum]]
+            if m.sum or m.max:
+                total = group[position[m.sum or m.max]]
                 values.append(None if total is None else total * m.scale)
             else:
                 num, den = (group[position[c]] for c in m.ratio or ())
@@ -257,14 +262,15 @@ def render_dashboard(
                 "OpenWeather connectors are off (OLIST_APIS=off)</div>"
             )
         else:
-            if card.sql not in results:
+            sql = card.rows_sql()
+            if sql not in results:
                 try:
-                    results[card.sql] = run(card.sql)
+                    results[sql] = run(sql)
                 except CardQueryError as exc:
-                    results[card.sql] = exc
-            key = f"q{list(results).index(card.sql)}"
+                    results[sql] = exc
+            key = f"q{list(results).index(sql)}"
             try:
-                result = results[card.sql]
+                result = results[sql]
                 if isinstance(result, CardQueryError):
                     raise result
                 _check_columns(dashboard, card, result)

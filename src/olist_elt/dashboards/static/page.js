@@ -84,21 +84,28 @@
       for (const m of card.measures) {
         for (const c of m.columns) {
           const v = r[cols.indexOf(c)];
-          if (v !== null && v !== undefined) g[c] = (g[c] || 0) + Number(v);
+          if (v === null || v === undefined) continue;
+          if (m.max) g[c] = c in g ? Math.max(g[c], Number(v)) : Number(v);
+          else g[c] = (g[c] || 0) + Number(v);
         }
       }
     }
     const out = [];
     for (const [key, g] of groups) {
       const values = card.measures.map((m) => {
-        if (m.sum) return m.sum in g ? g[m.sum] * m.scale : null;
+        const one = m.sum || m.max;
+        if (one) return one in g ? g[one] * m.scale : null;
         const den = g[m.ratio[1]];
         return den ? ((g[m.ratio[0]] || 0) / den) * m.scale : null;
       });
       out.push({ x: key, values });
     }
     if (card.sort === "x") out.sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
-    if (card.sort === "value_desc") out.sort((a, b) => (b.values[0] || 0) - (a.values[0] || 0));
+    if (card.sort === "value_desc") {
+      // largest first, nulls last, ties in x's order (as the SQL Metabase runs)
+      const v = (g) => (g.values[0] === null ? -Infinity : g.values[0]);
+      out.sort((a, b) => v(b) - v(a) || (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+    }
     return card.limit ? out.slice(0, card.limit) : out;
   }
 
@@ -170,7 +177,7 @@
       body = groups.map((g) => [label(card, g.x), ...g.values.map((v, j) => show(card.formats[card.y[j]], v))]);
     } else {
       head = card.columns.map((c) => card.labels[c] || c);
-      body = rows.slice(0, 200).map((r) => r.map((v, i) => show(card.formats[card.columns[i]], v)));
+      body = rows.slice(0, card.limit || 200).map((r) => r.map((v, i) => show(card.formats[card.columns[i]], v)));
     }
     return "<table><thead><tr>" + head.map((h) => "<th>" + esc(h) + "</th>").join("") +
       "</tr></thead><tbody>" + body.map((r) => "<tr>" + r.map((v) => "<td>" + esc(v) + "</td>").join("") + "</tr>").join("") +

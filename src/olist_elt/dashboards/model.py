@@ -201,7 +201,9 @@ class Card(BaseModel):
             sql += f"\nwhere {where}"
         if self.x:
             # ties (and nulls, last) in x's order: the same rows under a limit every time
-            order = f"{self.y[0]} desc nulls last, {self.x}" if self.sort == "value_desc" else self.x
+            order = self.x
+            if self.sort == "value_desc":
+                order = f"{self.y[0]} desc nulls last, {self.x}"
             sql += f"\ngroup by {self.x}\norder by {order}"
         if self.limit:
             sql += f"\nlimit {self.limit}"

@@ -247,3 +247,38 @@ def test_python_m_olist_elt_lists_every_command() -> None:
         "dashboards",
     ):
         assert f" {command} " in done.stdout, command
+
+
+PREFECT_PROBE = (
+    "import sys; from olist_elt.cli.pipeline import prefect_configured; "
+    "print(prefect_configured(), 'prefect' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "expected"),
+    [
+        (None, "", "False False"),  # nothing can set an API: Prefect is not imported
+        ("home/profiles.toml", 'active = "p"\n[profiles.p]\nPREFECT_API_URL = "{url}"\n', "True"),
+        ("cwd/prefect.toml", '[api]\nurl = "{url}"\n', "True"),
+        ("cwd/.env", "PREFECT_API_URL={url}\n", "True"),
+        ("cwd/prefect.toml", '[logging]\nlevel = "INFO"\n', "False True"),  # read, no API
+    ],
+)
+def test_a_run_asks_prefect_for_its_api_only_where_a_setting_could_set_one(
+    tmp_path: Path, where: str | None, text: str, expected: str
+) -> None:
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    if where:
+        (tmp_path / where).write_text(text.format(url="http://127.0.0.1:9/api"))
+    env = {k: v for k, v in _env().items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(home)
+
+    probe = subprocess.run(
+        [sys.executable, "-c", PREFECT_PROBE], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip().startswith(expected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,10 +17,37 @@ from olist_elt.errors import OlistEltError
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
 
+def _prefect_settings_may_set_an_api() -> bool:
+    """Whether any source Prefect reads its settings from could set its API URL: a
+    PREFECT_*API* variable, or .env, prefect.toml, pyproject.toml's [tool.prefect] in
+    this folder, or the profiles file. When none can, the answer needs no Prefect
+    import (about 2.5 s of every in-process run)."""
+    if any(name.startswith("PREFECT_") and "API" in name for name in os.environ):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    needles = {
+        Path(".env"): "PREFECT_",
+        Path("prefect.toml"): "",  # any setting: let Prefect read it
+        Path("pyproject.toml"): "tool.prefect",
+        profiles.expanduser(): "PREFECT_API",
+    }
+    for path, needle in needles.items():
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if needle in text:
+            return True
+    return False
+
+
 def prefect_configured() -> bool:
     """True when a Prefect API (a running server or Cloud) is configured."""
     if os.environ.get("PREFECT_API_URL"):
         return True
+    if not _prefect_settings_may_set_an_api():
+        return False
     try:
         from prefect.settings import get_current_settings
 

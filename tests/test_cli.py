@@ -259,10 +259,16 @@ PREFECT_PROBE = (
     ("where", "text", "expected"),
     [
         (None, "", "False False"),  # nothing can set an API: Prefect is not imported
-        ("home/profiles.toml", 'active = "p"\n[profiles.p]\nPREFECT_API_URL = "{url}"\n', "True"),
-        ("cwd/prefect.toml", '[api]\nurl = "{url}"\n', "True"),
-        ("cwd/.env", "PREFECT_API_URL={url}\n", "True"),
+        (
+            "home/profiles.toml",
+            'active = "p"\n[profiles.p]\nPREFECT_API_URL = "{url}"\n',
+            "True True",
+        ),
+        ("cwd/prefect.toml", '[api]\nurl = "{url}"\n', "True True"),
+        ("cwd/.env", "PREFECT_API_URL={url}\n", "True True"),
         ("cwd/prefect.toml", '[logging]\nlevel = "INFO"\n', "False True"),  # read, no API
+        ("cwd/pyproject.toml", '[tool]\nprefect.api.url = "{url}"\n', "True True"),
+        ("cwd/pyproject.toml", '[project]\ndependencies = ["prefect"]\n', "False False"),
     ],
 )
 def test_a_run_asks_prefect_for_its_api_only_where_a_setting_could_set_one(
@@ -282,3 +288,22 @@ def test_a_run_asks_prefect_for_its_api_only_where_a_setting_could_set_one(
 
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip().startswith(expected)
+
+
+def test_a_chosen_prefect_profile_is_left_to_prefect(tmp_path: Path) -> None:
+    """A profile picked by name may be one of Prefect's own (its template's `local`
+    sets an API URL): Prefect is imported and its answer is the run's."""
+    env = {k: v for k, v in _env().items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path), "PREFECT_PROFILE": "local"}
+    probe = PREFECT_PROBE + (
+        "; from prefect.settings import get_current_settings; "
+        "print(bool(get_current_settings().api.url))"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+
+    assert done.returncode == 0, done.stderr
+    ours, imported, prefects = done.stdout.split()
+    assert imported == "True" and ours == prefects

@@ -37,7 +37,7 @@ cards:
     sql: select kind, sum(amount) as amount from gold.things group by kind order by kind
     x: kind
     y: [amount]
-    formats: {amount: integer}
+    formats: {kind: text, amount: integer}
     x_title: Kind
     y_title: Amount
     position: {row: 3, col: 0, width: 24, height: 6}

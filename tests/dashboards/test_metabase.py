@@ -186,9 +186,14 @@ def test_the_filters_are_dashboard_parameters_wired_to_each_cards_template_tags(
     assert state in orders and category not in orders  # Orders is not filtered by category
     ops = next(b for b in metabase.dashboards.values() if b["name"] == "Operations")
     slugs = {p["slug"]: p["id"] for p in ops["parameters"]}
-    assert set(slugs) == {"run_day_from", "run_day_to", "outcome"}
+    assert set(slugs) == {"run_month_from", "run_month_to", "outcome"}
     for dashcard in ops["dashcards"]:  # every card, the table of latest runs too
         assert {m["parameter_id"] for m in dashcard["parameter_mappings"]} == set(slugs.values())
+    latest = next(c for c in metabase.cards.values() if c["name"] == "Latest runs")
+    query = latest["dataset_query"]["native"]["query"]
+    # filtered in a subquery, then ordered (nulls last on every engine) and cut
+    assert query.index("[[and outcome = {{outcome}}]]") < query.index("order by run_started desc")
+    assert query.endswith("order by run_started desc nulls last\nlimit 5")
     assert metabase.rejected == []
 
 

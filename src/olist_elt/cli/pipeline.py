@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,17 +20,25 @@ Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
 def _prefect_settings_may_set_an_api() -> bool:
     """Whether any source Prefect reads its settings from could set its API URL: a
-    PREFECT_*API* variable, or .env, prefect.toml, pyproject.toml's [tool.prefect] in
-    this folder, or the profiles file. When none can, the answer needs no Prefect
-    import (about 2.5 s of every in-process run)."""
-    if any(name.startswith("PREFECT_") and "API" in name for name in os.environ):
+    PREFECT_*API* variable or a chosen PREFECT_PROFILE, or .env, prefect.toml,
+    pyproject.toml's [tool.prefect] in this folder, or the profiles file. When none
+    can, the answer needs no Prefect import (about 2.5 s of every in-process run)."""
+    # a chosen profile may be one of Prefect's own (its `local` sets an API URL)
+    if os.environ.get("PREFECT_PROFILE") or any(
+        name.startswith("PREFECT_") and "API" in name for name in os.environ
+    ):
         return True
+    try:
+        with open("pyproject.toml", "rb") as file:
+            if "prefect" in tomllib.load(file).get("tool", {}):
+                return True
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
     needles = {
         Path(".env"): "PREFECT_",
         Path("prefect.toml"): "",  # any setting: let Prefect read it
-        Path("pyproject.toml"): "tool.prefect",
         profiles.expanduser(): "PREFECT_API",
     }
     for path, needle in needles.items():

@@ -157,7 +157,7 @@ class Card(BaseModel):
             raise ValueError("a number card shows one value (y: [one column])")
         if self.order_by and (self.y or self.chart != "table"):
             raise ValueError(f"card {self.title!r}: order_by orders a table without y")
-        missing = [c for c in self.y if c not in self.formats]
+        missing = [c for c in [self.x, *self.y] if c and c not in self.formats]
         if missing:
             raise ValueError(
                 f"card {self.title!r}: no format for {', '.join(missing)} "
@@ -169,7 +169,25 @@ class Card(BaseModel):
             raise ValueError(f"card {self.title!r}: a {self.chart} chart needs x_title")
         if self.chart in ("bar", "row", "line", "scatter") and not self.y_title:
             raise ValueError(f"card {self.title!r}: a {self.chart} chart needs y_title")
+        largest = {m.max for m in self.measures.values() if m.max}
+        for y in self.y:
+            m = self.measure(y)
+            if not m.max and largest & set(m.columns):
+                raise ValueError(
+                    f"card {self.title!r}: {y} sums a column another measure takes the max of"
+                )
         return self
+
+    def _x_order(self) -> str:
+        """x as ordered: text in byte order (`collate "C"`, as DuckDB and the page
+        compare; PostgreSQL's en_US collation skips spaces and punctuation), nulls
+        last on every engine."""
+        collate = ' collate "C"' if self.formats.get(self.x or "") == "text" else ""
+        return f"{self.x}{collate} nulls last"
+
+    def _rows_order(self) -> str:
+        """order_by with nulls last on every engine (PostgreSQL puts them first on desc)."""
+        return ", ".join(f"{part.strip()} nulls last" for part in (self.order_by or "").split(","))
 
     def measure(self, column: str) -> Measure:
         """The measure of a value column (its sum unless declared)."""
@@ -184,13 +202,17 @@ class Card(BaseModel):
             sql = self.rows_sql() if self.order_by else self.sql.strip()
             if where:
                 sql = f"select *\nfrom (\n{self.sql.strip()}\n) as grain\nwhere {where}"
-                sql += f"\norder by {self.order_by}" if self.order_by else ""
+                sql += f"\norder by {self._rows_order()}" if self.order_by else ""
             return sql + (f"\nlimit {self.limit}" if self.limit else "")
         parts = [self.x] if self.x else []
         for y in self.y:
             m = self.measure(y)
             scale = "" if m.scale == 1 else f"{m.scale!r} * "
-            if m.sum or m.max:
+            if m.sum and not self.x:
+                # a total over no rows (a filter kept none) is 0, over null values null
+                value = f"case when count(*) = 0 then 0 else sum({m.sum}) end"
+                parts.append(f"{scale}{value} as {y}")
+            elif m.sum or m.max:
                 kind = "sum" if m.sum else "max"
                 parts.append(f"{scale}{kind}({m.sum or m.max}) as {y}")
             else:
@@ -201,9 +223,9 @@ class Card(BaseModel):
             sql += f"\nwhere {where}"
         if self.x:
             # ties (and nulls, last) in x's order: the same rows under a limit every time
-            order = self.x
+            order = self._x_order()
             if self.sort == "value_desc":
-                order = f"{self.y[0]} desc nulls last, {self.x}"
+                order = f"{self.y[0]} desc nulls last, {order}"
             sql += f"\ngroup by {self.x}\norder by {order}"
         if self.limit:
             sql += f"\nlimit {self.limit}"
@@ -214,7 +236,7 @@ class Card(BaseModel):
         card's SQL, in order_by's order when it declares one."""
         if not self.order_by:
             return self.sql.strip()
-        return f"select *\nfrom (\n{self.sql.strip()}\n) as grain\norder by {self.order_by}"
+        return f"select *\nfrom (\n{self.sql.strip()}\n) as grain\norder by {self._rows_order()}"
 
     def applied(self, filters: list[Filter]) -> list[Filter]:
         """The dashboard's filters this card is filtered by."""

@@ -100,11 +100,16 @@
       });
       out.push({ x: key, values });
     }
-    if (card.sort === "x") out.sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+    // x in code-unit order, nulls last (the SQL Metabase runs: collate "C", nulls last)
+    const byX = (a, b) => {
+      if (a.x === null || b.x === null) return (a.x === null) - (b.x === null);
+      return a.x < b.x ? -1 : a.x > b.x ? 1 : 0;
+    };
+    if (card.sort === "x") out.sort(byX);
     if (card.sort === "value_desc") {
-      // largest first, nulls last, ties in x's order (as the SQL Metabase runs)
+      // largest first, nulls last, ties in x's order
       const v = (g) => (g.values[0] === null ? -Infinity : g.values[0]);
-      out.sort((a, b) => v(b) - v(a) || (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+      out.sort((a, b) => v(b) - v(a) || byX(a, b));
     }
     return card.limit ? out.slice(0, card.limit) : out;
   }
@@ -210,7 +215,9 @@
           (partial ? " · last month partial (data to " + D.data_end + ")" : "");
       }
       if (card.chart === "number") {
-        el.textContent = show(card.formats[card.y[0]], groups.length ? groups[0].values[0] : null);
+        // a total over no rows (the filters kept none) is 0; a ratio of nothing is "–"
+        const none = card.measures[0].sum ? 0 : null;
+        el.textContent = show(card.formats[card.y[0]], groups.length ? groups[0].values[0] : none);
       } else if (card.chart === "table") {
         el.innerHTML = table(card, rows, groups);
       } else {

@@ -1,0 +1,72 @@
+"""Which lake sources a dbt build reads: on Spark the on-run-start hook registers
+only those (each one costs Thrift round trips), so a source read through an
+ephemeral model must count, or a silver build on a fresh metastore fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from olist_elt.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+DBT = str(Path(sys.executable).with_name("dbt"))
+PROBE = """{% macro probe(ids) %}
+{%- do log('READ ' ~ lake_sources_read_by(ids) | join(','), info=true) -%}
+{% endmacro %}
+"""
+
+
+@pytest.fixture(scope="module")
+def sources_read(tmp_path_factory: pytest.TempPathFactory):
+    """Ask the project's own macro, through `dbt run-operation` on DuckDB, in a copy
+    of the project with one probe macro added."""
+    root = tmp_path_factory.mktemp("project")
+    project = root / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", root / "profiles.yml")
+    (project / "macros" / "probe.sql").write_text(PROBE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env |= {
+        "OLIST_DEV_DATABASE": str(root / "dev.duckdb"),
+        "OLIST_LAKE_DIR": str(root / "lake"),
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+    def ask(*unique_ids: str) -> set[str]:
+        args = "{ids: [" + ", ".join(unique_ids) + "]}"
+        done = subprocess.run(
+            [DBT, "run-operation", "probe", "--args", args, "--profiles-dir", ".."],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+        (line,) = [x for x in done.stdout.splitlines() if "READ " in x]
+        return {s for s in line.split("READ ", 1)[1].strip().split(",") if s}
+
+    return ask
+
+
+def test_a_source_read_through_an_ephemeral_model_counts(sources_read) -> None:
+    # silver_customers refs the ephemeral bronze_erasure__requests, which reads the register
+    assert sources_read("model.olist_elt.silver_customers") == {"source.olist_elt.erasure.requests"}
+
+
+def test_bronze_reads_its_sources_and_gold_none(sources_read) -> None:
+    orders = sources_read("model.olist_elt.bronze_olist__orders")
+    assert orders == {"source.olist_elt.olist.orders"}
+    assert sources_read("model.olist_elt.fct_orders", "model.olist_elt.dim_date") == set()
+    # a source selected itself (dbt source freshness) counts
+    assert sources_read("source.olist_elt.bcb.series_ipca") == {"source.olist_elt.bcb.series_ipca"}

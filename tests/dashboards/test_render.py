@@ -369,3 +369,7 @@ def test_each_operations_filter_redraws_every_card(ops_page: RenderReport, brows
     latest = {t: _card_text(browser, t) for t in titles}
     assert [t for t in titles if latest[t] == before[t]] == []
     assert latest["Failed runs"].strip().endswith("0") and f"{months[-1]} to" in latest["Runs"]
+
+    _pick(browser, "f-outcome", "failed")  # the failed run is in the month left out
+
+    assert _card_text(browser, "Runs").strip().endswith("0")  # a count of nothing, not "–"

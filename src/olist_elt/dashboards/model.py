@@ -197,13 +197,7 @@ class Card(BaseModel):
         """The card's SQL aggregated by x with its measures (what Metabase runs; the
         static page does the same in the browser); where filters the grain rows."""
         if not self.y:
-            if not (where or self.order_by or self.limit):
-                return self.sql.strip()
-            sql = self.rows_sql() if self.order_by else self.sql.strip()
-            if where:
-                sql = f"select *\nfrom (\n{self.sql.strip()}\n) as grain\nwhere {where}"
-                sql += f"\norder by {self._rows_order()}" if self.order_by else ""
-            return sql + (f"\nlimit {self.limit}" if self.limit else "")
+            return self.rows_sql(where) + (f"\nlimit {self.limit}" if self.limit else "")
         parts = [self.x] if self.x else []
         for y in self.y:
             m = self.measure(y)
@@ -231,12 +225,15 @@ class Card(BaseModel):
             sql += f"\nlimit {self.limit}"
         return sql
 
-    def rows_sql(self) -> str:
-        """The SQL whose rows the static page embeds (and filters in the browser): the
-        card's SQL, in order_by's order when it declares one."""
-        if not self.order_by:
+    def rows_sql(self, where: str = "") -> str:
+        """The card's rows, filtered by where and in order_by's order when it declares
+        one (a subquery keeps no order). Without where, what the static page embeds
+        and filters in the browser."""
+        if not (where or self.order_by):
             return self.sql.strip()
-        return f"select *\nfrom (\n{self.sql.strip()}\n) as grain\norder by {self._rows_order()}"
+        sql = f"select *\nfrom (\n{self.sql.strip()}\n) as grain"
+        sql += f"\nwhere {where}" if where else ""
+        return sql + (f"\norder by {self._rows_order()}" if self.order_by else "")
 
     def applied(self, filters: list[Filter]) -> list[Filter]:
         """The dashboard's filters this card is filtered by."""

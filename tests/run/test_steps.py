@@ -4,9 +4,12 @@ history follow the kind, never the step's name."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import duckdb
 
 from olist_elt.ops.alerts import advice_for
-from olist_elt.ops.history import history_rows
+from olist_elt.ops.history import history_rows, write_duckdb
 from olist_elt.run.record import RunSummary
 from olist_elt.run.steps import Kind, Step
 from olist_elt.settings import REPO_ROOT, Settings
@@ -82,3 +85,27 @@ def test_history_counts_rows_by_kind_and_layer_not_by_name() -> None:
         ("gate", "silver"),
         ("bookkeeping", None),
     ]
+
+
+def test_the_duckdb_history_holds_exactly_the_runs_rows(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """Written as one JSON document per table: every value comes back as it went in
+    (quotes, accents, timestamps, floats), a value JSON cannot hold (NaN) as null, and
+    writing the run again replaces its rows."""
+    summary = built[1].to_dict()
+    summary["error"] = 'it\'s "quoted", não é?'
+    summary["steps"][0] = {**summary["steps"][0], "seconds": float("nan")}
+    path = str(tmp_path / "history.duckdb")
+    write_duckdb(path, summary)
+    write_duckdb(path, summary)
+    expected = history_rows(summary)
+    expected["steps"][0] = (*expected["steps"][0][:4], None, *expected["steps"][0][5:])
+    con = duckdb.connect(path, read_only=True)
+    try:
+        for table, rows in expected.items():
+            stored = con.execute(f"select * from ops.{table}").fetchall()
+            assert rows, table
+            assert sorted(stored, key=repr) == sorted(rows, key=repr), table
+    finally:
+        con.close()

@@ -4,6 +4,8 @@ each run, failed ones included. Rewriting a run replaces its rows (idempotent)."
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,6 +227,38 @@ def _ddl(table: str) -> list[str]:
     ]
 
 
+# portable type -> the JSON structure type DuckDB's from_json reads it as
+_JSON_TYPES = {
+    "timestamp": "TIMESTAMP",
+    "double precision": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "bigint": "BIGINT",
+    "integer": "INTEGER",
+}
+
+
+def _json_structure(table: str) -> str:
+    """from_json's structure for a list of the table's rows, columns in order."""
+    columns = {name: _JSON_TYPES.get(kind, "VARCHAR") for name, kind in TABLES[table]}
+    return json.dumps([columns])
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
+    return value
+
+
+def _as_json(table: str, rows: list[tuple[Any, ...]]) -> str:
+    """A table's rows as one JSON document: DuckDB binds it as one value. Bound row by
+    row (executemany), each value cost a failed import of pandas when pandas is not
+    installed: about a second a run."""
+    names = [name for name, _ in TABLES[table]]
+    return json.dumps([dict(zip(names, map(_json_value, row), strict=True)) for row in rows])
+
+
 def write_duckdb(path: str, summary: dict[str, Any]) -> None:
     """Record a run in the DuckDB file's ops schema."""
     rows = history_rows(summary)
@@ -237,10 +271,10 @@ def write_duckdb(path: str, summary: dict[str, Any]) -> None:
                 con.execute(statement)
             con.execute(f"delete from {SCHEMA}.{table} where run_id = ?", [summary["run_id"]])
             if rows[table]:
-                marks = ", ".join("?" for _ in TABLES[table])
-                con.executemany(
-                    f"insert into {SCHEMA}.{table} ({_names(table)}) values ({marks})",
-                    rows[table],
+                con.execute(
+                    f"insert into {SCHEMA}.{table} ({_names(table)}) "
+                    f"select unnest(from_json(?::json, ?), recursive := true)",
+                    [_as_json(table, rows[table]), _json_structure(table)],
                 )
         con.execute("commit")
     finally:

@@ -103,6 +103,10 @@ class DbtCommandResult:
         }
 
 
+# The commands that run nodes: each writes manifest.json and run_results.json.
+NODE_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot"})
+
+
 def dbt_runner(manifest: Any) -> Any:
     """dbt's own programmatic runner, reusing a parsed manifest."""
     from dbt.cli.main import dbtRunner
@@ -216,6 +220,11 @@ class Dbt:
         argv = [command, *args, *self._base_args(runtime=True)]
         if quiet:
             argv.insert(1, "--quiet")
+        if command in NODE_COMMANDS:
+            # dbt writes manifest.json again after every such command (the parse
+            # wrote it): about half a second a command. run_results.json is written
+            # below, as dbt would.
+            argv.insert(1, "--no-write-json")
         with self._scoped_env():
             try:
                 res = self.runner(self._manifest).invoke(argv)
@@ -225,6 +234,8 @@ class Dbt:
                 ) from None
             finally:
                 release_duckdb()
+        if command in NODE_COMMANDS and hasattr(res.result, "write"):
+            res.result.write(str(self._target_dir() / "run_results.json"))
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)

@@ -204,6 +204,56 @@ def test_good_objects_go_through_when_bad_ones_arrive_with_them(
     assert any(r.run_id == "landed-0" and r.status == "accepted" for r in records)
 
 
+def test_bad_objects_caught_at_two_layers_are_both_rejected_and_trials_stop_at_the_failure(
+    gated: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customers file the bronze gate stops and an items file the silver gate stops,
+    landed with a good order: the first build fails at bronze, the trials build
+    bronze only and find the customers file; the build after its rejection fails at
+    silver, the trials build up to silver and find the items file; the next build
+    passes with the good order. Gold is built once, by that last build."""
+    import olist_elt.targets.base as base
+
+    built: list[str] = []
+    real = base.build_layer
+
+    def counting(dbt, layer, *args, **kwargs):
+        built.append(layer)
+        return real(dbt, layer, *args, **kwargs)
+
+    monkeypatch.setattr(base, "build_layer", counting)
+    before = _gold_fingerprint(gated)
+    batches = {
+        "good": _batch(sample_dir, "orders", tmp_path / "good", _new_order_id("d")),
+        "customers": _batch(
+            sample_dir, "customers", tmp_path / "cust", lambda r: _set(r, 6, customer_state="YY")
+        ),
+        "items": _batch(
+            sample_dir, "order_items", tmp_path / "items", lambda r: _set(r, 5, price="-3.00")
+        ),
+    }
+    for name, folder in batches.items():
+        _land_elsewhere(gated, folder, f"two-layers-{name}")
+
+    summary = run_pipeline(gated, sample_dir)
+
+    assert summary.outcome == "success"
+    reasons = {r["object"].split("/")[2]: r["reason"] for r in summary.rejected}
+    assert set(reasons) == {"customers", "order_items"}
+    assert reasons["customers"].startswith("gate bronze failed")
+    assert reasons["order_items"].startswith("gate silver failed")
+    assert [s.name for s in summary.steps].count("find bad raw objects") == 2
+    assert built.count("gold") == 1 and built[-1] == "gold"
+    assert _gold_fingerprint(gated)["fct_orders"] == before["fct_orders"] + 1
+
+
+def _new_order_id(letter: str) -> Callable[[Rows], Rows]:
+    def add(rows: Rows) -> Rows:
+        return [*rows, {**_new_order(rows)[-1], "order_id": letter * 32}]
+
+    return add
+
+
 def _new_order(rows: Rows) -> Rows:
     new = {
         **rows[0],

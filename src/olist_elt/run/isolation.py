@@ -3,10 +3,12 @@ the data, find the raw objects responsible among all those pending since the las
 good run (whoever ingested them), by building again with some of them held back
 (a bisection), and reject exactly those; the good objects go through.
 
-A trial build is a quiet, full-refresh build of every layer with a set of raw
-objects held back (dbt var held_back_objects): its gates raise but are not audited,
-its steps are not recorded. If the build still fails with every pending object
-held back, the data is not the cause and nothing is rejected."""
+A trial build is a quiet, full-refresh build with a set of raw objects held back
+(dbt var held_back_objects), as far as the layer that failed (every layer when gold
+or the reconciliation did): its gates raise but are not audited, its steps are not
+recorded. If the build still fails with every pending object held back, the data is
+not the cause and nothing is rejected. A bad object that only a later layer catches
+fails the build after the rejection, and is looked for there."""
 
 from __future__ import annotations
 
@@ -40,8 +42,11 @@ def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:
     return report
 
 
-def trial_passes(ctx: RunContext, held: list[ManifestRecord]) -> bool:
-    """Build every layer with these raw objects held back: does it pass?"""
+def trial_passes(ctx: RunContext, held: list[ManifestRecord], through: str | None = None) -> bool:
+    """Build with these raw objects held back: does it pass? Every layer, gold and the
+    reconciliation included; with `through` (a lake layer), the layers up to that one
+    only: the failure being explained happened there, and what a later layer finds
+    once it passes is looked for in a build of its own."""
     target = ctx.target
     target.reparse()
     target.hold_back([r.sha256 for r in held])
@@ -51,6 +56,8 @@ def trial_passes(ctx: RunContext, held: list[ManifestRecord]) -> bool:
         for layer in target.lake_layers():
             target.build(layer, full_refresh=True)
             _quiet_gate(layer, lambda layer=layer: target.check(layer))
+            if layer == through:
+                return True
         for step in target.gold_steps(_quiet_gate):
             step.fn()
         reconcile_run(target, None, records, staged=True, record=False)
@@ -80,10 +87,13 @@ def find_culprits(
     return found or pending
 
 
-def isolate(ctx: RunContext, failure: Exception) -> list[ManifestRecord]:
+def isolate(
+    ctx: RunContext, failure: Exception, through: str | None = None
+) -> list[ManifestRecord]:
     """The raw objects the failure is due to; raises the failure again when the data
     is not its cause (nothing pending, or a build without any pending object fails
-    too)."""
+    too). through: the lake layer the failure happened in (trials build up to it),
+    None for gold or the reconciliation (trials build everything)."""
     pending = pending_objects(ctx)
     if not pending:
         raise failure
@@ -93,7 +103,7 @@ def isolate(ctx: RunContext, failure: Exception) -> list[ManifestRecord]:
         nonlocal trials
         trials += 1
         keep = {r.sha256 for r in included}
-        return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep])
+        return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep], through)
 
     if fails_with([]):
         log.warning("the build fails without any of the %d pending raw objects", len(pending))

@@ -223,36 +223,60 @@ def build(ctx: RunContext, decision: Plan) -> None:
 def rebuild(ctx: RunContext, decision: Plan) -> None:
     """Build and reconcile. When that fails on the data, find the raw objects the
     failure is due to among those pending since the last good run, reject exactly
-    those, and build again without them: the good objects go through."""
+    those, and build again without them: the good objects go through. A bad object
+    that fails a later layer shows in that build: it is looked for and rejected the
+    same way, until the build passes or fails without any pending object."""
+    failure = _build_and_reconcile(ctx, decision)
+    while failure is not None:
+        where, kind = ctx.summary.failing_step, ctx.summary.failing_kind
+        through = _failing_lake_layer(ctx)
+        try:
+            culprits = ctx.run(
+                Step(
+                    "find bad raw objects",
+                    Kind.GATE,
+                    lambda failure=failure, through=through: isolate(ctx, failure, through),
+                    len,
+                )
+            )
+        except Exception:
+            ctx.summary.failing_step, ctx.summary.failing_kind = where, kind
+            raise
+        reason = f"{where} failed: {failure_names(failure)}"
+        ctx.summary.gates_before_rejection.update(
+            {layer: gate for layer, gate in ctx.summary.gates.items() if gate.get("failed")}
+        )
+        rejected = rejection.reject(ctx.settings, culprits, reason, QUALITY_GATE, ctx.run_id)
+        ctx.summary.rejected += [
+            {"object": r.object_key, "sha256": r.sha256, "reason": reason} for r in rejected
+        ]
+        ctx.records = inputs.lake_manifest(ctx.settings).records()
+        decision.full_refresh = f"{len(ctx.summary.rejected)} raw object(s) rejected by this run"
+        decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
+        ctx.target.reparse()
+        failure = _build_and_reconcile(ctx, decision)
+
+
+def _build_and_reconcile(ctx: RunContext, decision: Plan) -> Exception | None:
+    """Build and reconcile; the failure when the data may be its cause (raised
+    otherwise), None when all passed."""
     try:
         build(ctx, decision)
         reconcile(ctx, staged=True)
-        return
+        return None
     except DATA_FAILURES as exc:
-        failure, where, kind = exc, ctx.summary.failing_step, ctx.summary.failing_kind
+        kind = ctx.summary.failing_kind
         if kind is None or not Kind(kind).blames_data:
             raise
-    try:
-        culprits = ctx.run(
-            Step("find bad raw objects", Kind.GATE, lambda: isolate(ctx, failure), len)
-        )
-    except Exception:
-        ctx.summary.failing_step, ctx.summary.failing_kind = where, kind
-        raise
-    reason = f"{where} failed: {failure_names(failure)}"
-    ctx.summary.gates_before_rejection = {
-        layer: gate for layer, gate in ctx.summary.gates.items() if gate.get("failed")
-    }
-    rejected = rejection.reject(ctx.settings, culprits, reason, QUALITY_GATE, ctx.run_id)
-    ctx.summary.rejected = [
-        {"object": r.object_key, "sha256": r.sha256, "reason": reason} for r in rejected
-    ]
-    ctx.records = inputs.lake_manifest(ctx.settings).records()
-    decision.full_refresh = f"{len(rejected)} raw object(s) rejected by this run"
-    decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
-    ctx.target.reparse()
-    build(ctx, decision)
-    reconcile(ctx, staged=True)
+        return exc
+
+
+def _failing_lake_layer(ctx: RunContext) -> str | None:
+    """The lake layer (bronze, silver) whose build or gate failed, or None when gold
+    or the reconciliation did: trial builds go as far as the failure did."""
+    failed = next((s for s in reversed(ctx.summary.steps) if s.outcome == "failed"), None)
+    layer = failed.layer if failed is not None else None
+    return layer if layer in ctx.target.lake_layers() else None
 
 
 def failure_names(failure: Exception) -> str:

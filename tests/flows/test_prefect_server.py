@@ -46,6 +46,9 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
         # No scheduled runs fire while the test runs: only the runs it starts.
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
+        # the worker asks for new runs every second, not every ten: each run the test
+        # starts waited up to ten seconds for the worker to see it
+        PREFECT_WORKER_QUERY_SECONDS="1",
     )
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -108,15 +111,21 @@ RUNS = textwrap.dedent(
             offset += 200
 
     async def main():
-        good = await run_deployment("elt_pipeline/elt-pipeline-daily", timeout=900)
+        good = await run_deployment(
+            "elt_pipeline/elt-pipeline-daily", timeout=900, poll_interval=1
+        )
         bad = await run_deployment(
-            "elt_pipeline/elt-pipeline-daily", parameters={"source": sys.argv[1]}, timeout=900
+            "elt_pipeline/elt-pipeline-daily",
+            parameters={"source": sys.argv[1]},
+            timeout=900,
+            poll_interval=1,
         )
         # the same deployment on a project whose silver_order_items fails on any data
         broken = await run_deployment(
             "elt_pipeline/elt-pipeline-daily",
             job_variables={"env": {"OLIST_DBT_PROJECT_DIR": sys.argv[2]}},
             timeout=900,
+            poll_interval=1,
         )
         async with get_client() as client:
             schedules = {}

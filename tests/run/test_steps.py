@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from olist_elt.ops.alerts import advice_for
 from olist_elt.ops.history import history_rows, write_duckdb
@@ -107,5 +108,23 @@ def test_the_duckdb_history_holds_exactly_the_runs_rows(
             stored = con.execute(f"select * from ops.{table}").fetchall()
             assert rows, table
             assert sorted(stored, key=repr) == sorted(rows, key=repr), table
+    finally:
+        con.close()
+
+
+def test_a_history_value_that_does_not_fit_its_column_is_refused(tmp_path: Path) -> None:
+    """A count past bigint raises and the run's rows are not half written."""
+    path = str(tmp_path / "history.duckdb")
+    summary = {
+        "run_id": "r",
+        "steps": [{"name": "count", "kind": "gate", "layer": None, "rows": 2**63}],
+    }
+    with pytest.raises(duckdb.Error, match="9223372036854775808"):
+        write_duckdb(path, summary)
+    con = duckdb.connect(path, read_only=True)
+    try:
+        assert con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops'"
+        ).fetchone() == (0,)
     finally:
         con.close()

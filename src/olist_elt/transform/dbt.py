@@ -235,7 +235,10 @@ class Dbt:
             finally:
                 release_duckdb()
         if command in NODE_COMMANDS and hasattr(res.result, "write"):
-            res.result.write(str(self._target_dir() / "run_results.json"))
+            try:
+                res.result.write(str(self._target_dir() / "run_results.json"))
+            except OSError as exc:  # the command's outcome, not this file, decides
+                log.warning("dbt %s: run_results.json not written: %s", command, exc)
         result = DbtCommandResult(argv, bool(res.success), _nodes(res.result))
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)

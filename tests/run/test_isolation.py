@@ -1,0 +1,53 @@
+"""Finding the raw objects a failure is due to, with trial builds stood in by a rule
+(which held-back sets pass): the bisection's answers, and no blame when a trial does
+not fail the way the run did."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import olist_elt.run.isolation as isolation
+
+
+class Boom(Exception):
+    pass
+
+
+def _objects(*names: str) -> list[Any]:
+    return [SimpleNamespace(sha256=name, object_key=f"raw/olist/{name}") for name in names]
+
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, pending: list[Any], bad: set[str]) -> list[str]:
+    """isolate() where a trial passes when every object of `bad` is held back; the
+    `through` each trial got is checked too."""
+    monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
+
+    def trial(ctx: Any, held: list[Any], through: str | None = None) -> bool:
+        assert through == "silver"
+        return bad <= {r.sha256 for r in held}
+
+    monkeypatch.setattr(isolation, "trial_passes", trial)
+    return [r.sha256 for r in isolation.isolate(None, Boom("gate"), "silver")]  # type: ignore[arg-type]
+
+
+def test_the_bisection_finds_each_bad_object_among_good_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pending = _objects("a", "b", "c", "d", "e")
+    assert _isolate(monkeypatch, pending, {"b", "e"}) == ["b", "e"]
+    assert _isolate(monkeypatch, pending, {"c"}) == ["c"]
+
+
+def test_no_object_is_blamed_when_no_trial_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every trial passes, all objects included: the failure does not come back in a
+    trial (it is not the data's), so nothing is rejected and the failure is raised."""
+    with pytest.raises(Boom):
+        _isolate(monkeypatch, _objects("a", "b", "c"), set())
+
+
+def test_a_failure_with_nothing_pending_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(Boom):
+        _isolate(monkeypatch, [], {"a"})

@@ -248,35 +248,27 @@ def test_bad_objects_caught_at_two_layers_are_both_rejected_and_trials_stop_at_t
 
 
 def _new_order_id(letter: str) -> Callable[[Rows], Rows]:
+    """An edit that adds one shipped, undelivered order whose id is 32 times letter."""
+
     def add(rows: Rows) -> Rows:
-        return [*rows, {**_new_order(rows)[-1], "order_id": letter * 32}]
-
-    return add
-
-
-def _new_order(rows: Rows) -> Rows:
-    new = {
-        **rows[0],
-        "order_id": "e" * 32,
-        "order_status": "shipped",
-        "order_delivered_customer_date": "",
-    }
-    return [*rows, new]
-
-
-def test_a_later_good_batch_passes_again(gated: Settings, sample_dir: Path, tmp_path: Path) -> None:
-    before = _gold_fingerprint(gated)
-
-    def add_order(rows: Rows) -> Rows:
         new = {
             **rows[0],
-            "order_id": "f" * 32,
+            "order_id": letter * 32,
             "order_status": "shipped",
             "order_delivered_customer_date": "",
         }
         return [*rows, new]
 
-    summary = run_pipeline(gated, _batch(sample_dir, "orders", tmp_path, add_order))
+    return add
+
+
+_new_order = _new_order_id("e")
+
+
+def test_a_later_good_batch_passes_again(gated: Settings, sample_dir: Path, tmp_path: Path) -> None:
+    before = _gold_fingerprint(gated)
+
+    summary = run_pipeline(gated, _batch(sample_dir, "orders", tmp_path, _new_order_id("f")))
     assert summary.outcome == "success"
     assert set(summary.gates) == {"bronze", "silver", "gold"}
     for gate in summary.gates.values():

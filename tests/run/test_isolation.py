@@ -20,13 +20,17 @@ def _objects(*names: str) -> list[Any]:
     return [SimpleNamespace(sha256=name, object_key=f"raw/olist/{name}") for name in names]
 
 
-def _isolate(monkeypatch: pytest.MonkeyPatch, pending: list[Any], bad: set[str]) -> list[str]:
+def _isolate(
+    monkeypatch: pytest.MonkeyPatch, pending: list[Any], bad: set[str], trials: list | None = None
+) -> list[str]:
     """isolate() where a trial passes when every object of `bad` is held back; the
-    `through` each trial got is checked too."""
+    `through` each trial got is checked too, and each trial's held set kept."""
     monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
 
     def trial(ctx: Any, held: list[Any], through: str | None = None) -> bool:
         assert through == "silver"
+        if trials is not None:
+            trials.append(sorted(r.sha256 for r in held))
         return bad <= {r.sha256 for r in held}
 
     monkeypatch.setattr(isolation, "trial_passes", trial)
@@ -39,6 +43,16 @@ def test_the_bisection_finds_each_bad_object_among_good_ones(
     pending = _objects("a", "b", "c", "d", "e")
     assert _isolate(monkeypatch, pending, {"b", "e"}) == ["b", "e"]
     assert _isolate(monkeypatch, pending, {"c"}) == ["c"]
+
+
+def test_objects_each_shown_to_fail_take_no_further_trial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both objects fail alone: both are blamed after three trials (all held back,
+    then each half alone), without a fourth with everything included."""
+    trials: list = []
+    assert _isolate(monkeypatch, _objects("a", "b"), {"a", "b"}, trials) == ["a", "b"]
+    assert trials == [["a", "b"], ["b"], ["a"]]
 
 
 def test_no_object_is_blamed_when_no_trial_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,9 +109,11 @@ def isolate(
         log.warning("the build fails without any of the %d pending raw objects", len(pending))
         raise failure
     culprits = pending if len(pending) == 1 else find_culprits(pending, fails_with)
-    if len(culprits) > 1 and len(culprits) == len(pending) and not fails_with(pending):
-        # no half failed alone and a trial with all of them passes too: the failure
-        # does not come back in a trial build, so no object is shown to cause it
+    if len(pending) > 1 and culprits is pending and not fails_with(pending):
+        # find_culprits blamed the whole set because no half failed alone (a set of
+        # objects each shown to fail is a new list, and needs no further trial); a
+        # trial with all of them passes too: the failure does not come back in a
+        # trial build, so no object is shown to cause it
         log.warning("a trial with all %d pending raw objects passes", len(pending))
         raise failure
     log.warning(

@@ -19,7 +19,7 @@ from olist_elt.dashboards.commands import render_dashboards
 from olist_elt.dashboards.metabase import card_payload
 from olist_elt.dashboards.model import Dashboard, DashboardError
 from olist_elt.dashboards.query import CardResult, card_runner
-from olist_elt.dashboards.render import RenderReport, render_dashboard
+from olist_elt.dashboards.render import RenderReport, render_all, render_dashboard
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
 from olist_elt.targets import target_for
@@ -129,6 +129,45 @@ def test_an_all_zero_series_is_a_failed_card(tmp_path: Path) -> None:
     page = render_dashboard(dashboard, run, tmp_path, [dashboard], "test")
 
     assert page.errors == ["Orders and temperature: EmptySeries"] and page.charts == 0
+
+
+def test_a_page_on_gold_only_is_kept_while_the_served_version_is_the_same(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    dashboards = load_dashboards()
+    history = {d.slug for d in dashboards if any(r.startswith("ops.") for r in d.relations)}
+    on_gold = {d.slug for d in dashboards} - history
+    assert history and on_gold
+    queried: list[str] = []
+    with card_runner(built[0], "duckdb") as query:
+
+        def run(sql: str) -> CardResult:
+            queried.append(sql)
+            return query(sql)
+
+        def render(version: str | None) -> tuple[dict[str, tuple[int, list[str]]], list[str]]:
+            queried.clear()
+            pages = render_all(dashboards, run, tmp_path, "test", served_version=version)
+            return {p.slug: (p.charts, p.errors) for p in pages}, list(queried)
+
+        first, asked = render("publish-1")
+        kept_html = {s: (tmp_path / f"{s}.html").read_bytes() for s in on_gold}
+        again, asked_again = render("publish-1")
+        # the history page is queried again, the pages on gold are kept as written
+        assert asked_again and all("ops." in sql and "gold." not in sql for sql in asked_again)
+        assert len(asked_again) < len(asked)
+        assert again == first
+        assert {s: (tmp_path / f"{s}.html").read_bytes() for s in on_gold} == kept_html
+        # a page file changed since: written again
+        edited = sorted(on_gold)[0]
+        (tmp_path / f"{edited}.html").write_text("edited", encoding="utf-8")
+        _, asked_after_edit = render("publish-1")
+        assert any("gold." in sql for sql in asked_after_edit)
+        assert (tmp_path / f"{edited}.html").read_bytes() != b"edited"
+        # another publish, or no version known: every page is queried
+        _, asked_new = render("publish-2")
+        _, asked_unknown = render(None)
+        assert len(asked_new) == len(asked_unknown) == len(asked)
 
 
 @pytest.fixture(scope="module")

@@ -35,10 +35,13 @@ def render_dashboards(
     engine: str | None = None,
     out_dir: Path | None = None,
     directory: Path = DASHBOARDS_DIR,
+    served_version: str | None = None,
 ) -> RenderReport:
     """Query every card on the served schema and write the static HTML dashboards. A
     card whose query fails is drawn as failed (its error class only) and counted; with
-    dashboards_on_card_failure 'fail', CardsFailed is raised after the pages are written."""
+    dashboards_on_card_failure 'fail', CardsFailed is raised after the pages are written.
+    served_version (what the last publish served) lets a page that reads gold only
+    stay as it was written from that version (render_all)."""
     engine = engine or served_engine(settings)
     source = (
         f"DuckDB {settings.warehouse_path}"
@@ -56,6 +59,7 @@ def render_dashboards(
                 out_dir or settings.dashboards_out,
                 source,
                 unavailable,
+                served_version,
             )
         )
     if report.failed_cards and settings.dashboards_on_card_failure == "fail":

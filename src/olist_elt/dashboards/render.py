@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from olist_elt.dashboards.kept import RenderedDashboard, keep_page, kept_page, page_key
 from olist_elt.dashboards.model import Card, Dashboard, DashboardError, Filter
 from olist_elt.dashboards.query import CardQueryError, CardResult, Runner
 
@@ -43,16 +44,6 @@ td, th { padding: 2px 8px; border-bottom: 1px solid #e3e7eb; text-align: left; }
 footer { padding: 0 24px 16px; font-size: 12px; color: #5b6b7b; }
 """.replace("ROW", str(ROW_PX))
 DRAWN = ("bar", "row", "line", "pie", "scatter")
-
-
-@dataclass
-class RenderedDashboard:
-    """What render wrote for one dashboard; errors hold '<card title>: <error class>'."""
-
-    slug: str
-    path: Path
-    charts: int
-    errors: list[str]
 
 
 @dataclass
@@ -336,16 +327,25 @@ def render_all(
     out_dir: Path,
     source: str,
     unavailable: frozenset[str] = frozenset(),
+    served_version: str | None = None,
 ) -> list[RenderedDashboard]:
-    """Every dashboard, plotly.min.js and page.js once, and index.html linking them."""
+    """Every dashboard, plotly.min.js and page.js once, and index.html linking them.
+    served_version names what the served schemas hold (the publish they come from):
+    a page that reads no run history and was written from the same version, by the
+    same definitions and renderer, is kept as it is instead of queried again."""
     from plotly.offline import get_plotlyjs
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
-    (out_dir / "page.js").write_text(PAGE_JS.read_text(encoding="utf-8"), encoding="utf-8")
-    rendered = [
-        render_dashboard(d, run, out_dir, dashboards, source, unavailable) for d in dashboards
-    ]
+    _write_if_changed(out_dir / "plotly.min.js", get_plotlyjs())
+    _write_if_changed(out_dir / "page.js", PAGE_JS.read_text(encoding="utf-8"))
+    rendered = []
+    for d in dashboards:
+        key = page_key(d, dashboards, source, unavailable, served_version)
+        page = kept_page(d, out_dir, key)
+        if page is None:
+            page = render_dashboard(d, run, out_dir, dashboards, source, unavailable)
+            keep_page(d, out_dir, key, page)
+        rendered.append(page)
     items = "".join(
         f'<li><a href="{r.slug}.html">{html.escape(d.name)}</a> — {html.escape(d.description)}</li>'
         for d, r in zip(dashboards, rendered, strict=True)
@@ -357,3 +357,8 @@ def render_all(
         encoding="utf-8",
     )
     return rendered
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")

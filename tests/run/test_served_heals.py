@@ -43,3 +43,39 @@ def test_a_damaged_served_file_is_rebuilt_by_the_next_unchanged_run(
 
     third = run_pipeline(workspace, sample_dir)  # whole again: nothing to rebuild
     assert third.skipped_build and not third.served_repairs
+
+
+def test_an_edited_value_and_rows_gone_from_silver_are_rebuilt_from_raw(
+    built: tuple[Settings, RunSummary], built_copy: Settings, sample_dir: Path
+) -> None:
+    workspace, first = built_copy, built[1]
+    silver_orders = first.layer_rows["silver"]["silver_orders"]
+    con = duckdb.connect(str(workspace.warehouse_path))
+    try:  # the same number of rows, one value changed
+        con.execute(
+            "update gold.fct_orders set payment_brl = payment_brl + 1 "
+            "where order_id = (select min(order_id) from gold.fct_orders)"
+        )
+    finally:
+        con.close()
+    con = duckdb.connect(str(workspace.build_database))
+    try:  # rows gone from an incremental lake layer, which a later build would not read
+        con.execute(
+            "delete from silver.silver_orders where order_id in "
+            "(select order_id from silver.silver_orders order by order_id limit 3)"
+        )
+    finally:
+        con.close()
+
+    second = run_pipeline(workspace, sample_dir)
+
+    assert second.outcome == "success" and not second.skipped_build
+    assert second.served_repairs == [
+        f"silver.silver_orders holds {silver_orders - 3} rows, {silver_orders} when gated",
+        "gold.fct_orders holds other rows than were published",
+    ]
+    assert second.full_refresh and "lake layers differ" in second.full_refresh
+    assert second.layer_rows == first.layer_rows
+    assert {"gate silver", "gate gold", "publish gold"} <= {s.name for s in second.steps}
+    third = run_pipeline(workspace, sample_dir)
+    assert third.skipped_build and not third.served_repairs

@@ -136,11 +136,14 @@ def run(
         fail(exc)
     if summary.served_repairs:
         console.print(
-            "The served gold differed from the last publish, rebuilt and published again: "
-            + "; ".join(summary.served_repairs)
+            "The lake or the served gold differed from the last good run: built, gated and "
+            "published again: " + "; ".join(summary.served_repairs)
         )
     if summary.skipped_build:
-        console.print(f"No rebuild: {summary.skipped_build}; all gates ran on the current data.")
+        console.print(
+            f"No rebuild: {summary.skipped_build}, and the lake and the served gold are as "
+            "it gated and published them (row counts, content checksums): nothing gated again."
+        )
     print_summary(summary)
     from olist_elt.targets import target_for
 

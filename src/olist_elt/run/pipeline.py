@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from olist_elt.errors import OlistEltError
-from olist_elt.run import inputs, stages
+from olist_elt.run import inputs, plan, stages
 from olist_elt.run.context import RunContext
 from olist_elt.run.record import RunSummary
 from olist_elt.run.steps import StepRunner, run_locally
@@ -39,7 +39,8 @@ def run_pipeline(
     Bronze and silver's big tables are incremental: only raw objects not processed
     yet are read. full_refresh (or a pending reason: a rejected or readmitted batch,
     an erasure, a changed dbt project) rebuilds them from all of raw. When nothing
-    changed since the last good run, nothing is rebuilt but every gate runs.
+    changed since the last good run and the lake and the served gold are as it left
+    them (row counts, content checksums), nothing is built or gated again.
     ingest_inputs=False replays what raw holds (a backfill's day, with as_of)."""
     ctx = RunContext.begin(settings, orchestrator, run_step, on_step, dbt_runner)
     with ctx.recorded():
@@ -47,16 +48,16 @@ def run_pipeline(
             stages.ingest(ctx, source)
         else:
             ctx.records = inputs.lake_manifest(settings).records()
-        stages.prepare(ctx)
+        decision = plan.plan(ctx, force_rebuild, full_refresh)
+        if decision.rebuild:
+            stages.prepare(ctx)
         if ingest_inputs:
-            stages.freshness(ctx, sample_source=source is None)
-        decision = stages.plan(ctx, force_rebuild, full_refresh)
+            stages.freshness(ctx, source is None, decision)
         if decision.rebuild:
             stages.rebuild(ctx, decision)
             stages.publish(ctx, decision)
         else:
-            stages.verify_served(ctx, decision)
-            stages.reconcile(ctx, staged=False)
+            plan.keep_unchanged(ctx, decision)
         stages.render(ctx)
     return ctx.summary
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
 from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.isolation import isolate
+from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
-from olist_elt.security.erasure import register_digest
 from olist_elt.targets.base import build_step
 from olist_elt.transform import project
 
@@ -91,55 +90,6 @@ def refuse_quarantined(ctx: RunContext, result: IngestResult) -> None:
         )
 
 
-@dataclass
-class Plan:
-    """Whether this run rebuilds, and how: the decision and the fingerprints."""
-
-    rebuild: bool
-    full_refresh: str | None
-    fingerprint: str
-    project: str
-    previous: dict[str, Any] | None
-    new_erasures: bool = False
-
-
-def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
-    """Rebuild when anything a build depends on changed since the last good run, when
-    asked to, or when the served gold is not what was published (tables, rows, keys,
-    grants); full refresh when asked or required."""
-    settings = ctx.settings
-    project_hash = state.project_fingerprint(settings)
-    fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
-    previous = state.last_success(settings)
-    refresh = state.refresh_reason(settings, previous, project_hash, full_refresh)
-    unchanged = (
-        not ctx.new_objects
-        and not force_rebuild
-        and refresh is None
-        and previous is not None
-        and previous.get("fingerprint") == fingerprint
-    )
-    if unchanged:
-        # inputs unchanged: the served gold must still be what was published, or it
-        # is built and published again
-        ctx.summary.served_repairs = ctx.target.served_problems((previous or {}).get("served"))
-        if ctx.summary.served_repairs:
-            log.warning("served gold differs from the last publish: %s", ctx.summary.served_repairs)
-            unchanged = False
-    # the unit tests passed with this project on this target in the last good run:
-    # fixed rows and unchanged logic give the same answer, so they run again only
-    # when the project (or the target) changed; a test or an analyst's build runs
-    # them any time
-    ctx.target.unit_tests = (
-        previous is None
-        or previous.get("project") != project_hash
-        or previous.get("target") != settings.target
-    )
-    erasures = register_digest(settings.lake_dir)
-    new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
-    return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
-
-
 def gate(ctx: RunContext) -> Callable[[str, Callable[[], GateReport]], GateReport]:
     """What runs a layer's gate (also for the gold a Target builds): the check,
     audited, kept in the run record, raising GateFailed on a blocking failure."""
@@ -163,10 +113,13 @@ def gate_step(ctx: RunContext, layer: str, check: Callable[[], GateReport]) -> S
     )
 
 
-def freshness(ctx: RunContext, sample_source: bool) -> None:
+def freshness(ctx: RunContext, sample_source: bool, decision: Plan) -> None:
     """Each source's latest accepted raw object against the `error_after` its dbt
-    sources yml declares (what `dbt source freshness` checks)."""
-    max_age = project.freshness_max_age_hours(ctx.target.lake_dbt.manifest)
+    sources yml declares (what `dbt source freshness` checks): from this run's parse,
+    or as the last good run read them when nothing is rebuilt (same project)."""
+    max_age = None if decision.rebuild else (decision.previous or {}).get("freshness_hours")
+    if max_age is None:
+        max_age = project.freshness_max_age_hours(ctx.target.lake_dbt.manifest)
     ctx.run(
         Step(
             "freshness",
@@ -181,7 +134,7 @@ def prepare(ctx: RunContext) -> None:
     """Parse the dbt project, then remove what a killed run left behind."""
     target = ctx.target
     ctx.run(Step("dbt parse", Kind.BOOKKEEPING, lambda: target.lake_dbt.parse()))
-    ctx.run(Step("clean up leftovers", Kind.BOOKKEEPING, target.clean_leftovers, len))
+    clean_up(ctx, target.gold_layout())
 
 
 def build(ctx: RunContext, decision: Plan) -> None:
@@ -313,31 +266,24 @@ def publish(ctx: RunContext, decision: Plan) -> None:
     )
     state.clear_full_refresh(ctx.settings)
     built = [r.sha256 for r in state.usable_records(ctx.settings, ctx.records)]
+    target = ctx.target
     state.save_success(
         ctx.settings,
         ctx.run_id,
         decision.fingerprint,
         decision.project,
         built,
-        ctx.summary.layer_rows["gold"],
+        {
+            "served": ctx.summary.layer_rows["gold"],
+            "checksums": target.served_checksums(),
+            "lake": {layer: ctx.summary.layer_rows[layer] for layer in target.lake_layers()},
+            "freshness_hours": project.freshness_max_age_hours(target.lake_dbt.manifest),
+            "reconciliation": ctx.summary.reconciliation,
+            "gold_layout": target.gold_layout(),
+        },
     )
     if decision.new_erasures:
         ctx.audit().append("olist-elt", "erasure.apply", "silver+gold", "ok", run_id=ctx.run_id)
-
-
-def verify_served(ctx: RunContext, decision: Plan) -> None:
-    """Nothing changed since the last good run: no rebuild, but every gate runs on the
-    layers as they are, gold as served."""
-    previous = decision.previous or {}
-    log.info("inputs unchanged since run %s: gates only", previous.get("run_id"))
-    ctx.summary.skipped_build = f"inputs unchanged since run {previous.get('run_id')}"
-    target = ctx.target
-    for layer in target.lake_layers():
-        ctx.run(gate_step(ctx, layer, lambda layer=layer: target.check(layer)))
-    ctx.run(gate_step(ctx, "gold", target.check_served))
-    for layer in target.lake_layers():
-        ctx.summary.layer_rows[layer] = target.lake_counts(layer)
-    ctx.summary.layer_rows["gold"] = target.served_counts()
 
 
 def render(ctx: RunContext) -> None:
@@ -355,7 +301,9 @@ def render(ctx: RunContext) -> None:
             Step(
                 "render dashboards",
                 Kind.PUBLISH,
-                lambda: render_dashboards(settings, ctx.target.served_engine),
+                lambda: render_dashboards(
+                    settings, ctx.target.served_engine, served_version=served_version(settings)
+                ),
                 lambda p: sum(page.charts for page in p),
             )
         )

@@ -94,10 +94,13 @@ def save_success(
     fingerprint: str,
     project: str,
     objects: list[str],
-    served: dict[str, int],
+    verified: dict[str, Any],
 ) -> None:
     """Remember what a successful run built from (objects: the raw objects' sha256)
-    and what it served (gold's row counts per table)."""
+    and what it left (verified): gold's row counts (served) and content checksums
+    per table, the lake layers' row counts, each source's freshness limit and the
+    reconciliation. A run with unchanged inputs compares the lake and the served gold
+    with these instead of building and gating again."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(
@@ -106,7 +109,7 @@ def save_success(
                 "project": project,
                 "erasures": register_digest(settings.lake_dir),
                 "objects": sorted(objects),
-                "served": served,
+                **verified,
                 "run_id": run_id,
                 "target": settings.target,
             }

@@ -201,32 +201,72 @@ class Target(ABC):
     def record_history(self, summary: dict[str, Any]) -> str:
         """Write a run to the ops schema next to the served gold; where it went."""
 
+    def gold_layout(self) -> tuple[str, list[str]]:
+        """Gold's staging schema and the tables this parse's gold models build (the
+        same generate_schema_name and vars stage gold on every engine)."""
+        return project.layer_schema(self.manifest, "gold"), sorted(
+            project.gold_tables(self.manifest)
+        )
+
     @abstractmethod
-    def clean_leftovers(self) -> list[str]:
-        """Drop what a killed run left behind (staging schemas); what was dropped."""
+    def clean_leftovers(self, staging: str, built: list[str]) -> list[str]:
+        """Drop what a killed run left behind (staging schemas, and in gold's staging
+        schema the tables no gold model builds); what was dropped."""
 
     @abstractmethod
     def describe_served(self) -> str:
         """Where the served star schema is, for people."""
 
-    def served_problems(self, published: dict[str, int] | None) -> list[str]:
+    @abstractmethod
+    def served_checksums(self) -> dict[str, str]:
+        """Per table of the served star schema, a checksum of its content."""
+
+    def served_problems(self, previous: dict[str, Any]) -> list[str]:
         """How the served star schema differs from what the last good run published
-        (published: its row counts per table): a missing table, other row counts,
-        and what the engine adds on publish (keys, grants). Empty when it is whole."""
+        (previous: its record): a missing table, other row counts or content, and
+        what the engine adds on publish (keys, grants). Empty when it is whole."""
+        published, sums = previous.get("served") or {}, previous.get("checksums")
+        if sums is None:
+            return [f"run {previous.get('run_id')} recorded no checksum of what it served"]
         try:
-            counts = self.served_counts()
+            counts, now = self.served_counts(), self.served_checksums()
             extra = self.served_extra_problems()
         except Exception as exc:  # any doubt means: rebuild
             return [f"the served gold cannot be read ({type(exc).__name__})"]
         if not counts:
             return ["no served gold"]
         problems = []
-        for table, rows in sorted((published or {}).items()):
+        for table, rows in sorted(published.items()):
             if table not in counts:
                 problems.append(f"gold.{table} is missing")
             elif counts[table] != rows:
                 problems.append(f"gold.{table} holds {counts[table]} rows, {rows} published")
+            elif now.get(table) != sums.get(table):
+                problems.append(f"gold.{table} holds other rows than were published")
         return problems + extra
+
+    def lake_problems(self, previous: dict[str, Any]) -> list[str]:
+        """How the lake layers differ from what the last good run built and gated
+        (previous: its record): another relation set or row count. Empty when alike,
+        or when that run recorded none (an earlier version: its served gold has no
+        checksum either, so the run rebuilds anyway)."""
+        gated = previous.get("lake")
+        if gated is None:
+            return []
+        try:
+            now = {layer: self.lake_counts(layer) for layer in self.lake_layers()}
+        except Exception as exc:  # any doubt means: rebuild
+            return [f"the lake layers cannot be read ({type(exc).__name__})"]
+        problems = []
+        for layer in self.lake_layers():
+            was, found = gated.get(layer, {}), now[layer]
+            for table in sorted(set(was) | set(found)):
+                if was.get(table) != found.get(table):
+                    problems.append(
+                        f"{layer}.{table} holds {found.get(table, 'no')} rows, "
+                        f"{was.get(table, 'none')} when gated"
+                    )
+        return problems
 
     def served_extra_problems(self) -> list[str]:
         """What the engine's publish adds and is missing now (none on DuckDB)."""

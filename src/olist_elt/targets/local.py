@@ -20,6 +20,7 @@ from olist_elt.transform import project
 from olist_elt.warehouse.publish import (
     LIVE_SCHEMA,
     base_tables,
+    checksums,
     refresh_served,
     row_counts,
     serve_copy,
@@ -118,14 +119,12 @@ class LocalTarget(Target):
         if self.settings.build_database.exists():
             serve_copy(self.settings.build_database, self.settings.warehouse_path)
 
-    def clean_leftovers(self) -> list[str]:
-        """Tables in gold's staging schema that no gold model of this parse builds (a
-        switched-off model's table would be published stale). The rest is kept
-        between runs: the incremental facts build on it."""
+    def clean_leftovers(self, staging: str, built: list[str]) -> list[str]:
+        """Tables in gold's staging schema that no gold model builds (a switched-off
+        model's table would be published stale). The rest is kept between runs: the
+        incremental facts build on it."""
         if not self.has_lake_build():
             return []
-        staging = self.staging_schema()
-        built = project.gold_tables(self.manifest)
         con = open_build(self.settings.build_database)
         try:
             stale = [t for t in base_tables(con, staging) if t not in built]
@@ -140,6 +139,12 @@ class LocalTarget(Target):
             return {}
         with self._open(self.settings.warehouse_path) as con:
             return row_counts(con, LIVE_SCHEMA)
+
+    def served_checksums(self) -> dict[str, str]:
+        if not self.settings.warehouse_path.exists():
+            return {}
+        with self._open(self.settings.warehouse_path) as con:
+            return checksums(con, LIVE_SCHEMA)
 
     def check_served(self) -> GateReport:
         with self._open(self.settings.warehouse_path) as con:

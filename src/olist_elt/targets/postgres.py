@@ -23,6 +23,7 @@ from olist_elt.warehouse.postgres import (
     drop_previous,
     drop_schema,
     drop_tables_except,
+    gold_checksums,
     gold_row_counts,
     login,
     publish_silver,
@@ -170,20 +171,20 @@ class PostgresGoldTarget(Target):
         )
         return counts
 
-    def clean_leftovers(self) -> list[str]:
+    def clean_leftovers(self, staging: str, built: list[str]) -> list[str]:
         """What a killed run left: the copy being published, old gold schemas, and
-        and in staging every table no gold model of this parse builds (a switched
-        off model's table would be published stale, a dbt temporary one too)."""
-        # the same generate_schema_name and vars stage gold on every engine
-        staging = project.layer_schema(self.manifest, "gold")
+        in staging every table no gold model builds (a switched-off model's table
+        would be published stale, a dbt temporary one too)."""
         publishing = f"{staging}_publish"
         found = [publishing] if drop_schema(self.pg, publishing) else []
-        built = project.gold_tables(self.manifest)
-        found += [f"{staging}.{t}" for t in drop_tables_except(self.pg, staging, built)]
+        found += [f"{staging}.{t}" for t in drop_tables_except(self.pg, staging, frozenset(built))]
         return found + drop_previous(self.pg)[0]
 
     def served_counts(self) -> dict[str, int]:
         return gold_row_counts(self.pg)
+
+    def served_checksums(self) -> dict[str, str]:
+        return gold_checksums(self.pg)
 
     def check_served(self) -> GateReport:
         return self.check_gold(LIVE_SCHEMA)

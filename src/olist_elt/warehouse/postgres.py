@@ -304,23 +304,32 @@ def drop_schema(target: PgLogin, schema: str, lock_timeout: str = "5s") -> bool:
 def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:
     """Rows per table of a schema."""
     with target.connect() as con:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = %s and table_type = 'BASE TABLE' order by 1",
-                [schema],
-            ).fetchall()
-        ]
         return {
             t: int(
                 con.execute(
                     sql.SQL("select count(*) from {}.{}").format(
                         sql.Identifier(schema), sql.Identifier(t)
                     )
-                ).fetchone()[0]
-            )  # type: ignore[index]
-            for t in tables
+                ).fetchone()[0]  # type: ignore[index]
+            )
+            for t in _tables(con, schema)
+        }
+
+
+def gold_checksums(target: PgLogin, schema: str = LIVE) -> dict[str, str]:
+    """Per table of a schema, an order-independent checksum of its content: the sum of
+    each row's md5 (its first 64 bits), so any changed, added or removed row shows."""
+    with target.connect() as con:
+        return {
+            t: str(
+                con.execute(
+                    sql.SQL(
+                        "select coalesce(sum(('x' || left(md5(r::text), 16))::bit(64)::bigint"
+                        "::numeric), 0)::text from {}.{} as r"
+                    ).format(sql.Identifier(schema), sql.Identifier(t))
+                ).fetchone()[0]  # type: ignore[index]
+            )
+            for t in _tables(con, schema)
         }
 
 

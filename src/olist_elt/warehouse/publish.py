@@ -37,6 +37,19 @@ def base_tables(
     ]
 
 
+def checksums(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, str]:
+    """Per base table of a schema, an order-independent checksum of its content (the
+    sum of each row's hash), so any changed, added or removed row shows."""
+    return {
+        t: str(
+            con.execute(
+                f'select coalesce(sum(hash(r)::hugeint), 0) from "{schema}"."{t}" as r'
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        for t in base_tables(con, schema)
+    }
+
+
 def swap_into_live(database: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
     """Replace every live table by a copy of its staging version at once, inside the
     build database; rows per published table. The staging schema is kept: the next

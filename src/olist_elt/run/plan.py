@@ -1,0 +1,127 @@
+"""The decision a run starts with: rebuild, or keep what the last good run built,
+gated and published when nothing it depends on changed and the lake and the served
+gold are still as it left them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from olist_elt.run import state
+from olist_elt.run.context import RunContext
+from olist_elt.run.steps import Kind, Step
+from olist_elt.security.erasure import register_digest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """Whether this run rebuilds, and how: the decision and the fingerprints."""
+
+    rebuild: bool
+    full_refresh: str | None
+    fingerprint: str
+    project: str
+    previous: dict[str, Any] | None
+    new_erasures: bool = False
+
+
+def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
+    """Rebuild when anything a build depends on changed since the last good run, when
+    asked to, or when the lake or the served gold is not what that run left (lake row
+    counts; served tables, rows, content, keys, grants); full refresh when asked or
+    required, or when a lake layer changed."""
+    settings = ctx.settings
+    project_hash = state.project_fingerprint(settings)
+    fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
+    previous = state.last_success(settings)
+    refresh = state.refresh_reason(settings, previous, project_hash, full_refresh)
+    unchanged = (
+        not ctx.new_objects
+        and not force_rebuild
+        and refresh is None
+        and previous is not None
+        and previous.get("fingerprint") == fingerprint
+    )
+    if unchanged:
+        # inputs unchanged: the lake and the served gold must still be what that run
+        # built, gated and published, or they are built, gated and published again
+        # (the lake layers from all of raw: their incremental rows are in doubt)
+        lake, served = ctx.run(
+            Step(
+                "verify unchanged",
+                Kind.BOOKKEEPING,
+                lambda: (
+                    ctx.target.lake_problems(previous or {}),
+                    ctx.target.served_problems(previous or {}),
+                ),
+                lambda found: len(found[0]) + len(found[1]),
+            )
+        )
+        ctx.summary.served_repairs = lake + served
+        if lake:
+            refresh = f"the lake layers differ from what run {(previous or {}).get('run_id')} gated"
+        if lake or served:
+            log.warning("differs from the last good run: %s", ctx.summary.served_repairs)
+            unchanged = False
+    # the unit tests passed with this project on this target in the last good run:
+    # fixed rows and unchanged logic give the same answer, so they run again only
+    # when the project (or the target) changed; a test or an analyst's build runs
+    # them any time
+    ctx.target.unit_tests = (
+        previous is None
+        or previous.get("project") != project_hash
+        or previous.get("target") != settings.target
+    )
+    erasures = register_digest(settings.lake_dir)
+    new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
+    return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
+
+
+def keep_unchanged(ctx: RunContext, decision: Plan) -> None:
+    """Nothing changed since the last good run (its inputs, project and target), and
+    the lake layers and the served gold were just found as it built, gated and
+    published them (relations, row counts, the served tables' content checksums, keys
+    and grants): nothing is built or gated again. The counts and the reconciliation
+    are that run's, which the same counts give again. What a killed run left behind
+    is removed, as after a parse."""
+    previous = decision.previous or {}
+    since = f"inputs unchanged since run {previous.get('run_id')}"
+    log.info("%s, lake and served gold as it left them: nothing to build or gate", since)
+    ctx.summary.skipped_build = since
+    ctx.summary.layer_rows = {**previous["lake"], "gold": previous["served"]}
+    ctx.summary.reconciliation = previous["reconciliation"]
+    ctx.audit().append(
+        "svc-reconciliation",
+        "reconcile",
+        ctx.run_id,
+        "passed",
+        unchanged_since=previous.get("run_id"),
+    )
+    clean_up(ctx, previous.get("gold_layout") or ctx.target.gold_layout())
+
+
+def served_version(settings: Any) -> str | None:
+    """What the served schemas hold, named by the last publish: its run and the served
+    tables' checksums (a run that rebuilt nothing serves the same)."""
+    last = state.last_success(settings)
+    if not last or "checksums" not in last:
+        return None
+    return json.dumps([last["run_id"], last["checksums"]], sort_keys=True)
+
+
+def clean_up(ctx: RunContext, layout: tuple[str, list[str]] | list[Any]) -> None:
+    """Remove what a killed run left behind, given gold's staging schema and the
+    tables its models build (from this run's parse, or as the last good run's)."""
+    staging, built = layout
+    ctx.run(
+        Step(
+            "clean up leftovers",
+            Kind.BOOKKEEPING,
+            lambda: ctx.target.clean_leftovers(staging, list(built)),
+            len,
+        )
+    )

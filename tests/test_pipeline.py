@@ -265,8 +265,8 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
         "ingest olist",
         "ingest apis",
         "verify unchanged",
-        "freshness",
         "clean up leftovers",
+        "freshness",
         "render dashboards",
     ]
     assert second.served_repairs == [] and second.gates == {}

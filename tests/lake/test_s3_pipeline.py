@@ -60,6 +60,6 @@ def test_pipeline_on_an_s3_lake_matches_the_local_lake(
     local = built[1]
     for layer in ("bronze", "silver", "gold"):
         assert summary.layer_rows[layer] == local.layer_rows[layer], layer
-    # A second run finds every object already in the bucket: no new data, gates only.
+    # A second run finds every object already in the bucket: no new data, nothing built.
     again = run_pipeline(settings, sample_dir)
     assert again.skipped_build and again.outcome == "success"

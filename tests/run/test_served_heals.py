@@ -1,5 +1,7 @@
-"""A served gold that heals itself: a run with unchanged inputs checks what it serves
-against the last publish and builds and publishes again when anything differs."""
+"""A served gold that heals itself: a run with unchanged inputs checks the lake and
+what it serves against what the last good run left (row counts, content checksums)
+and builds and publishes again when anything differs; a changed setting that shapes
+the build is a change."""
 
 from __future__ import annotations
 
@@ -79,3 +81,15 @@ def test_an_edited_value_and_rows_gone_from_silver_are_rebuilt_from_raw(
     assert {"gate silver", "gate gold", "publish gold"} <= {s.name for s in second.steps}
     third = run_pipeline(workspace, sample_dir)
     assert third.skipped_build and not third.served_repairs
+
+
+def test_switching_the_apis_off_is_a_change_the_next_run_builds(
+    built_copy: Settings, sample_dir: Path
+) -> None:
+    off = built_copy.model_copy(update={"apis": "off"})
+
+    summary = run_pipeline(off, sample_dir)
+
+    assert summary.outcome == "success" and not summary.skipped_build
+    assert "fct_weather_daily" not in summary.layer_rows["gold"]
+    assert run_pipeline(off, sample_dir).skipped_build

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from olist_elt.errors import OlistEltError
-from olist_elt.run import inputs, plan, stages
+from olist_elt.run import inputs, plan, stages, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.record import RunSummary
 from olist_elt.run.steps import StepRunner, run_locally
@@ -51,13 +51,13 @@ def run_pipeline(
         decision = plan.plan(ctx, force_rebuild, full_refresh)
         if decision.rebuild:
             stages.prepare(ctx)
+        else:
+            plan.keep_unchanged(ctx, decision)
         if ingest_inputs:
             stages.freshness(ctx, source is None, decision)
         if decision.rebuild:
             stages.rebuild(ctx, decision)
             stages.publish(ctx, decision)
-        else:
-            plan.keep_unchanged(ctx, decision)
         stages.render(ctx)
     return ctx.summary
 
@@ -78,6 +78,9 @@ def run_backfill(
     gives the same tables. A run without dates afterwards catches up."""
     if end < start:
         raise OlistEltError(f"backfill range is empty: --from {start} is after --to {end}")
+    # until the first day is published, the lake is not what the last good run left:
+    # a run that stops in between leaves the next one a full refresh to do
+    state.require_full_refresh(settings, f"a backfill from {start} rewound the history")
     rewound = target_for(settings, dbt_runner).rewind_snapshots(start)
     AuditLog(settings.audit_path).append(
         "olist-elt", "backfill", f"{start}..{end}", "started", snapshot_versions_removed=rewound

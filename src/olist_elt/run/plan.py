@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,7 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
             Step(
                 "verify unchanged",
                 Kind.BOOKKEEPING,
-                lambda: (
-                    ctx.target.lake_problems(previous or {}),
-                    ctx.target.served_problems(previous or {}),
-                ),
+                lambda: verify_unchanged(ctx, previous or {}),
                 lambda found: len(found[0]) + len(found[1]),
             )
         )
@@ -81,14 +79,27 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
     return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
 
 
+def verify_unchanged(ctx: RunContext, previous: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """How the lake layers and the served gold differ from what the last good run
+    left (previous: its record): (lake, served) problems, both empty when alike."""
+    missing = [key for key in state.VERIFIED if key not in previous]
+    if missing:
+        return [], [
+            f"run {previous.get('run_id')} was recorded by an earlier version, without "
+            f"{', '.join(missing)}: built and gated once more to record them"
+        ]
+    return ctx.target.lake_problems(previous), ctx.target.served_problems(previous)
+
+
 def keep_unchanged(ctx: RunContext, decision: Plan) -> None:
-    """Nothing changed since the last good run (its inputs, project and target), and
-    the lake layers and the served gold were just found as it built, gated and
-    published them (relations, row counts, the served tables' content checksums, keys
-    and grants): nothing is built or gated again. The counts and the reconciliation
-    are that run's, which the same counts give again. What a killed run left behind
-    is removed, as after a parse."""
+    """Nothing changed since the last good run (its inputs, project, target and
+    settings), and the step 'verify unchanged' found the lake layers with the row
+    counts that run gated and the served gold as it published it (tables, row counts,
+    content checksums, keys and grants): nothing is built or gated again. The counts
+    and the reconciliation are that run's, which the same counts give again. What a
+    killed run left behind is removed first, as after a parse."""
     previous = decision.previous or {}
+    clean_up(ctx, lambda: previous["gold_layout"])
     since = f"inputs unchanged since run {previous.get('run_id')}"
     log.info("%s, lake and served gold as it left them: nothing to build or gate", since)
     ctx.summary.skipped_build = since
@@ -98,10 +109,9 @@ def keep_unchanged(ctx: RunContext, decision: Plan) -> None:
         "svc-reconciliation",
         "reconcile",
         ctx.run_id,
-        "passed",
-        unchanged_since=previous.get("run_id"),
+        "unchanged",
+        same_counts_as_run=previous.get("run_id"),
     )
-    clean_up(ctx, previous.get("gold_layout") or ctx.target.gold_layout())
 
 
 def served_version(settings: Any) -> str | None:
@@ -113,15 +123,12 @@ def served_version(settings: Any) -> str | None:
     return json.dumps([last["run_id"], last["checksums"]], sort_keys=True)
 
 
-def clean_up(ctx: RunContext, layout: tuple[str, list[str]] | list[Any]) -> None:
+def clean_up(ctx: RunContext, layout: Callable[[], Any]) -> None:
     """Remove what a killed run left behind, given gold's staging schema and the
     tables its models build (from this run's parse, or as the last good run's)."""
-    staging, built = layout
-    ctx.run(
-        Step(
-            "clean up leftovers",
-            Kind.BOOKKEEPING,
-            lambda: ctx.target.clean_leftovers(staging, list(built)),
-            len,
-        )
-    )
+
+    def clean() -> list[str]:
+        staging, built = layout()
+        return ctx.target.clean_leftovers(staging, list(built))
+
+    ctx.run(Step("clean up leftovers", Kind.BOOKKEEPING, clean, len))

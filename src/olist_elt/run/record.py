@@ -68,7 +68,8 @@ class RunSummary:
     failing_kind: str | None = None
     # The audit log's signed head after this run's record (records, head, hmac).
     audit_head: dict[str, Any] | None = None
-    # How the served gold differed from the last publish (this run rebuilt it).
+    # How the lake or the served gold differed from what the last good run left (this
+    # run rebuilt them), found when its inputs were unchanged.
     served_repairs: list[str] = field(default_factory=list)
     # Raw objects this run found a failure was due to, and rejected.
     rejected: list[dict[str, str]] = field(default_factory=list)

@@ -134,7 +134,7 @@ def prepare(ctx: RunContext) -> None:
     """Parse the dbt project, then remove what a killed run left behind."""
     target = ctx.target
     ctx.run(Step("dbt parse", Kind.BOOKKEEPING, lambda: target.lake_dbt.parse()))
-    clean_up(ctx, target.gold_layout())
+    clean_up(ctx, target.gold_layout)
 
 
 def build(ctx: RunContext, decision: Plan) -> None:
@@ -260,27 +260,29 @@ def reconcile(ctx: RunContext, staged: bool) -> None:
 
 
 def publish(ctx: RunContext, decision: Plan) -> None:
-    """The gated star schema swapped in; the lake's state remembered."""
-    ctx.summary.layer_rows["gold"] = ctx.run(
-        Step("publish gold", Kind.PUBLISH, ctx.target.publish, lambda c: sum(c.values()))
-    )
-    state.clear_full_refresh(ctx.settings)
-    built = [r.sha256 for r in state.usable_records(ctx.settings, ctx.records)]
-    target = ctx.target
-    state.save_success(
-        ctx.settings,
-        ctx.run_id,
-        decision.fingerprint,
-        decision.project,
-        built,
-        {
-            "served": ctx.summary.layer_rows["gold"],
+    """The gated star schema swapped in; what the run left remembered for the next
+    runs (state.save_success), in the same step: a failure there fails the publish."""
+    target, settings = ctx.target, ctx.settings
+
+    def publish_and_remember() -> dict[str, int]:
+        counts = target.publish()
+        state.clear_full_refresh(settings)
+        built = [r.sha256 for r in state.usable_records(settings, ctx.records)]
+        left = {
+            "served": counts,
             "checksums": target.served_checksums(),
             "lake": {layer: ctx.summary.layer_rows[layer] for layer in target.lake_layers()},
             "freshness_hours": project.freshness_max_age_hours(target.lake_dbt.manifest),
             "reconciliation": ctx.summary.reconciliation,
             "gold_layout": target.gold_layout(),
-        },
+        }
+        state.save_success(
+            settings, ctx.run_id, decision.fingerprint, decision.project, built, left
+        )
+        return counts
+
+    ctx.summary.layer_rows["gold"] = ctx.run(
+        Step("publish gold", Kind.PUBLISH, publish_and_remember, lambda c: sum(c.values()))
     )
     if decision.new_erasures:
         ctx.audit().append("olist-elt", "erasure.apply", "silver+gold", "ok", run_id=ctx.run_id)

@@ -15,6 +15,8 @@ from olist_elt.security.erasure import ensure_register, register_digest, registe
 from olist_elt.settings import Settings
 
 FULL_REFRESH_MARKER = "runs/_full_refresh_needed.json"
+# what a good run records of what it left, for a later run with unchanged inputs
+VERIFIED = ("served", "checksums", "lake", "freshness_hours", "reconciliation", "gold_layout")
 LAST_SUCCESS = "runs/_last_success.json"
 
 
@@ -69,10 +71,12 @@ def project_fingerprint(settings: Settings) -> str:
 
 def inputs_fingerprint(settings: Settings, records: list[ManifestRecord], project: str) -> str:
     """A hash of everything a build depends on: the raw objects (manifest records), the
-    erasure register, the dbt project and contracts (project_fingerprint) and the
-    target."""
+    erasure register, the dbt project and contracts (project_fingerprint), the target,
+    the as-of date and whether the API connectors (and their models) are on."""
     ensure_register(settings.lake_dir)  # dbt creates it too; exist before hashing
-    digest = hashlib.sha256(f"{settings.target}/{settings.as_of}".encode())
+    # the APIs switched off switch their models off: another build
+    apis = settings.apis != "off"
+    digest = hashlib.sha256(f"{settings.target}/{settings.as_of}/apis={apis}".encode())
     for r in sorted(records, key=lambda r: r.sha256):
         digest.update(f"{r.source}/{r.dataset}/{r.sha256}/{r.status}/{r.object_key}".encode())
     register = register_path(settings.lake_dir)
@@ -97,10 +101,11 @@ def save_success(
     verified: dict[str, Any],
 ) -> None:
     """Remember what a successful run built from (objects: the raw objects' sha256)
-    and what it left (verified): gold's row counts (served) and content checksums
-    per table, the lake layers' row counts, each source's freshness limit and the
-    reconciliation. A run with unchanged inputs compares the lake and the served gold
-    with these instead of building and gating again."""
+    and what it left (verified, the VERIFIED keys): gold's row counts (served) and
+    content checksums per table, the lake layers' row counts and checksums, each
+    source's freshness limit, the reconciliation and gold's staging layout. A run
+    with unchanged inputs compares the lake and the served gold with these instead
+    of building and gating again."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(

@@ -225,9 +225,7 @@ class Target(ABC):
         """How the served star schema differs from what the last good run published
         (previous: its record): a missing table, other row counts or content, and
         what the engine adds on publish (keys, grants). Empty when it is whole."""
-        published, sums = previous.get("served") or {}, previous.get("checksums")
-        if sums is None:
-            return [f"run {previous.get('run_id')} recorded no checksum of what it served"]
+        published, sums = previous["served"], previous["checksums"]
         try:
             counts, now = self.served_counts(), self.served_checksums()
             extra = self.served_extra_problems()
@@ -243,16 +241,14 @@ class Target(ABC):
                 problems.append(f"gold.{table} holds {counts[table]} rows, {rows} published")
             elif now.get(table) != sums.get(table):
                 problems.append(f"gold.{table} holds other rows than were published")
+        problems += [f"gold.{t} was not published" for t in sorted(set(counts) - set(published))]
         return problems + extra
 
     def lake_problems(self, previous: dict[str, Any]) -> list[str]:
         """How the lake layers differ from what the last good run built and gated
-        (previous: its record): another relation set or row count. Empty when alike,
-        or when that run recorded none (an earlier version: its served gold has no
-        checksum either, so the run rebuilds anyway)."""
-        gated = previous.get("lake")
-        if gated is None:
-            return []
+        (previous: its record): another relation set or row count (values are not
+        compared: a later build reads them through its gates). Empty when alike."""
+        gated = previous["lake"]
         try:
             now = {layer: self.lake_counts(layer) for layer in self.lake_layers()}
         except Exception as exc:  # any doubt means: rebuild

@@ -17,20 +17,27 @@ from olist_elt.settings import Settings
 pytestmark = pytest.mark.slow
 
 
+def _hand_edit(database: Path, *statements: str) -> None:
+    """Statements run on a DuckDB file by hand, outside the pipeline."""
+    con = duckdb.connect(str(database))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
 def test_a_damaged_served_file_is_rebuilt_by_the_next_unchanged_run(
     built: tuple[Settings, RunSummary], built_copy: Settings, sample_dir: Path
 ) -> None:
     workspace, first = built_copy, built[1]  # one good run behind it
     assert first.outcome == "success"
-    con = duckdb.connect(str(workspace.warehouse_path))
-    try:  # someone's hand edit on what BI reads
-        con.execute("drop table gold.dim_seller")
-        con.execute(
-            "delete from gold.fct_orders where order_id in "
-            "(select order_id from gold.fct_orders limit 5)"
-        )
-    finally:
-        con.close()
+    _hand_edit(  # someone's hand edit on what BI reads
+        workspace.warehouse_path,
+        "drop table gold.dim_seller",
+        "delete from gold.fct_orders where order_id in "
+        "(select order_id from gold.fct_orders limit 5)",
+    )
 
     second = run_pipeline(workspace, sample_dir)
 
@@ -52,22 +59,16 @@ def test_an_edited_value_and_rows_gone_from_silver_are_rebuilt_from_raw(
 ) -> None:
     workspace, first = built_copy, built[1]
     silver_orders = first.layer_rows["silver"]["silver_orders"]
-    con = duckdb.connect(str(workspace.warehouse_path))
-    try:  # the same number of rows, one value changed
-        con.execute(
-            "update gold.fct_orders set payment_brl = payment_brl + 1 "
-            "where order_id = (select min(order_id) from gold.fct_orders)"
-        )
-    finally:
-        con.close()
-    con = duckdb.connect(str(workspace.build_database))
-    try:  # rows gone from an incremental lake layer, which a later build would not read
-        con.execute(
-            "delete from silver.silver_orders where order_id in "
-            "(select order_id from silver.silver_orders order by order_id limit 3)"
-        )
-    finally:
-        con.close()
+    _hand_edit(  # the same number of rows, one value changed
+        workspace.warehouse_path,
+        "update gold.fct_orders set payment_brl = payment_brl + 1 "
+        "where order_id = (select min(order_id) from gold.fct_orders)",
+    )
+    _hand_edit(  # rows gone from an incremental lake layer, which a later build would not read
+        workspace.build_database,
+        "delete from silver.silver_orders where order_id in "
+        "(select order_id from silver.silver_orders order by order_id limit 3)",
+    )
 
     second = run_pipeline(workspace, sample_dir)
 

@@ -83,3 +83,18 @@ def test_spark_and_duckdb_build_the_same_silver(
     differ = {t: pair for t, pair in fingerprints.items() if pair[0] != pair[1]}
     assert not differ, differ
     assert all(duck.rows > 0 for duck, _ in fingerprints.values())
+
+
+def test_a_second_spark_run_with_nothing_new_starts_no_spark_and_gates_nothing(
+    spark_runs: tuple[Settings, RunSummary, RunSummary], sample_dir: Path
+) -> None:
+    settings, _, spark = spark_runs
+
+    again = run_pipeline(settings, sample_dir)
+
+    # the parquet lake and the gold on PostgreSQL are as the first run left them
+    assert again.outcome == "success" and again.skipped_build, again.served_repairs
+    assert spark.run_id in again.skipped_build and again.served_repairs == []
+    names = [s.name for s in again.steps]
+    assert "spark session" not in names and not any(n.startswith("gate") for n in names)
+    assert again.layer_rows == spark.layer_rows

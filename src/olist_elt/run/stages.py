@@ -117,9 +117,11 @@ def freshness(ctx: RunContext, sample_source: bool, decision: Plan) -> None:
     """Each source's latest accepted raw object against the `error_after` its dbt
     sources yml declares (what `dbt source freshness` checks): from this run's parse,
     or as the last good run read them when nothing is rebuilt (same project)."""
-    max_age = None if decision.rebuild else (decision.previous or {}).get("freshness_hours")
-    if max_age is None:
-        max_age = project.freshness_max_age_hours(ctx.target.lake_dbt.manifest)
+    max_age = (
+        project.freshness_max_age_hours(ctx.target.lake_dbt.manifest)
+        if decision.rebuild
+        else (decision.previous or {})["freshness_hours"]  # verify_unchanged saw it
+    )
     ctx.run(
         Step(
             "freshness",

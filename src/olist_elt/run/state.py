@@ -102,8 +102,8 @@ def save_success(
 ) -> None:
     """Remember what a successful run built from (objects: the raw objects' sha256)
     and what it left (verified, the VERIFIED keys): gold's row counts (served) and
-    content checksums per table, the lake layers' row counts and checksums, each
-    source's freshness limit, the reconciliation and gold's staging layout. A run
+    content checksums per table, the lake layers' row counts, each source's
+    freshness limit, the reconciliation and gold's staging layout. A run
     with unchanged inputs compares the lake and the served gold with these instead
     of building and gating again."""
     LocalStorage(settings.lake_dir).put_bytes(

@@ -89,6 +89,29 @@ def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_
     assert fresh == before + 1  # a new connection (another process) sees the new one
 
 
+def test_a_bi_reader_holding_the_duckdb_file_does_not_stop_a_run_with_nothing_new(
+    served: Settings, sample_dir: Path
+) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(served.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        before = int(reader.stdout.readline())
+        summary = run_pipeline(served, sample_dir)  # checks the file the reader holds
+        reader.stdin.write("go\n")
+        reader.stdin.flush()
+        kept = int(reader.stdout.readline())
+    finally:
+        reader.kill()
+        reader.wait()
+    assert summary.outcome == "success" and summary.skipped_build, summary.served_repairs
+    assert summary.served_repairs == [] and kept == before
+
+
 HOLDER = textwrap.dedent(
     """
     import sys, duckdb

@@ -1,0 +1,56 @@
+"""The elt_pipeline flow called in this process (Prefect starts a temporary server):
+the run it makes decides and records as `olist-elt run` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from olist_elt.deployments import load_flow
+from olist_elt.run.record import RunSummary
+from olist_elt.settings import Settings
+from tests.conftest import API_NOW, TEST_SCALE, TEST_SEED
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_flow_keeps_a_workspace_with_nothing_new(
+    built: tuple[Settings, RunSummary],
+    built_copy: Settings,
+    sample_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = built_copy
+    env = {
+        "OLIST_LAKE_DIR": s.lake_dir,
+        "OLIST_WAREHOUSE_PATH": s.warehouse_path,
+        "OLIST_VAULT_PATH": s.vault_path,
+        "OLIST_VAULT_KEY_FILE": s.vault_key_file,
+        "OLIST_DBT_TARGET_PATH": s.dbt_target_path,
+        "OLIST_DASHBOARDS_OUT": s.dashboards_out,
+        "OLIST_SAMPLE_SCALE": TEST_SCALE,
+        "OLIST_SAMPLE_SEED": TEST_SEED,
+        "OLIST_APIS_NOW": API_NOW.isoformat(),
+        "PREFECT_HOME": tmp_path / "prefect",
+        # run logs stay local: the temporary server stops at the end of the test
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+    try:
+        summary = load_flow("elt_pipeline.py", "elt_pipeline")(source=str(sample_dir))
+    finally:  # the temporary server stops now, not at exit (its log would go nowhere)
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()
+
+    assert summary.orchestrator == "prefect" and summary.outcome == "success"
+    assert built[1].run_id in (summary.skipped_build or ""), summary.served_repairs
+    names = [step.name for step in summary.steps]
+    assert "verify unchanged" in names and not any(n.startswith(("dbt", "gate")) for n in names)
+    assert summary.layer_rows == built[1].layer_rows

@@ -221,10 +221,29 @@ def built_copy(built: tuple[Settings, RunSummary], tmp_path: Path) -> Settings:
     return copy_workspace(built[0], tmp_path / "ws")
 
 
+def every_layer(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """One read-only view of a run's every layer, by schema as dbt names them: bronze,
+    silver, snapshots and audit from the build database, gold (what publish served),
+    ops and reference from the served file."""
+    con = duckdb.connect()
+    for name, path in (("build", settings.build_database), ("served", settings.warehouse_path)):
+        con.execute(f"attach '{path}' as {name} (read_only)")
+    relations = con.execute(
+        "select table_catalog, table_schema, table_name from information_schema.tables "
+        "where (table_catalog = 'build' and table_schema not in ('gold', 'gold_staging', "
+        "'ops', 'reference')) or (table_catalog = 'served')"
+    ).fetchall()
+    for catalog, schema, table in relations:
+        con.execute(f'create schema if not exists memory."{schema}"')
+        source = f'{catalog}."{schema}"."{table}"'
+        con.execute(f'create view memory."{schema}"."{table}" as select * from {source}')
+    return con
+
+
 @pytest.fixture()
 def warehouse(built: tuple[Settings, RunSummary]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Read-only, on the shared run's build database (every layer); closed after the test."""
-    con = duckdb.connect(str(built[0].build_database), read_only=True)
+    """Read-only, on the shared run's every layer (every_layer); closed after the test."""
+    con = every_layer(built[0])
     try:
         yield con
     finally:

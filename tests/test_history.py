@@ -24,7 +24,7 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets.base import Target
 from olist_elt.transform.parity import TableFingerprint, fingerprint
-from tests.conftest import workspace_settings
+from tests.conftest import every_layer, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -207,21 +207,23 @@ def staged_orders(settings: Settings) -> dict[str, set[str]]:
 
 
 def table_fingerprints(settings: Settings, schemas: tuple[str, ...]) -> dict[str, TableFingerprint]:
-    con = duckdb.connect(str(settings.build_database), read_only=True)
+    """Each table of these schemas as the run left it (gold: as it was served)."""
+    con = every_layer(settings)
     try:
         con.execute("set TimeZone = 'UTC'")
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where list_contains(?, table_schema) and table_type = 'BASE TABLE' order by 1, 2",
+            "where table_catalog = 'memory' and list_contains(?, table_schema) order by 1, 2",
             [list(schemas)],
         ).fetchall()
+        assert {s for s, _ in tables} == set(schemas)  # no schema compared empty
         return {f"{s}.{t}": fingerprint(con, f'"{s}"."{t}"') for s, t in tables}
     finally:
         con.close()
 
 
 def rows_by_key(settings: Settings, relation: str, key: str) -> dict[str, tuple]:
-    con = duckdb.connect(str(settings.build_database), read_only=True)
+    con = every_layer(settings)
     try:
         cur = con.execute(f"select * from {relation}")
         names = [d[0] for d in cur.description]

@@ -26,7 +26,7 @@ from olist_elt.security.erasure import keyed_pseudonym, record_erasure
 from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads
 from olist_elt.settings import REPO_ROOT, Settings
 from olist_elt.transform.dbt import Dbt, compile_inline
-from tests.conftest import copy_workspace, workspace_settings
+from tests.conftest import copy_workspace, every_layer, workspace_settings
 
 PSEUDONYMIZE = "select v, {{ pseudonymize('v') }} as p from input_values order by v"
 REDACT = "select {{ redact_text('txt') }} as redacted from input_texts"
@@ -553,12 +553,13 @@ def test_erasure_leaves_nothing_that_links_to_the_person(
     summary = run_pipeline(settings, sample_dir)
     assert summary.outcome == "success"  # dbt tests, including the leak check, pass
 
-    con = duckdb.connect(str(settings.build_database), read_only=True)
+    con = every_layer(settings)  # silver as built, gold as served
     try:
         for schema in ("silver", "gold"):
             for table, column in con.execute(
                 "select table_name, column_name from information_schema.columns "
-                "where table_schema = ? and data_type = 'VARCHAR'",
+                "where table_catalog = 'memory' and table_schema = ? "
+                "and data_type = 'VARCHAR'",
                 [schema],
             ).fetchall():
                 hits = con.execute(

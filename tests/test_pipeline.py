@@ -13,6 +13,7 @@ from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.sample import OLIST_FILES
 from olist_elt.settings import Settings
+from tests.conftest import build_tables
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,9 @@ def test_run_builds_every_gold_table_with_rows(
         "gold": [],
     }
     assert all(s.seconds >= 0 and s.outcome == "ok" for s in summary.steps)
+    # the served file is gold's one published copy: none is kept in the build database
+    assert build_tables(built[0], "gold") == []
+    assert set(build_tables(built[0], "gold_staging")) == set(summary.layer_rows["gold"])
 
 
 @pytest.mark.parametrize("table,key", sorted(GOLD.items()))

@@ -24,7 +24,6 @@ from olist_elt.warehouse.publish import (
     refresh_served,
     row_counts,
     serve_copy,
-    swap_into_live,
 )
 
 log = logging.getLogger(__name__)
@@ -48,8 +47,9 @@ def rewind(execute: Callable[[str, datetime], int], snapshots: list[Any], day: d
 
 
 class LocalTarget(Target):
-    """DuckDB for everything: bronze, silver, gold (staged, gated, swapped in), all in
-    the build database; the served file is a copy of gold and ops."""
+    """DuckDB for everything: bronze, silver, gold (staged and gated), all in the build
+    database; publish copies gated gold, ops and the reference seeds into the served
+    file."""
 
     name = "local"
     served_engine = "duckdb"
@@ -102,8 +102,9 @@ class LocalTarget(Target):
             return row_counts(con, self.staging_schema())
 
     def publish(self) -> dict[str, int]:
-        counts = swap_into_live(self.settings.build_database, self.staging_schema(), LIVE_SCHEMA)
-        self.serve()
+        build = self.settings.build_database
+        counts = serve_copy(build, self.settings.warehouse_path, self.staging_schema())
+        self._drop_build_copy_of_gold()
         self.audit().append(
             "svc-publisher",
             "publish",
@@ -114,10 +115,20 @@ class LocalTarget(Target):
         )
         return counts
 
-    def serve(self) -> None:
-        """Replace the served file with the build database's gold and ops."""
-        if self.settings.build_database.exists():
-            serve_copy(self.settings.build_database, self.settings.warehouse_path)
+    def _drop_build_copy_of_gold(self) -> None:
+        """Earlier versions published into a `gold` schema of the build database as
+        well as into the served file: a third copy of gold that nothing reads. It goes
+        once the served file holds the new gold."""
+        con = open_build(self.settings.build_database)
+        try:
+            if base_tables(con, LIVE_SCHEMA, ("BASE TABLE", "VIEW")):
+                con.execute(f'drop schema "{LIVE_SCHEMA}" cascade')
+                log.info(
+                    "dropped the build database's copy of %s (the served file holds it)",
+                    LIVE_SCHEMA,
+                )
+        finally:
+            con.close()
 
     def clean_leftovers(self, staging: str, built: list[str]) -> list[str]:
         """Tables in gold's staging schema that no gold model builds (a switched-off

@@ -1,6 +1,6 @@
-"""The embedded warehouse: gold swapped in from its staging schema inside the build
-database, and the served file BI tools open replaced atomically by a fresh copy of
-the schemas they read."""
+"""The embedded warehouse: the served file BI tools open, replaced atomically by a
+fresh copy of gold's gated staging schema (as `gold`) and the other schemas they
+read, all from the build database."""
 
 from __future__ import annotations
 
@@ -50,61 +50,52 @@ def checksums(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, str]:
     }
 
 
-def swap_into_live(database: Path, staging: str, live: str = LIVE_SCHEMA) -> dict[str, int]:
-    """Replace every live table by a copy of its staging version at once, inside the
-    build database; rows per published table. The staging schema is kept: the next
-    incremental gold build starts from it."""
-    con = duckdb.connect(str(database))
-    try:
-        staged = base_tables(con, staging)
-        if not staged:
-            raise OlistEltError(f"nothing to publish: schema {staging} has no tables")
-        con.execute("begin transaction")
-        try:
-            con.execute(f'create schema if not exists "{live}"')
-            for table in base_tables(con, live):
-                if table not in staged:
-                    con.execute(f'drop table "{live}"."{table}"')
-            for table in staged:
-                con.execute(
-                    f'create or replace table "{live}"."{table}" as '
-                    f'select * from "{staging}"."{table}"'
-                )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-        return row_counts(con, live)
-    finally:
-        con.close()
-
-
 def serve_copy(
-    database: Path, served: Path, schemas: Iterable[str] = SERVED_SCHEMAS
+    database: Path,
+    served: Path,
+    staging: str,
+    schemas: Iterable[str] = SERVED_SCHEMAS[1:],
 ) -> dict[str, int]:
-    """Write the schemas BI reads from the build database into a new file and rename
-    it over the served one: a reader that holds the old file keeps reading it, the
-    next connection opens the new one. Rows per copied table."""
-    return _write_served(database, served, schemas, start_from_served=False)
+    """Publish: write the gated staging schema of the build database as `gold`, with
+    the other schemas BI reads (run history, reference seeds), into a new file and
+    rename it over the served one. A reader that holds the old file keeps reading
+    it; the next connection opens the new one. The served file is the one published
+    copy: the staging schema stays in the build database, where the next incremental
+    gold build starts from it. Rows per gold table."""
+    counts = _write_served(
+        database,
+        served,
+        [(staging, LIVE_SCHEMA), *((s, s) for s in schemas)],
+        start_from_served=False,
+        required=LIVE_SCHEMA,
+    )
+    prefix = f"{LIVE_SCHEMA}."
+    return {k.removeprefix(prefix): v for k, v in counts.items() if k.startswith(prefix)}
 
 
 def refresh_served(database: Path, served: Path, schemas: Iterable[str]) -> None:
     """Replace only these schemas of the served file (the run history, after a run):
     a byte copy of the served file with them written again from the build database,
-    renamed over it as serve_copy does. Gold is not copied table by table a second
-    time. Without a served file yet, the whole copy (serve_copy)."""
-    if served.exists():
-        _write_served(database, served, schemas, start_from_served=True)
-    else:
-        serve_copy(database, served)
+    renamed over it as serve_copy does; gold is not copied a second time. Without a
+    served file yet (no publish so far), a file with only these schemas."""
+    _write_served(database, served, [(s, s) for s in schemas], start_from_served=served.exists())
 
 
 def _write_served(
-    database: Path, served: Path, schemas: Iterable[str], start_from_served: bool
+    database: Path,
+    served: Path,
+    schemas: Iterable[tuple[str, str]],
+    start_from_served: bool,
+    required: str | None = None,
 ) -> dict[str, int]:
+    """Copy each (build schema, served schema) into a new file (or a byte copy of the
+    served one, those schemas dropped first) renamed over the served file; rows per
+    copied table, by served schema and table. Nothing is renamed when the required
+    served schema would have no tables."""
     served.parent.mkdir(parents=True, exist_ok=True)
     tmp = served.with_name(f".{served.name}.{secrets.token_hex(4)}.tmp")
     counts: dict[str, int] = {}
+    schemas = list(schemas)
     try:
         if start_from_served:
             shutil.copyfile(served, tmp)
@@ -112,11 +103,14 @@ def _write_served(
         try:
             source = str(database).replace("'", "''")
             con.execute(f"attach '{source}' as build (read_only)")
-            for schema in schemas:
+            for source, schema in schemas:
                 if start_from_served:
                     con.execute(f'drop schema if exists "{schema}" cascade')
-                counts.update(_copy_schema(con, schema))
+                counts.update(_copy_schema(con, source, schema))
             con.execute("detach build")
+            if required and not any(k.startswith(f"{required}.") for k in counts):
+                staged = next(src for src, dst in schemas if dst == required)
+                raise OlistEltError(f"nothing to publish: schema {staged} has no tables")
             con.execute("checkpoint")
         finally:
             con.close()
@@ -128,9 +122,9 @@ def _write_served(
     return counts
 
 
-def _copy_schema(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
-    """The base tables of one schema of the attached build database, copied into the
-    connection's database; rows per table."""
+def _copy_schema(con: duckdb.DuckDBPyConnection, source: str, schema: str) -> dict[str, int]:
+    """The base tables of one schema (source) of the attached build database, copied
+    into a schema of the connection's database; rows per table."""
     counts: dict[str, int] = {}
     tables = [
         t
@@ -138,14 +132,14 @@ def _copy_schema(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:
             "select table_name from information_schema.tables where "
             "table_catalog = 'build' and table_schema = ? "
             "and table_type = 'BASE TABLE' order by 1",
-            [schema],
+            [source],
         ).fetchall()
     ]
     if tables:
         con.execute(f'create schema if not exists "{schema}"')
     for table in tables:
         con.execute(
-            f'create table "{schema}"."{table}" as select * from build."{schema}"."{table}"'
+            f'create table "{schema}"."{table}" as select * from build."{source}"."{table}"'
         )
         counts[f"{schema}.{table}"] = int(
             con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]  # type: ignore[index]

@@ -278,9 +278,16 @@ def test_a_second_run_on_the_same_files_ingests_nothing_new(
     assert second.served_repairs == [] and second.gates == {}
     assert second.reconciliation == first.reconciliation and second.reconciliation["passed"]
     assert [f["source"] for f in second.freshness] == [f["source"] for f in first.freshness]
+    # a build database from before publish copied gold once keeps a copy of gold:
+    # the next publish drops it
+    con = duckdb.connect(str(settings.build_database))
+    con.execute("create schema gold")
+    con.execute("create table gold.fct_orders as select * from gold_staging.fct_orders")
+    con.close()
     forced = run_pipeline(settings, sample_dir, force_rebuild=True)
     assert "dbt build gold" in [s.name for s in forced.steps]
     assert forced.layer_rows == first.layer_rows
+    assert build_tables(settings, "gold") == []
 
 
 def test_monthly_revenue_in_nominal_and_constant_reais(

@@ -5,7 +5,7 @@
         The pipeline's targets (local, warehouse, spark, spark_thrift) write the
         schemas BI tools read, so they work only inside `olist-elt run`
         (OLIST_PIPELINE_RUN=1), which builds gold into gold_staging (var
-        stage_gold) and swaps it in after the gold gate passes.
+        stage_gold) and publishes it after the gold gate passes.
 
         The analyst's targets build into their own place: `dev` into its own
         DuckDB file (schemas by layer, as the pipeline's), `dev_warehouse` into

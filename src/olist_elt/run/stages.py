@@ -262,7 +262,7 @@ def reconcile(ctx: RunContext, staged: bool) -> None:
 
 
 def publish(ctx: RunContext, decision: Plan) -> None:
-    """The gated star schema swapped in; what the run left remembered for the next
+    """The gated star schema published; what the run left remembered for the next
     runs (state.save_success), in the same step: a failure there fails the publish."""
     target, settings = ctx.target, ctx.settings
 

@@ -179,7 +179,7 @@ class Target(ABC):
 
     @abstractmethod
     def publish(self) -> dict[str, int]:
-        """Swap the gated staging star schema in for readers; rows per table."""
+        """Publish the gated staging star schema for readers; rows per table."""
 
     @abstractmethod
     def served_counts(self) -> dict[str, int]:

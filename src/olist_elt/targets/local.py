@@ -102,9 +102,11 @@ class LocalTarget(Target):
             return row_counts(con, self.staging_schema())
 
     def publish(self) -> dict[str, int]:
+        # before the served file is replaced: a failure here leaves the served gold
+        # as the last good run left it
+        self._drop_build_copy_of_gold()
         build = self.settings.build_database
         counts = serve_copy(build, self.settings.warehouse_path, self.staging_schema())
-        self._drop_build_copy_of_gold()
         self.audit().append(
             "svc-publisher",
             "publish",
@@ -118,7 +120,7 @@ class LocalTarget(Target):
     def _drop_build_copy_of_gold(self) -> None:
         """Earlier versions published into a `gold` schema of the build database as
         well as into the served file: a third copy of gold that nothing reads. It goes
-        once the served file holds the new gold."""
+        at the next publish."""
         con = open_build(self.settings.build_database)
         try:
             if base_tables(con, LIVE_SCHEMA, ("BASE TABLE", "VIEW")):

@@ -1,1 +1,2 @@
-"""Publishing the star schema: atomic schema swaps (DuckDB now; PostgreSQL next)."""
+"""Publishing the star schema: on DuckDB a new served file renamed over the old one,
+on PostgreSQL a schema swap in one transaction."""

@@ -406,6 +406,59 @@ WEAKER_REDACTION = """
 """
 
 
+GENERALIZE = """
+{%- set columns = ['row_id', 'person', 'zip', 'city', 'state'] -%}
+{%- set cell = ['zip', 'city', 'state'] -%}
+with
+cities as ({{ MACRO('input_rows', columns, 'person', cell, 'city', "'OTHER'", 3) }}),
+zips as ({{ MACRO('cities', columns, 'person', cell, 'zip', 'null', 3) }})
+select * from zips
+"""
+
+
+@pytest.fixture(scope="session")
+def generalize_sql(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """generalize_small_cells compiled for DuckDB (the group-by version it dispatches
+    to) and as every other engine runs it (windows), in a fresh workspace."""
+    dbt = Dbt(workspace_settings(tmp_path_factory.mktemp("generalize")))
+    return {
+        name: compile_inline(dbt, GENERALIZE.replace("MACRO", macro))
+        for name, macro in (
+            ("duckdb", "generalize_small_cells"),
+            ("windows", "default__generalize_small_cells"),
+        )
+    }
+
+
+def test_duckdbs_generalization_equals_the_windowed_one_every_engine_runs(
+    generalize_sql: dict[str, str],
+) -> None:
+    """Two rounds (city, then zip) over cells with few and many persons, the same
+    person several times in a cell, null persons, zips and cities: the same rows."""
+    assert "over (" in generalize_sql["windows"] and "over (" not in generalize_sql["duckdb"]
+    con = duckdb.connect()
+    con.execute(
+        """create table input_rows as
+        select
+            i as row_id,
+            case when i % 17 = 0 then null else 'p' || (i * 7919 % 400) end as person,
+            case when i % 13 = 0 then null else 'z' || (i % 9) end as zip,
+            case when i % 11 = 0 then null else 'c' || (i * 31 % 60) end as city,
+            's' || (i % 3) as state
+        from range(3000) as t(i)"""
+    )
+    rows = {
+        name: con.execute(f"select * from ({sql}) order by row_id").fetchall()
+        for name, sql in generalize_sql.items()
+    }
+    assert rows["duckdb"] == rows["windows"]
+    cities = {r[3] for r in rows["duckdb"]}
+    zips = {r[2] for r in rows["duckdb"]}
+    # both rounds generalized some cells and kept others
+    assert "OTHER" in cities and len(cities) > 5
+    assert None in zips and len(zips) > 3
+
+
 def test_every_location_gold_shows_holds_at_least_five_customers(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.inputs import ingest_olist
 from olist_elt.run.lock import RunLocked, run_lock
 from olist_elt.run.pipeline import run_pipeline
+from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from tests.conftest import workspace_settings
 from tests.test_gates import _batch, _new_order
@@ -58,9 +60,12 @@ READER = textwrap.dedent(
 )
 
 
-def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_view(
-    served: Settings, sample_dir: Path, tmp_path: Path
-) -> None:
+def _while_a_reader_holds(
+    served: Settings, action: Callable[[], RunSummary]
+) -> tuple[int, int, RunSummary]:
+    """Run action while another process holds the served file open (READER): the
+    fct_orders count that reader saw before, the count it sees afterwards through the
+    same connection, and what action returned."""
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(served.warehouse_path)],
         stdin=subprocess.PIPE,
@@ -70,14 +75,24 @@ def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_
     try:
         assert reader.stdout is not None and reader.stdin is not None
         before = int(reader.stdout.readline())
-        ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
-        summary = run_pipeline(served, sample_dir)
+        result = action()
         reader.stdin.write("go\n")
         reader.stdin.flush()
         kept = int(reader.stdout.readline())
     finally:
         reader.kill()
         reader.wait()
+    return before, kept, result
+
+
+def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_view(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    def new_order_run() -> RunSummary:
+        ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+        return run_pipeline(served, sample_dir)
+
+    before, kept, summary = _while_a_reader_holds(served, new_order_run)
     con = duckdb.connect(str(served.warehouse_path), read_only=True)
     try:
         fresh = con.execute("select count(*) from gold.fct_orders").fetchone()[0]
@@ -92,22 +107,8 @@ def test_a_bi_reader_holding_the_duckdb_file_neither_blocks_a_run_nor_loses_its_
 def test_a_bi_reader_holding_the_duckdb_file_does_not_stop_a_run_with_nothing_new(
     served: Settings, sample_dir: Path
 ) -> None:
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(served.warehouse_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert reader.stdout is not None and reader.stdin is not None
-        before = int(reader.stdout.readline())
-        summary = run_pipeline(served, sample_dir)  # checks the file the reader holds
-        reader.stdin.write("go\n")
-        reader.stdin.flush()
-        kept = int(reader.stdout.readline())
-    finally:
-        reader.kill()
-        reader.wait()
+    # the run checks the file the reader holds
+    before, kept, summary = _while_a_reader_holds(served, lambda: run_pipeline(served, sample_dir))
     assert summary.outcome == "success" and summary.skipped_build, summary.served_repairs
     assert summary.served_repairs == [] and kept == before
 

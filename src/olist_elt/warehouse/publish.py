@@ -101,12 +101,12 @@ def _write_served(
             shutil.copyfile(served, tmp)
         con = duckdb.connect(str(tmp))
         try:
-            source = str(database).replace("'", "''")
-            con.execute(f"attach '{source}' as build (read_only)")
-            for source, schema in schemas:
+            build_file = str(database).replace("'", "''")
+            con.execute(f"attach '{build_file}' as build (read_only)")
+            for build_schema, schema in schemas:
                 if start_from_served:
                     con.execute(f'drop schema if exists "{schema}" cascade')
-                counts.update(_copy_schema(con, source, schema))
+                counts.update(_copy_schema(con, build_schema, schema))
             con.execute("detach build")
             if required and not any(k.startswith(f"{required}.") for k in counts):
                 staged = next(src for src, dst in schemas if dst == required)

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     spark_worker_memory: str = Field(
         "2g", pattern=r"^[0-9]+[mgMG]$", description="Memory each worker offers its executors"
     )
+    spark_cluster_java_options: str = Field(
+        "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        pattern=r"^(\s*-[A-Za-z0-9:+=.,_/-]+)*\s*$",
+        description=(
+            "JVM options of `spark up`'s master, workers, executors and Thrift Server; "
+            "empty for the JVM's own"
+        ),
+    )
     spark_start_seconds: float = Field(
         180, gt=0, description="How long `olist-elt spark up` waits for the Thrift port"
     )

@@ -13,19 +13,26 @@ import pytest
 from typer.testing import CliRunner
 
 from olist_elt.cli import app
+from olist_elt.errors import SettingsError
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.security.erasure import erase_person
-from olist_elt.settings import Settings
+from olist_elt.settings import Settings, load_settings
 from olist_elt.targets import target_for
 from olist_elt.transform.duckdb_plugin import pii_pads
 from olist_elt.transform.parity import compare_layer
-from olist_elt.transform.spark import attach_spark_layers, spark_tables, spark_warehouse_dir
+from olist_elt.transform.spark import (
+    attach_spark_layers,
+    spark_conf,
+    spark_tables,
+    spark_warehouse_dir,
+)
 from olist_elt.transform.spark_cluster import (
     ClusterState,
     SparkClusterError,
+    cluster_conf,
     cluster_dir,
     group_members,
     start_cluster,
@@ -133,6 +140,25 @@ def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) 
 
 
 @pytest.mark.slow
+def test_every_cluster_jvm_runs_with_the_java_options_of_the_settings(cluster_runs: Runs) -> None:
+    """The master, the worker, the Thrift Server and its executor: each JVM's command
+    line holds spark_cluster_java_options (the client compiler, the serial collector)."""
+    settings, state, _, _ = cluster_runs
+    options = settings.spark_cluster_java_options.split()
+    assert "-XX:TieredStopAtLevel=1" in options
+    jvms = {}
+    for proc in state.processes:
+        for pid in group_members(proc.pid):
+            argv = _cmdline(pid).split(b"\0")
+            if argv[0].endswith(b"/java"):
+                jvms[pid] = [a.decode() for a in argv]
+    # master, worker, thrift and at least one executor (started by the worker)
+    assert len(jvms) >= 4, jvms
+    for argv in jvms.values():
+        assert all(option in argv for option in options), argv
+
+
+@pytest.mark.slow
 def test_a_later_run_on_the_cluster_takes_a_new_order_and_rejects_a_bad_object(
     cluster_runs: Runs, sample_dir: Path, tmp_path: Path
 ) -> None:
@@ -231,6 +257,23 @@ def test_spark_down_stops_every_process_the_cluster_started(cluster_runs: Runs) 
     assert stopped == ["thrift", "worker-1", "master"]
     assert all(not group_members(proc.pid) for proc in state.processes)
     assert not (cluster_dir(settings) / "cluster.json").exists()
+
+
+def test_cluster_java_options_reach_its_driver_and_executors_and_not_the_session(
+    workspace: Settings,
+) -> None:
+    conf = cluster_conf(workspace)
+    options = workspace.spark_cluster_java_options
+    assert conf["spark.executor.extraJavaOptions"] == options
+    assert conf["spark.driver.extraJavaOptions"].endswith(" " + options)
+    assert conf["spark.driver.extraJavaOptions"].startswith("-Dderby.system.home=")
+    session = spark_conf(workspace)  # the in-process session keeps the JVM's defaults
+    assert "spark.executor.extraJavaOptions" not in session
+    assert " " not in session["spark.driver.extraJavaOptions"]
+    bare = cluster_conf(workspace.model_copy(update={"spark_cluster_java_options": ""}))
+    assert bare == session
+    with pytest.raises(SettingsError, match="OLIST_SPARK_CLUSTER_JAVA_OPTIONS"):
+        load_settings(spark_cluster_java_options="-Xss4m; touch /tmp/x")
 
 
 def test_thrift_target_without_a_server_tells_the_operator_to_start_one(

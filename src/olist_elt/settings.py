@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     )
     spark_cluster_java_options: str = Field(
         "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-        pattern=r"^(\s*-[A-Za-z0-9:+=.,_/-]+)*\s*$",
+        pattern=r"^( *-[A-Za-z0-9:+=.,_/*%@-]+)* *$",
         description=(
             "JVM options of `spark up`'s master, workers, executors and Thrift Server; "
             "empty for the JVM's own"
@@ -244,6 +244,21 @@ class Settings(BaseSettings):
             from datetime import UTC
 
             return value.replace(tzinfo=UTC)
+        return value
+
+    @field_validator("spark_cluster_java_options")
+    @classmethod
+    def _no_spark_settings(cls, value: str) -> str:
+        """Spark refuses a heap size or a spark.* property among JVM options: say so
+        here, not in a cluster log after `spark up` failed."""
+        for option in value.split():
+            if option.startswith(("-Xmx", "-Xms")):
+                raise ValueError(
+                    f"{option}: set the heap with OLIST_SPARK_DRIVER_MEMORY and "
+                    "OLIST_SPARK_WORKER_MEMORY, not a JVM option"
+                )
+            if option.startswith("-Dspark."):
+                raise ValueError(f"{option}: a Spark setting, not a JVM option")
         return value
 
     @property

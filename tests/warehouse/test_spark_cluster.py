@@ -152,8 +152,9 @@ def test_every_cluster_jvm_runs_with_the_java_options_of_the_settings(cluster_ru
             argv = _cmdline(pid).split(b"\0")
             if argv[0].endswith(b"/java"):
                 jvms[pid] = [a.decode() for a in argv]
-    # master, worker, thrift and at least one executor (started by the worker)
-    assert len(jvms) >= 4, jvms
+    # master, worker, Thrift Server and an executor (which the worker started)
+    for role in ("Master", "Worker", "HiveThriftServer2", "CoarseGrainedExecutorBackend"):
+        assert any(any(a.endswith(role) for a in argv) for argv in jvms.values()), role
     for argv in jvms.values():
         assert all(option in argv for option in options), argv
 
@@ -262,8 +263,10 @@ def test_spark_down_stops_every_process_the_cluster_started(cluster_runs: Runs) 
 def test_cluster_java_options_reach_its_driver_and_executors_and_not_the_session(
     workspace: Settings,
 ) -> None:
+    options = Settings.model_fields["spark_cluster_java_options"].default
+    assert options == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    workspace = workspace.model_copy(update={"spark_cluster_java_options": options})
     conf = cluster_conf(workspace)
-    options = workspace.spark_cluster_java_options
     assert conf["spark.executor.extraJavaOptions"] == options
     assert conf["spark.driver.extraJavaOptions"].endswith(" " + options)
     assert conf["spark.driver.extraJavaOptions"].startswith("-Dderby.system.home=")
@@ -272,8 +275,11 @@ def test_cluster_java_options_reach_its_driver_and_executors_and_not_the_session
     assert " " not in session["spark.driver.extraJavaOptions"]
     bare = cluster_conf(workspace.model_copy(update={"spark_cluster_java_options": ""}))
     assert bare == session
-    with pytest.raises(SettingsError, match="OLIST_SPARK_CLUSTER_JAVA_OPTIONS"):
-        load_settings(spark_cluster_java_options="-Xss4m; touch /tmp/x")
+    for bad in ("-Xss4m; touch /tmp/x", "-Xss4m\n-Dx=1", "-Xmx8g", "-Dspark.ui.enabled=true"):
+        with pytest.raises(SettingsError, match="OLIST_SPARK_CLUSTER_JAVA_OPTIONS"):
+            load_settings(spark_cluster_java_options=bad)
+    taken = "-XX:+UseG1GC -Dfoo=bar -Xlog:gc*:file=/tmp/gc-%p.log -XX:MaxMetaspaceSize=256m"
+    assert load_settings(spark_cluster_java_options=taken).spark_cluster_java_options == taken
 
 
 def test_thrift_target_without_a_server_tells_the_operator_to_start_one(

@@ -2,9 +2,10 @@
 N workers and the Hive Thrift Server the `spark_thrift` target's dbt talks to.
 
 It runs with the settings of the in-process session (`spark_conf`: tables and
-metastore in the lake, UTC). The PII key's pads reach the Thrift Server through a
-conf file only its owner can read (mode 600), never a command line or a log line;
-the Thrift Server's per-statement log (which would print the substituted SQL) is off.
+metastore in the lake, UTC) and JVM options of its own (`cluster_conf`). The PII
+key's pads reach the Thrift Server through a conf file only its owner can read (mode
+600), never a command line or a log line; the Thrift Server's per-statement log
+(which would print the substituted SQL) is off.
 Every process is started in its own process group; pids, logs and conf live under
 `<lake>/_spark/`, and `stop_cluster` ends only the groups recorded there.
 """
@@ -195,9 +196,17 @@ class _Launcher:
             "SPARK_WORKER_DIR": str(self.base / "work"),
             "SPARK_LOCAL_DIRS": str(self.base / "tmp"),
             "SPARK_NO_DAEMONIZE": "1",
-            # the master's and workers' JVMs (the Thrift Server's and the executors'
-            # options are in spark-defaults.conf)
-            "SPARK_DAEMON_JAVA_OPTS": settings.spark_cluster_java_options.strip(),
+            # the master's, workers' and Thrift Server's JVMs (the driver's and the
+            # executors' options are in spark-defaults.conf too); a value of the
+            # caller's own comes first, ours after it
+            "SPARK_DAEMON_JAVA_OPTS": " ".join(
+                part
+                for part in (
+                    os.environ.get("SPARK_DAEMON_JAVA_OPTS", "").strip(),
+                    settings.spark_cluster_java_options.strip(),
+                )
+                if part
+            ),
         }
 
     def launch(self, role: str, argv: list[str]) -> ClusterProcess:

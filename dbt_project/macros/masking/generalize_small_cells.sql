@@ -12,21 +12,13 @@
 
 {% macro default__generalize_small_cells(relation, columns, person, cell,
     column, generalized, k) -%}
+    {%- set persons -%}
+        sum(case when first_in_cell then 1 else 0 end) over (
+            partition by {{ cell | join(', ') }}
+        )
+    {%- endset %}
     select
-        {%- for name in columns %}
-        {%- if name == column %}
-        case
-            when sum(case when first_in_cell then 1 else 0 end) over (
-                partition by {{ cell | join(', ') }}
-            ) >= {{ k }}
-                then {{ name }}
-            else {{ generalized }}
-        end as {{ name }}
-        {%- else %}
-        {{ name }}
-        {%- endif %}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{- generalized_columns(columns, column, persons, generalized, k) }}
     from (
         select
             *,
@@ -47,17 +39,7 @@
         `generalized` must be a literal: the joined cells carry the cell
         columns' names too. -#}
     select
-        {%- for name in columns %}
-        {%- if name == column %}
-        case
-            when cells.persons >= {{ k }} then rows_in.{{ name }}
-            else {{ generalized }}
-        end as {{ name }}
-        {%- else %}
-        rows_in.{{ name }}
-        {%- endif %}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        {{- generalized_columns(columns, column, 'cells.persons', generalized, k, 'rows_in.') }}
     from {{ relation }} as rows_in
     left join (
         select
@@ -72,4 +54,20 @@
             rows_in.{{ name }} is not distinct from cells.{{ name }}
             {%- if not loop.last %} and{% endif %}
             {%- endfor %}
+{%- endmacro %}
+
+{% macro generalized_columns(columns, column, persons, generalized, k, qualifier='') -%}
+    {#- The select list of both versions: every column (qualified), `column`
+        replaced by `generalized` where `persons` (the cell's count) is under k. -#}
+    {%- for name in columns %}
+        {%- if name == column %}
+        case
+            when {{ persons }} >= {{ k }} then {{ qualifier }}{{ name }}
+            else {{ generalized }}
+        end as {{ name }}
+        {%- else %}
+        {{ qualifier }}{{ name }}
+        {%- endif %}
+        {%- if not loop.last %},{% endif %}
+    {%- endfor %}
 {%- endmacro %}

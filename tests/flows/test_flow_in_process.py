@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
 from olist_elt.deployments import load_flow
 from olist_elt.run.record import RunSummary
@@ -41,8 +42,12 @@ def test_the_flow_keeps_a_workspace_with_nothing_new(
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
+    # Prefect gives its temporary server 20 s to answer; on two busy cores it took
+    # longer (seen with three test workers), which failed the test before any run
+    patience = temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 300})
     try:
-        summary = load_flow("elt_pipeline.py", "elt_pipeline")(source=str(sample_dir))
+        with patience:
+            summary = load_flow("elt_pipeline.py", "elt_pipeline")(source=str(sample_dir))
     finally:  # the temporary server stops now, not at exit (its log would go nowhere)
         from prefect.server.api.server import SubprocessASGIServer
 

@@ -25,7 +25,12 @@ from typing import Any
 
 import duckdb
 
+from bench import dbt_floor, suite
 from olist_elt.sample import OLIST_FILES, generate_sample
+from olist_elt.settings import Settings
+
+# the pipeline's dbt threads (the bench's runs set no OLIST_ variable)
+DBT_THREADS = Settings.model_fields["dbt_threads"].default
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DELTA_FILES = ("orders", "order_items", "order_payments", "customers")
@@ -191,7 +196,9 @@ def spark_layers(env: dict[str, str], cwd: Path, target: str = "spark") -> dict[
     return out
 
 
-def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dict[str, Any]:
+def bench_scale(
+    scale: float, seed: int, work: Path, spark: bool = False, floor: bool = False
+) -> dict[str, Any]:
     """All measurements for one scale."""
     work.mkdir(parents=True, exist_ok=True)
     sample = work / "sample"
@@ -228,7 +235,24 @@ def bench_scale(scale: float, seed: int, work: Path, spark: bool = False) -> dic
         "spark": spark_layers(env, work) if spark else None,
         "spark_cluster": spark_layers(env, work, "spark_thrift") if spark else None,
     }
+    floors = {}
+    if floor:
+        floors["duckdb"] = dbt_floor.dbt_floor(steps, work / "floor", DBT_THREADS, env=env)
+        # the session's dbt runs one thread (profiles.yml); the cluster's, the default
+        for engine, name, threads in (
+            ("spark", "spark", 1),
+            ("spark_thrift", "spark_cluster", DBT_THREADS),
+        ):
+            if layers[name]:
+                floors[engine] = dbt_floor.dbt_floor(
+                    dbt_floor.spark_steps(layers[name]),
+                    work / f"floor-{engine}",
+                    threads,
+                    engine,
+                    env,
+                )
     return {
+        "dbt_floor": floors,
         "layers": layers,
         "scale": scale,
         "source_rows": source_rows,
@@ -365,85 +389,12 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
         outside_row = f"| outside the steps (process start, imports, records) | {outside:.2f} "
         lines.append(outside_row + "|" * 7)
         lines += dbt_profile(s["full_run"]["steps"])
-    suite = result.get("suite")
-    if suite:
-        lines += [
-            "",
-            "## The test suite (the README's command, from a fresh clone)",
-            "",
-            f"`{suite['command']}`: {suite['tests']} tests, {suite['failed']} failed, "
-            f"{suite['skipped']} skipped, in {suite['wall_s']} s wall "
-            f"(install and collection apart: {suite['install_s']} s).",
-            "",
-            "| test file | tests | seconds (sum of its tests) |",
-            "|---|---|---|",
-        ]
-        for row in suite["files"]:
-            lines.append(f"| {row['file']} | {row['tests']} | {row['seconds']} |")
+        what = {"duckdb": "olist-elt", "spark": "session", "spark_thrift": "cluster"}
+        for engine, floor in (s.get("dbt_floor") or {}).items():
+            lines += dbt_floor.markdown(s["scale"], floor, what[engine])
+    if result.get("suite"):
+        lines += suite.markdown(result["suite"])
     return "\n".join(lines) + "\n"
-
-
-def suite_timing(work: Path) -> dict[str, Any]:
-    """The README's test command from a fresh clone of this checkout's HEAD: the
-    install apart (`./dev test --collect-only`), then the suite's wall time and, from
-    its JUnit report, the seconds of each test file."""
-    import xml.etree.ElementTree as ET
-
-    repo = Path(__file__).resolve().parent.parent
-    clone = work / "suite-clone"
-    subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OLIST_")}
-    env["OLIST_ELT_NO_SKIP"] = "1"
-    t0 = time.perf_counter()
-    subprocess.run(
-        ["./dev", "test", "--collect-only", "-q"],
-        cwd=clone,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    install = time.perf_counter() - t0
-    report = work / "suite.xml"
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        ["./dev", "test", f"--junitxml={report}", "-q"],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - t0
-    files: dict[str, list[float]] = {}
-    counts = {"tests": 0, "failed": 0, "skipped": 0}
-    failed: list[str] = []
-    for case in ET.parse(report).getroot().iter("testcase"):
-        parts = case.get("classname", "").split(".")
-        name = next(
-            (
-                "/".join(parts[:i]) + ".py"
-                for i in range(len(parts), 0, -1)
-                if (clone / ("/".join(parts[:i]) + ".py")).is_file()
-            ),
-            ".".join(parts),
-        )
-        files.setdefault(name, []).append(float(case.get("time") or 0))
-        counts["tests"] += 1
-        if any(c.tag in ("failure", "error") for c in case):
-            counts["failed"] += 1
-            failed.append(f"{name}::{case.get('name')}")
-        counts["skipped"] += any(c.tag == "skipped" for c in case)
-    ranked = sorted(files.items(), key=lambda kv: -sum(kv[1]))
-    return {
-        "command": "./dev test",
-        "returncode": done.returncode,
-        "install_s": round(install, 1),
-        "failed_tests": failed,
-        # the end of pytest's output: what failed and why
-        "output_tail": done.stdout[-4000:] if done.returncode else "",
-        "wall_s": round(wall, 1),
-        **counts,
-        "files": [{"file": f, "tests": len(t), "seconds": round(sum(t), 1)} for f, t in ranked],
-    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -462,6 +413,11 @@ def main(argv: list[str] | None = None) -> None:
         "--spark-scales",
         default="1",
         help="the scales --spark applies to (default 1)",
+    )
+    parser.add_argument(
+        "--dbt-floor",
+        action="store_true",
+        help="also time a synthetic dbt project of the same shape with trivial SQL",
     )
     parser.add_argument(
         "--suite",
@@ -491,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
                     args.seed,
                     root / f"scale-{scale:g}",
                     spark=args.spark and scale in spark_scales,
+                    floor=args.dbt_floor,
                 )
             )
             s = result["scales"][-1]
@@ -502,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         if args.suite:
             print("test suite ...", flush=True)
-            result["suite"] = suite_timing(root)
+            result["suite"] = suite.suite_timing(root)
             print(f"  {result['suite']['wall_s']}s", flush=True)
     finally:
         if not args.keep:

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 LAYERS = ("bronze", "silver", "gold")
+ADAPTER = {
+    "duckdb": "dbt-duckdb",
+    "spark": "dbt-spark (session)",
+    "spark_thrift": "dbt-spark (thrift)",
+}
 # the layers each engine builds (Spark: bronze and silver; gold is on PostgreSQL)
 ENGINE_LAYERS = {"duckdb": LAYERS, "spark": LAYERS[:2], "spark_thrift": LAYERS[:2]}
 
@@ -274,7 +279,7 @@ def markdown(scale: float, floor: dict[str, Any], what: str = "olist-elt") -> li
         f"### dbt's own cost for this shape on {engine} (scale {scale:g})",
         "",
         f"A synthetic project with the same nodes per layer ({_shape_text(floor['shape'])}),",
-        f"every node as cheap as dbt allows{contracts}, dbt-{engine}, "
+        f"every node as cheap as dbt allows{contracts}, {ADAPTER[engine]}, "
         f"{floor['threads']} threads, in a fresh process "
         f"({floor['process_s']} s in all{start}, dbt's import {floor['import_s']} s). A second",
         "fresh process with the parse kept and nothing changed, as every later run: "

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 import duckdb
 
 from bench import dbt_floor, suite
+from bench.timing import timed
 from olist_elt.sample import OLIST_FILES, generate_sample
 from olist_elt.settings import Settings
 
@@ -101,17 +101,8 @@ def one_day_of_orders(sample: Path, out: Path) -> int:
 
 def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """One `olist-elt run` in a fresh process: wall, CPU, peak memory, its steps."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "olist_elt", "run", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = timed([sys.executable, "-m", "olist_elt", "run", *args], env, cwd)
+    done = run.done
     if done.returncode != 0:
         raise SystemExit(f"run failed:\n{done.stderr[-3000:]}")
     record = json.loads(
@@ -119,8 +110,8 @@ def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
     )
     steps = record["steps"]
     return {
-        "wall_s": round(wall, 2),
-        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+        "wall_s": round(run.wall_s, 2),
+        "cpu_s": round(run.cpu_s, 2),
         "peak_rss_mib": max((s.get("peak_rss_mb") or 0) for s in steps),
         "steps": {
             s["name"]: {

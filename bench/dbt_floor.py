@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from bench.timing import timed
 
 LAYERS = ("bronze", "silver", "gold")
 ADAPTER = {
@@ -238,14 +238,8 @@ def dbt_floor(
 
 def _run(project: Path, env: dict[str, str], layers: tuple[str, ...]) -> dict[str, Any]:
     """One fresh process of the runner: its wall time and figures."""
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(project), json.dumps(list(layers))],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - t0
+    run = timed([sys.executable, "-c", RUNNER, str(project), json.dumps(list(layers))], env)
+    done, wall = run.done, run.wall_s
     if done.returncode != 0:
         raise SystemExit(f"dbt floor failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])

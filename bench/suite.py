@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.timing import timed
 
 
 def pipeline_runs(basetemp: Path) -> dict[str, Any]:
@@ -71,18 +72,10 @@ def suite_timing(work: Path) -> dict[str, Any]:
     install = time.perf_counter() - t0
     report = work / "suite.xml"
     basetemp = work / "suite-tmp"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        ["./dev", "test", f"--junitxml={report}", f"--basetemp={basetemp}", "-q"],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
+    run = timed(
+        ["./dev", "test", f"--junitxml={report}", f"--basetemp={basetemp}", "-q"], env, clone
     )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    done, wall, cpu = run.done, run.wall_s, run.cpu_s
     files: dict[str, list[float]] = {}
     counts = {"tests": 0, "failed": 0, "skipped": 0}
     failed: list[str] = []

@@ -1,15 +1,16 @@
 """dbt's own fixed cost for a project of olist-elt's shape (`python -m bench --dbt-floor`).
 
-A full run at a very small scale costs about as much as at scale 1: most of the time
-is dbt's work per node and per command, not data. To show how much of it any dbt
+A full run on a hundredth of the sample costs about half as much as at scale 1: most
+of that time is dbt's work per node and per command, not data. To show how much of it any dbt
 project of the same shape pays, this builds a synthetic project with the same nodes
 per layer as the full run's dbt builds (models, tests, seeds, snapshots, unit tests,
-exposures, the on-run-start hook), each as cheap as dbt allows (`select 1 as id`,
-`not_null` tests, one-row seeds and unit tests), with gold's contracts enforced as
-ours are, on dbt-duckdb with the same threads. It then times, in a fresh process, what
-the pipeline does: import dbt, parse from scratch, and build each layer from the
-parsed manifest (`--no-write-json`, one command per layer). The difference between
-this and the pipeline's own steps is what olist-elt's SQL, macros and data add.
+exposures, the on-run-start hook), each as cheap as dbt allows (models of one integer
+column and one row, `not_null` and `accepted_values` tests, one-row seeds and unit
+tests), with gold's contracts enforced as ours are, on the same adapter and threads.
+It then times, in a fresh process, what the pipeline does: import dbt, parse from
+scratch, and build each layer from the parsed manifest (`--no-write-json`, one
+command per layer). The difference between this and the pipeline's own steps is
+what olist-elt's SQL, macros and data add.
 """
 
 from __future__ import annotations
@@ -52,27 +53,29 @@ if os.environ.get("FLOOR_CLUSTER"):  # olist-elt's loopback cluster, under OLIST
     t0 = time.perf_counter()
     os.environ["FLOOR_THRIFT_PORT"] = str(start_cluster(cluster).thrift_port)
     out["session_s"] = time.perf_counter() - t0
-t0 = time.perf_counter()
-from dbt.cli.main import dbtRunner
-out["import_s"] = time.perf_counter() - t0
-project, layers = sys.argv[1], json.loads(sys.argv[2])
-base = ["--project-dir", project, "--profiles-dir", project, "--quiet"]
-t0 = time.perf_counter()
-res = dbtRunner().invoke(["parse", *base])
-out["parse_s"] = time.perf_counter() - t0
-assert res.success, res.exception
-manifest = res.result
-for layer in layers:
+try:
     t0 = time.perf_counter()
-    res = dbtRunner(manifest=manifest).invoke(
-        ["build", "--no-write-json", *base, "--select", f"tag:{layer}",
-         "--indirect-selection", "buildable"]
-    )
-    out[f"build_{layer}_s"] = time.perf_counter() - t0
+    from dbt.cli.main import dbtRunner
+    out["import_s"] = time.perf_counter() - t0
+    project, layers = sys.argv[1], json.loads(sys.argv[2])
+    base = ["--project-dir", project, "--profiles-dir", project, "--quiet"]
+    t0 = time.perf_counter()
+    res = dbtRunner().invoke(["parse", *base])
+    out["parse_s"] = time.perf_counter() - t0
     assert res.success, res.exception
-    out[f"build_{layer}_nodes"] = len(res.result.results)
-if cluster is not None:
-    stop_cluster(cluster)
+    manifest = res.result
+    for layer in layers:
+        t0 = time.perf_counter()
+        res = dbtRunner(manifest=manifest).invoke(
+            ["build", "--no-write-json", *base, "--select", f"tag:{layer}",
+             "--indirect-selection", "buildable"]
+        )
+        out[f"build_{layer}_s"] = time.perf_counter() - t0
+        assert res.success, res.exception
+        out[f"build_{layer}_nodes"] = len(res.result.results)
+finally:  # a failed build leaves no cluster behind
+    if cluster is not None:
+        stop_cluster(cluster)
 print(json.dumps(out))
 """
 
@@ -84,11 +87,6 @@ def shape(steps: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
         profile = (steps.get(f"dbt build {layer}") or {}).get("profile") or {}
         out[layer] = {kind: v[0] for kind, v in (profile.get("by_type") or {}).items()}
     return out
-
-
-def _yaml_list(items: list[str], indent: int) -> str:
-    pad = " " * indent
-    return "".join(f"{pad}{item}\n" for item in items)
 
 
 def write_project(

@@ -380,9 +380,8 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
         outside_row = f"| outside the steps (process start, imports, records) | {outside:.2f} "
         lines.append(outside_row + "|" * 7)
         lines += dbt_profile(s["full_run"]["steps"])
-        what = {"duckdb": "olist-elt", "spark": "session", "spark_thrift": "cluster"}
-        for engine, floor in (s.get("dbt_floor") or {}).items():
-            lines += dbt_floor.markdown(s["scale"], floor, what[engine])
+        for floor in (s.get("dbt_floor") or {}).values():
+            lines += dbt_floor.markdown(s["scale"], floor)
     if result.get("suite"):
         lines += suite.markdown(result["suite"])
     return "\n".join(lines) + "\n"

@@ -29,6 +29,8 @@ ADAPTER = {
     "spark": "dbt-spark (session)",
     "spark_thrift": "dbt-spark (thrift)",
 }
+# what the pipeline's own figures beside the twin's are, per engine
+PIPELINE = {"duckdb": "olist-elt", "spark": "session", "spark_thrift": "cluster"}
 # the layers each engine builds (Spark: bronze and silver; gold is on PostgreSQL)
 ENGINE_LAYERS = {"duckdb": LAYERS, "spark": LAYERS[:2], "spark_thrift": LAYERS[:2]}
 
@@ -256,13 +258,14 @@ def spark_steps(layers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def markdown(scale: float, floor: dict[str, Any], what: str = "olist-elt") -> list[str]:
+def markdown(scale: float, floor: dict[str, Any]) -> list[str]:
     """A table: each dbt step of the pipeline beside the same step of the synthetic
     project of the same shape."""
     pipeline = floor["pipeline"]
     again = floor.get("again") or {}
     layers = list(floor["shape"])
     engine = floor.get("engine", "duckdb")
+    what = PIPELINE[engine]
     started = "cluster start" if engine == "spark_thrift" else "Spark session start"
     start = f", {started} {floor['session_s']} s" if "session_s" in floor else ""
     contracts = ", gold's contracts enforced" if "gold" in layers else ""

@@ -220,17 +220,24 @@ def test_bad_objects_caught_at_two_layers_are_both_rejected_and_trials_stop_at_t
     landed with a good order: the first build fails at bronze, the trials build
     bronze only and find the customers file; the build after its rejection fails at
     silver, the trials build up to silver and find the items file; the next build
-    passes with the good order. Gold is built once, by that last build."""
+    passes with the good order. Gold is built once, by that last build. Each trial
+    builds only the data set whose gate failed and what is upstream of it."""
     import olist_elt.targets.base as base
 
     built: list[str] = []
-    real = base.build_layer
+    trials: list[tuple[str, ...]] = []
+    real, real_upstream = base.build_layer, base.build_upstream
 
     def counting(dbt, layer, *args, **kwargs):
         built.append(layer)
         return real(dbt, layer, *args, **kwargs)
 
+    def counting_trials(dbt, nodes, *args, **kwargs):
+        trials.append(nodes)
+        return real_upstream(dbt, nodes, *args, **kwargs)
+
     monkeypatch.setattr(base, "build_layer", counting)
+    monkeypatch.setattr(base, "build_upstream", counting_trials)
     before = _gold_fingerprint(gated)
     batches = {
         "good": _batch(sample_dir, "orders", tmp_path / "good", _new_order_id("d")),
@@ -253,6 +260,8 @@ def test_bad_objects_caught_at_two_layers_are_both_rejected_and_trials_stop_at_t
     assert reasons["order_items"].startswith("gate silver failed")
     assert [s.name for s in summary.steps].count("find bad raw objects") == 2
     assert built.count("gold") == 1 and built[-1] == "gold"
+    # three trials at each layer: all pending objects held back, then each half alone
+    assert trials == [("bronze_olist__customers",)] * 3 + [("silver_order_items",)] * 3
     assert _gold_fingerprint(gated)["fct_orders"] == before["fct_orders"] + 1
 
 

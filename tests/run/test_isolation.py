@@ -27,8 +27,8 @@ def _isolate(
     `through` each trial got is checked too, and each trial's held set kept."""
     monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
 
-    def trial(ctx: Any, held: list[Any], through: str | None = None) -> bool:
-        assert through == "silver"
+    def trial(ctx: Any, held: list[Any], scope: isolation.TrialScope) -> bool:
+        assert scope == isolation.TrialScope("silver")  # no nodes named: whole layers
         if trials is not None:
             trials.append(sorted(r.sha256 for r in held))
         return bad <= {r.sha256 for r in held}

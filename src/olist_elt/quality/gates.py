@@ -228,8 +228,10 @@ def run_gate(
     prefix: str | None = None,
     contracts_dir: Path = CONTRACTS_DIR,
     exclude: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
 ) -> GateReport:
-    """Verify every contract of a layer on a Soda data source.
+    """Verify every contract of a layer on a Soda data source (with only, the
+    contracts of those data sets alone).
 
     schema: where the layer's tables are (gold_staging while gold is gated);
     prefix: Soda's dataset prefix (the schema on DuckDB, database/schema on PostgreSQL).
@@ -242,7 +244,7 @@ def run_gate(
     started = time.perf_counter()
     for contract in contracts_for(layer, contracts_dir):
         dataset = contract.stem
-        if dataset in exclude:
+        if dataset in exclude or (only is not None and dataset not in only):
             continue
         result = verify_contract_locally(
             data_sources=[data_source],

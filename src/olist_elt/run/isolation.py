@@ -6,16 +6,21 @@ good run (whoever ingested them), by building again with some of them held back
 A trial build is a quiet, full-refresh build with a set of raw objects held back
 (dbt var held_back_objects), as far as the layer that failed (every layer when gold
 or the reconciliation did): its gates raise but are not audited, its steps are not
-recorded. If the build still fails with every pending object held back, the data is
-not the cause and nothing is rejected. A bad object that only a later layer catches
+recorded. When the failure in a lake layer names its nodes (the models and tests dbt
+failed, the data sets a gate failed), a trial builds only those and what is upstream
+of them, and gates only those data sets: nothing else can change their outcome (a
+model reads only its parents, a lake contract only its own data set). If the build
+still fails with every pending object held back, the data is not the cause and
+nothing is rejected. A bad object that only another node or a later layer catches
 fails the build after the rejection, and is looked for there."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from olist_elt.errors import DbtStepFailed
 from olist_elt.lake.manifest import ManifestRecord
 from olist_elt.quality.gates import GateFailed, GateReport
 from olist_elt.quality.reconcile import reconcile_run
@@ -35,6 +40,41 @@ def pending_objects(ctx: RunContext) -> list[ManifestRecord]:
     return [r for r in usable if r.sha256 not in built]
 
 
+# the nodes a trial can build by name with what is upstream of them
+SELECTABLE = frozenset({"model", "test", "seed"})
+
+
+@dataclass(frozen=True)
+class TrialScope:
+    """What each trial builds: the layers up to `through` (every layer when None);
+    with `nodes`, only those lake nodes and everything upstream of them, gated on
+    `datasets` alone."""
+
+    through: str | None
+    nodes: tuple[str, ...] = ()
+    datasets: frozenset[str] = frozenset()
+
+
+def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> TrialScope:
+    """The nodes a failure in a lake layer names, when it names them all: the models
+    and tests dbt failed, or the data sets (models) whose contracts a gate failed.
+    Whole layers for gold, the reconciliation, or a failure naming nothing a trial
+    can select."""
+    if through is None or not isinstance(failure, GateFailed | DbtStepFailed):
+        return TrialScope(through)
+    nodes = ctx.target.manifest.nodes
+    if isinstance(failure, GateFailed):
+        datasets = frozenset(c.dataset for c in failure.report.blocking)
+        models = {n.name for n in nodes.values() if n.resource_type == "model"}
+        if datasets and datasets <= models:
+            return TrialScope(through, tuple(sorted(datasets)), datasets)
+    elif failure.nodes and all(
+        u in nodes and nodes[u].resource_type in SELECTABLE for u in failure.nodes
+    ):
+        return TrialScope(through, tuple(sorted({nodes[u].name for u in failure.nodes})))
+    return TrialScope(through)
+
+
 def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:
     report = check()
     if not report.passed:
@@ -42,17 +82,24 @@ def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:
     return report
 
 
-def trial_passes(ctx: RunContext, held: list[ManifestRecord], through: str | None = None) -> bool:
+def trial_passes(ctx: RunContext, held: list[ManifestRecord], scope: TrialScope) -> bool:
     """Build with these raw objects held back: does it pass? Every layer, gold and the
-    reconciliation included; with `through` (a lake layer), the layers up to that one
-    only: the failure being explained happened there, and what a later layer finds
-    once it passes is looked for in a build of its own."""
-    target = ctx.target
+    reconciliation included; with `scope.through` (a lake layer), the layers up to that
+    one only: the failure being explained happened there, and what a later layer finds
+    once it passes is looked for in a build of its own; with `scope.nodes`, those
+    nodes and what is upstream of them only."""
+    target, through = ctx.target, scope.through
     target.reparse()
     target.hold_back([r.sha256 for r in held])
     shas = {r.sha256 for r in held}
     records = [replace(r, status="rejected") if r.sha256 in shas else r for r in ctx.records]
     try:
+        if scope.nodes:
+            target.build_upstream(scope.nodes)
+            if scope.datasets and through is not None:
+                layer = through
+                _quiet_gate(layer, lambda: target.check(layer, only=scope.datasets))
+            return True
         for layer in target.lake_layers():
             target.build(layer, full_refresh=True)
             _quiet_gate(layer, lambda layer=layer: target.check(layer))
@@ -97,13 +144,16 @@ def isolate(
     pending = pending_objects(ctx)
     if not pending:
         raise failure
+    scope = trial_scope(ctx, failure, through)
+    if scope.nodes:
+        log.info("trial builds: %s and what is upstream of them", ", ".join(scope.nodes))
     trials = 0
 
     def fails_with(included: list[ManifestRecord]) -> bool:
         nonlocal trials
         trials += 1
         keep = {r.sha256 for r in included}
-        return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep], through)
+        return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep], scope)
 
     if fails_with([]):
         log.warning("the build fails without any of the %d pending raw objects", len(pending))

@@ -116,6 +116,11 @@ class Target(ABC):
             return self.build_gold(full_refresh)
         return build_layer(self.lake_dbt, layer, full_refresh, self.unit_tests)
 
+    def build_upstream(self, nodes: tuple[str, ...]) -> DbtCommandResult:
+        """`dbt build` these lake nodes (by name) and every node upstream of them, from
+        all of raw: a trial build for a failure that named its models or tests."""
+        return build_upstream(self.lake_dbt, nodes, self.unit_tests)
+
     def build_gold(self, full_refresh: bool = False) -> DbtCommandResult:
         """`dbt build` the snapshots and gold into the staging schema (kept between
         runs: the order facts are incremental)."""
@@ -152,8 +157,11 @@ class Target(ABC):
         """Relations this parse does not build (their contracts are not run)."""
         return project.disabled_relations(self.manifest)
 
-    def check(self, layer: str, schema: str | None = None) -> GateReport:
-        """A lake layer's Soda contracts through a short-lived read-only connection."""
+    def check(
+        self, layer: str, schema: str | None = None, only: frozenset[str] | None = None
+    ) -> GateReport:
+        """A lake layer's Soda contracts through a short-lived read-only connection
+        (only: those data sets' contracts alone)."""
         with self.lake_connection() as con:
             return run_gate(
                 duckdb_data_source(con),
@@ -161,6 +169,7 @@ class Target(ABC):
                 schema=schema,
                 contracts_dir=self.settings.soda_contracts_dir,
                 exclude=self.excluded(),
+                only=only,
             )
 
     # --- gold: built, gated, published, served ----------------------------------------
@@ -317,6 +326,14 @@ def build_layer(
     args = ["--selector", LAYER_SELECTOR[layer], "--indirect-selection", "buildable"]
     args += unit_test_args(unit_tests)
     return dbt.run("build", *args, *(["--full-refresh"] if full_refresh else []))
+
+
+def build_upstream(dbt: Dbt, nodes: tuple[str, ...], unit_tests: bool = True) -> DbtCommandResult:
+    """`dbt build --full-refresh` of these nodes (models, tests, seeds, by name) and
+    every node upstream of them; tests run where all their parents are built, as in a
+    layer's build."""
+    args = ["--select", *(f"+{name}" for name in nodes), "--indirect-selection", "buildable"]
+    return dbt.run("build", *args, *unit_test_args(unit_tests), "--full-refresh")
 
 
 def build_step(target: Target, layer: str, full_refresh: bool) -> Step[DbtCommandResult]:

@@ -65,3 +65,39 @@ def test_no_object_is_blamed_when_no_trial_fails(monkeypatch: pytest.MonkeyPatch
 def test_a_failure_with_nothing_pending_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Boom):
         _isolate(monkeypatch, [], {"a"})
+
+
+def _ctx(**nodes: str) -> Any:
+    """A run context whose manifest holds these nodes (unique id: resource type)."""
+    manifest = SimpleNamespace(
+        nodes={
+            uid: SimpleNamespace(name=uid.split(".")[2], resource_type=kind)
+            for uid, kind in nodes.items()
+        }
+    )
+    return SimpleNamespace(target=SimpleNamespace(manifest=manifest))
+
+
+def test_a_trial_builds_the_nodes_a_lake_failure_names_and_whole_layers_otherwise() -> None:
+    from olist_elt.errors import DbtStepFailed
+    from olist_elt.quality.gates import CheckReport, GateFailed, GateReport
+
+    ctx = _ctx(**{"model.p.silver_orders": "model", "test.p.not_null_x.1a": "test"})
+    failed = DbtStepFailed("x", ("test.p.not_null_x.1a", "model.p.silver_orders"))
+    scope = isolation.trial_scope(ctx, failed, "silver")
+    assert scope == isolation.TrialScope("silver", ("not_null_x", "silver_orders"))
+    # gold and the reconciliation (through None) build every layer
+    assert isolation.trial_scope(ctx, failed, None) == isolation.TrialScope(None)
+    # a node a trial cannot select by name (a unit test) keeps whole layers
+    unit = DbtStepFailed("x", ("unit_test.p.silver_orders.t",))
+    assert isolation.trial_scope(ctx, unit, "silver") == isolation.TrialScope("silver")
+
+    def gate_failed(dataset: str) -> GateFailed:
+        check = CheckReport(dataset, "c", "missing", "order_id", "failed", "fail", None)
+        return GateFailed(GateReport(layer="silver", schema="silver", checks=[check]))
+
+    scope = isolation.trial_scope(ctx, gate_failed("silver_orders"), "silver")
+    assert scope == isolation.TrialScope("silver", ("silver_orders",), gated=True)
+    assert isolation.trial_scope(ctx, gate_failed("no_such_model"), "silver") == (
+        isolation.TrialScope("silver")
+    )

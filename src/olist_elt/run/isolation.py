@@ -47,12 +47,12 @@ SELECTABLE = frozenset({"model", "test", "seed"})
 @dataclass(frozen=True)
 class TrialScope:
     """What each trial builds: the layers up to `through` (every layer when None);
-    with `nodes`, only those lake nodes and everything upstream of them, gated on
-    `datasets` alone."""
+    with `nodes`, only those lake nodes and everything upstream of them, and with
+    `gated` (nodes a gate named: data sets), the contracts of those alone."""
 
     through: str | None
     nodes: tuple[str, ...] = ()
-    datasets: frozenset[str] = frozenset()
+    gated: bool = False
 
 
 def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> TrialScope:
@@ -67,7 +67,7 @@ def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> Tri
         datasets = frozenset(c.dataset for c in failure.report.blocking)
         models = {n.name for n in nodes.values() if n.resource_type == "model"}
         if datasets and datasets <= models:
-            return TrialScope(through, tuple(sorted(datasets)), datasets)
+            return TrialScope(through, tuple(sorted(datasets)), gated=True)
     elif failure.nodes and all(
         u in nodes and nodes[u].resource_type in SELECTABLE for u in failure.nodes
     ):
@@ -96,9 +96,9 @@ def trial_passes(ctx: RunContext, held: list[ManifestRecord], scope: TrialScope)
     try:
         if scope.nodes:
             target.build_upstream(scope.nodes)
-            if scope.datasets and through is not None:
-                layer = through
-                _quiet_gate(layer, lambda: target.check(layer, only=scope.datasets))
+            if scope.gated and through is not None:
+                only = frozenset(scope.nodes)
+                _quiet_gate(through, lambda: target.check(through, only=only))
             return True
         for layer in target.lake_layers():
             target.build(layer, full_refresh=True)

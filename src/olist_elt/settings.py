@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         "2g", pattern=r"^[0-9]+[mgMG]$", description="Memory each worker offers its executors"
     )
     spark_cluster_java_options: str = Field(
-        "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=240m",
         pattern=r"^( *-[A-Za-z0-9:+=.,_/*%@-]+)* *$",
         description=(
             "JVM options of `spark up`'s master, workers, executors and Thrift Server; "

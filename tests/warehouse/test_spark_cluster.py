@@ -146,6 +146,7 @@ def test_every_cluster_jvm_runs_with_the_java_options_of_the_settings(cluster_ru
     settings, state, _, _ = cluster_runs
     options = settings.spark_cluster_java_options.split()
     assert "-XX:TieredStopAtLevel=1" in options
+    assert "-XX:ReservedCodeCacheSize=240m" in options  # the client compiler's is 48 MiB
     jvms = {}
     for proc in state.processes:
         for pid in group_members(proc.pid):
@@ -264,7 +265,7 @@ def test_cluster_java_options_reach_its_driver_and_executors_and_not_the_session
     workspace: Settings,
 ) -> None:
     options = Settings.model_fields["spark_cluster_java_options"].default
-    assert options == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    assert options == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=240m"
     workspace = workspace.model_copy(update={"spark_cluster_java_options": options})
     conf = cluster_conf(workspace)
     assert conf["spark.executor.extraJavaOptions"] == options

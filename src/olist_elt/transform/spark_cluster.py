@@ -139,8 +139,11 @@ def cluster_conf(settings: Settings) -> dict[str, str]:
     By default (settings.spark_cluster_java_options) the client compiler only and
     the serial collector: four JVMs on one small machine, each with the optimizing
     compiler's and G1's background threads, took CPU from the statements, and a
-    cold cluster paid its JIT warm-up on its first statements. The in-process
-    session is one JVM, and there the JVM's defaults were faster."""
+    cold cluster paid its JIT warm-up on its first statements. The client compiler
+    alone gets the JVM's small code cache (48 MiB), which a Thrift Server filled
+    ("Out of space in CodeCache", failing statements): the options reserve the 240
+    MiB the JVM gives both compilers. The in-process session is one JVM, and there
+    the JVM's defaults were faster."""
     conf = spark_conf(settings)
     java = settings.spark_cluster_java_options.strip()
     if java:

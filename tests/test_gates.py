@@ -311,3 +311,22 @@ def test_rows_lost_between_raw_and_bronze_fail_the_bronze_layer(gated: Settings)
     finally:
         manifest.put(record)
     target_for(gated).build("bronze")  # restored: passes again
+
+
+def test_a_raw_object_listed_twice_in_its_manifest_fails_the_bronze_layer(
+    gated: Settings,
+) -> None:
+    from olist_elt.errors import DbtStepFailed
+    from olist_elt.lake.manifest import manifest_key
+
+    manifest = Manifest(LocalStorage(gated.lake_dir))
+    record = next(r for r in manifest.records("olist") if r.dataset == "sellers")
+    listed = gated.lake_dir / manifest_key("olist", "sellers", record.sha256)
+    twice = listed.with_name("0" * 64 + ".json")  # the same record under another key
+    twice.write_bytes(listed.read_bytes())
+    try:
+        with pytest.raises(DbtStepFailed, match="assert_each_raw_object_listed_once"):
+            target_for(gated).build("bronze")
+    finally:
+        twice.unlink()
+    target_for(gated).build("bronze")  # listed once again: passes

@@ -1,6 +1,8 @@
-"""dbt's unit tests check model logic on fixed rows: a run runs them when the dbt
-project changed since the last good run (there they stop broken logic before it
-builds anything), not on every run of the same logic; `dbt build` runs them always."""
+"""dbt's unit tests check model logic on fixed rows, and the seeds' tests read only
+the seed files: a run runs them when the dbt project changed since the last good run
+(there they stop broken logic before it builds anything), not on every run of the
+same project; `dbt build` runs them always. The tests that read the data (the raw
+manifests' included) run on every build."""
 
 from __future__ import annotations
 
@@ -19,8 +21,16 @@ pytestmark = pytest.mark.slow
 UNIT_TEST = "silver_orders_keeps_the_latest_ingested_version"
 
 
+SEED_TEST = "test.olist_elt.unique_brazil_states_state_code."
+MANIFEST_TEST = "test.olist_elt.assert_each_raw_object_listed_once"
+
+
 def _unit_tests_run(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if " unit_test." in r.getMessage()]
+
+
+def _ran(caplog: pytest.LogCaptureFixture, node: str) -> bool:
+    return any(f" {node}" in r.getMessage() for r in caplog.records)
 
 
 def test_unit_tests_run_when_the_project_changed_and_stop_broken_logic(
@@ -32,6 +42,9 @@ def test_unit_tests_run_when_the_project_changed_and_stop_broken_logic(
     assert summary.outcome == "success"
     assert {"dbt build silver", "dbt build gold"} <= {s.name for s in summary.steps}
     assert _unit_tests_run(caplog) == []
+    assert not _ran(caplog, SEED_TEST)  # the seeds are loaded, their tests left out
+    assert _ran(caplog, "seed.olist_elt.brazil_states")
+    assert _ran(caplog, MANIFEST_TEST)  # the manifests are data: tested every build
 
     # a changed model: its statuses are no longer trimmed and lowercased. The data
     # holds only clean statuses, so no data test sees it; the unit test does.
@@ -48,6 +61,7 @@ def test_unit_tests_run_when_the_project_changed_and_stop_broken_logic(
     with pytest.raises(PipelineFailed, match=UNIT_TEST):
         run_pipeline(changed, sample_dir)
     assert any(UNIT_TEST in line for line in _unit_tests_run(caplog))
+    assert _ran(caplog, SEED_TEST)  # bronze, before it: the seeds' tests ran again
 
 
 def test_gold_unit_test_names_fit_a_postgresql_identifier() -> None:

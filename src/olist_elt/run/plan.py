@@ -65,11 +65,11 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
         if lake or served:
             log.warning("differs from the last good run: %s", ctx.summary.served_repairs)
             unchanged = False
-    # the unit tests passed with this project on this target in the last good run:
-    # fixed rows and unchanged logic give the same answer, so they run again only
-    # when the project (or the target) changed; a test or an analyst's build runs
-    # them any time
-    ctx.target.unit_tests = (
+    # the tests of fixed rows (dbt's unit tests, the seeds' tests) passed with this
+    # project on this target in the last good run: the same rows and logic give the
+    # same answer, so they run again only when the project (or the target) changed;
+    # an analyst's build runs them any time
+    ctx.target.fixed_row_tests = (
         previous is None
         or previous.get("project") != project_hash
         or previous.get("target") != settings.target

@@ -25,6 +25,12 @@ from olist_elt.warehouse.publish import row_counts
 # The dbt selector of each layer (selectors.yml in the dbt project).
 LAYER_SELECTOR = {"bronze": "bronze_layer", "silver": "silver_layer", "gold": "gold_layer"}
 LAYERS = tuple(LAYER_SELECTOR)
+# The selectors that leave out the seeds' tests (selectors.yml), for a build whose
+# project already passed them.
+SEEDS_TESTED = {
+    "bronze_layer": "bronze_layer_tested_seeds",
+    "warehouse_gold": "warehouse_gold_tested_seeds",
+}
 
 
 class Target(ABC):
@@ -45,9 +51,10 @@ class Target(ABC):
         # ingestion time of the newest raw object the last good build read: an
         # incremental gold build recomputes the orders changed after it
         self.gold_changed_since: str | None = None
-        # dbt's unit tests check model logic on fixed rows, not the data: a run
-        # runs them when the project differs from the last good run's (run.stages)
-        self.unit_tests = True
+        # dbt's unit tests and the seeds' tests read only rows fixed in the project,
+        # not the data: a run runs them when the project differs from the last good
+        # run's (run.plan)
+        self.fixed_row_tests = True
 
     # --- dbt --------------------------------------------------------------------------
     def dbt_vars(self) -> dict[str, Any]:
@@ -114,18 +121,18 @@ class Target(ABC):
         engine, gold where the target builds it (into its staging schema)."""
         if layer == "gold":
             return self.build_gold(full_refresh)
-        return build_layer(self.lake_dbt, layer, full_refresh, self.unit_tests)
+        return build_layer(self.lake_dbt, layer, full_refresh, self.fixed_row_tests)
 
     def build_upstream(self, nodes: tuple[str, ...]) -> DbtCommandResult:
         """`dbt build` these lake nodes (by name) and every node upstream of them, from
         all of raw: a trial build for a failure that named its models or tests."""
-        return build_upstream(self.lake_dbt, nodes, self.unit_tests)
+        return build_upstream(self.lake_dbt, nodes, self.fixed_row_tests)
 
     def build_gold(self, full_refresh: bool = False) -> DbtCommandResult:
         """`dbt build` the snapshots and gold into the staging schema (kept between
         runs: the order facts are incremental)."""
         gold_vars(self.lake_dbt, None if full_refresh else self.gold_changed_since)
-        return build_layer(self.lake_dbt, "gold", full_refresh, self.unit_tests)
+        return build_layer(self.lake_dbt, "gold", full_refresh, self.fixed_row_tests)
 
     # --- reading the lake -------------------------------------------------------------
     @contextmanager
@@ -309,31 +316,44 @@ def gold_vars(dbt: Dbt, changed_since: str | None) -> None:
         dbt.runtime_vars.pop("gold_changed_since", None)
 
 
-def unit_test_args(unit_tests: bool) -> list[str]:
-    """What leaves dbt's unit tests out of a build (nothing when they run)."""
-    return [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+def selection_args(selector: str, fixed_row_tests: bool) -> list[str]:
+    """A layer's selector, with or without the tests that read only rows fixed in
+    the project (dbt's unit tests, the seeds' tests): False leaves them out."""
+    if fixed_row_tests:
+        return ["--selector", selector]
+    return [
+        "--selector",
+        SEEDS_TESTED.get(selector, selector),
+        "--exclude-resource-type",
+        "unit_test",
+    ]
 
 
 def build_layer(
-    dbt: Dbt, layer: str, full_refresh: bool = False, unit_tests: bool = True
+    dbt: Dbt, layer: str, full_refresh: bool = False, fixed_row_tests: bool = True
 ) -> DbtCommandResult:
     """`dbt build` one layer through its selector; full_refresh rebuilds the
-    incremental models from all of raw; unit_tests False leaves them out."""
+    incremental models from all of raw; fixed_row_tests False leaves out the tests
+    of fixed rows (selection_args)."""
     if layer not in LAYER_SELECTOR:
         raise OlistEltError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
     # "buildable": a test runs with the first layer that has all its parents, so a
     # test spanning silver and gold runs with gold, not half-built with silver.
-    args = ["--selector", LAYER_SELECTOR[layer], "--indirect-selection", "buildable"]
-    args += unit_test_args(unit_tests)
+    args = selection_args(LAYER_SELECTOR[layer], fixed_row_tests)
+    args += ["--indirect-selection", "buildable"]
     return dbt.run("build", *args, *(["--full-refresh"] if full_refresh else []))
 
 
-def build_upstream(dbt: Dbt, nodes: tuple[str, ...], unit_tests: bool = True) -> DbtCommandResult:
+def build_upstream(
+    dbt: Dbt, nodes: tuple[str, ...], fixed_row_tests: bool = True
+) -> DbtCommandResult:
     """`dbt build --full-refresh` of these nodes (models, tests, seeds, by name) and
     every node upstream of them; tests run where all their parents are built, as in a
-    layer's build."""
+    layer's build. (A trial: the seeds' tests run with their seeds, the unit tests
+    only when fixed_row_tests.)"""
     args = ["--select", *(f"+{name}" for name in nodes), "--indirect-selection", "buildable"]
-    return dbt.run("build", *args, *unit_test_args(unit_tests), "--full-refresh")
+    unit = [] if fixed_row_tests else ["--exclude-resource-type", "unit_test"]
+    return dbt.run("build", *args, *unit, "--full-refresh")
 
 
 def build_step(target: Target, layer: str, full_refresh: bool) -> Step[DbtCommandResult]:

@@ -12,7 +12,7 @@ import duckdb
 from olist_elt.ops.history import write_postgres
 from olist_elt.quality.gates import GateReport, postgres_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
-from olist_elt.targets.base import Target, build_step, gold_vars, unit_test_args
+from olist_elt.targets.base import Target, build_step, gold_vars, selection_args
 from olist_elt.targets.local import rewind
 from olist_elt.transform import project
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
@@ -99,11 +99,9 @@ class PostgresGoldTarget(Target):
         gold_vars(dbt, None if full_refresh else self.gold_changed_since)
         return dbt.run(
             "build",
-            "--selector",
-            "warehouse_gold",
+            *selection_args("warehouse_gold", self.fixed_row_tests),
             "--indirect-selection",
             "buildable",
-            *unit_test_args(self.unit_tests),
             *(["--full-refresh"] if full_refresh else []),
         )
 

@@ -29,12 +29,7 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- for name in published_models -%}
-        {%- for column in adapter.get_columns_in_relation(ref(name))
-            if column.is_string() -%}
-            {%- do published_columns.append((name, column.name)) -%}
-        {%- endfor -%}
-    {%- endfor -%}
+    {%- do published_columns.extend(string_columns(published_models)) -%}
 {%- endif %}
 
 with

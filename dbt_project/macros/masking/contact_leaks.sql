@@ -12,15 +12,12 @@
                 {%- do free_text.append(node.name ~ '.' ~ column.name) -%}
             {%- endfor -%}
         {%- endfor -%}
-        {%- for name in model_names -%}
-            {%- for column in adapter.get_columns_in_relation(ref(name))
-                if column.is_string() -%}
-                {%- set location = name ~ '.' ~ column.name -%}
-                {%- do checks.append((
-                    name, column.name,
-                    contact_patterns(location in free_text)
-                )) -%}
-            {%- endfor -%}
+        {%- for name, column in string_columns(model_names) -%}
+            {%- set location = name ~ '.' ~ column -%}
+            {%- do checks.append((
+                name, column,
+                contact_patterns(location in free_text)
+            )) -%}
         {%- endfor -%}
     {%- endif %}
     {%- for name, column, patterns in checks %}

@@ -330,3 +330,20 @@ def test_a_raw_object_listed_twice_in_its_manifest_fails_the_bronze_layer(
     finally:
         twice.unlink()
     target_for(gated).build("bronze")  # listed once again: passes
+
+
+def test_a_trial_leaves_out_the_seeds_tests_as_its_run_does(gated: Settings) -> None:
+    """A trial builds its nodes and what is upstream of them (here the seeds
+    silver_customers joins): their tests run only where the run's layer builds run
+    them (a project its last good run did not test)."""
+
+    def built(fixed_row_tests: bool) -> set[str]:
+        target = target_for(gated)  # parsed afresh: a manifest serves one build of a node
+        target.fixed_row_tests = fixed_row_tests
+        result = target.build_upstream(("silver_customers",))
+        return {node.unique_id.split(".")[2] for node in result.nodes}
+
+    changed, unchanged = built(True), built(False)
+    assert {"brazil_states", "silver_customers"} <= unchanged
+    assert "unique_brazil_states_state_code" in changed - unchanged
+    assert not any("brazil_states" in n and n.startswith(("unique", "not_null")) for n in unchanged)

@@ -31,6 +31,9 @@ SEEDS_TESTED = {
     "bronze_layer": "bronze_layer_tested_seeds",
     "warehouse_gold": "warehouse_gold_tested_seeds",
 }
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+# the seeds' tests, as those selectors leave them out, for a build by --select
+SEED_TESTS = "resource_type:test,path:seeds"
 
 
 class Target(ABC):
@@ -321,12 +324,7 @@ def selection_args(selector: str, fixed_row_tests: bool) -> list[str]:
     the project (dbt's unit tests, the seeds' tests): False leaves them out."""
     if fixed_row_tests:
         return ["--selector", selector]
-    return [
-        "--selector",
-        SEEDS_TESTED.get(selector, selector),
-        "--exclude-resource-type",
-        "unit_test",
-    ]
+    return ["--selector", SEEDS_TESTED.get(selector, selector), *NO_UNIT_TESTS]
 
 
 def build_layer(
@@ -349,11 +347,12 @@ def build_upstream(
 ) -> DbtCommandResult:
     """`dbt build --full-refresh` of these nodes (models, tests, seeds, by name) and
     every node upstream of them; tests run where all their parents are built, as in a
-    layer's build. (A trial: the seeds' tests run with their seeds, the unit tests
-    only when fixed_row_tests.)"""
+    layer's build; fixed_row_tests False leaves out the unit tests and the seeds'
+    tests, as selection_args does."""
     args = ["--select", *(f"+{name}" for name in nodes), "--indirect-selection", "buildable"]
-    unit = [] if fixed_row_tests else ["--exclude-resource-type", "unit_test"]
-    return dbt.run("build", *args, *unit, "--full-refresh")
+    if not fixed_row_tests:
+        args += [*NO_UNIT_TESTS, "--exclude", SEED_TESTS]
+    return dbt.run("build", *args, "--full-refresh")
 
 
 def build_step(target: Target, layer: str, full_refresh: bool) -> Step[DbtCommandResult]:

@@ -2,10 +2,7 @@
     bronze with exactly the rows the connector counted when it validated the
     file: nothing lost or added between raw and bronze. Returns the objects
     whose counts differ. -#}
-{%- set datasets = [
-    'customers', 'geolocation', 'order_items', 'order_payments',
-    'order_reviews', 'orders', 'products', 'sellers', 'category_translation',
-] -%}
+{%- set datasets = olist_datasets() -%}
 {%- set scope = (
     ingested_by_as_of('ingested_at') ~ ' ' ~ not_held_back('sha256')
 ) | trim -%}

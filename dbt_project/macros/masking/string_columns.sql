@@ -18,16 +18,27 @@
     {{ return(out) }}
 {%- endmacro %}
 
-{% macro _string_columns_from_catalog(model_names, query_for) -%}
-    {#- query_for(relations) returns (table_schema, table_name, column_name,
-        data_type) rows; types are judged as adapter.get_columns_in_relation's
-        columns are (is_string). -#}
+{% macro _string_columns_from_catalog(model_names) -%}
+    {#- The catalog's (information_schema.columns) rows for these models' tables,
+        judged as adapter.get_columns_in_relation's columns are (is_string). -#}
     {%- set relations = [] -%}
     {%- for name in model_names -%}
         {%- do relations.append(ref(name)) -%}
     {%- endfor -%}
+    {%- set query -%}
+        select table_schema, table_name, column_name, data_type
+        from information_schema.columns
+        where
+        {%- for relation in relations %}
+            (table_catalog = '{{ relation.database }}'
+            and table_schema = '{{ relation.schema }}'
+            and table_name = '{{ relation.identifier }}')
+            {% if not loop.last %}or{% endif %}
+        {%- endfor %}
+        order by table_name, ordinal_position
+    {%- endset -%}
     {%- set found = {} -%}
-    {%- for row in run_query(query_for(relations)).rows -%}
+    {%- for row in run_query(query).rows -%}
         {%- set column = api.Column.create(row[2], row[3]) -%}
         {%- if column.is_string() -%}
             {%- do found.setdefault((row[0], row[1]), []).append(row[2]) -%}
@@ -43,35 +54,10 @@
     {{ return(out) }}
 {%- endmacro %}
 
-{% macro _duckdb_columns_query(relations) -%}
-    select schema_name, table_name, column_name, data_type
-    from duckdb_columns()
-    where
-    {%- for relation in relations %}
-        (database_name = '{{ relation.database }}'
-        and schema_name = '{{ relation.schema }}'
-        and table_name = '{{ relation.identifier }}')
-        {% if not loop.last %}or{% endif %}
-    {%- endfor %}
-    order by table_name, column_index
-{%- endmacro %}
-
 {% macro duckdb__string_columns(model_names) -%}
-    {{ return(_string_columns_from_catalog(model_names, _duckdb_columns_query)) }}
-{%- endmacro %}
-
-{% macro _postgres_columns_query(relations) -%}
-    select table_schema, table_name, column_name, data_type
-    from information_schema.columns
-    where
-    {%- for relation in relations %}
-        (table_schema = '{{ relation.schema }}'
-        and table_name = '{{ relation.identifier }}')
-        {% if not loop.last %}or{% endif %}
-    {%- endfor %}
-    order by table_name, ordinal_position
+    {{ return(_string_columns_from_catalog(model_names)) }}
 {%- endmacro %}
 
 {% macro postgres__string_columns(model_names) -%}
-    {{ return(_string_columns_from_catalog(model_names, _postgres_columns_query)) }}
+    {{ return(_string_columns_from_catalog(model_names)) }}
 {%- endmacro %}

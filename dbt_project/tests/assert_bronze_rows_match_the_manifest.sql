@@ -2,6 +2,7 @@
     bronze with exactly the rows the connector counted when it validated the
     file: nothing lost or added between raw and bronze. Returns the objects
     whose counts differ. -#}
+{{ config(tags=['lake']) }}
 {%- set datasets = olist_datasets() -%}
 {%- set scope = (
     ingested_by_as_of('ingested_at') ~ ' ' ~ not_held_back('sha256')

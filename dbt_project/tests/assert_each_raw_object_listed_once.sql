@@ -2,6 +2,7 @@
     every accepted object its manifest lists, so a record listed twice would load
     the object's rows twice. One query over the nine manifests; returns each data
     set and sha256 listed more than once (or a record without one). -#}
+{{ config(tags=['lake']) }}
 {%- set datasets = olist_datasets() -%}
 
 with

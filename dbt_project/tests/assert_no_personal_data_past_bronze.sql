@@ -3,6 +3,7 @@
     read from the columns' meta in the models' yml (the anonymous member's id,
     which an erasure puts in raw, names nobody). Contacts left in text are the
     assert_no_contact_details_in_* tests' job. -#}
+{{ config(tags=['lake']) }}
 {%- set published_models = [
     'silver_customers', 'silver_orders', 'silver_order_items',
     'silver_payments', 'silver_reviews', 'silver_products', 'silver_sellers',

@@ -89,3 +89,39 @@ def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     ]
     assert locations and all(str(tmp_path / "b" / "lake") in loc for loc in locations)
     assert not any(str(tmp_path / "a") in loc for loc in locations)
+
+
+LAKE_TESTS = (
+    "assert_bronze_rows_match_the_manifest",
+    "assert_each_raw_object_listed_once",
+    "assert_no_personal_data_past_bronze",
+)
+
+
+def test_an_edited_singular_test_keeps_its_lake_tag(tmp_path: Path) -> None:
+    """The `lake` tag keeps a test that reads bronze out of gold built on PostgreSQL
+    (warehouse_gold). dbt's partial parse drops what tests/_tests.yml sets for a
+    singular test once its SQL is edited, so the tag lives in the test's own SQL and
+    survives an edit parsed partially, as the next `olist-elt run` or `dbt build`
+    parses it."""
+    import yaml
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    documented = yaml.safe_load((project / "tests" / "_tests.yml").read_text())["data_tests"]
+    assert {key for entry in documented for key in entry} <= {"name", "description"}
+
+    root = tmp_path / "workspace"
+    _parse_in_a_fresh_process(root, project)
+    for name in LAKE_TESTS:
+        sql = project / "tests" / f"{name}.sql"
+        sql.write_text(sql.read_text() + "\n-- edited\n")
+    again = _parse_in_a_fresh_process(root, project)
+    assert 1 <= again["parsed_path_count"] <= 10, "the edit was not parsed partially"
+
+    (manifest,) = (root / "target").glob("pipeline-*/manifest.json")
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    tags = {n["name"]: n["tags"] for n in nodes if n["resource_type"] == "test"}
+    assert {name: tags[name] for name in LAKE_TESTS} == {name: ["lake"] for name in LAKE_TESTS}

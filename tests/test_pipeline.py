@@ -12,7 +12,7 @@ import pytest
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.sample import OLIST_FILES
-from olist_elt.settings import Settings
+from olist_elt.settings import REPO_ROOT, Settings
 from tests.conftest import build_tables
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,20 @@ def test_run_builds_every_gold_table_with_rows(
     # the served file is gold's one published copy: none is kept in the build database
     assert build_tables(built[0], "gold") == []
     assert set(build_tables(built[0], "gold_staging")) == set(summary.layer_rows["gold"])
+
+
+def test_dbt_logs_in_the_runs_workspace_not_in_the_project_folder(
+    built: tuple[Settings, RunSummary],
+) -> None:
+    """dbt's own log (debug level, every statement) goes beside the run's artifacts:
+    the project folder is shared by every workspace and deployment of an install."""
+    settings, _ = built
+    (log,) = settings.dbt_target_path.glob("pipeline-*/logs/dbt.log")
+    text = log.read_text(encoding="utf-8")
+    assert "Running with dbt=" in text
+    assert str(settings.lake_dir) in text  # this workspace's lake, in its models' SQL
+    for shared in (REPO_ROOT / "dbt_project" / "logs").glob("dbt.log*"):
+        assert str(settings.lake_dir) not in shared.read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.mark.parametrize("table,key", sorted(GOLD.items()))

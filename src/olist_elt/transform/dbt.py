@@ -153,6 +153,12 @@ class Dbt:
         env = {**dbt_environment(self.settings), **self.extra_env}
         if self.target_path is not None:
             env["DBT_TARGET_PATH"] = str(self.target_path)
+        # dbt's log beside the run's artifacts, not in the project folder (dbt's
+        # default), which every workspace and deployment of this install shares
+        # (DBT_LOG_PATH, when set, still decides)
+        env.setdefault(
+            "DBT_LOG_PATH", os.environ.get("DBT_LOG_PATH") or str(self._target_dir() / "logs")
+        )
         return env
 
     @contextmanager

@@ -83,10 +83,13 @@ def test_dbt_logs_in_the_runs_workspace_not_in_the_project_folder(
     settings, _ = built
     (log,) = settings.dbt_target_path.glob("pipeline-*/logs/dbt.log")
     text = log.read_text(encoding="utf-8")
-    assert "Running with dbt=" in text
     assert str(settings.lake_dir) in text  # this workspace's lake, in its models' SQL
+    # each dbt command's section opens with its invocation id: parse and every build
+    invocations = set(re.findall(r"^=+ [0-9:.]+ \| ([0-9a-f-]{36}) =+$", text, re.M))
+    assert len(invocations) >= 4, invocations
     for shared in (REPO_ROOT / "dbt_project" / "logs").glob("dbt.log*"):
-        assert str(settings.lake_dir) not in shared.read_text(encoding="utf-8", errors="replace")
+        in_project = shared.read_text(encoding="utf-8", errors="replace")
+        assert not {i for i in invocations if i in in_project}, shared
 
 
 @pytest.mark.parametrize("table,key", sorted(GOLD.items()))

@@ -29,7 +29,12 @@ def test_dbt_docs_lists_every_dashboard_at_the_end_of_the_lineage(
 ) -> None:
     settings = built[0]
     target = tmp_path / "docs"
-    env = {**os.environ, **dbt_environment(settings), "DBT_TARGET_PATH": str(target)}
+    env = {
+        **os.environ,
+        **dbt_environment(settings),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
     done = subprocess.run(  # as an analyst runs it
         [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--target", "local"],
         cwd=settings.dbt_project_dir,

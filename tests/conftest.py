@@ -324,19 +324,23 @@ def build_tables(settings: Settings, schema: str) -> list[str]:
         con.close()
 
 
-def project_off_its_contract(tmp_path: Path) -> Path:
-    """A copy of the dbt project whose dim_date.calendar_year is made bigint while
-    its contract declares integer (for the tests of dbt's contract error)."""
-    import shutil
-
+def copy_dbt_project(project: Path) -> Path:
+    """A copy of the dbt project at project, as a fresh clone has it (without the
+    artifacts, logs and packages of earlier dbt commands); project."""
     from olist_elt.settings import REPO_ROOT
 
-    project = tmp_path / "dbt_project"
     shutil.copytree(
         REPO_ROOT / "dbt_project",
         project,
         ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
     )
+    return project
+
+
+def project_off_its_contract(tmp_path: Path) -> Path:
+    """A copy of the dbt project whose dim_date.calendar_year is made bigint while
+    its contract declares integer (for the tests of dbt's contract error)."""
+    project = copy_dbt_project(tmp_path / "dbt_project")
     model = project / "models" / "gold" / "dim_date.sql"
     source = model.read_text()
     assert "as integer) as calendar_year" in source

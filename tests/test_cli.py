@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from olist_elt.settings import REPO_ROOT
+from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
 
@@ -35,11 +36,7 @@ def _env(home: Path | None = None, **extra: str) -> dict[str, str]:
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the dbt project and profiles in a fresh folder, as a fresh clone has them."""
     root = tmp_path_factory.mktemp("clone")
-    shutil.copytree(
-        REPO_ROOT / "dbt_project",
-        root / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
+    copy_dbt_project(root / "dbt_project")
     shutil.copy(REPO_ROOT / "profiles.yml", root / "profiles.yml")
     return root
 

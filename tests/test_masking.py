@@ -6,7 +6,6 @@ import hashlib
 import os
 import random
 import re
-import shutil
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +24,9 @@ from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import keyed_pseudonym, record_erasure
 from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads
-from olist_elt.settings import REPO_ROOT, Settings
+from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, compile_inline
-from tests.conftest import copy_workspace, every_layer, workspace_settings
+from tests.conftest import copy_dbt_project, copy_workspace, every_layer, workspace_settings
 
 PSEUDONYMIZE = "select v, {{ pseudonymize('v') }} as p from input_values order by v"
 REDACT = "select {{ redact_text('txt') }} as redacted from input_texts"
@@ -380,7 +379,7 @@ def test_the_contact_gates_pass_on_the_built_silver_and_gold(
 def test_the_contact_gate_fails_the_run_when_redaction_is_weaker(
     built: tuple[Settings, RunSummary], tmp_path: Path, sample_dir: Path
 ) -> None:
-    project = _copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path / "dbt_project")
     # The redaction this project had before: e-mails with ASCII local parts only,
     # CPFs with dots or none, phones without dots.
     (project / "macros" / "masking" / "redact_text.sql").write_text(WEAKER_REDACTION)
@@ -487,7 +486,7 @@ def test_every_location_gold_shows_holds_at_least_five_customers(
 def test_the_k_anonymity_test_fails_the_build_when_small_locations_are_shown(
     tmp_path: Path, sample_dir: Path
 ) -> None:
-    project = _copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path / "dbt_project")
     model = project / "models" / "gold" / "dim_customer.sql"
     source = model.read_text()
     ungeneralized = source.replace("select * from k_anonymous", "select * from versions")
@@ -537,19 +536,11 @@ def test_the_key_is_found_nowhere_after_a_run_and_docs(
     assert (settings.dbt_target_path / "catalog.json").exists()
 
 
-def _copy_project(tmp_path: Path) -> Path:
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
-    return project
-
-
 @pytest.mark.slow
 def test_leak_check_fails_the_build_when_a_column_is_left_unmasked(
     tmp_path: Path, sample_dir: Path
 ) -> None:
-    project = _copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path / "dbt_project")
     model = project / "models" / "silver" / "silver_customers.sql"
     source = model.read_text()
     unmasked = re.sub(

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import pg_workspace
+from tests.conftest import copy_dbt_project, pg_workspace
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -175,10 +175,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     cells[5] = '"not a price"'  # price: the silver model's cast fails on it
     lines[1] = ",".join(cells)
     items.write_text("".join(lines), encoding="utf-8")
-    broken = tmp_path / "broken_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", broken, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    broken = copy_dbt_project(tmp_path / "broken_project")
     model = broken / "models" / "silver" / "silver_order_items.sql"
     model.write_text(model.read_text().replace("select * from final", "select * from final_"))
     with pg_workspace(tmp_path / "ws", postgres_dsn) as settings:

@@ -5,7 +5,6 @@ and a changed model is parsed again, alone."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from olist_elt.settings import REPO_ROOT
+from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
 
@@ -45,10 +45,7 @@ def _parse_in_a_fresh_process(root: Path, project: Path) -> dict:
 def test_a_fresh_process_reuses_the_parse_and_a_changed_model_alone_is_parsed_again(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     root = tmp_path / "workspace"
 
     first = _parse_in_a_fresh_process(root, project)
@@ -70,10 +67,7 @@ def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     """A second workspace (its own lake, build database and vault) of the same project
     parses only the files that read where the lake is, and its sources point at its
     own lake."""
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     first = _parse_in_a_fresh_process(tmp_path / "a", project)
     assert first["parsed_path_count"] > 100
 
@@ -106,10 +100,7 @@ def test_an_edited_singular_test_keeps_its_lake_tag(tmp_path: Path) -> None:
     parses it."""
     import yaml
 
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     documented = yaml.safe_load((project / "tests" / "_tests.yml").read_text())["data_tests"]
     assert {key for entry in documented for key in entry} <= {"name", "description"}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from olist_elt.settings import REPO_ROOT
+from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -27,10 +28,7 @@ def sources_read(tmp_path_factory: pytest.TempPathFactory):
     """Ask the project's own macro, through `dbt run-operation` on DuckDB, in a copy
     of the project with one probe macro added."""
     root = tmp_path_factory.mktemp("project")
-    project = root / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    project = copy_dbt_project(root / "dbt_project")
     shutil.copy(REPO_ROOT / "profiles.yml", root / "profiles.yml")
     (project / "macros" / "probe.sql").write_text(PROBE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}

@@ -7,7 +7,6 @@ manifests' included) run on every build."""
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from olist_elt.errors import PipelineFailed
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.settings import REPO_ROOT, Settings
+from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
 
@@ -48,10 +48,7 @@ def test_unit_tests_run_when_the_project_changed_and_stop_broken_logic(
 
     # a changed model: its statuses are no longer trimmed and lowercased. The data
     # holds only clean statuses, so no data test sees it; the unit test does.
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    project = copy_dbt_project(tmp_path / "dbt_project")
     model = project / "models" / "silver" / "silver_orders.sql"
     source = model.read_text()
     assert "lower(trim(order_status)) as order_status" in source

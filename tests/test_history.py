@@ -4,11 +4,10 @@ silver keyed on the raw manifest, backfills, and rows accounted for at every lay
 from __future__ import annotations
 
 import csv
-import secrets
+import hashlib
 import shutil
-import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,7 +23,7 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets.base import Target
 from olist_elt.transform.parity import TableFingerprint, fingerprint
-from tests.conftest import every_layer, workspace_settings
+from tests.conftest import copy_workspace, every_layer, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +53,37 @@ def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+# The instants each delivery lands (the connector's clock), one day apart: the sample,
+# a day of new and updated orders, a customer's move, an order placed after it, late
+# records. Fixed, so that no test here depends on the wall clock or the date.
+DAYS = tuple(datetime(2026, 1, 9, 6, 0, tzinfo=UTC) + timedelta(days=i) for i in range(5))
+SAO_PAULO = timedelta(hours=-3)  # the source's timestamps are São Paulo wall-clock times
+
+
+def _local(instant: datetime) -> datetime:
+    return (instant + SAO_PAULO).replace(tzinfo=None)
+
+
+def _order_id(label: str) -> str:
+    return hashlib.md5(f"test_history/{label}".encode()).hexdigest()
+
+
 @dataclass
 class Deliveries:
-    """A day of new and updated orders, and a day a customer moves (with a new order)."""
+    """The history's deliveries after the sample, one folder per day of DAYS[1:]."""
 
     orders_day: Path
     updated: set[str]
     new: set[str]
     move_day: Path
     mover: str
+    after_move: Path
     mover_order: str
+    late_day: Path
+    late: dict[str, str]
+
+    def folders(self, sample_dir: Path) -> list[Path]:
+        return [sample_dir, self.orders_day, self.move_day, self.after_move, self.late_day]
 
 
 def make_deliveries(sample_dir: Path, out: Path) -> Deliveries:
@@ -80,21 +100,21 @@ def make_deliveries(sample_dir: Path, out: Path) -> Deliveries:
                 "order_delivered_customer_date": _ts(bought + timedelta(days=6)),
             }
         )
-    now_local = datetime.now(UTC) - timedelta(hours=3)  # São Paulo wall clock
+    landed = _local(DAYS[1])  # the orders were placed in the hours before they landed
     delivered = [o for o in orders if o["order_status"] == "delivered"]
     new_rows = []
     for i, template in enumerate(delivered[:3]):
         new_rows.append(
             {
                 **template,
-                "order_id": secrets.token_hex(16),
+                "order_id": _order_id(f"new-{i}"),
                 "order_status": "processing",
-                "order_purchase_timestamp": _ts(now_local - timedelta(hours=5 + i)),
-                "order_approved_at": _ts(now_local - timedelta(hours=4 + i)),
+                "order_purchase_timestamp": _ts(landed - timedelta(hours=5 + i)),
+                "order_approved_at": _ts(landed - timedelta(hours=4 + i)),
                 "order_delivered_carrier_date": "",
                 "order_delivered_customer_date": "",
                 "order_estimated_delivery_date": _ts(
-                    (now_local + timedelta(days=12)).replace(hour=0, minute=0, second=0)
+                    (landed + timedelta(days=12)).replace(hour=0, minute=0, second=0)
                 ),
             }
         )
@@ -116,22 +136,30 @@ def make_deliveries(sample_dir: Path, out: Path) -> Deliveries:
         c_header,
         [moved if c["customer_id"] == mover["customer_id"] else c for c in customers],
     )
-    mover_order = _mover_order(orders, mover["customer_id"], now_local - timedelta(hours=1))
-    _write(move_day / ORDERS, header, [mover_order])
+    # An order placed after the move landed (DAYS[2]), one hour before it lands itself.
+    mover_order = _mover_order(orders, mover["customer_id"], _local(DAYS[3]) - timedelta(hours=1))
+    after_move = out / "order-after-move"
+    _write(after_move / ORDERS, header, [mover_order])
+    new = {o["order_id"] for o in new_rows}
+    late_day = out / "late-day"
+    late = make_late_day(sample_dir, sorted(new)[0], late_day)
     return Deliveries(
         orders_day,
         {o["order_id"] for o in shipped},
-        {o["order_id"] for o in new_rows},
+        new,
         move_day,
         mover["customer_id"],
+        after_move,
         mover_order["order_id"],
+        late_day,
+        late,
     )
 
 
 def _mover_order(orders: list[dict[str, str]], customer_id: str, bought: datetime) -> dict:
     return {
         **next(o for o in orders if o["customer_id"] == customer_id),
-        "order_id": secrets.token_hex(16),
+        "order_id": _order_id("after-move"),
         "order_status": "processing",
         "order_purchase_timestamp": _ts(bought),
         "order_approved_at": _ts(bought),
@@ -153,18 +181,17 @@ def ingest_on(settings: Settings, folder: Path, day: datetime) -> None:
     assert not result.quarantined, result.quarantined
 
 
-def make_late_day(sample_dir: Path, d: Deliveries, out: Path) -> dict[str, str]:
+def make_late_day(sample_dir: Path, late_order: str, out: Path) -> dict[str, str]:
     """A later day with late records: the items of an order delivered without them
     (one of the new orders), and a second, later review of a reviewed order."""
     i_header, items = _read(sample_dir / ITEMS)
-    late_order = sorted(d.new)[0]
     _write(out / ITEMS, i_header, [{**items[0], "order_id": late_order, "order_item_id": "1"}])
     r_header, reviews = _read(sample_dir / REVIEWS)
     reviewed = next(r for r in reviews if r["review_score"] != "1")
     created = datetime.strptime(reviewed["review_creation_date"], "%Y-%m-%d %H:%M:%S")
     late_review = {
         **reviewed,
-        "review_id": secrets.token_hex(16),
+        "review_id": _order_id("late-review"),
         "review_score": "1",
         "review_creation_date": _ts(created + timedelta(days=2)),
         "review_answer_timestamp": _ts(created + timedelta(days=3)),
@@ -240,6 +267,22 @@ def pseudonym_of(settings: Settings, customer_id: str) -> str:
     return keyed_pseudonym(vault.get(PII_KEY_NAME), customer_id)
 
 
+def customer_versions(settings: Settings, customer_id: str) -> list[str]:
+    """The state of each version of a customer in the SCD2 snapshot, oldest first."""
+    build = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        return [
+            state
+            for (state,) in build.execute(
+                "select state_code from snapshots.customers_snapshot where customer_id = ? "
+                "order by dbt_valid_from",
+                [pseudonym_of(settings, customer_id)],
+            ).fetchall()
+        ]
+    finally:
+        build.close()
+
+
 @dataclass
 class History:
     settings: Settings
@@ -262,36 +305,37 @@ class History:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> History:
+    """Daily runs: each delivery lands on its day of DAYS (the connector's clock), then
+    the pipeline runs on what raw holds."""
     root = tmp_path_factory.mktemp("history")
     settings = workspace_settings(root / "ws", apis="off")
     deliveries = make_deliveries(sample_dir, root / "deliveries")
-    first = run_pipeline(settings, sample_dir)
-    idle = run_pipeline(settings, sample_dir, force_rebuild=True)
+    sample, orders_folder, move_folder, after_move_folder, late_folder = deliveries.folders(
+        sample_dir
+    )
+
+    def day(i: int, folder: Path, **kwargs: bool) -> RunSummary:
+        ingest_on(settings, folder, DAYS[i])
+        summary = run_pipeline(settings, ingest_inputs=False, **kwargs)
+        assert summary.outcome == "success", summary.error
+        return summary
+
+    first = day(0, sample)
+    idle = day(0, sample, force_rebuild=True)  # the same files delivered again
     written_idle = recomputed_orders(settings)
     before = rows_by_key(settings, "silver.silver_orders", "order_id")
-    orders_day = run_pipeline(settings, deliveries.orders_day)
+    orders_day = day(1, orders_folder)
     written_orders_day = recomputed_orders(settings)
     present_orders_day = staged_orders(settings)
     after_orders = rows_by_key(settings, "silver.silver_orders", "order_id")
-    # The move arrives (customers only), then an order placed after it.
-    move_only = root / "move-only"
-    move_only.mkdir()
-    shutil.copy(deliveries.move_day / CUSTOMERS, move_only / CUSTOMERS)
-    assert run_pipeline(settings, move_only).outcome == "success"
-    time.sleep(1.1)  # purchase timestamps have whole seconds
-    header, orders = _read(sample_dir / ORDERS)
-    after_move = _mover_order(orders, deliveries.mover, datetime.now(UTC) - timedelta(hours=3))
-    deliveries.mover_order = after_move["order_id"]
-    _write(root / "order-after-move" / ORDERS, header, [after_move])
-    move_day = run_pipeline(settings, root / "order-after-move")
+    day(2, move_folder)  # the move arrives (customers only), then an order placed after it
+    move_day = day(3, after_move_folder)
     # Late records: the items of an order that came without them, a later review.
-    late = make_late_day(sample_dir, deliveries, root / "late-day")
-    late_day = run_pipeline(settings, root / "late-day")
+    late_day = day(4, late_folder)
     written_late_day = recomputed_orders(settings)
     present_late_day = staged_orders(settings)
     # The same raw zone rebuilt in one go (full refresh), in a copy of the workspace.
-    shutil.copytree(root / "ws", root / "refreshed")
-    refreshed = workspace_settings(root / "refreshed", apis="off")
+    refreshed = copy_workspace(settings, root / "refreshed", apis="off")
     run_pipeline(refreshed, ingest_inputs=False, force_rebuild=True, full_refresh=True)
     return History(
         settings,
@@ -309,7 +353,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
         present_orders_day,
         written_late_day,
         present_late_day,
-        late,
+        deliveries.late,
     )
 
 
@@ -396,18 +440,7 @@ def test_a_customer_moving_city_gets_a_second_version_and_old_orders_keep_the_ol
         )
     finally:
         con.close()
-    build = duckdb.connect(str(settings.build_database), read_only=True)
-    try:  # the type-2 history as taken from silver
-        states = [
-            state
-            for (state,) in build.execute(
-                "select state_code from snapshots.customers_snapshot where customer_id = ? "
-                "order by dbt_valid_from",
-                [pseudonym],
-            ).fetchall()
-        ]
-    finally:
-        build.close()
+    states = customer_versions(settings, d.mover)  # the type-2 history taken from silver
     assert len(states) == 2 and states[0] != "AM" and states[1] == "AM"
     assert len(versions) == 2
     (old_key, old_state, _, old_to, old_current), (new_key, new_state, new_from, _, current) = (
@@ -470,42 +503,32 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
 
 @pytest.fixture(scope="module")
 def backfill(
-    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
-) -> tuple[Settings, Settings, list[RunSummary]]:
-    """Three ingest days run daily in one workspace, backfilled in another."""
-    root = tmp_path_factory.mktemp("backfill")
-    deliveries = make_deliveries(sample_dir, root / "deliveries")
-    today = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
-    days = [
-        (today - timedelta(days=3), sample_dir),
-        (today - timedelta(days=2), deliveries.orders_day),
-        (today - timedelta(days=1), deliveries.move_day),
-    ]
-    daily = workspace_settings(root / "daily", apis="off")
-    for day, folder in days:
-        ingest_on(daily, folder, day)
-        assert run_pipeline(daily, ingest_inputs=False).outcome == "success"
-    replayed = workspace_settings(root / "replayed", apis="off")
-    shutil.copytree(root / "daily" / ".secrets", root / "replayed" / ".secrets")  # same key
-    for day, folder in days:
-        ingest_on(replayed, folder, day)
-    first, last = days[0][0].date(), days[-1][0].date()
-    summaries = run_backfill(replayed, first, last)
-    return daily, replayed, summaries
-
-
-def test_a_backfill_over_three_days_equals_three_daily_runs(
-    backfill: tuple[Settings, Settings, list[RunSummary]],
-) -> None:
-    daily, replayed, summaries = backfill
-    assert [s.outcome for s in summaries] == ["success"] * 3
-    assert [s.as_of for s in summaries] == sorted({s.as_of for s in summaries})
-    assert summaries[0].full_refresh and not summaries[1].full_refresh
-    assert summaries[1].incremental["bronze_olist__orders"] == {"objects": 1, "rows": 5}
-    schemas = ("silver", "gold", "snapshots")
-    assert table_fingerprints(replayed, schemas) == table_fingerprints(daily, schemas)
-    # Idempotent: the same range again gives the same tables.
-    run_backfill(
-        replayed, date.fromisoformat(summaries[0].as_of), date.fromisoformat(summaries[-1].as_of)
+    history: History, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, list[RunSummary]]:
+    """The history's last three days (the move, an order after it, late records)
+    replayed by a backfill in a copy of its workspace."""
+    replayed = copy_workspace(
+        history.settings, tmp_path_factory.mktemp("backfill") / "ws", apis="off"
     )
-    assert table_fingerprints(replayed, schemas) == table_fingerprints(daily, schemas)
+    return replayed, run_backfill(replayed, DAYS[2].date(), DAYS[4].date())
+
+
+def test_a_backfill_over_three_days_equals_the_three_daily_runs(
+    history: History, backfill: tuple[Settings, list[RunSummary]]
+) -> None:
+    replayed, summaries = backfill
+    assert [s.outcome for s in summaries] == ["success"] * 3
+    assert [s.as_of for s in summaries] == [d.date().isoformat() for d in DAYS[2:]]
+    assert summaries[0].full_refresh and not summaries[1].full_refresh
+    # each later day reads only the raw objects landed that day
+    assert summaries[1].incremental["bronze_olist__orders"] == {"objects": 1, "rows": 1}
+    late = {m: c["objects"] for m, c in summaries[2].incremental.items() if c["objects"]}
+    assert late == {"bronze_olist__order_items": 1, "bronze_olist__order_reviews": 1}
+    schemas = ("silver", "gold", "snapshots")
+    daily = table_fingerprints(history.settings, schemas)
+    assert table_fingerprints(replayed, schemas) == daily
+    # the type-2 history was rewound and replayed: the mover's two versions are back
+    assert len(customer_versions(replayed, history.deliveries.mover)) == 2
+    # Idempotent: the same range again gives the same tables.
+    run_backfill(replayed, DAYS[2].date(), DAYS[4].date())
+    assert table_fingerprints(replayed, schemas) == daily

@@ -25,7 +25,8 @@ from olist_elt.settings import Settings, load_settings
 
 TEST_SCALE = 0.02
 TEST_SEED = 7
-# The API connectors' clock in tests: the offline answers do not change with the hour.
+# The suite's clock: 'now' to the API connectors' offline answers and to the lake
+# lifecycle's age limit, never the wall clock, so no answer changes with the hour or day.
 API_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from olist_elt.run.pipeline import run_pipeline
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
-from tests.conftest import workspace_settings
+from tests.conftest import API_NOW, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def _backdate(settings: Settings, datasets: set[str], days: int) -> None:
         if record.dataset in datasets:
             key = manifest_key(record.source, record.dataset, record.sha256)
             data = json.loads(storage.read_bytes(key))
-            data["ingested_at"] = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+            data["ingested_at"] = (API_NOW - timedelta(days=days)).isoformat()
             storage.put_bytes(key, json.dumps(data).encode())
 
 
@@ -40,7 +40,7 @@ def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
     storage = LocalStorage(settings.lake_dir)
     audit = AuditLog(settings.audit_path)
 
-    moves = move_to_cold(storage, audit, older_than_days=90)
+    moves = move_to_cold(storage, audit, older_than_days=90, now=API_NOW)
 
     records = Manifest(storage).records("olist")
     assert {m.cold_key.split("/")[3] for m in moves} == old
@@ -52,7 +52,7 @@ def test_old_objects_move_to_cold_verified_and_bronze_rebuilds_from_cold(
         else:
             assert record.zone == "raw" and storage.exists(record.object_key)
     assert len(records) == 9  # nothing lost
-    assert move_to_cold(storage, audit, older_than_days=90) == []  # idempotent
+    assert move_to_cold(storage, audit, older_than_days=90, now=API_NOW) == []  # idempotent
     moved = [r for r in audit.records() if r["action"] == "lifecycle.move"]
     assert len(moved) == 3 and all(r["actor"] == "svc-lifecycle" for r in moved)
 
@@ -72,7 +72,7 @@ def test_a_copy_that_does_not_match_its_sha256_keeps_the_raw_object(
     storage = LocalStorage(settings.lake_dir)
     monkeypatch.setattr(storage, "sha256", lambda key: "0" * 64)
     with pytest.raises(LifecycleError, match="raw object was kept"):
-        move_to_cold(storage, AuditLog(settings.audit_path), older_than_days=90)
+        move_to_cold(storage, AuditLog(settings.audit_path), older_than_days=90, now=API_NOW)
     record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
     assert record.zone == "raw" and storage.exists(record.object_key)
     assert not list(storage.list("cold"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -18,6 +18,7 @@ from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
 from olist_elt.security.audit import AuditLog
+from tests.conftest import API_NOW
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -79,9 +80,9 @@ def test_lifecycle_moves_old_objects_on_either_backend(
     record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
     key = manifest_key(record.source, record.dataset, record.sha256)
     data = json.loads(storage.read_bytes(key))
-    data["ingested_at"] = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+    data["ingested_at"] = (API_NOW - timedelta(days=100)).isoformat()
     storage.put_bytes(key, json.dumps(data).encode())
-    moves = move_to_cold(storage, audit, older_than_days=90)
+    moves = move_to_cold(storage, audit, older_than_days=90, now=API_NOW)
     assert [m.source_key for m in moves] == [record.object_key]
     assert storage.sha256(f"cold/{record.object_key}") == record.sha256
     assert not storage.exists(record.object_key)

@@ -8,7 +8,7 @@ import io
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,7 +31,7 @@ from olist_elt.security.erasure import (
 )
 from olist_elt.security.erasure_raw import RawEraser
 from olist_elt.settings import Settings
-from tests.conftest import workspace_settings
+from tests.conftest import API_NOW, workspace_settings
 from tests.test_cli import _env
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
@@ -380,11 +380,11 @@ def test_lifecycle_moves_the_new_versions_and_leaves_the_erased_records(
     _, _, rewrites = erase_person(landed, person, "dpo@test")
     storage = LocalStorage(landed.lake_dir)
     manifest = Manifest(storage)
-    long_ago = (datetime.now(UTC) - timedelta(days=120)).isoformat()
+    long_ago = (API_NOW - timedelta(days=120)).isoformat()
     for record in manifest.records():
         manifest.put(replace(record, ingested_at=long_ago))
 
-    moves = move_to_cold(storage, AuditLog(landed.audit_path), older_than_days=90)
+    moves = move_to_cold(storage, AuditLog(landed.audit_path), older_than_days=90, now=API_NOW)
 
     moved = {m.sha256 for m in moves}
     assert len(rewrites) == 3

@@ -505,30 +505,41 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
 def backfill(
     history: History, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Settings, list[RunSummary]]:
-    """The history's last three days (the move, an order after it, late records)
-    replayed by a backfill in a copy of its workspace."""
+    """The history's days after the sample (new and updated orders, the move, an order
+    after it, late records) replayed by a backfill in a copy of its workspace: the
+    customer's second version began after the first replayed day, so the backfill
+    has to rewind it and make it again."""
     replayed = copy_workspace(
         history.settings, tmp_path_factory.mktemp("backfill") / "ws", apis="off"
     )
-    return replayed, run_backfill(replayed, DAYS[2].date(), DAYS[4].date())
+    return replayed, run_backfill(replayed, DAYS[1].date(), DAYS[-1].date())
 
 
-def test_a_backfill_over_three_days_equals_the_three_daily_runs(
+def test_a_backfill_over_four_days_equals_the_four_daily_runs(
     history: History, backfill: tuple[Settings, list[RunSummary]]
 ) -> None:
     replayed, summaries = backfill
-    assert [s.outcome for s in summaries] == ["success"] * 3
-    assert [s.as_of for s in summaries] == [d.date().isoformat() for d in DAYS[2:]]
-    assert summaries[0].full_refresh and not summaries[1].full_refresh
-    # each later day reads only the raw objects landed that day
-    assert summaries[1].incremental["bronze_olist__orders"] == {"objects": 1, "rows": 1}
-    late = {m: c["objects"] for m, c in summaries[2].incremental.items() if c["objects"]}
-    assert late == {"bronze_olist__order_items": 1, "bronze_olist__order_reviews": 1}
+    assert [s.outcome for s in summaries] == ["success"] * 4
+    assert [s.as_of for s in summaries] == [d.date().isoformat() for d in DAYS[1:]]
+    assert summaries[0].full_refresh and not any(s.full_refresh for s in summaries[1:])
+    # each later day reads only the raw objects landed that day (customers, the move's
+    # day, is not an incremental model: rebuilt in full, it reads no object by itself)
+    read = [
+        {m: c["objects"] for m, c in s.incremental.items() if c["objects"]} for s in summaries[1:]
+    ]
+    assert read == [
+        {},
+        {"bronze_olist__orders": 1},
+        {"bronze_olist__order_items": 1, "bronze_olist__order_reviews": 1},
+    ]
+    assert summaries[2].incremental["bronze_olist__orders"]["rows"] == 1
     schemas = ("silver", "gold", "snapshots")
     daily = table_fingerprints(history.settings, schemas)
     assert table_fingerprints(replayed, schemas) == daily
-    # the type-2 history was rewound and replayed: the mover's two versions are back
+    # the type-2 history was rewound (the move's version went) and replayed (it is back)
+    [started] = [r for r in AuditLog(replayed.audit_path).records() if r["action"] == "backfill"]
+    assert started["detail"]["snapshot_versions_removed"]["customers_snapshot"] == 1
     assert len(customer_versions(replayed, history.deliveries.mover)) == 2
     # Idempotent: the same range again gives the same tables.
-    run_backfill(replayed, DAYS[2].date(), DAYS[4].date())
+    run_backfill(replayed, DAYS[1].date(), DAYS[-1].date())
     assert table_fingerprints(replayed, schemas) == daily

@@ -494,3 +494,48 @@ def test_incremental_gold_on_postgres_rewrites_only_the_days_orders_and_equals_a
     refreshed = run_pipeline(settings, d.orders_day, full_refresh=True)
     assert refreshed.outcome == "success" and refreshed.full_refresh
     assert _gold_checksums(settings) == incremental
+
+
+def _snapshot_checksums(settings: Settings) -> dict[str, str]:
+    """Every type-2 snapshot on PostgreSQL, order-independent, as _gold_checksums."""
+    with login(settings).connect() as con:
+        return {
+            t: con.execute(
+                f"select md5(string_agg(r::text, '|' order by r::text)) from snapshots.{t} r"
+            ).fetchone()[0]
+            for t in ("customers_snapshot", "products_snapshot", "sellers_snapshot")
+        }
+
+
+def test_a_backfill_on_postgres_rewinds_the_type_2_history_and_equals_the_daily_runs(
+    tmp_path: Path, postgres_dsn: str, sample_dir: Path
+) -> None:
+    """The sample lands on one day, a customer's move two days later; each day's run
+    builds gold (snapshots included) on PostgreSQL. A backfill from the day between
+    removes the move's version there (PostgresTarget.rewind_snapshots) and makes it
+    again: the same gold and history as the daily runs."""
+    from olist_elt.run.pipeline import run_backfill
+    from olist_elt.security.audit import AuditLog
+    from tests.test_history import DAYS, ingest_on, make_deliveries, pseudonym_of
+
+    d = make_deliveries(sample_dir, tmp_path / "deliveries")
+    with pg_workspace(tmp_path / "ws", postgres_dsn, target="warehouse", apis="off") as settings:
+        for day, folder in ((DAYS[0], sample_dir), (DAYS[2], d.move_day)):
+            ingest_on(settings, folder, day)
+            assert run_pipeline(settings, ingest_inputs=False).outcome == "success"
+        daily = (_gold_checksums(settings), _snapshot_checksums(settings))
+        versions = (
+            "select count(*) from snapshots.customers_snapshot "
+            f"where customer_id = '{pseudonym_of(settings, d.mover)}'"
+        )
+        assert _pg_value(settings, versions) == 2
+
+        summaries = run_backfill(settings, DAYS[1].date(), DAYS[2].date())
+
+        assert [s.outcome for s in summaries] == ["success", "success"]
+        [started] = [
+            r for r in AuditLog(settings.audit_path).records() if r["action"] == "backfill"
+        ]
+        assert started["detail"]["snapshot_versions_removed"]["customers_snapshot"] == 1
+        assert _pg_value(settings, versions) == 2
+        assert (_gold_checksums(settings), _snapshot_checksums(settings)) == daily

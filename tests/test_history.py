@@ -82,9 +82,6 @@ class Deliveries:
     late_day: Path
     late: dict[str, str]
 
-    def folders(self, sample_dir: Path) -> list[Path]:
-        return [sample_dir, self.orders_day, self.move_day, self.after_move, self.late_day]
-
 
 def make_deliveries(sample_dir: Path, out: Path) -> Deliveries:
     header, orders = _read(sample_dir / ORDERS)
@@ -283,6 +280,13 @@ def customer_versions(settings: Settings, customer_id: str) -> list[str]:
         build.close()
 
 
+def rewound_versions(settings: Settings) -> dict[str, int]:
+    """The snapshot versions the workspace's one backfill removed, by snapshot (its
+    audit record)."""
+    [started] = [r for r in AuditLog(settings.audit_path).records() if r["action"] == "backfill"]
+    return started["detail"]["snapshot_versions_removed"]
+
+
 @dataclass
 class History:
     settings: Settings
@@ -309,10 +313,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
     the pipeline runs on what raw holds."""
     root = tmp_path_factory.mktemp("history")
     settings = workspace_settings(root / "ws", apis="off")
-    deliveries = make_deliveries(sample_dir, root / "deliveries")
-    sample, orders_folder, move_folder, after_move_folder, late_folder = deliveries.folders(
-        sample_dir
-    )
+    d = make_deliveries(sample_dir, root / "deliveries")
 
     def day(i: int, folder: Path, **kwargs: bool) -> RunSummary:
         ingest_on(settings, folder, DAYS[i])
@@ -320,18 +321,18 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
         assert summary.outcome == "success", summary.error
         return summary
 
-    first = day(0, sample)
-    idle = day(0, sample, force_rebuild=True)  # the same files delivered again
+    first = day(0, sample_dir)
+    idle = day(0, sample_dir, force_rebuild=True)  # the same files delivered again
     written_idle = recomputed_orders(settings)
     before = rows_by_key(settings, "silver.silver_orders", "order_id")
-    orders_day = day(1, orders_folder)
+    orders_day = day(1, d.orders_day)
     written_orders_day = recomputed_orders(settings)
     present_orders_day = staged_orders(settings)
     after_orders = rows_by_key(settings, "silver.silver_orders", "order_id")
-    day(2, move_folder)  # the move arrives (customers only), then an order placed after it
-    move_day = day(3, after_move_folder)
+    day(2, d.move_day)  # the move arrives (customers only), then an order placed after it
+    move_day = day(3, d.after_move)
     # Late records: the items of an order that came without them, a later review.
-    late_day = day(4, late_folder)
+    late_day = day(4, d.late_day)
     written_late_day = recomputed_orders(settings)
     present_late_day = staged_orders(settings)
     # The same raw zone rebuilt in one go (full refresh), in a copy of the workspace.
@@ -339,7 +340,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
     run_pipeline(refreshed, ingest_inputs=False, force_rebuild=True, full_refresh=True)
     return History(
         settings,
-        deliveries,
+        d,
         first,
         idle,
         orders_day,
@@ -353,7 +354,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Histo
         present_orders_day,
         written_late_day,
         present_late_day,
-        deliveries.late,
+        d.late,
     )
 
 
@@ -537,8 +538,7 @@ def test_a_backfill_over_four_days_equals_the_four_daily_runs(
     daily = table_fingerprints(history.settings, schemas)
     assert table_fingerprints(replayed, schemas) == daily
     # the type-2 history was rewound (the move's version went) and replayed (it is back)
-    [started] = [r for r in AuditLog(replayed.audit_path).records() if r["action"] == "backfill"]
-    assert started["detail"]["snapshot_versions_removed"]["customers_snapshot"] == 1
+    assert rewound_versions(replayed)["customers_snapshot"] == 1
     assert len(customer_versions(replayed, history.deliveries.mover)) == 2
     # Idempotent: the same range again gives the same tables.
     run_backfill(replayed, DAYS[1].date(), DAYS[-1].date())

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from bench import dbt_floor, suite
+from bench import dbt_floor, sql_alone, suite, targets
 from bench.timing import timed
 from olist_elt.sample import OLIST_FILES, generate_sample
 from olist_elt.settings import Settings
@@ -188,7 +188,12 @@ def spark_layers(env: dict[str, str], cwd: Path, target: str = "spark") -> dict[
 
 
 def bench_scale(
-    scale: float, seed: int, work: Path, spark: bool = False, floor: bool = False
+    scale: float,
+    seed: int,
+    work: Path,
+    spark: bool = False,
+    floor: bool = False,
+    engine_profile: bool = False,
 ) -> dict[str, Any]:
     """All measurements for one scale."""
     work.mkdir(parents=True, exist_ok=True)
@@ -219,6 +224,9 @@ def bench_scale(
     # process whose dbt parse is kept (the workspace's own): a full run after the first
     refresh = timed_run([str(work / "delta"), "--full-rebuild", "--full-refresh"], env, work)
     steps = full["steps"]
+    # the slowest nodes' SQL run by DuckDB alone, from what the last run compiled (a
+    # full refresh: every node's full build) on a copy of its build database
+    engine_rows = sql_alone.engine_profile(steps, env, work) if engine_profile else None
     layers = {
         "duckdb_bronze_silver_s": round(
             steps["dbt build bronze"]["wall_s"] + steps["dbt build silver"]["wall_s"], 2
@@ -244,6 +252,7 @@ def bench_scale(
                 )
     return {
         "dbt_floor": floors,
+        "engine_profile": engine_rows,
         "layers": layers,
         "scale": scale,
         "source_rows": source_rows,
@@ -321,6 +330,7 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
             f"({s['one_day_pct']}%) | {s.get('full_refresh_run', {}).get('wall_s', '-')} | "
             f"{prev['full_run']['wall_s'] if prev else '-'} |"
         )
+    lines += targets.markdown(result)
     lines += [
         "",
         "| scale | DuckDB bronze+silver s | session bronze+silver s | session start s "
@@ -380,6 +390,8 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
         outside_row = f"| outside the steps (process start, imports, records) | {outside:.2f} "
         lines.append(outside_row + "|" * 7)
         lines += dbt_profile(s["full_run"]["steps"])
+        if s.get("engine_profile"):
+            lines += sql_alone.markdown(s["scale"], s["engine_profile"])
         for floor in (s.get("dbt_floor") or {}).values():
             lines += dbt_floor.markdown(s["scale"], floor)
     if result.get("suite"):
@@ -410,6 +422,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also time a synthetic dbt project of the same shape with trivial SQL",
     )
     parser.add_argument(
+        "--engine-profile",
+        action="store_true",
+        help="also run the slowest nodes' compiled SQL in DuckDB alone",
+    )
+    parser.add_argument(
         "--suite",
         action="store_true",
         help="also time the README's test command from a fresh clone (about half an hour)",
@@ -438,6 +455,7 @@ def main(argv: list[str] | None = None) -> None:
                     root / f"scale-{scale:g}",
                     spark=args.spark and scale in spark_scales,
                     floor=args.dbt_floor,
+                    engine_profile=args.engine_profile,
                 )
             )
             s = result["scales"][-1]

@@ -1,0 +1,147 @@
+"""The engine's own time for the slowest dbt nodes of a full run (`--engine-profile`).
+
+The dbt floor (`dbt_floor.py`) shows what dbt costs per node with trivial SQL; this
+shows the other side: each of the full run's slowest model and test nodes, its SQL
+as dbt compiled it, run by DuckDB alone, one statement at a time, on a copy of the
+build database the run left (nothing of the workspace is written):
+- a model: `create table as` its SQL (the engine's work and the write), then, when
+  its contract is enforced, the same rows inserted into a table made with the
+  contract's columns and constraints as dbt made it: the difference is what the
+  contract's keys (DuckDB's index on each primary key) cost;
+- a test: `select count(*)` over its SQL, as dbt counts failures.
+The PII pads the dbt plugin sets from the vault are set to random bytes: the timing
+does not depend on the key, and the vault is not opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.timing import timed
+
+# Run in a fresh interpreter with the workspace's environment; argv: the node ids.
+RUNNER = r"""
+import json, os, re, secrets, shutil, sys, tempfile, time
+from pathlib import Path
+import duckdb
+from olist_elt.settings import load_settings
+from olist_elt.targets import target_for
+from olist_elt.transform.duckdb_ext import attach_lake
+from olist_elt.transform.duckdb_plugin import IPAD_VAR, OPAD_VAR
+
+settings = load_settings()
+target = target_for(settings).lake_dbt.target_path  # the pipeline's dbt artifacts
+nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+
+def written(node, kind):
+    # dbt's own rule (get_target_write_path): a node with a file of its own is
+    # written under that file's path; a generic test, under its yml file's path
+    path = node["original_file_path"]
+    if Path(node["path"]).name != Path(path).name:
+        path = str(Path(path) / node["path"])
+    return target / kind / node["package_name"] / path
+
+def contract_ddl(sql):
+    found = re.search(r"create\s+table\s+\S+\s*\((.*?)\)\s*;", sql, re.S | re.I)
+    return found.group(1) if found else None
+
+out = []
+scratch = Path(tempfile.mkdtemp(prefix="olist-engine-"))
+try:
+    copy = scratch / settings.build_database.name  # the same catalog name
+    shutil.copyfile(settings.build_database, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set variable {IPAD_VAR} = ?", [secrets.token_bytes(64)])
+    con.execute(f"set variable {OPAD_VAR} = ?", [secrets.token_bytes(64)])
+    attach_lake(con, settings)
+    con.execute('create schema "bench_engine"')
+    for uid in sys.argv[1:]:
+        node = nodes.get(uid)
+        row = {"node": uid}
+        out.append(row)
+        if node is None or node["resource_type"] not in ("model", "test"):
+            row["skipped"] = "a unit test (dbt's fixture rows)" if uid.startswith(
+                "unit_test.") else "not a model or test"
+            continue
+        try:
+            sql = written(node, "compiled").read_text()
+            name = f'"bench_engine"."{node["name"][:50]}"'
+            t0 = time.perf_counter()
+            if node["resource_type"] == "test":
+                con.execute(f"select count(*) from ({sql}) as t").fetchall()
+                row["engine_s"] = round(time.perf_counter() - t0, 3)
+                continue
+            con.execute(f"create table {name} as {sql}")
+            row["engine_s"] = round(time.perf_counter() - t0, 3)
+            row["rows"] = con.execute(f"select count(*) from {name}").fetchone()[0]
+            enforced = (node["config"].get("contract") or {}).get("enforced")
+            ddl = contract_ddl(written(node, "run").read_text()) if enforced else None
+            if ddl:
+                keyed = f'"bench_engine"."{node["name"][:50]}_contract"'
+                con.execute(f"create table {keyed} ({ddl})")
+                t0 = time.perf_counter()
+                con.execute(f"insert into {keyed} by name select * from {name}")
+                with_keys = time.perf_counter() - t0
+                plain = f'"bench_engine"."{node["name"][:50]}_plain"'
+                con.execute(f"create table {plain} as select * from {name} limit 0")
+                t0 = time.perf_counter()
+                con.execute(f"insert into {plain} by name select * from {name}")
+                row["contract_s"] = round(with_keys - (time.perf_counter() - t0), 3)
+        except Exception as exc:  # a node dbt runs with more than SQL: shown, not hidden
+            row["error"] = str(exc).splitlines()[0][:200]
+    con.close()
+finally:
+    shutil.rmtree(scratch, ignore_errors=True)
+print(json.dumps(out))
+"""
+
+
+def slowest_nodes(steps: dict[str, dict[str, Any]]) -> dict[str, tuple[str, float]]:
+    """The slowest nodes of each dbt build of the run (its profile): node id to
+    (step, node seconds)."""
+    nodes: dict[str, tuple[str, float]] = {}
+    for name, step in steps.items():
+        for uid, seconds in (step.get("profile") or {}).get("slowest", []):
+            nodes[uid] = (name, seconds)
+    return nodes
+
+
+def engine_profile(steps: dict[str, dict[str, Any]], env: dict[str, str], cwd: Path) -> list:
+    """The engine's own time for the run's slowest nodes, beside dbt's node seconds."""
+    nodes = slowest_nodes(steps)
+    run = timed([sys.executable, "-c", RUNNER, *nodes], env, cwd)
+    if run.done.returncode != 0:
+        raise SystemExit(f"engine profile failed:\n{run.done.stderr[-3000:]}")
+    rows = json.loads(run.done.stdout.strip().splitlines()[-1])
+    for row in rows:
+        row["step"], row["dbt_s"] = nodes[row["node"]]
+    return rows
+
+
+def markdown(scale: float, rows: list[dict[str, Any]]) -> list[str]:
+    """A table: each slow node's seconds in dbt beside its SQL run by DuckDB alone."""
+    lines = [
+        "",
+        f"### The engine's own time for the slowest nodes (scale {scale:g})",
+        "",
+        "Each node's SQL as dbt compiled it, run by DuckDB alone, one statement at a",
+        "time, on a copy of the run's build database (see `bench/sql_alone.py`). dbt's node",
+        "seconds were measured with two nodes at a time.",
+        "",
+        "| step | node | dbt node s | DuckDB alone s | of which the contract's keys s | rows |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: -r["dbt_s"]):
+        parts = row["node"].split(".")  # a generic test's id ends in a hash
+        name = parts[2] if parts[0] == "test" else parts[-1]
+        alone = row.get("engine_s", row.get("error") or row.get("skipped") or "-")
+        rows_made = row.get("rows")
+        lines.append(
+            f"| {row['step']} | {name} | {row['dbt_s']} | {alone} "
+            f"| {row.get('contract_s', '-')} | {'-' if rows_made is None else f'{rows_made:,}'} |"
+        )
+    return lines

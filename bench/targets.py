@@ -1,0 +1,156 @@
+"""Issue 20's targets set against one result: each target, the figure measured in
+this run, met or missed, and for a missed one where its time goes, from this run's
+own measurements (the steps, dbt's twin of the same shape, the engine profile)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FULL_RUN_S = 15.0  # the full run at scale 1, a fresh process, every gate on
+TIMES_FLOOR = 8.0  # at scale 10, the full run against the floor of the same run
+PEAK_MIB = 4096  # at scale 10
+NO_NEW_DATA_PCT = 10.0  # of a full run
+ONE_DAY_PCT = 20.0  # of a full run
+SUITE_S = 480.0  # the README's test command, install excluded
+
+
+def _gates(steps: dict[str, dict[str, Any]]) -> float:
+    return sum(st["wall_s"] for name, st in steps.items() if name.startswith("gate "))
+
+
+def _builds(steps: dict[str, dict[str, Any]]) -> float:
+    return sum(st["wall_s"] for name, st in steps.items() if name.startswith("dbt "))
+
+
+def _twin(s: dict[str, Any]) -> dict[str, Any]:
+    return (s.get("dbt_floor") or {}).get("duckdb") or {}
+
+
+def _full_run_split(s: dict[str, Any]) -> str:
+    """The full run's seconds: dbt's twin (fresh process, parse from scratch),
+    olist-elt's SQL on top of it, the Soda gates, the other steps and the rest."""
+    full = s["full_run"]
+    steps = full["steps"]
+    dbt, gates = _builds(steps), _gates(steps)
+    twin = _twin(s)
+    text = f"dbt {dbt:.1f} s, Soda gates {gates:.1f} s"
+    if twin:
+        twin_dbt = twin["parse_s"] + sum(twin[f"build_{layer}_s"] for layer in twin["shape"])
+        text = (
+            f"dbt {dbt:.1f} s, of which its twin with trivial SQL {twin_dbt:.1f} s and "
+            f"olist-elt's SQL {dbt - twin_dbt:.1f} s; Soda gates {gates:.1f} s"
+        )
+    other = sum(st["wall_s"] for st in steps.values()) - dbt - gates
+    rest = full["wall_s"] - sum(st["wall_s"] for st in steps.values())
+    return f"{text}; ingest, publish, dashboards {other:.1f} s; start and imports {rest:.1f} s"
+
+
+def _engine_split(s: dict[str, Any]) -> str:
+    rows = [r for r in s.get("engine_profile") or [] if "engine_s" in r]
+    if not rows:
+        return ""
+    alone = sum(r["engine_s"] for r in rows)
+    keys = sum(r.get("contract_s") or 0 for r in rows)
+    return (
+        f"; the {len(rows)} slowest nodes' SQL alone in DuckDB {alone:.1f} s "
+        f"(their contracts' keys {keys:.1f} s more)"
+    )
+
+
+def _one_day_bound(s: dict[str, Any]) -> str:
+    again = _twin(s).get("again") or {}
+    if not again:
+        return "-"
+    pct = 100 * again["process_s"] / s["full_run"]["wall_s"]
+    return (
+        f"dbt's twin alone, parse kept, every node: {again['process_s']} s, "
+        f"{pct:.1f}% of the full run"
+    )
+
+
+def _row(target: str, figure: str, met: bool, where: str) -> str:
+    return f"| {target} | {figure} | {'met' if met else 'missed'} | {'' if met else where} |"
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    """The targets table of one result (the scales and the suite it measured)."""
+    by_scale = {s["scale"]: s for s in result["scales"]}
+    rows = []
+    one = by_scale.get(1.0)
+    if one:
+        wall = one["full_run"]["wall_s"]
+        rows.append(
+            _row(
+                f"full run at scale 1 ≤ {FULL_RUN_S:g} s",
+                f"{wall} s",
+                wall <= FULL_RUN_S,
+                _full_run_split(one) + _engine_split(one),
+            )
+        )
+    ten = by_scale.get(10.0)
+    if ten:
+        ratio, peak = ten["ratio_to_floor"], ten["full_run"]["peak_rss_mib"]
+        rows.append(
+            _row(
+                f"scale 10 ≤ {TIMES_FLOOR:g}× the floor",
+                f"{ratio}× ({ten['full_run']['wall_s']} s, floor {ten['floor_s']} s)",
+                ratio <= TIMES_FLOOR,
+                _full_run_split(ten) + _engine_split(ten),
+            )
+        )
+        rows.append(
+            _row(f"scale 10 peak ≤ {PEAK_MIB} MiB", f"{peak:.0f} MiB", peak <= PEAK_MIB, "")
+        )
+    for scale, s in sorted(by_scale.items()):
+        rows.append(
+            _row(
+                f"no new data ≤ {NO_NEW_DATA_PCT:g}% (scale {scale:g})",
+                f"{s['no_new_data_pct']}%",
+                s["no_new_data_pct"] <= NO_NEW_DATA_PCT,
+                "",
+            )
+        )
+        rows.append(
+            _row(
+                f"one new day ≤ {ONE_DAY_PCT:g}% (scale {scale:g})",
+                f"{s['one_day_pct']}% ({s['one_day_run']['wall_s']} s)",
+                s["one_day_pct"] <= ONE_DAY_PCT,
+                _one_day_bound(s),
+            )
+        )
+    suite = result.get("suite")
+    if suite:
+        runs = (suite.get("pipeline_runs") or {}).get("by_kind") or {}
+        builds, parses = runs.get("dbt builds") or {}, runs.get("dbt parse") or {}
+        tests = sum(f["seconds"] for f in suite["files"])
+        where = (
+            f"{tests:.0f} s of tests on {suite['cores']} workers; their pipeline runs' "
+            f"dbt builds {builds.get('seconds', '-')} s ({builds.get('nodes', '-')} nodes), "
+            f"parses {parses.get('seconds', '-')} s"
+        )
+        twin = _twin(one or {}).get("again") or {}
+        if twin and builds.get("nodes"):
+            nodes = sum(twin[f"build_{layer}_nodes"] for layer in _twin(one)["shape"])
+            per_node = sum(twin[f"build_{layer}_s"] for layer in _twin(one)["shape"]) / nodes
+            where += (
+                f"; at the twin's {1000 * per_node:.0f} ms a node those builds would take "
+                f"{per_node * builds['nodes']:.0f} s"
+            )
+        rows.append(
+            _row(
+                f"test suite ≤ {SUITE_S / 60:g} min",
+                f"{suite['wall_s']} s ({suite['tests']} tests, {suite['skipped']} skipped)",
+                suite["wall_s"] <= SUITE_S and not suite["skipped"] and not suite["failed"],
+                where,
+            )
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "## Issue 20's targets in this result",
+        "",
+        "| target | measured | | where the time goes (this run) |",
+        "|---|---|---|---|",
+        *rows,
+    ]

@@ -399,6 +399,46 @@ def test_a_new_file_is_read_once_for_its_hash_and_utf8_check(
     assert record.sha256 == hashlib.sha256((folder / ORDERS).read_bytes()).hexdigest()
 
 
+def test_a_repeated_delivery_is_hashed_where_it_lies_not_copied_or_parsed(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes raw already holds are known by their hash, taken from the file in place:
+    no copy into the stage, no UTF-8 check, no parse. A file of the same size with
+    other bytes is staged and validated as any new file."""
+    import olist_elt.connectors.olist as connector_module
+
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    first = _ingest(workspace, folder, "r1")
+    assert [f.outcome for f in first.files] == ["ingested"]
+    staged: list[str] = []
+    validated: list[str] = []
+    real_stage, real_validate = connector_module.stage_file, connector_module.validate_file
+
+    def counting_stage(path: Path, stage: Path):
+        staged.append(path.name)
+        return real_stage(path, stage)
+
+    def counting_validate(item):
+        validated.append(item.name)
+        return real_validate(item)
+
+    monkeypatch.setattr(connector_module, "stage_file", counting_stage)
+    monkeypatch.setattr(connector_module, "validate_file", counting_validate)
+    again = _ingest(workspace, folder, "r2")
+    assert [f.outcome for f in again.files] == ["duplicate"]
+    assert again.files[0].sha256 == first.files[0].sha256
+    assert staged == [] and validated == []
+    # the same size, one byte changed: a new file, copied, checked and landed
+    data = bytearray((folder / ORDERS).read_bytes())
+    at = data.index(b'"delivered"') + 1  # an order's status, not a header name
+    data[at : at + 9] = b"DELIVERED"
+    (folder / ORDERS).write_bytes(bytes(data))
+    changed = _ingest(workspace, folder, "r3")
+    assert [f.outcome for f in changed.files] == ["ingested"]
+    assert staged == [ORDERS] and validated == [ORDERS]
+    assert len(_raw_objects(workspace)) == 2
+
+
 def test_bad_utf8_past_the_first_chunk_is_located_by_byte_and_line(
     workspace: Settings, sample_dir: Path, tmp_path: Path
 ) -> None:

@@ -71,6 +71,16 @@ class LakeView:
         self._manifest = manifest
         self._storage = storage
         self.source = source
+        self._sizes: dict[str, set[int]] | None = None
+
+    def sizes(self, dataset: str) -> set[int]:
+        """The byte sizes of the data set's raw objects (erased ones included): a file
+        of another size is not among them, unread."""
+        if self._sizes is None:
+            self._sizes = {}
+            for record in self._manifest.records(self.source):
+                self._sizes.setdefault(record.dataset, set()).add(record.bytes)
+        return self._sizes.get(dataset, set())
 
     def landed(self, dataset: str, sha256: str) -> bool:
         """Whether raw already holds these bytes for the data set."""

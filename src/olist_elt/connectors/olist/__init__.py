@@ -4,14 +4,22 @@ yields each file validated (or refused, with its reason). The lake lands them.""
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from olist_elt.connectors.olist.files import OLIST_FILES, OlistFile
 from olist_elt.connectors.olist.fingerprint import Staged
-from olist_elt.connectors.olist.helpers import download, extract_zip, stage_file, validate_file
+from olist_elt.connectors.olist.helpers import (
+    download,
+    extract_zip,
+    hash_regular,
+    stage_file,
+    validate_file,
+)
 from olist_elt.connectors.olist.settings import (
     EXPECTED_FILES,
     SCHEMA_VERSION,
@@ -27,16 +35,22 @@ log = logging.getLogger(__name__)
 
 
 def resolve_input(
-    source: str | Path, landing: Path, run_id: str, stage: Path, limits: ZipLimits
-) -> list[Staged | Refused]:
+    source: str | Path,
+    landing: Path,
+    run_id: str,
+    stage: Path,
+    limits: ZipLimits,
+    landed: Callable[[Path], Landed | None] = lambda path: None,
+) -> list[Staged | Refused | Landed]:
     """The files of a folder, a .zip or a URL (downloaded into landing/), each copied
     into the private stage, or refused unread (a link, a special file, an archive over
-    its caps or holding one data set twice)."""
+    its caps or holding one data set twice). A plain file whose bytes raw already
+    holds (landed) is neither copied nor read again."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         name = Path(text.split("?", 1)[0]).name or "download.zip"
         local = download(text, landing / run_id / name)
-        return resolve_input(local, landing, run_id, stage, limits)
+        return resolve_input(local, landing, run_id, stage, limits, landed)
     path = Path(source)
     if not path.exists() and not path.is_symlink():
         raise OlistEltError(f"input {path} does not exist; give a folder, a .zip or a URL")
@@ -44,13 +58,40 @@ def resolve_input(
         entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
         if not entries:
             raise OlistEltError(f"input folder {path} holds no files")
-        return [_staged(p, stage) for p in entries]
+        return [landed(p) or _staged(p, stage) for p in entries]
     if path.suffix.lower() == ".zip":
         try:
             return extract_zip(path, stage, limits)
         except ValidationFailed as exc:
             return [Refused(path.name, exc.reason, exc.detail)]
-    return [_staged(path, stage)]
+    return [landed(path) or _staged(path, stage)]
+
+
+@dataclass(frozen=True)
+class Landed:
+    """An input file whose bytes raw already holds (a duplicate delivery): hashed
+    where it lies, neither copied nor parsed; nothing of it is landed."""
+
+    path: Path
+    spec: OlistFile
+    sha256: str
+
+
+def already_landed(lake: LakeView, path: Path) -> Landed | None:
+    """The file as Landed when raw holds its bytes; None when it may be new (its size
+    is no raw object's of its data set: not read at all) or is not a plain file (the
+    stage refuses it)."""
+    spec = EXPECTED_FILES.get(path.name)
+    if spec is None:
+        return None
+    try:
+        size = os.lstat(path).st_size
+        if size not in lake.sizes(spec.dataset):
+            return None
+        digest = hash_regular(path)
+    except (OSError, OlistEltError):
+        return None
+    return Landed(path, spec, digest) if lake.landed(spec.dataset, digest) else None
 
 
 def _staged(path: Path, stage: Path) -> Staged | Refused:
@@ -99,9 +140,19 @@ class OlistCsvConnector(Connector):
 
     def _read_staged(self, lake: LakeView, stage: Path) -> Iterator[Read]:
         """read() over the files copied into the stage."""
-        for staged in resolve_input(self.input_path, self.landing, self.run_id, stage, self.limits):
+        for staged in resolve_input(
+            self.input_path,
+            self.landing,
+            self.run_id,
+            stage,
+            self.limits,
+            lambda path: already_landed(lake, path),
+        ):
             if isinstance(staged, Refused):
                 yield staged
+                continue
+            if isinstance(staged, Landed):
+                yield self._item(staged.path, staged.spec, None, staged.sha256)
                 continue
             known = EXPECTED_FILES.get(staged.name)
             if known is not None and lake.landed(known.dataset, staged.sha256):

@@ -139,7 +139,7 @@ class OlistCsvConnector(Connector):
             yield from self._read_staged(lake, stage)
 
     def _read_staged(self, lake: LakeView, stage: Path) -> Iterator[Read]:
-        """read() over the files copied into the stage."""
+        """read() over the files copied into the stage (and those raw holds already)."""
         for staged in resolve_input(
             self.input_path,
             self.landing,

@@ -210,6 +210,10 @@ def bench_scale(
         OLIST_HOME=str(work),  # lake, warehouse, vault of this benchmark under work/
         # a parse cache of its own: the full run parses the project as a first run does
         OLIST_DBT_PARSE_CACHE=str(work / "dbt-parse-cache"),
+        # and dbt's artifacts of its own: in the checkout's dbt_project/target, the
+        # parse an earlier run (another scale, `./dev run`) kept there was reused, and a
+        # full run parsed only part of the project
+        OLIST_DBT_TARGET_PATH=str(work / "dbt-target"),
         # the offline API answers follow the clock: pinned, a second run that crosses
         # an hour has no new weather (in 2026-12-02T055910Z it had, and rebuilt)
         OLIST_APIS_NOW=datetime.now(UTC).replace(microsecond=0).isoformat(),

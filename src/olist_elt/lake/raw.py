@@ -17,17 +17,13 @@ from olist_elt.lake.storage import Storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import RawWriteRefused
 
-CHUNK = 8 * 1024 * 1024
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)

@@ -123,11 +123,8 @@ def stage_file(path: Path, stage: Path) -> Staged:
 def hash_regular(path: Path) -> str:
     """The sha256 of a regular file where it lies (refusing anything else unread, as
     stage_file does): nothing is copied or decoded."""
-    digest = hashlib.sha256()
     with open_regular(path) as src:
-        while chunk := src.read(CHUNK * 8):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(src, "sha256").hexdigest()
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:

@@ -192,3 +192,46 @@ def test_the_stage_is_removed_when_reading_stops_early(
     items.close()
 
     assert list(private_tmp.iterdir()) == []
+
+
+def _path_of_length(base: Path, name: str, length: int) -> Path:
+    """base/<folders>/name, exactly `length` characters long."""
+    room = length - len(str(base / name))  # each folder adds its name and a slash
+    assert room != 1
+    folders = []
+    while room > 0:
+        take = min(200, room - 1)
+        if room - take - 1 == 1:
+            take -= 1
+        folders.append("d" * take)
+        room -= take + 1
+    path = base.joinpath(*folders, name)
+    assert len(str(path)) == length
+    return path
+
+
+def test_a_symlink_to_bytes_raw_holds_is_refused_not_taken_for_a_repeated_delivery(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """A repeated delivery is hashed where it lies when its size is a raw object's;
+    the size of a link (lstat: its target's path) can match too. The link is still
+    refused unread, as in a first delivery: it is not followed to hashed bytes."""
+    header, *rows = (sample_dir / ORDERS).read_bytes().splitlines(keepends=True)
+    data = header + b"".join(rows[:3])
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / ORDERS).write_bytes(data)
+    assert [f.outcome for f in _ingest(workspace, first).files] == ["ingested"]
+    # the same bytes behind a path exactly as long as the landed object
+    target = _path_of_length(tmp_path / "t", ORDERS, len(data))
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    folder = tmp_path / "again"
+    folder.mkdir()
+    (folder / ORDERS).symlink_to(target)
+    assert os.lstat(folder / ORDERS).st_size == len(data)  # the size check passes
+
+    again = _ingest(workspace, folder, run_id="r2")
+
+    assert [(f.outcome, f.reason) for f in again.files] == [("quarantined", "not_regular_file")]
+    assert "symbolic link" in (again.files[0].detail or "")

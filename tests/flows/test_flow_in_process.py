@@ -1,5 +1,6 @@
 """The elt_pipeline flow called in this process (Prefect starts a temporary server):
-the run it makes decides and records as `olist-elt run` does."""
+the run it makes decides and records as `olist-elt run` does, and its backfill
+parameters replay ingest dates as `olist-elt run --from --to` does."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import pytest
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
 from olist_elt.deployments import load_flow
+from olist_elt.run.inputs import lake_manifest
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from tests.conftest import API_NOW, TEST_SCALE, TEST_SEED
+from tests.test_history import rewound_versions, table_fingerprints
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_flow_keeps_a_workspace_with_nothing_new(
+def test_the_flow_keeps_a_workspace_with_nothing_new_and_replays_its_days_from_text_dates(
     built: tuple[Settings, RunSummary],
     built_copy: Settings,
     sample_dir: Path,
@@ -45,9 +48,14 @@ def test_the_flow_keeps_a_workspace_with_nothing_new(
     # Prefect gives its temporary server 20 s to answer; on two busy cores it took
     # longer (seen with three test workers), which failed the test before any run
     patience = temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 300})
+    flow = load_flow("elt_pipeline.py", "elt_pipeline")
+    days = sorted({r.ingested_at[:10] for r in lake_manifest(s).records("olist")})
     try:
         with patience:
-            summary = load_flow("elt_pipeline.py", "elt_pipeline")(source=str(sample_dir))
+            summary = flow(source=str(sample_dir))
+            # a deployment's parameters arrive as JSON, the dates as text: Prefect
+            # makes them dates before the flow's backfill sees them
+            replayed = flow(from_date=days[0], to_date=days[-1])
     finally:  # the temporary server stops now, not at exit (its log would go nowhere)
         from prefect.server.api.server import SubprocessASGIServer
 
@@ -59,3 +67,17 @@ def test_the_flow_keeps_a_workspace_with_nothing_new(
     names = [step.name for step in summary.steps]
     assert "verify unchanged" in names and not any(n.startswith(("dbt", "gate")) for n in names)
     assert summary.layer_rows == built[1].layer_rows
+
+    # the backfill: the same days replayed from raw, the type-2 history rewound first
+    assert replayed.orchestrator == "prefect" and replayed.outcome == "success"
+    assert replayed.as_of == days[-1] and bool(replayed.full_refresh) == (len(days) == 1)
+    names = [step.name for step in replayed.steps]
+    assert "dbt build gold" in names and "ingest olist" not in names
+    assert replayed.layer_rows == built[1].layer_rows
+    schemas = ("silver", "gold", "snapshots")
+    assert table_fingerprints(s, schemas) == table_fingerprints(built[0], schemas)
+    assert set(rewound_versions(s)) == {
+        "customers_snapshot",
+        "products_snapshot",
+        "sellers_snapshot",
+    }

@@ -8,6 +8,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,11 @@ from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.lander import Lander
 from olist_elt.lake.storage import LocalStorage
+from olist_elt.run.lock import RunLocked, lock_path
+from olist_elt.run.lock import holder as lock_holder
 from olist_elt.run.pipeline import run_backfill, run_pipeline
 from olist_elt.run.record import RunSummary
+from olist_elt.run.state import full_refresh_reason
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets.base import Target
@@ -505,10 +509,16 @@ def test_a_planted_unexplained_loss_fails_the_run_naming_data_set_and_layer(
     assert rows_by_key(settings, "gold.fct_payments", "payment_key") == served  # not published
 
 
+@dataclass
+class Backfill:
+    settings: Settings
+    summaries: list[RunSummary]
+    # who held the lake's run lock at each step of the backfill's days
+    holders: list[dict[str, str] | None]
+
+
 @pytest.fixture(scope="module")
-def backfill(
-    history: History, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Settings, list[RunSummary]]:
+def backfill(history: History, tmp_path_factory: pytest.TempPathFactory) -> Backfill:
     """The history's days after the sample (new and updated orders, the move, an order
     after it, late records) replayed by a backfill in a copy of its workspace: the
     customer's second version began after the first replayed day, so the backfill
@@ -516,13 +526,64 @@ def backfill(
     replayed = copy_workspace(
         history.settings, tmp_path_factory.mktemp("backfill") / "ws", apis="off"
     )
-    return replayed, run_backfill(replayed, DAYS[1].date(), DAYS[-1].date())
+    holders: list[dict[str, str] | None] = []
+    summaries = run_backfill(
+        replayed,
+        DAYS[1].date(),
+        DAYS[-1].date(),
+        on_step=lambda _: holders.append(lock_holder(replayed)),
+    )
+    return Backfill(replayed, summaries, holders)
+
+
+def test_a_backfill_holds_the_run_lock_across_its_days(backfill: Backfill) -> None:
+    """One holder from the first day's first step to the last day's last: no other
+    run (a scheduled daily one) can start between two replayed days."""
+    assert len(backfill.holders) > 4 * 5 and all(backfill.holders)
+    (holder,) = {h["run_id"] for h in backfill.holders if h}
+    assert holder.startswith(f"backfill {DAYS[1].date()}..{DAYS[-1].date()} ")
+    assert holder not in {s.run_id for s in backfill.summaries}
+    assert lock_holder(backfill.settings) is None  # released at the end
+
+
+def test_a_backfill_refused_by_a_running_run_changes_nothing(
+    history: History, tmp_path: Path
+) -> None:
+    """Another process holds the lake (a daily run): the backfill is refused, naming
+    it, before the type-2 history is rewound or the next build marked a full refresh."""
+    ws = copy_workspace(history.settings, tmp_path / "ws", apis="off")
+    before = table_fingerprints(ws, ("snapshots", "silver"))
+    audited = len(AuditLog(ws.audit_path).records())
+    pending = full_refresh_reason(ws)
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.write('{\"run_id\": \"the-daily-run\"}'); f.flush(); print('held', flush=True)\n"
+            "time.sleep(120)",
+            str(lock_path(ws)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "held"
+        with pytest.raises(RunLocked, match="run the-daily-run"):
+            run_backfill(ws, DAYS[1].date(), DAYS[-1].date())
+    finally:
+        other.kill()
+        other.wait()
+    assert table_fingerprints(ws, ("snapshots", "silver")) == before
+    assert full_refresh_reason(ws) == pending
+    assert len(AuditLog(ws.audit_path).records()) == audited
 
 
 def test_a_backfill_over_four_days_equals_the_four_daily_runs(
-    history: History, backfill: tuple[Settings, list[RunSummary]]
+    history: History, backfill: Backfill
 ) -> None:
-    replayed, summaries = backfill
+    replayed, summaries = backfill.settings, backfill.summaries
     assert [s.outcome for s in summaries] == ["success"] * 4
     assert [s.as_of for s in summaries] == [d.date().isoformat() for d in DAYS[1:]]
     assert summaries[0].full_refresh and not any(s.full_refresh for s in summaries[1:])

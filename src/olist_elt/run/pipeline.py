@@ -7,6 +7,7 @@ history, alerts and an audit record."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from olist_elt.errors import OlistEltError
 from olist_elt.run import inputs, plan, stages, state
 from olist_elt.run.context import RunContext
+from olist_elt.run.lock import run_lock
 from olist_elt.run.record import RunSummary
 from olist_elt.run.steps import StepRunner, run_locally
 from olist_elt.security.audit import AuditLog
@@ -75,30 +77,36 @@ def run_backfill(
     """Replay ingest dates start..end in order: the first day is rebuilt from raw as of
     that day (full refresh, type-2 history rewound), each later day reads only its own
     raw objects, as the daily runs did. Nothing is ingested. Idempotent: the same range
-    gives the same tables. A run without dates afterwards catches up."""
+    gives the same tables. A run without dates afterwards catches up.
+
+    The lake's run lock is held from before the rewind to the last day (RunLocked when
+    another run holds it, and nothing changed): no other run, a scheduled daily one
+    included, rewinds or builds between the days, where it would build later days'
+    objects into a history the backfill has not replayed yet."""
     if end < start:
         raise OlistEltError(f"backfill range is empty: --from {start} is after --to {end}")
-    # until the first day is published, the lake is not what the last good run left:
-    # a run that stops in between leaves the next one a full refresh to do
-    state.require_full_refresh(settings, f"a backfill from {start} rewound the history")
-    rewound = target_for(settings, dbt_runner).rewind_snapshots(start)
-    AuditLog(settings.audit_path).append(
-        "olist-elt", "backfill", f"{start}..{end}", "started", snapshot_versions_removed=rewound
-    )
-    summaries = []
-    day = start
-    while day <= end:
-        summaries.append(
-            run_pipeline(
-                settings.model_copy(update={"as_of": day}),
-                run_step=run_step,
-                orchestrator=orchestrator,
-                on_step=on_step,
-                force_rebuild=True,
-                full_refresh=day == start,
-                ingest_inputs=False,
-                dbt_runner=dbt_runner,
-            )
+    with run_lock(settings, f"backfill {start}..{end} {secrets.token_hex(3)}"):
+        # until the first day is published, the lake is not what the last good run
+        # left: a run that stops in between leaves the next one a full refresh to do
+        state.require_full_refresh(settings, f"a backfill from {start} rewound the history")
+        rewound = target_for(settings, dbt_runner).rewind_snapshots(start)
+        AuditLog(settings.audit_path).append(
+            "olist-elt", "backfill", f"{start}..{end}", "started", snapshot_versions_removed=rewound
         )
-        day += timedelta(days=1)
+        summaries = []
+        day = start
+        while day <= end:
+            summaries.append(
+                run_pipeline(
+                    settings.model_copy(update={"as_of": day}),
+                    run_step=run_step,
+                    orchestrator=orchestrator,
+                    on_step=on_step,
+                    force_rebuild=True,
+                    full_refresh=day == start,
+                    ingest_inputs=False,
+                    dbt_runner=dbt_runner,
+                )
+            )
+            day += timedelta(days=1)
     return summaries

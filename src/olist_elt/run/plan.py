@@ -28,6 +28,10 @@ class Plan:
     project: str
     previous: dict[str, Any] | None
     new_erasures: bool = False
+    # the full-refresh request and the erasure register as they stood when the run
+    # planned: what its build covers (a request or an erasure made later is not)
+    request: bytes | None = None
+    erasures: str = ""
 
 
 def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
@@ -36,6 +40,8 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
     counts; served tables, rows, content, keys, grants); full refresh when asked or
     required, or when a lake layer changed."""
     settings = ctx.settings
+    request = state.full_refresh_request(settings)
+    erasures = register_digest(settings.lake_dir)
     project_hash = state.project_fingerprint(settings)
     fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
     previous = state.last_success(settings)
@@ -74,9 +80,17 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
         or previous.get("project") != project_hash
         or previous.get("target") != settings.target
     )
-    erasures = register_digest(settings.lake_dir)
     new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
-    return Plan(not unchanged, refresh, fingerprint, project_hash, previous, new_erasures)
+    return Plan(
+        not unchanged,
+        refresh,
+        fingerprint,
+        project_hash,
+        previous,
+        new_erasures,
+        request,
+        erasures,
+    )
 
 
 def verify_unchanged(ctx: RunContext, previous: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -20,6 +20,7 @@ from olist_elt.run.isolation import isolate
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
+from olist_elt.security.erasure import register_digest
 from olist_elt.targets.base import build_step
 from olist_elt.transform import project
 
@@ -205,6 +206,10 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         ctx.summary.rejected += [
             {"object": r.object_key, "sha256": r.sha256, "reason": reason} for r in rejected
         ]
+        # the build again from all of raw as it stands now covers every request made
+        # so far (this rejection's, and any other process's before it)
+        decision.request = state.full_refresh_request(ctx.settings)
+        decision.erasures = register_digest(ctx.settings.lake_dir)
         ctx.records = inputs.lake_manifest(ctx.settings).records()
         decision.full_refresh = f"{len(ctx.summary.rejected)} raw object(s) rejected by this run"
         decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
@@ -268,7 +273,7 @@ def publish(ctx: RunContext, decision: Plan) -> None:
 
     def publish_and_remember() -> dict[str, int]:
         counts = target.publish()
-        state.clear_full_refresh(settings)
+        state.clear_full_refresh(settings, decision.request)
         built = [r.sha256 for r in state.usable_records(settings, ctx.records)]
         left = {
             "served": counts,
@@ -279,7 +284,13 @@ def publish(ctx: RunContext, decision: Plan) -> None:
             "gold_layout": target.gold_layout(),
         }
         state.save_success(
-            settings, ctx.run_id, decision.fingerprint, decision.project, built, left
+            settings,
+            ctx.run_id,
+            decision.fingerprint,
+            decision.project,
+            decision.erasures,
+            built,
+            left,
         )
         return counts
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,24 +23,39 @@ LAST_SUCCESS = "runs/_last_success.json"
 
 def require_full_refresh(settings: Settings, why: str) -> None:
     """Rows may have to leave the incremental tables (a rejected or readmitted batch,
-    an erasure): the next build runs with --full-refresh."""
+    an erasure): the next build runs with --full-refresh. Each request is its own
+    (the id): a run clears only the one it saw when it planned (clear_full_refresh)."""
     LocalStorage(settings.lake_dir).put_bytes(
         FULL_REFRESH_MARKER,
-        json.dumps({"why": why, "at": datetime.now(UTC).isoformat()}).encode(),
+        json.dumps(
+            {"why": why, "at": datetime.now(UTC).isoformat(), "id": secrets.token_hex(8)}
+        ).encode(),
     )
+
+
+def full_refresh_request(settings: Settings) -> bytes | None:
+    """The pending full-refresh request as it stands (None: none), for the run that
+    plans now to clear once its full refresh is published."""
+    try:
+        return (settings.lake_dir / FULL_REFRESH_MARKER).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def full_refresh_reason(settings: Settings) -> str | None:
     """Why the next build must be a full refresh, if it must."""
-    path = settings.lake_dir / FULL_REFRESH_MARKER
-    if not path.exists():
+    request = full_refresh_request(settings)
+    if request is None:
         return None
-    return str(json.loads(path.read_text()).get("why", "requested"))
+    return str(json.loads(request).get("why", "requested"))
 
 
-def clear_full_refresh(settings: Settings) -> None:
-    """A full refresh went through: the next build may be incremental again."""
-    (settings.lake_dir / FULL_REFRESH_MARKER).unlink(missing_ok=True)
+def clear_full_refresh(settings: Settings, seen: bytes | None) -> None:
+    """A full refresh went through: the request the run saw when it planned (seen) is
+    done. A request made since (an erasure or a readmission by another process while
+    the run built) is not: it stays for the next run."""
+    if seen is not None and full_refresh_request(settings) == seen:
+        (settings.lake_dir / FULL_REFRESH_MARKER).unlink(missing_ok=True)
 
 
 def project_fingerprint(settings: Settings) -> str:
@@ -97,22 +113,24 @@ def save_success(
     run_id: str,
     fingerprint: str,
     project: str,
+    erasures: str,
     objects: list[str],
     verified: dict[str, Any],
 ) -> None:
-    """Remember what a successful run built from (objects: the raw objects' sha256)
-    and what it left (verified, the VERIFIED keys): gold's row counts (served) and
-    content checksums per table, the lake layers' row counts, each source's
-    freshness limit, the reconciliation and gold's staging layout. A run
-    with unchanged inputs compares the lake and the served gold with these instead
-    of building and gating again."""
+    """Remember what a successful run built from (objects: the raw objects' sha256;
+    erasures: the erasure register's digest when it planned, so a person erased while
+    it built is erased by the next build) and what it left (verified, the VERIFIED
+    keys): gold's row counts (served) and content checksums per table, the lake
+    layers' row counts, each source's freshness limit, the reconciliation and gold's
+    staging layout. A run with unchanged inputs compares the lake and the served gold
+    with these instead of building and gating again."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(
             {
                 "fingerprint": fingerprint,
                 "project": project,
-                "erasures": register_digest(settings.lake_dir),
+                "erasures": erasures,
                 "objects": sorted(objects),
                 **verified,
                 "run_id": run_id,

@@ -128,6 +128,38 @@ def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Se
             )
 
 
+@contextmanager
+def lake_held_by_another_process(
+    settings: Settings, run_id: str = "the-daily-run"
+) -> Iterator[None]:
+    """The lake's run lock held by another process (as a run holds it, its run id in
+    the file) for the duration."""
+    from olist_elt.run.lock import lock_path
+
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, json, sys, time\n"
+            "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.seek(0); f.truncate(); f.write(json.dumps({'run_id': sys.argv[2]})); f.flush()\n"
+            "print('held', flush=True); time.sleep(300)",
+            str(path),
+            run_id,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,6 @@ import hashlib
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.lander import Lander
 from olist_elt.lake.storage import LocalStorage
-from olist_elt.run.lock import RunLocked, lock_path
+from olist_elt.run.lock import RunLocked
 from olist_elt.run.lock import holder as lock_holder
 from olist_elt.run.pipeline import run_backfill, run_pipeline
 from olist_elt.run.record import RunSummary
@@ -29,7 +28,12 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets.base import Target
 from olist_elt.transform.parity import TableFingerprint, fingerprint
-from tests.conftest import copy_workspace, every_layer, workspace_settings
+from tests.conftest import (
+    copy_workspace,
+    every_layer,
+    lake_held_by_another_process,
+    workspace_settings,
+)
 from tests.test_cli import CLI, _env
 
 pytestmark = pytest.mark.slow
@@ -555,26 +559,11 @@ def test_a_backfill_refused_by_a_running_run_changes_nothing(
     before = table_fingerprints(ws, ("snapshots", "silver"))
     audited = len(AuditLog(ws.audit_path).records())
     pending = full_refresh_reason(ws)
-    other = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys, time\n"
-            "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-            "f.write('{\"run_id\": \"the-daily-run\"}'); f.flush(); print('held', flush=True)\n"
-            "time.sleep(120)",
-            str(lock_path(ws)),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "held"
-        with pytest.raises(RunLocked, match="run the-daily-run"):
-            run_backfill(ws, DAYS[1].date(), DAYS[-1].date())
-    finally:
-        other.kill()
-        other.wait()
+    with (
+        lake_held_by_another_process(ws, "the-daily-run"),
+        pytest.raises(RunLocked, match="run the-daily-run"),
+    ):
+        run_backfill(ws, DAYS[1].date(), DAYS[-1].date())
     assert table_fingerprints(ws, ("snapshots", "silver")) == before
     assert full_refresh_reason(ws) == pending
     assert len(AuditLog(ws.audit_path).records()) == audited

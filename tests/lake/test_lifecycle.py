@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from olist_elt.lake.lifecycle import LifecycleError, move_to_cold
+from olist_elt.lake.lifecycle import LifecycleError, move_to_cold, run_lifecycle
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.storage import LocalStorage
+from olist_elt.run.inputs import ingest_olist
+from olist_elt.run.lock import RunLocked
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
-from tests.conftest import API_NOW, workspace_settings
+from tests.conftest import API_NOW, lake_held_by_another_process, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +78,28 @@ def test_a_copy_that_does_not_match_its_sha256_keeps_the_raw_object(
     record = next(r for r in Manifest(storage).records() if r.dataset == "sellers")
     assert record.zone == "raw" and storage.exists(record.object_key)
     assert not list(storage.list("cold"))
+
+
+def test_the_lifecycle_while_a_run_holds_the_lake_is_refused_and_moves_nothing(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """A full refresh reads every raw object: the lifecycle does not move one from
+    under it. Refused, naming the run; nothing moved."""
+    settings = workspace_settings(tmp_path)
+    ingest_olist(settings, sample_dir, "test-ingest")
+    _backdate(settings, {"orders"}, days=120)
+    before = {
+        r.sha256: (r.zone, r.object_key)
+        for r in Manifest(LocalStorage(settings.lake_dir)).records()
+    }
+
+    with (
+        lake_held_by_another_process(settings, "the-daily-run"),
+        pytest.raises(RunLocked, match="run the-daily-run"),
+    ):
+        run_lifecycle(settings, older_than_days=90)
+
+    storage = LocalStorage(settings.lake_dir)
+    assert {r.sha256: (r.zone, r.object_key) for r in Manifest(storage).records()} == before
+    assert all(storage.exists(key) for _, key in before.values())
+    assert run_lifecycle(settings, older_than_days=90)  # once the run is over, it moves

@@ -20,6 +20,7 @@ from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.inputs import ingest_olist
+from olist_elt.run.lock import RunLocked
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
@@ -31,7 +32,7 @@ from olist_elt.security.erasure import (
 )
 from olist_elt.security.erasure_raw import RawEraser
 from olist_elt.settings import Settings
-from tests.conftest import API_NOW, workspace_settings
+from tests.conftest import API_NOW, lake_held_by_another_process, workspace_settings
 from tests.test_cli import _env
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
@@ -390,3 +391,24 @@ def test_lifecycle_moves_the_new_versions_and_leaves_the_erased_records(
     assert {r.new_sha256 for r in rewrites} <= moved
     assert not moved & {r.old_sha256 for r in rewrites}
     assert all(storage.exists(r.object_key) for r in manifest.records() if r.status != "erased")
+
+
+def test_an_erasure_while_a_run_holds_the_lake_is_refused_and_changes_nothing(
+    landed: Settings, sample_dir: Path
+) -> None:
+    """Raw objects are replaced and deleted by an erasure: not under a run that may be
+    reading them. Refused, naming the run; nothing is written (the operator erases
+    once the run is over)."""
+    before = _lake_files(landed)
+
+    with (
+        lake_held_by_another_process(landed, "the-daily-run"),
+        pytest.raises(RunLocked, match="run the-daily-run"),
+    ):
+        erase_person(landed, _a_person(sample_dir), "dpo@test")
+
+    after = _lake_files(landed)
+    assert {k: v for k, v in after.items() if not k.startswith("runs/")} == {
+        k: v for k, v in before.items() if not k.startswith("runs/")
+    }
+    assert not register_path(landed.lake_dir).exists()

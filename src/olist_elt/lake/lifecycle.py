@@ -8,6 +8,7 @@ raw object. Bronze reads whatever key the manifest names, so it rebuilds from co
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -91,11 +92,15 @@ def move_to_cold(
 
 
 def run_lifecycle(settings: Settings, older_than_days: int | None = None) -> list[Move]:
-    """Move the configured lake's raw objects past retention to the cold zone."""
+    """Move the configured lake's raw objects past retention to the cold zone. Not
+    under a run, which may be reading them (a full refresh reads every object):
+    RunLocked, naming the run, while one holds the lake; nothing is moved."""
     from olist_elt.lake.storage import open_storage
+    from olist_elt.run.lock import run_lock
 
-    return move_to_cold(
-        open_storage(settings, "svc-lifecycle"),
-        AuditLog(settings.audit_path),
-        older_than_days or settings.raw_retention_days,
-    )
+    with run_lock(settings, f"lifecycle {secrets.token_hex(3)}"):
+        return move_to_cold(
+            open_storage(settings, "svc-lifecycle"),
+            AuditLog(settings.audit_path),
+            older_than_days or settings.raw_retention_days,
+        )

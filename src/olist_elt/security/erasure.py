@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import io
 import os
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,7 +126,8 @@ def erase_person(
     objects deleted, the lineage in the manifest); audited. The next run rebuilds
     from all of raw. An id that no raw customers object holds and the register does
     not hold either raises UnknownPerson: the refusal is audited, nothing else is
-    written."""
+    written. Refused (RunLocked) while a run holds the lake."""
+    from olist_elt.run.lock import run_lock
     from olist_elt.security.erasure_raw import erase_from_raw
 
     audit = AuditLog(settings.audit_path)
@@ -138,10 +140,13 @@ def erase_person(
     if not naming and not _already_erased(settings, audit, customer_unique_id, requested_by):
         audit.append(requested_by, "erasure.request", "unknown id", "refused", objects=searched)
         raise UnknownPerson(searched)
-    pseudonym, added = request_erasure(
-        settings.lake_dir, open_vault(settings, audit), audit, customer_unique_id, requested_by
-    )
-    return pseudonym, added, erase_from_raw(settings, customer_unique_id, pseudonym)
+    # raw objects are replaced and deleted: not under a run that may be reading them
+    # (RunLocked, naming the run, when one holds the lake; nothing written yet)
+    with run_lock(settings, f"erasure {secrets.token_hex(3)}"):
+        pseudonym, added = request_erasure(
+            settings.lake_dir, open_vault(settings, audit), audit, customer_unique_id, requested_by
+        )
+        return pseudonym, added, erase_from_raw(settings, customer_unique_id, pseudonym)
 
 
 def _already_erased(

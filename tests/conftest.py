@@ -29,6 +29,13 @@ TEST_SEED = 7
 # lifecycle's age limit, never the wall clock, so no answer changes with the hour or day.
 API_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
+# The processes the tests start (the CLI, dbt, a Prefect worker) run this checkout's
+# code, as the tests do (pyproject: pythonpath = src): a virtualenv shared with another
+# clone or worktree holds an editable install of that one.
+SRC = Path(__file__).resolve().parents[1] / "src"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(SRC), *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -4,8 +4,11 @@ flowing one way (connectors -> lake), dbt facts not restated in Python."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import olist_elt
 from olist_elt.settings import REPO_ROOT
 
 SRC = REPO_ROOT / "src" / "olist_elt"
@@ -61,3 +64,18 @@ def test_no_step_name_is_parsed_to_decide_anything() -> None:
     )
     found = [str(p.relative_to(SRC)) for p in _modules() if pattern.search(p.read_text())]
     assert found == []
+
+
+def test_the_tests_and_the_processes_they_start_run_this_checkouts_code() -> None:
+    """A clone or worktree whose virtualenv is shared (an editable install of another
+    checkout) still tests its own code, in pytest and in the CLI processes it starts."""
+    here = Path(__file__).resolve().parents[1] / "src" / "olist_elt"
+    assert Path(olist_elt.__file__).resolve().parent == here
+    assert here.parents[1] == REPO_ROOT
+    started = subprocess.run(
+        [sys.executable, "-c", "import olist_elt; print(olist_elt.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(started.stdout.strip()).resolve().parent == here

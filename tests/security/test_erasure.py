@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from olist_elt.lake.lander import Lander
 from olist_elt.lake.lifecycle import move_to_cold
@@ -21,6 +22,7 @@ from olist_elt.lake.quarantine import quarantine
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.inputs import ingest_olist
 from olist_elt.run.lock import RunLocked
+from olist_elt.run.lock import holder as lock_holder
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
@@ -99,6 +101,45 @@ def test_the_erase_command_refuses_an_unknown_id_with_exit_1(tmp_path: Path) -> 
     assert "nothing was recorded or changed" in done.stdout + done.stderr
     assert "erasure recorded" not in done.stdout
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_the_erase_command_erases_and_rebuilds_under_one_hold_of_the_lake(
+    built_copy: Settings, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`olist-elt erase` as the DPO types it: the erasure and its full-refresh rebuild
+    under one hold of the run lock (no other run between them), the person nowhere
+    after, the lock free again."""
+    import olist_elt.run.pipeline as pipeline_module
+    from olist_elt.cli import app
+
+    settings = built_copy
+    person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
+    for name, value in {
+        "OLIST_HOME": settings.lake_dir.parent,
+        "OLIST_APIS_NOW": API_NOW.isoformat(),
+        "OLIST_DBT_TARGET_PATH": settings.dbt_target_dir,
+        "OLIST_DASHBOARDS_OUT": settings.dashboards_out,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    held_at_rebuild: list[dict[str, str] | None] = []
+    real_run = pipeline_module.run_pipeline
+
+    def rebuild(*args, **kwargs):
+        held_at_rebuild.append(lock_holder(settings))
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "run_pipeline", rebuild)
+
+    done = CliRunner().invoke(app, ["erase", "--customer-unique-id", person])
+
+    assert done.exit_code == 0, done.output[-3000:]
+    assert "bronze, silver and gold rebuilt" in done.output
+    assert [h and h["run_id"] for h in held_at_rebuild] == ["erasure by dpo"]
+    needles = {person, *customer_ids, *texts}
+    assert _files_holding(settings.lake_dir, needles) == []
+    for database in (settings.build_database, settings.warehouse_path):
+        assert _columns_holding(database, needles) == []
+    assert lock_holder(settings) is None
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

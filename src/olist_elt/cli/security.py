@@ -10,6 +10,7 @@ import typer
 
 from olist_elt.cli._common import Verbose, fail, open_vault, out, setup
 from olist_elt.errors import OlistEltError
+from olist_elt.settings import Settings
 
 vault_app = typer.Typer(help="Secrets: set, get, list, rotate.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
@@ -115,28 +116,36 @@ def erase(
     manifest), audited, applied by a full-refresh run of the pipeline. An id that no
     raw customers object holds is refused (exit 1) and nothing changes."""
     settings = setup(verbose)
-    from olist_elt.security.erasure import erase_person
+    from olist_elt.run.lock import run_lock
 
     try:
-        pseudonym, added, rewrites = erase_person(settings, customer_unique_id, requested_by)
-        out.print(
-            f"erasure {'recorded' if added else 'already recorded'} "
-            f"(register keeps only the pseudonym {pseudonym[:12]}...)"
-        )
-        for r in rewrites:
-            out.print(
-                f"raw {r.dataset}: {r.old_sha256[:12]} -> {r.new_sha256[:12]} "
-                f"({r.rows_removed} row(s) removed, {r.rows_changed} changed; old object deleted)"
-            )
-        if rebuild:
-            from olist_elt.run.pipeline import run_pipeline
-
-            run_pipeline(settings, ingest_inputs=False, full_refresh=True)
-            out.print("bronze, silver and gold rebuilt: nothing in them links to this person")
-        else:
-            out.print("applies on the next `olist-elt run`")
+        # the lake held from the erasure to its rebuild: no other run comes between
+        with run_lock(settings, f"erasure by {requested_by}"):
+            _erase(settings, customer_unique_id, requested_by, rebuild)
     except OlistEltError as exc:
         fail(exc)
+
+
+def _erase(settings: Settings, customer_unique_id: str, requested_by: str, rebuild: bool) -> None:
+    from olist_elt.security.erasure import erase_person
+
+    pseudonym, added, rewrites = erase_person(settings, customer_unique_id, requested_by)
+    out.print(
+        f"erasure {'recorded' if added else 'already recorded'} "
+        f"(register keeps only the pseudonym {pseudonym[:12]}...)"
+    )
+    for r in rewrites:
+        out.print(
+            f"raw {r.dataset}: {r.old_sha256[:12]} -> {r.new_sha256[:12]} "
+            f"({r.rows_removed} row(s) removed, {r.rows_changed} changed; old object deleted)"
+        )
+    if rebuild:
+        from olist_elt.run.pipeline import run_pipeline
+
+        run_pipeline(settings, ingest_inputs=False, full_refresh=True)
+        out.print("bronze, silver and gold rebuilt: nothing in them links to this person")
+    else:
+        out.print("applies on the next `olist-elt run`")
 
 
 def register(app: typer.Typer) -> None:

@@ -304,3 +304,36 @@ def test_a_chosen_prefect_profile_is_left_to_prefect(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     ours, imported, prefects = done.stdout.split()
     assert imported == "True" and ours == prefects
+
+
+def test_the_build_command_is_refused_while_a_run_holds_the_lake(
+    built_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`olist-elt build` writes the layers a run builds and gates: while a run holds
+    the lake it is refused naming the run and writes nothing; after, it builds."""
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+    from tests.conftest import API_NOW, lake_held_by_another_process
+
+    settings = built_copy
+    for name, value in {
+        "OLIST_HOME": settings.lake_dir.parent,
+        "OLIST_APIS_NOW": API_NOW.isoformat(),
+        "OLIST_DBT_TARGET_PATH": settings.dbt_target_dir,
+        "OLIST_DASHBOARDS_OUT": settings.dashboards_out,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    before = hashlib.sha256(settings.build_database.read_bytes()).hexdigest()
+
+    with lake_held_by_another_process(settings, "the-daily-run"):
+        refused = CliRunner().invoke(app, ["build", "--layer", "bronze"])
+
+    assert refused.exit_code == 1
+    assert "another run holds the lake" in refused.output and "the-daily-run" in refused.output
+    assert hashlib.sha256(settings.build_database.read_bytes()).hexdigest() == before
+    built = CliRunner().invoke(app, ["build", "--layer", "bronze"])
+    assert built.exit_code == 0, built.output[-2000:]
+    assert "bronze: " in built.output and " relations, " in built.output

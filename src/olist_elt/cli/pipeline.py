@@ -190,22 +190,29 @@ def build(
     ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Run dbt build per layer on what raw holds now (no gates, nothing published)."""
+    """Run dbt build per layer on what raw holds now (no gates, nothing published).
+    It writes the layers a run builds and gates: refused while a run holds the lake."""
     settings = setup(verbose)
+    from olist_elt.run.lock import run_lock
     from olist_elt.targets import LAYERS, target_for
 
     target = target_for(settings)
     try:
-        for name in [layer] if layer else list(LAYERS):
-            t0 = time.perf_counter()
-            target.build(name)
-            counts = target.staged_counts() if name == "gold" else target.lake_counts(name)
-            out.print(
-                f"{name}: {len(counts)} relations, {sum(counts.values()):,} rows, "
-                f"{time.perf_counter() - t0:.1f}s"
-            )
+        with run_lock(settings, "olist-elt build"):
+            _build_layers(target, [layer] if layer else list(LAYERS))
     except OlistEltError as exc:
         fail(exc)
+
+
+def _build_layers(target: Any, layers: list[str]) -> None:
+    for name in layers:
+        t0 = time.perf_counter()
+        target.build(name)
+        counts = target.staged_counts() if name == "gold" else target.lake_counts(name)
+        out.print(
+            f"{name}: {len(counts)} relations, {sum(counts.values()):,} rows, "
+            f"{time.perf_counter() - t0:.1f}s"
+        )
 
 
 def check(

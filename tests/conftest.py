@@ -137,10 +137,10 @@ def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Se
 
 @contextmanager
 def lake_held_by_another_process(
-    settings: Settings, run_id: str = "the-daily-run"
+    settings: Settings, run_id: str = "the-daily-run", seconds: float = 300
 ) -> Iterator[None]:
     """The lake's run lock held by another process (as a run holds it, its run id in
-    the file) for the duration."""
+    the file) for the duration, or until `seconds` have passed (the process ends)."""
     from olist_elt.run.lock import lock_path
 
     path = lock_path(settings)
@@ -152,9 +152,10 @@ def lake_held_by_another_process(
             "import fcntl, json, sys, time\n"
             "f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
             "f.seek(0); f.truncate(); f.write(json.dumps({'run_id': sys.argv[2]})); f.flush()\n"
-            "print('held', flush=True); time.sleep(300)",
+            "print('held', flush=True); time.sleep(float(sys.argv[3]))",
             str(path),
             run_id,
+            str(seconds),
         ],
         stdout=subprocess.PIPE,
         text=True,

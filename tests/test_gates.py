@@ -18,6 +18,7 @@ from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
+from olist_elt.run.state import full_refresh_reason
 from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
@@ -165,6 +166,9 @@ def test_bad_objects_landed_by_other_deployments_are_each_rejected_at_their_laye
             assert (step.layer, "failed") in _gate_failures(gated)[gates_before:]
     assert summary.steps[-1].name == "render dashboards"
     assert {"find bad raw objects", "publish gold"} <= {s.name for s in summary.steps}
+    # the rejections asked for a full refresh, which this run's rebuild from all of raw
+    # made: nothing is left asked for (the next run is incremental)
+    assert full_refresh_reason(gated) is None
 
 
 def test_a_file_that_fails_validation_is_quarantined_and_stops_the_run(

@@ -547,6 +547,9 @@ def test_a_backfill_holds_the_run_lock_across_its_days(backfill: Backfill) -> No
     (holder,) = {h["run_id"] for h in backfill.holders if h}
     assert holder.startswith(f"backfill {DAYS[1].date()}..{DAYS[-1].date()} ")
     assert holder not in {s.run_id for s in backfill.summaries}
+    # the run inside it is named too (`olist-elt status` shows it running, not gone)
+    currents = [h.get("current") for h in backfill.holders if h]
+    assert sorted(set(currents), key=currents.index) == [s.run_id for s in backfill.summaries]
     assert lock_holder(backfill.settings) is None  # released at the end
 
 

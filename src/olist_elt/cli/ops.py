@@ -19,20 +19,20 @@ def status(
     settings = setup(verbose)
     from olist_elt.ops.freshness import source_freshness
     from olist_elt.run.inputs import lake_manifest
-    from olist_elt.run.lock import holder
+    from olist_elt.run.lock import live_runs
     from olist_elt.run.record import load_records
     from olist_elt.targets import target_for
     from olist_elt.transform import project
 
     records = load_records(settings, runs)
-    running = (holder(settings) or {}).get("run_id")
+    running = live_runs(settings)  # a backfill's day too
     if not records:
         out.print(f"no runs recorded in {settings.lake_dir / 'runs'} yet")
     out.print(f"last {len(records)} run(s), newest first:")
     for run in records:
         seconds = sum(s["seconds"] for s in run.get("steps", []))
         outcome = run.get("outcome", "")
-        if outcome == "running" and run["run_id"] != running:
+        if outcome == "running" and run["run_id"] not in running:
             outcome = "interrupted"  # its process is gone: no one holds the run lock
         failing = run.get("failing_step")
         where = f" at '{failing}' ({run.get('error_class')})" if failing else ""

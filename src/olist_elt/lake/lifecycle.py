@@ -91,14 +91,17 @@ def move_to_cold(
     return moves
 
 
-def run_lifecycle(settings: Settings, older_than_days: int | None = None) -> list[Move]:
+def run_lifecycle(
+    settings: Settings, older_than_days: int | None = None, wait: float = 0
+) -> list[Move]:
     """Move the configured lake's raw objects past retention to the cold zone. Not
-    under a run, which may be reading them (a full refresh reads every object):
-    RunLocked, naming the run, while one holds the lake; nothing is moved."""
+    under a run, which may be reading them (a full refresh reads every object): it
+    waits up to `wait` seconds for a run that holds the lake to end, then raises
+    RunLocked naming it; nothing is moved."""
     from olist_elt.lake.storage import open_storage
     from olist_elt.run.lock import run_lock
 
-    with run_lock(settings, f"lifecycle {secrets.token_hex(3)}"):
+    with run_lock(settings, f"lifecycle {secrets.token_hex(3)}", wait=wait):
         return move_to_cold(
             open_storage(settings, "svc-lifecycle"),
             AuditLog(settings.audit_path),

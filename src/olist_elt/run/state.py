@@ -4,8 +4,10 @@ objects each incremental bronze model has not read yet."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -52,10 +54,24 @@ def full_refresh_reason(settings: Settings) -> str | None:
 
 def clear_full_refresh(settings: Settings, seen: bytes | None) -> None:
     """A full refresh went through: the request the run saw when it planned (seen) is
-    done. A request made since (an erasure or a readmission by another process while
-    the run built) is not: it stays for the next run."""
-    if seen is not None and full_refresh_request(settings) == seen:
-        (settings.lake_dir / FULL_REFRESH_MARKER).unlink(missing_ok=True)
+    done. A request made since (a readmission or a rejection by an operator while the
+    run built) is not: it stays for the next run. The request is taken away first
+    (a rename), so one written meanwhile is never removed with it."""
+    if seen is None:
+        return
+    path = settings.lake_dir / FULL_REFRESH_MARKER
+    taken = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        os.rename(path, taken)
+    except FileNotFoundError:
+        return
+    try:
+        if taken.read_bytes() != seen:
+            # not the one this run planned with: put back, unless a newer one is there
+            with contextlib.suppress(FileExistsError):
+                os.link(taken, path)
+    finally:
+        taken.unlink()
 
 
 def project_fingerprint(settings: Settings) -> str:

@@ -95,6 +95,17 @@ def workspace_settings(root: Path, **overrides: object) -> Settings:
     )
 
 
+def workspace_env(settings: Settings) -> dict[str, str]:
+    """What a command typed in a workspace_settings workspace's folder (OLIST_HOME)
+    needs besides: the settings that workspace does not keep under their defaults."""
+    return {
+        "OLIST_HOME": str(settings.lake_dir.parent),
+        "OLIST_APIS_NOW": settings.apis_now.isoformat(),
+        "OLIST_DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "OLIST_DASHBOARDS_OUT": str(settings.dashboards_out),
+    }
+
+
 def copy_workspace(settings: Settings, root: Path, **overrides: object) -> Settings:
     """A copy under root of a workspace_settings workspace (lake, warehouse, vault, dbt
     target), with its runs behind it: a test that needs one good run first starts from

@@ -316,16 +316,11 @@ def test_the_build_command_is_refused_while_a_run_holds_the_lake(
     from typer.testing import CliRunner
 
     from olist_elt.cli import app
-    from tests.conftest import API_NOW, lake_held_by_another_process
+    from tests.conftest import lake_held_by_another_process, workspace_env
 
     settings = built_copy
-    for name, value in {
-        "OLIST_HOME": settings.lake_dir.parent,
-        "OLIST_APIS_NOW": API_NOW.isoformat(),
-        "OLIST_DBT_TARGET_PATH": settings.dbt_target_dir,
-        "OLIST_DASHBOARDS_OUT": settings.dashboards_out,
-    }.items():
-        monkeypatch.setenv(name, str(value))
+    for name, value in workspace_env(settings).items():
+        monkeypatch.setenv(name, value)
     before = hashlib.sha256(settings.build_database.read_bytes()).hexdigest()
 
     with lake_held_by_another_process(settings, "the-daily-run"):

@@ -32,6 +32,7 @@ from tests.conftest import (
     copy_workspace,
     every_layer,
     lake_held_by_another_process,
+    workspace_env,
     workspace_settings,
 )
 from tests.test_cli import CLI, _env
@@ -602,14 +603,7 @@ def test_a_backfill_over_four_days_equals_the_four_daily_runs(
     done = subprocess.run(
         [*CLI, "run", "--from", DAYS[1].date().isoformat(), "--to", DAYS[-1].date().isoformat()],
         cwd=home,
-        env=_env(
-            home,
-            COLUMNS="200",
-            OLIST_APIS="off",
-            OLIST_APIS_NOW=replayed.apis_now.isoformat(),
-            OLIST_DBT_TARGET_PATH=str(replayed.dbt_target_dir),
-            OLIST_DASHBOARDS_OUT=str(replayed.dashboards_out),
-        ),
+        env=_env(home, COLUMNS="200", OLIST_APIS="off", **workspace_env(replayed)),
         capture_output=True,
         text=True,
         timeout=600,

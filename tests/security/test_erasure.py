@@ -34,7 +34,12 @@ from olist_elt.security.erasure import (
 )
 from olist_elt.security.erasure_raw import RawEraser
 from olist_elt.settings import Settings
-from tests.conftest import API_NOW, lake_held_by_another_process, workspace_settings
+from tests.conftest import (
+    API_NOW,
+    lake_held_by_another_process,
+    workspace_env,
+    workspace_settings,
+)
 from tests.test_cli import _env
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
@@ -114,13 +119,8 @@ def test_the_erase_command_erases_and_rebuilds_under_one_hold_of_the_lake(
 
     settings = built_copy
     person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
-    for name, value in {
-        "OLIST_HOME": settings.lake_dir.parent,
-        "OLIST_APIS_NOW": API_NOW.isoformat(),
-        "OLIST_DBT_TARGET_PATH": settings.dbt_target_dir,
-        "OLIST_DASHBOARDS_OUT": settings.dashboards_out,
-    }.items():
-        monkeypatch.setenv(name, str(value))
+    for name, value in workspace_env(settings).items():
+        monkeypatch.setenv(name, value)
     held_at_rebuild: list[dict[str, str] | None] = []
     real_run = pipeline_module.run_pipeline
 

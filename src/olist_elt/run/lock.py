@@ -27,10 +27,9 @@ POLL_SECONDS = 5.0
 
 @dataclass
 class _Hold:
-    """The lock this process holds on one lake: how deep it is re-entered, the open
-    file (the lock itself) and what the file says."""
+    """The lock this process holds on one lake: the open file (the lock itself) and
+    what the file says."""
 
-    depth: int
     fh: IO[str]
     who: dict[str, str]
 
@@ -90,13 +89,11 @@ def run_lock(settings: Settings, run_id: str, wait: float = 0) -> Iterator[None]
     hold = _held.get(path)
     if hold is not None:
         outer = hold.who.get("current")
-        hold.depth += 1
         hold.who["current"] = run_id
         hold.write()
         try:
             yield
         finally:
-            hold.depth -= 1
             if outer is None:
                 hold.who.pop("current", None)
             else:
@@ -108,7 +105,6 @@ def run_lock(settings: Settings, run_id: str, wait: float = 0) -> Iterator[None]
     try:
         _acquire(fh, settings, wait)
         hold = _Hold(
-            1,
             fh,
             {
                 "run_id": run_id,

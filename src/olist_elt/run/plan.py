@@ -13,7 +13,6 @@ from typing import Any
 from olist_elt.run import state
 from olist_elt.run.context import RunContext
 from olist_elt.run.steps import Kind, Step
-from olist_elt.security.erasure import register_digest
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,7 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
     counts; served tables, rows, content, keys, grants); full refresh when asked or
     required, or when a lake layer changed."""
     settings = ctx.settings
-    request = state.full_refresh_request(settings)
-    erasures = register_digest(settings.lake_dir)
+    request, erasures = state.requests_now(settings)
     project_hash = state.project_fingerprint(settings)
     fingerprint = state.inputs_fingerprint(settings, ctx.records, project_hash)
     previous = state.last_success(settings)

@@ -20,7 +20,6 @@ from olist_elt.run.isolation import isolate
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
-from olist_elt.security.erasure import register_digest
 from olist_elt.targets.base import build_step
 from olist_elt.transform import project
 
@@ -208,8 +207,7 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         ]
         # the build again from all of raw as it stands now covers every request made
         # so far (this rejection's, and any other process's before it)
-        decision.request = state.full_refresh_request(ctx.settings)
-        decision.erasures = register_digest(ctx.settings.lake_dir)
+        decision.request, decision.erasures = state.requests_now(ctx.settings)
         ctx.records = inputs.lake_manifest(ctx.settings).records()
         decision.full_refresh = f"{len(ctx.summary.rejected)} raw object(s) rejected by this run"
         decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)

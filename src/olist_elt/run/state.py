@@ -44,6 +44,12 @@ def full_refresh_request(settings: Settings) -> bytes | None:
         return None
 
 
+def requests_now(settings: Settings) -> tuple[bytes | None, str]:
+    """The full-refresh request and the erasure register's digest as they stand: what
+    a build that starts now covers (a request or an erasure made later it does not)."""
+    return full_refresh_request(settings), register_digest(settings.lake_dir)
+
+
 def full_refresh_reason(settings: Settings) -> str | None:
     """Why the next build must be a full refresh, if it must."""
     request = full_refresh_request(settings)

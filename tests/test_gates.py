@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
-from tests.conftest import copy_workspace
+from tests.conftest import copy_workspace, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -351,3 +352,58 @@ def test_a_trial_leaves_out_the_seeds_tests_as_its_run_does(gated: Settings) -> 
     assert {"brazil_states", "silver_customers"} <= unchanged
     assert "unique_brazil_states_state_code" in changed - unchanged
     assert not any("brazil_states" in n and n.startswith(("unique", "not_null")) for n in unchanged)
+
+
+@pytest.mark.parametrize(
+    ("price", "caught_by", "then_corrected"),
+    [('"not a price"', "silver_order_items", True), ('"-5.00"', "not negative", False)],
+    ids=["silver's cast fails", "silver's gate fails"],
+)
+def test_a_bad_file_in_a_data_sets_first_delivery_is_rejected_and_the_run_names_it(
+    sample_dir: Path, tmp_path: Path, price: str, caught_by: str, then_corrected: bool
+) -> None:
+    """No good run before, and the only order_items file is bad: a price that is no
+    number (silver's cast fails) or is negative (silver's gate fails). The trials hold
+    back every pending object, which leaves data sets empty, not missing, and fails
+    no row count: the file is found and rejected. With no accepted order_items left,
+    the run stops there and says so; nothing is served. The corrected file,
+    delivered, goes through (one case)."""
+    settings = workspace_settings(tmp_path / "ws", apis="off")
+    first = tmp_path / "first"
+    shutil.copytree(sample_dir, first)
+    items = first / OLIST_FILES["order_items"].file_name
+    lines = items.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[1].split(",")
+    cells[5] = price
+    lines[1] = ",".join(cells)
+    items.write_text("".join(lines), encoding="utf-8")
+
+    with pytest.raises(PipelineFailed, match=r"failed at 'dbt build bronze'") as err:
+        run_pipeline(settings, first)
+
+    assert (
+        "no accepted raw objects for bronze_olist__order_items: its 1 raw object(s) were "
+        "rejected; deliver a corrected file" in str(err.value)
+    )
+    records = Manifest(LocalStorage(settings.lake_dir)).records("olist")
+    assert {r.dataset for r in records if r.status == "rejected"} == {"order_items"}
+    assert all(r.status == "accepted" for r in records if r.dataset != "order_items")
+    (rejected,) = [r for r in records if r.status == "rejected"]
+    assert caught_by in (rejected.rejected_reason or "")
+    audited = [r for r in AuditLog(settings.audit_path).records() if r["action"] == "raw.reject"]
+    assert [r["object"] for r in audited] == [rejected.object_key]
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:  # nothing served (the file holds the ops tables: the failed run's record)
+        served = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'gold'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert served == (0,)
+    if not then_corrected:  # one case delivers the corrected file: enough
+        return
+
+    summary = run_pipeline(settings, sample_dir)  # the corrected order_items
+
+    assert summary.outcome == "success" and not summary.rejected
+    assert summary.layer_rows["gold"]["fct_order_items"] > 0

@@ -1,9 +1,13 @@
 {% macro raw_object_paths(manifest_relation) -%}
     {#- Lake paths of the accepted raw objects a manifest relation lists; on an
         incremental run only those the model has not processed yet; with var
-        as_of_ingest_date (a backfill's day) only those ingested by that day. -#}
+        as_of_ingest_date (a backfill's day) only those ingested by that day.
+        A full build with none fails, naming why (never ingested, or every object
+        rejected), except in a trial build (var held_back_objects set, even to
+        none): holding back a data set's every object leaves it empty there. -#}
     {%- set paths = [] -%}
     {%- set incremental = is_incremental() -%}
+    {%- set trial = var('held_back_objects', none) is not none -%}
     {%- if var('sqlfluff_lint', false) -%}
         {%- do paths.append(raw_root() ~ '/raw/lint.json') -%}
     {%- elif execute -%}
@@ -22,10 +26,20 @@
         {%- for row in run_query(listing) -%}
             {%- do paths.append(raw_root() ~ '/' ~ row[0]) -%}
         {%- endfor -%}
-        {%- if paths | length == 0 and not incremental -%}
+        {%- if paths | length == 0 and not incremental and not trial -%}
+            {%- set rejected_listing -%}
+                select count(*) from {{ manifest_relation }} where status = 'rejected'
+            {%- endset -%}
+            {%- set rejected = run_query(rejected_listing).columns[0].values()[0] -%}
+            {%- if rejected > 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "no accepted raw objects for " ~ this.identifier ~ ": its "
+                    ~ rejected ~ " raw object(s) were rejected; deliver a corrected"
+                    ~ " file, or accept one again (olist-elt raw readmit)") }}
+            {%- endif -%}
             {{ exceptions.raise_compiler_error(
-                "no accepted raw objects in " ~ manifest_relation
-                ~ "; run the connector first") }}
+                "no accepted raw objects for " ~ this.identifier ~ " in "
+                ~ manifest_relation ~ "; run the connector first") }}
         {%- endif -%}
     {%- endif -%}
     {{ return(paths) }}

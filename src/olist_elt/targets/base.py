@@ -100,10 +100,11 @@ class Target(ABC):
         for a second build of the same models fails."""
         self.lake_dbt.parse()
 
-    def hold_back(self, sha256s: list[str]) -> None:
+    def hold_back(self, sha256s: list[str] | None) -> None:
         """Leave these raw objects out of the lake engine's next builds (a trial
-        while the run looks for the objects a failure is due to); [] ends it."""
-        if sha256s:
+        while the run looks for the objects a failure is due to, [] one that holds
+        none back); None ends the trials."""
+        if sha256s is not None:
             self.lake_dbt.runtime_vars["held_back_objects"] = sorted(sha256s)
         else:
             self.lake_dbt.runtime_vars.pop("held_back_objects", None)

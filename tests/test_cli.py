@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,7 +135,12 @@ def test_audit_verify_reports_the_chain(
     assert done.returncode == 1 and "line 3" in done.stderr
 
 
-def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_dir: Path) -> None:
+def test_a_failing_dbt_test_rejects_the_file_naming_the_test_and_the_run_fails(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """The only order items file fails silver's relationships test: the file is
+    rejected with the test as the reason, and the run fails at bronze, which is left
+    without any order items (one trial shows it, not another bisection)."""
     bad = tmp_path / "in"
     shutil.copytree(sample_dir, bad)
     items = bad / "olist_order_items_dataset.csv"
@@ -151,8 +157,13 @@ def test_a_failing_dbt_test_fails_the_run_and_names_it(tmp_path: Path, sample_di
         timeout=600,
     )
     assert done.returncode == 1
-    assert "relationships_silver_order_items_product_id" in done.stderr
-    assert "dbt build silver" in done.stderr
+    err = " ".join(done.stderr.split())
+    rejection = err[err.index("rejected raw object raw/olist/order_items/") :]
+    assert "(dbt build silver failed:" in rejection
+    assert "relationships_silver_order_items_product_id" in rejection
+    assert "failed at 'dbt build bronze'" in err
+    assert "its 1 raw object(s) were rejected; deliver a corrected file" in err
+    assert re.search(r"the build fails without any of the \d+ pending raw objects", err)
     con = duckdb.connect(str(tmp_path / "warehouse" / "olist.duckdb"), read_only=True)
     try:
         gold = con.execute(

@@ -3,8 +3,8 @@
         incremental run only those the model has not processed yet; with var
         as_of_ingest_date (a backfill's day) only those ingested by that day.
         A full build with none fails, naming why (never ingested, or every object
-        rejected), except in a trial build (var held_back_objects set, even to
-        none): holding back a data set's every object leaves it empty there. -#}
+        rejected), also in a trial build (var held_back_objects set, even to
+        none), unless that trial's holding back is what left it empty. -#}
     {%- set paths = [] -%}
     {%- set incremental = is_incremental() -%}
     {%- set trial = var('held_back_objects', none) is not none -%}
@@ -26,20 +26,27 @@
         {%- for row in run_query(listing) -%}
             {%- do paths.append(raw_root() ~ '/' ~ row[0]) -%}
         {%- endfor -%}
-        {%- if paths | length == 0 and not incremental and not trial -%}
-            {%- set rejected_listing -%}
-                select count(*) from {{ manifest_relation }} where status = 'rejected'
+        {%- if paths | length == 0 and not incremental -%}
+            {%- set counting -%}
+                select
+                    coalesce(sum(case when status = 'accepted'
+                        {{ ingested_by_as_of('ingested_at') }} then 1 else 0 end), 0),
+                    coalesce(sum(case when status = 'rejected' then 1 else 0 end), 0)
+                from {{ manifest_relation }}
             {%- endset -%}
-            {%- set rejected = run_query(rejected_listing).columns[0].values()[0] -%}
-            {%- if rejected > 0 -%}
+            {%- set counts = run_query(counting).rows[0] -%}
+            {%- if trial and counts[0] > 0 -%}
+                {#- empty only because this trial holds its objects back -#}
+            {%- elif counts[1] > 0 -%}
                 {{ exceptions.raise_compiler_error(
                     "no accepted raw objects for " ~ this.identifier ~ ": its "
-                    ~ rejected ~ " raw object(s) were rejected; deliver a corrected"
+                    ~ counts[1] ~ " raw object(s) were rejected; deliver a corrected"
                     ~ " file, or accept one again (olist-elt raw readmit)") }}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error(
+                    "no accepted raw objects for " ~ this.identifier ~ " in "
+                    ~ manifest_relation ~ "; run the connector first") }}
             {%- endif -%}
-            {{ exceptions.raise_compiler_error(
-                "no accepted raw objects for " ~ this.identifier ~ " in "
-                ~ manifest_relation ~ "; run the connector first") }}
         {%- endif -%}
     {%- endif -%}
     {{ return(paths) }}

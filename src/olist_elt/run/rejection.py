@@ -40,8 +40,9 @@ def reject(
         done.append(manifest.reject(record, why[:2000], now))
         audit.append(actor, "raw.reject", record.object_key, "rejected", run_id=run_id)
         log.warning(
-            "rejected raw object %s; `olist-elt raw readmit %s` accepts it again",
+            "rejected raw object %s (%s); `olist-elt raw readmit %s` accepts it again",
             record.object_key,
+            why,
             record.sha256,
         )
     if done:

@@ -1,7 +1,7 @@
 {#- Incremental processing, keyed on the raw manifest.
 
-    bronze (the big tables): append the rows of raw objects the table has not
-      processed yet (sha256 not in the table) - on every engine (append works on
+    bronze (every Olist data set): append the rows of raw objects the table has
+      not processed yet (sha256 not in the table) - on every engine (append works on
       plain parquet on Spark).
     silver (the big tables):
       duckdb (and any engine with delete): delete+insert by the natural key, for

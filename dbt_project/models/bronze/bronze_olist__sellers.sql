@@ -1,3 +1,5 @@
+{{ config(**bronze_incremental()) }}
+
 {%- set columns = [
         'seller_id',
         'seller_zip_code_prefix',

@@ -35,14 +35,15 @@ def reject(
     manifest = _manifest(settings)
     audit = AuditLog(settings.audit_path)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    reason = why[:2000]  # kept in the manifest and logged alike
     done = []
     for record in records:
-        done.append(manifest.reject(record, why[:2000], now))
+        done.append(manifest.reject(record, reason, now))
         audit.append(actor, "raw.reject", record.object_key, "rejected", run_id=run_id)
         log.warning(
             "rejected raw object %s (%s); `olist-elt raw readmit %s` accepts it again",
             record.object_key,
-            why,
+            reason,
             record.sha256,
         )
     if done:

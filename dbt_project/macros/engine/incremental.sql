@@ -1,8 +1,8 @@
 {#- Incremental processing, keyed on the raw manifest.
 
-    bronze (every Olist data set): append the rows of raw objects the table has
-      not processed yet (sha256 not in the table) - on every engine (append works on
-      plain parquet on Spark).
+    bronze (every Olist data set but the category translation, 71 rows): append
+      the rows of raw objects the table has not processed yet (sha256 not in the
+      table) - on every engine (append works on plain parquet on Spark).
     silver (the big tables):
       duckdb (and any engine with delete): delete+insert by the natural key, for
         exactly the keys a new raw object touched, every version of those keys

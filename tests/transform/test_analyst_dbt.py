@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from olist_elt.run import rejection
+from olist_elt.run.inputs import lake_manifest
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
 from tests.conftest import run_off_contract
@@ -137,3 +140,31 @@ def test_a_gold_model_off_its_contract_fails_the_build(
     finally:
         con.close()
     assert made == 0
+
+
+def test_an_analysts_build_of_a_data_set_with_every_object_rejected_says_so(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """The only order items object rejected, in a copy of the lake: the analyst's dbt
+    fails naming the data set, why it is empty and what to do, as the pipeline does."""
+    settings, _ = built
+    lake = tmp_path / "lake"
+    shutil.copytree(settings.lake_dir, lake, symlinks=True)
+    copy = settings.model_copy(update={"lake_dir": lake})
+    items = [
+        r
+        for r in lake_manifest(copy).records()
+        if r.dataset == "order_items" and r.status == "accepted"
+    ]
+    assert len(items) == 1
+    rejection.reject(copy, items, "a test's rejection", "tester", "test-run")
+
+    done = _dbt(_analyst_env(copy, tmp_path), "build", "--select", "bronze_olist__order_items")
+
+    out = " ".join(done.stdout.split())
+    assert done.returncode != 0
+    assert (
+        "no accepted raw objects for bronze_olist__order_items: its 1 raw object(s) were "
+        "rejected; deliver a corrected file, or accept one again (olist-elt raw readmit)"
+    ) in out
+    assert "run the connector first" not in out

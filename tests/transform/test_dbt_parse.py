@@ -65,24 +65,52 @@ def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     tmp_path: Path,
 ) -> None:
     """A second workspace (its own lake, build database and vault) of the same project
-    parses only the files that read where the lake is, and its sources point at its
-    own lake."""
+    parses nothing again: no source reads where the lake is at parse time. Its dbt
+    connections read its own lake, from the session variables the olist_keys plugin
+    sets."""
+    import duckdb
+
+    from olist_elt.transform.duckdb_plugin import Plugin
+
     project = copy_dbt_project(tmp_path / "dbt_project")
     first = _parse_in_a_fresh_process(tmp_path / "a", project)
     assert first["parsed_path_count"] > 100
 
     second = _parse_in_a_fresh_process(tmp_path / "b", project)
     assert second["is_partial_parse_enabled"]
-    # the sources that read OLIST_LAKE_DIR and the models and tests that use them
-    assert 1 <= second["parsed_path_count"] <= first["parsed_path_count"] // 3
+    assert second["parsed_path_count"] == 0, "a new workspace parsed files again"
 
     (manifest,) = (tmp_path / "b" / "target").glob("pipeline-*/manifest.json")
     sources = json.loads(manifest.read_text())["sources"].values()
     locations = [
         s["meta"]["external_location"] for s in sources if "external_location" in s["meta"]
     ]
-    assert locations and all(str(tmp_path / "b" / "lake") in loc for loc in locations)
-    assert not any(str(tmp_path / "a") in loc for loc in locations)
+    assert len(locations) >= 10
+    assert not any(str(tmp_path) in loc for loc in locations)
+
+    lake = tmp_path / "b" / "lake"
+    (lake / "raw" / "_manifest" / "olist" / "orders").mkdir(parents=True)
+    record = {"object_key": "raw/olist/orders/x.csv", "status": "accepted"}
+    (lake / "raw" / "_manifest" / "olist" / "orders" / "x.json").write_text(json.dumps(record))
+    plugin = Plugin(
+        "olist_keys",
+        {
+            "vault_path": str(tmp_path / "b" / ".secrets" / "vault.json"),
+            "vault_key_file": str(tmp_path / "b" / ".secrets" / "vault.key"),
+            "lake_dir": str(lake),
+            "raw_root": str(lake) + "/",
+        },
+    )
+    con = duckdb.connect()
+    plugin.configure_connection(con)
+    orders = next(s for s in sources if s["unique_id"] == "source.olist_elt.olist.orders")
+    where = orders["meta"]["external_location"].format_map({"name": "orders"})
+    assert con.sql(f"select object_key, status from {where}").fetchall() == [
+        ("raw/olist/orders/x.csv", "accepted")
+    ]
+    erasure = next(s for s in sources if s["source_name"] == "erasure")
+    where = erasure["meta"]["external_location"].format_map({"name": erasure["name"]})
+    assert con.sql(f"select count(*) from {where}").fetchone() == (0,)  # created empty
 
 
 LAKE_TESTS = (

@@ -1,7 +1,12 @@
-"""dbt-duckdb plugin: puts the PII key's HMAC pads in session variables.
+"""dbt-duckdb plugin: puts the PII key's HMAC pads and the lake's location in
+session variables.
 
 The key is read from the vault when dbt opens its connection and is set with a bound
-parameter, so it never appears in compiled SQL, dbt artifacts, logs or docs.
+parameter, so it never appears in compiled SQL, dbt artifacts, logs or docs. The
+lake's location is a variable too (olist_raw_root, olist_lake_dir), read by the
+sources' external locations when a model runs: the sources' YAML reads no
+environment, so a new workspace reuses the kept parse whole (dbt parses again every
+file whose rendering read an environment variable that changed).
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ from olist_elt.transform.duckdb_ext import attach_lake
 
 IPAD_VAR = "olist_pii_ipad"
 OPAD_VAR = "olist_pii_opad"
+RAW_ROOT_VAR = "olist_raw_root"
+LAKE_DIR_VAR = "olist_lake_dir"
+
+
+def _location(value: str) -> str:
+    """A folder made absolute (dbt runs in dbt_project/), a URI (s3://) as it is;
+    without a trailing slash."""
+    return (value if "://" in value else str(Path(value).resolve())).rstrip("/")
 
 
 def pii_pads(vault_path: Path, key_file: Path, audit_path: Path | None) -> tuple[bytes, bytes]:
@@ -39,6 +52,11 @@ class Plugin(BasePlugin):
         audit = plugin_config.get("audit_log")
         if plugin_config.get("lake_dir"):
             ensure_register(Path(plugin_config["lake_dir"]).resolve())
+        lake_dir = plugin_config.get("lake_dir") or "../lake"
+        self._lake = {
+            LAKE_DIR_VAR: _location(lake_dir),
+            RAW_ROOT_VAR: _location(plugin_config.get("raw_root") or lake_dir),
+        }
         self._settings = load_settings(
             vault_path=Path(plugin_config["vault_path"]).resolve(),
             vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),
@@ -51,10 +69,12 @@ class Plugin(BasePlugin):
         )
 
     def _set(self, conn: DuckDBPyConnection) -> None:
-        """Bind the pads as session variables."""
+        """Bind the pads and the lake's location as session variables."""
         ipad, opad = self._pads
         conn.execute(f"set variable {IPAD_VAR} = ?", [ipad])
         conn.execute(f"set variable {OPAD_VAR} = ?", [opad])
+        for name, value in self._lake.items():
+            conn.execute(f"set variable {name} = ?", [value])
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Called once per new connection: the pads, and the lake when it is a bucket."""

@@ -51,10 +51,10 @@ def prefect_step(step: Step[Any], fn: Callable[[], T]) -> T:
 
 
 def prefect_dbt_runner(manifest: Any) -> Any:
-    """dbt through prefect-dbt: each dbt node becomes a task with its own state."""
-    from prefect_dbt import PrefectDbtRunner
+    """dbt's runner with each dbt node shown as a task run with its own state and log."""
+    from olist_elt.transform.dbt_nodes import DbtNodeTasks
 
-    return PrefectDbtRunner(manifest=manifest, raise_on_failure=False, disable_assets=True)
+    return DbtNodeTasks(manifest)
 
 
 def flow_settings(**overrides: Any) -> Settings:

@@ -91,11 +91,13 @@ RUNS = textwrap.dedent(
     """
     import asyncio, json, re, sys
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterTaskRunId
+    )
     from prefect.deployments import run_deployment
 
     async def tasks(client, flow_run):
-        states, offset = {}, 0
+        states, offset, runs = {}, 0, []
         while True:
             page = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])),
@@ -106,9 +108,18 @@ RUNS = textwrap.dedent(
             for t in page:
                 name = re.sub("-[0-9a-f]{3}$", "", t.name)
                 states.setdefault(name, []).append(t.state.type.value)
+                runs.append(t)
             if len(page) < 200:
-                return states
+                return states, runs
             offset += 200
+
+    async def node(client, runs, name, state):
+        # a node's task run: the step it ran in (its parent) and its log lines
+        [run] = [t for t in runs if t.name == name and t.state.type.value == state][:1]
+        [parent] = [p.id for p in run.task_inputs.get("__parents__", [])][:1]
+        [step] = [t.name for t in runs if t.id == parent]
+        logs = await client.read_logs(LogFilter(task_run_id=LogFilterTaskRunId(any_=[run.id])))
+        return {"step": re.sub("-[0-9a-f]{3}$", "", step), "log": [x.message for x in logs]}
 
     async def main():
         good = await run_deployment(
@@ -131,12 +142,13 @@ RUNS = textwrap.dedent(
             schedules = {}
             for d in await client.read_deployments():
                 schedules[d.name] = [s.active for s in d.schedules]
-            out = {
-                "schedules": schedules,
-                "good": {"state": good.state.type.value, "tasks": await tasks(client, good)},
-                "bad": {"state": bad.state.type.value, "tasks": await tasks(client, bad)},
-                "broken": {"state": broken.state.type.value, "tasks": await tasks(client, broken)},
-            }
+            out = {"schedules": schedules}
+            for key, run in (("good", good), ("bad", bad), ("broken", broken)):
+                states, runs = await tasks(client, run)
+                out[key] = {"state": run.state.type.value, "tasks": states}
+                if key != "good":
+                    model = "model silver_order_items"
+                    out[key]["node"] = await node(client, runs, model, "FAILED")
         print(json.dumps(out))
 
     asyncio.run(main())
@@ -225,6 +237,15 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     assert result["broken"]["state"] == "FAILED"
     assert "FAILED" in broken_tasks.get("model silver_order_items", []), sorted(broken_tasks)
     assert "FAILED" in broken_tasks["dbt build silver"]
+    # a failed node sits in the step that ran it, with dbt's lines for it as its log:
+    # the error's class and model, never a row's value
+    for key in ("bad", "broken"):
+        node = result[key]["node"]
+        assert node["step"] == "dbt build silver", node
+        assert any("ERROR creating" in line for line in node["log"]), node["log"]
+        assert any("Error in model silver_order_items" in line for line in node["log"]), node
+    assert any("final_" in line for line in result["broken"]["node"]["log"])
+    assert "not a price" not in json.dumps(result["bad"]["node"])
     # the run with no parameters used the environment's target and source
     assert [r["orchestrator"] for r in records] == ["prefect"] * 3
     first, second, third = records

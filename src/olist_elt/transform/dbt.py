@@ -118,7 +118,7 @@ class Dbt:
     """One dbt project; parses once and reuses the manifest for every command.
 
     runner makes the object that invokes a command from the parsed manifest: dbt's
-    own by default; an orchestrator passes one that shows each node (prefect-dbt)."""
+    own by default; an orchestrator passes one that shows each node (the Prefect flows)."""
 
     def __init__(
         self,
@@ -234,10 +234,6 @@ class Dbt:
         with self._scoped_env():
             try:
                 res = self.runner(self._manifest).invoke(argv)
-            except ValueError as exc:  # prefect-dbt raises what dbt returned as an error
-                raise DbtStepFailed(
-                    f"dbt {command} {' '.join(args)} failed: {without_values(str(exc))}"
-                ) from None
             finally:
                 release_duckdb()
         if command in NODE_COMMANDS and hasattr(res.result, "write"):

@@ -81,3 +81,29 @@ def test_no_secret_is_an_argument_of_a_process(compose: dict) -> None:
     assert "\\set loader_pw `cat /run/secrets/warehouse_loader_password`" in roles
     init = (REPO_ROOT / "docker" / "minio" / "init.sh").read_text()
     assert "mc alias set" not in init and "export MC_HOST_lake" in init
+    # the Prefect server's database password: read from its secret into the server's
+    # environment by the shell, never part of its command line or of this file
+    prefect = compose["services"]["prefect-server"]
+    command = " ".join(prefect["command"])
+    # ($$: compose's escape for the shell's $)
+    assert 'PASSWORD="$$(cat /run/secrets/prefect_db_password)"' in command
+    assert "prefect server start" in command.split("exec ", 1)[1]
+    assert "PREFECT_SERVER_DATABASE_PASSWORD" not in prefect["environment"]
+    prefect_db = (REPO_ROOT / "docker" / "postgres" / "20-prefect.sh").read_text()
+    assert "\\set prefect_pw `cat /run/secrets/prefect_db_password`" in prefect_db
+
+
+def test_the_prefect_server_keeps_its_runs_in_postgresql(compose: dict) -> None:
+    """Not SQLite, Prefect's default: it answers 503 'database is locked' while a
+    run's dbt nodes are recorded (test_prefect_server runs on PostgreSQL as this)."""
+    prefect = compose["services"]["prefect-server"]
+    env = prefect["environment"]
+    assert env["PREFECT_SERVER_DATABASE_DRIVER"] == "postgresql+asyncpg"
+    assert env["PREFECT_SERVER_DATABASE_HOST"] == "postgres"
+    assert (env["PREFECT_SERVER_DATABASE_USER"], env["PREFECT_SERVER_DATABASE_NAME"]) == (
+        "prefect",
+        "prefect",
+    )
+    assert prefect["depends_on"]["postgres"]["condition"] == "service_healthy"
+    mounted = compose["services"]["postgres"]["volumes"]
+    assert any("20-prefect.sh:/docker-entrypoint-initdb.d/" in str(v) for v in mounted)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -41,7 +42,6 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
         PREFECT_UI_ENABLED="false",
         # No scheduled runs fire while the test runs: only the runs it starts.
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
@@ -55,36 +55,77 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _server_database(admin_dsn: str) -> Iterator[dict[str, str]]:
+    """A new database on the test PostgreSQL for the server (dropped after), as the
+    PREFECT_SERVER_DATABASE_* settings docker-compose.yml gives its server: on SQLite
+    the server answered 503 (database is locked) to a third of the runs' concurrency
+    calls while it recorded their dbt nodes, and each cost the client a 2 s retry."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(admin_dsn)
+    name = f"prefect_t_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as con:
+        con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    env = {
+        "PREFECT_SERVER_DATABASE_DRIVER": "postgresql+asyncpg",
+        "PREFECT_SERVER_DATABASE_HOST": str(parts.get("host", "127.0.0.1")),
+        "PREFECT_SERVER_DATABASE_PORT": str(parts.get("port", 5432)),
+        "PREFECT_SERVER_DATABASE_USER": str(parts.get("user", "postgres")),
+        "PREFECT_SERVER_DATABASE_NAME": name,
+    }
+    if parts.get("password"):
+        env["PREFECT_SERVER_DATABASE_PASSWORD"] = str(parts["password"])
+    try:
+        yield env
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as con:
+            con.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def prefect_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str
+) -> Iterator[tuple[str, Path]]:
     """A Prefect server on loopback with its own database; its API URL."""
     home = tmp_path_factory.mktemp("prefect")
     port = _free_port()
-    log = open(home / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=_prefect_env(home),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    # on a loaded 2-core machine the server has taken over 120 s to answer
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    with (
+        _server_database(postgres_dsn) as database,
+        open(home / "server.log", "w") as log,
+    ):
+        proc = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=_prefect_env(home) | database,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the Prefect server did not start: " + (home / "server.log").read_text())
-    try:
-        yield url, home
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+            url = f"http://127.0.0.1:{port}/api"
+            # on a loaded 2-core machine the server has taken over 120 s to answer
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(
+                    "the Prefect server did not start: " + (home / "server.log").read_text()
+                )
+            yield url, home
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
 
 
 RUNS = textwrap.dedent(

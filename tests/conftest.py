@@ -118,8 +118,6 @@ def copy_workspace(settings: Settings, root: Path, **overrides: object) -> Setti
 def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Settings]:
     """A workspace whose warehouse is a fresh database (dropped after) on the test
     PostgreSQL, with its own loader and BI roles."""
-    import psycopg
-    from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict
 
     from olist_elt.warehouse.postgres import ensure_roles
@@ -140,10 +138,31 @@ def pg_workspace(root: Path, admin_dsn: str, **overrides: object) -> Iterator[Se
     try:
         yield settings
     finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as con:
-            con.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
-            )
+        drop_database(admin_dsn, database)
+
+
+@contextmanager
+def scratch_database(admin_dsn: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the test PostgreSQL (its name), dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as con:
+        con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        drop_database(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop a test database, closing whatever still holds it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_dsn, autocommit=True) as con:
+        con.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -25,7 +24,7 @@ import httpx
 import pytest
 
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import copy_dbt_project, pg_workspace
+from tests.conftest import copy_dbt_project, pg_workspace, scratch_database
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -59,32 +58,22 @@ def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
 def _server_database(admin_dsn: str) -> Iterator[dict[str, str]]:
     """A new database on the test PostgreSQL for the server (dropped after), as the
     PREFECT_SERVER_DATABASE_* settings docker-compose.yml gives its server: on SQLite
-    the server answered 503 (database is locked) to a third of the runs' concurrency
+    the server answered 503 (database is locked) to about half of a run's concurrency
     calls while it recorded their dbt nodes, and each cost the client a 2 s retry."""
-    import psycopg
-    from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict
 
     parts = conninfo_to_dict(admin_dsn)
-    name = f"prefect_t_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_dsn, autocommit=True) as con:
-        con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    env = {
-        "PREFECT_SERVER_DATABASE_DRIVER": "postgresql+asyncpg",
-        "PREFECT_SERVER_DATABASE_HOST": str(parts.get("host", "127.0.0.1")),
-        "PREFECT_SERVER_DATABASE_PORT": str(parts.get("port", 5432)),
-        "PREFECT_SERVER_DATABASE_USER": str(parts.get("user", "postgres")),
-        "PREFECT_SERVER_DATABASE_NAME": name,
-    }
-    if parts.get("password"):
-        env["PREFECT_SERVER_DATABASE_PASSWORD"] = str(parts["password"])
-    try:
+    with scratch_database(admin_dsn, "prefect_t") as name:
+        env = {
+            "PREFECT_SERVER_DATABASE_DRIVER": "postgresql+asyncpg",
+            "PREFECT_SERVER_DATABASE_HOST": str(parts.get("host", "127.0.0.1")),
+            "PREFECT_SERVER_DATABASE_PORT": str(parts.get("port", 5432)),
+            "PREFECT_SERVER_DATABASE_USER": str(parts.get("user", "postgres")),
+            "PREFECT_SERVER_DATABASE_NAME": name,
+        }
+        if parts.get("password"):
+            env["PREFECT_SERVER_DATABASE_PASSWORD"] = str(parts["password"])
         yield env
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as con:
-            con.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ real Prefect server and a real dbt build: test_prefect_server."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from types import SimpleNamespace as NS
 from typing import Any
@@ -30,8 +31,9 @@ MANIFEST = NS(
 class FakeClient:
     """Prefect's sync client, as the reporter uses it; records each call."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, slow: float = 0.0) -> None:
         self.fail = fail
+        self.slow = slow
         self.calls: list[tuple[str, Any]] = []
         self.runs: dict[uuid.UUID, str] = {}  # task run id -> its name
         self.inputs: dict[str, dict[str, list[Any]]] = {}  # name -> its task inputs
@@ -45,6 +47,7 @@ class FakeClient:
 
     def create_task_run(self, task: Any, flow_run_id: uuid.UUID, **kw: Any) -> TaskRun:
         self.calls.append(("create", kw["name"]))
+        time.sleep(self.slow)
         if self.fail:
             raise httpx.ConnectError("connection refused")
         run = TaskRun(
@@ -85,13 +88,13 @@ def records(monkeypatch: pytest.MonkeyPatch) -> list[logging.LogRecord]:
     return seen
 
 
-def report(client: FakeClient, events: list[NS]) -> Reporter:
+def report(client: FakeClient, events: list[NS], patience: float = 60.0) -> Reporter:
     steps = logging.getLogger("tests.step")
     reporter = Reporter(lambda: client, MANIFEST, FLOW_RUN, STEP, steps)
     reporter.start()
     for e in events:
         reporter.put(e)
-    reporter.close()
+    reporter.close(patience)
     return reporter
 
 
@@ -149,3 +152,18 @@ def test_an_api_that_fails_is_logged_once_and_not_called_again(
     assert client.calls == [("create", "model m0")]  # the build is not held up by retries
     warned = [r.getMessage() for r in caplog.records if r.name == "olist_elt.transform.dbt_nodes"]
     assert warned == ["dbt nodes not reported to Prefect: connection refused"]
+
+
+def test_an_api_that_does_not_keep_up_holds_the_build_up_no_longer_than_the_patience(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = FakeClient(slow=0.2)
+    events = [event("NodeStart", f"model.p.m{i}") for i in range(50)]  # 10 s of calls
+    with caplog.at_level(logging.WARNING):
+        reporter = report(client, events, patience=0.5)
+    sent = len(client.calls)
+    assert sent < len(events)  # close returned with the queue still waiting
+    reporter.join(5)  # the call under way ends; nothing more is sent
+    assert not reporter.is_alive() and len(client.calls) <= sent + 1
+    warned = [r.getMessage() for r in caplog.records if r.name == "olist_elt.transform.dbt_nodes"]
+    assert warned == ["dbt nodes not all reported to Prefect: the API did not keep up in 0.5 s"]

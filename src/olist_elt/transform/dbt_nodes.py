@@ -102,9 +102,18 @@ class Reporter(threading.Thread):
         if event.info.name in NODE_EVENTS or event.info.level in LEVELS:
             self.events.put(event)
 
-    def close(self) -> None:
+    def close(self, patience: float = 60.0) -> None:
+        """Wait for what is queued to be reported, at most patience seconds after dbt
+        ends: an API that answers slowly never holds the run up for longer; what was
+        not reported by then is dropped, and said so."""
         self.events.put(_DONE)
-        self.join()
+        self.join(patience)
+        if self.is_alive():
+            self.failed_api = True  # the thread stops calling the API
+            log.warning(
+                "dbt nodes not all reported to Prefect: the API did not keep up in %g s",
+                patience,
+            )
 
     def run(self) -> None:
         try:
@@ -114,7 +123,8 @@ class Reporter(threading.Thread):
                     if not self.failed_api:  # an API that failed once is not waited on
                         self._api(self._handle, event)
                 for unique_id in sorted(self.open):  # dbt stopped before these finished
-                    self._api(self._finish, unique_id, None, "dbt ended before it finished")
+                    if not self.failed_api:
+                        self._api(self._finish, unique_id, None, "dbt ended before it finished")
         except Exception as exc:  # no client: the build goes on unreported
             log.warning("dbt nodes not reported to Prefect: %s", exc)
 

@@ -59,6 +59,10 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+# A node's dbt status when it errored or its test failed.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
 @dataclass
 class NodeResult:
     """One dbt node's outcome."""
@@ -84,7 +88,7 @@ class DbtCommandResult:
     @property
     def failed(self) -> list[NodeResult]:
         """Nodes that errored or whose test failed."""
-        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+        return [n for n in self.nodes if n.status in FAILED_STATUSES]
 
     def profile(self, slowest: int = 5) -> dict[str, Any]:
         """Where the command's time went: nodes and their seconds by resource type,

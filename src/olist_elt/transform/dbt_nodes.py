@@ -30,11 +30,10 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.loggers import task_run_logger
 from prefect.states import Completed, Crashed, Failed, Running
 
-from olist_elt.transform.dbt import without_values
+from olist_elt.transform.dbt import FAILED_STATUSES, without_values
 
 log = logging.getLogger(__name__)
 
-FAILED = frozenset({"error", "fail", "runtime error"})
 SKIPPED = frozenset({"skipped"})
 LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 NODE_EVENTS = frozenset({"NodeStart", "NodeFinished"})
@@ -120,23 +119,22 @@ class Reporter(threading.Thread):
             with self.make_client() as client:
                 self.client = client
                 while (event := self.events.get()) is not _DONE:
-                    if not self.failed_api:  # an API that failed once is not waited on
-                        self._api(self._handle, event)
+                    self._api(self._handle, event)
                 for unique_id in sorted(self.open):  # dbt stopped before these finished
-                    if not self.failed_api:
-                        self._api(self._finish, unique_id, None, "dbt ended before it finished")
+                    self._api(self._finish, unique_id, None, "dbt ended before it finished")
         except Exception as exc:  # no client: the build goes on unreported
             log.warning("dbt nodes not reported to Prefect: %s", exc)
 
     def _api(self, fn: Any, *args: Any) -> None:
-        """Calls to the Prefect API; failing, it is logged once, not called again, and
-        the build goes on."""
+        """Calls to the Prefect API; once one failed (or close ran out of patience)
+        none is made again, so a down API is never waited on; the build goes on."""
+        if self.failed_api:
+            return
         try:
             fn(*args)
         except Exception as exc:
-            if not self.failed_api:
-                self.failed_api = True
-                log.warning("dbt nodes not reported to Prefect: %s", exc)
+            self.failed_api = True
+            log.warning("dbt nodes not reported to Prefect: %s", exc)
 
     def _handle(self, event: Any) -> None:
         info = event.info
@@ -177,7 +175,7 @@ class Reporter(threading.Thread):
         status = (status or "").lower()
         message = without_values(message) if message else None
         text = f"{unique_id}: {status or 'not finished'}" + (f": {message}" if message else "")
-        if status in FAILED:
+        if status in FAILED_STATUSES:
             state = Failed(message=text)
             if message:  # the error, in the node's own log
                 task_run_logger(self.runs[unique_id]).error(message)

@@ -241,9 +241,9 @@ def bench_scale(
     floors = {}
     if floor:
         floors["duckdb"] = dbt_floor.dbt_floor(steps, work / "floor", DBT_THREADS, env=env)
-        # the session's dbt runs one thread (profiles.yml); the cluster's, the default
+        # the session's and the cluster's dbt run the default threads (profiles.yml)
         for engine, name, threads in (
-            ("spark", "spark", 1),
+            ("spark", "spark", DBT_THREADS),
             ("spark_thrift", "spark_cluster", DBT_THREADS),
         ):
             if layers[name]:

@@ -29,10 +29,24 @@ def retry_on_io_errors(task_: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError)
 
 
+def step_tags(step: Step[Any]) -> list[str]:
+    """A step's kind and layer as its task's tags, for the Prefect API a setting names
+    (a server, Prefect Cloud: the UI filters by them, and concurrency limits can be set
+    on them). Prefect's temporary server (a flow called with no API configured) gets
+    none: Prefect asks the API for every tagged task's concurrency slots, and that
+    server's SQLite answered about half of those calls 503 "database is locked", each
+    a 2 s retry: 11 s of a 22 s test-scale flow run."""
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url is None:
+        return []
+    return [step.kind.value, *([step.layer] if step.layer else [])]
+
+
 def task_for(step: Step[Any], fn: Callable[[], T]) -> Any:
     """The Prefect task of one declared step: named after it, retried only when its
     kind is I/O (and then only on network and storage errors), tagged with kind and
-    layer."""
+    layer where an API is configured (step_tags)."""
     retried = step.kind.retryable
     return task(
         fn,
@@ -41,7 +55,7 @@ def task_for(step: Step[Any], fn: Callable[[], T]) -> Any:
         retry_delay_seconds=RETRY_DELAYS if retried else 0,
         retry_condition_fn=retry_on_io_errors if retried else None,
         persist_result=False,
-        tags=[step.kind.value, *([step.layer] if step.layer else [])],
+        tags=step_tags(step),
     )
 
 

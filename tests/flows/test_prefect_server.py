@@ -176,6 +176,7 @@ RUNS = textwrap.dedent(
             for key, run in (("good", good), ("bad", bad), ("broken", broken)):
                 states, runs = await tasks(client, run)
                 out[key] = {"state": run.state.type.value, "tasks": states}
+                out[key]["tags"] = {re.sub("-[0-9a-f]{3}$", "", t.name): t.tags for t in runs}
                 if key != "good":
                     model = "model silver_order_items"
                     out[key]["node"] = await node(client, runs, model, "FAILED")
@@ -254,6 +255,11 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     for node in ("model bronze_olist__orders", "model silver_orders", "model fct_orders"):
         assert tasks.get(node) == ["COMPLETED"], (node, sorted(tasks))
     assert any(name.startswith("test unique_") for name in tasks)
+    # each step's task carries its kind and layer as tags on a configured API
+    tags = {name: sorted(t) for name, t in good["tags"].items()}
+    assert tags["ingest olist"] == ["io"] and tags["publish gold"] == ["publish"]
+    assert tags["dbt build silver"] == ["silver", "transform"], tags
+    assert tags["gate gold"] == ["gate", "gold"]
     # a model failing on a bad file: its node and step show failed in the UI, the run
     # finds the file responsible, rejects it and builds again without it
     bad_tasks = failed["tasks"]

@@ -45,16 +45,31 @@ def test_each_dbt_build_step_records_where_its_time_went(
     assert all(uid.split(".")[0] in gold["by_type"] for uid, _ in gold["slowest"])
 
 
-def test_retries_follow_the_kind_not_the_name() -> None:
+def test_retries_and_tags_follow_the_kind_not_the_name() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     for kind in Kind:
         # names that would fool a name-based rule ("ingest ..." used to mean retried)
         for name in ("ingest olist", "gate silver", "anything"):
-            made = task_for(Step(name, kind, lambda: None), lambda: None)
+            step = Step(name, kind, lambda: None, layer="silver")
+            with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+                made = task_for(step, lambda: None)
             if kind is Kind.IO:
                 assert made.retries == 3 and made.retry_condition_fn is retry_on_io_errors
             else:
                 assert made.retries == 0 and made.retry_condition_fn is None
-            assert kind.value in made.tags
+            assert made.tags == {kind.value, "silver"}
+
+
+def test_prefects_temporary_server_gets_no_tags_to_count_slots_for() -> None:
+    """With no API configured (a flow called in process), Prefect's temporary server
+    takes the run: no tags, so no concurrency call per task, which its SQLite often
+    answered 503 "database is locked" (a 2 s retry each)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        made = task_for(Step("gate silver", Kind.GATE, lambda: None, layer="silver"), lambda: None)
+    assert made.tags == set() and made.name == "gate silver"
 
 
 def test_alert_advice_follows_the_kind_not_the_name() -> None:

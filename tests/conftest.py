@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -345,31 +346,7 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield dsn
         return
     try:
-        import glob
-        import shutil as _sh
-
-        from pytest_postgresql.executor import PostgreSQLExecutor
-        from pytest_postgresql.executor_noop import NoopExecutor  # noqa: F401
-
-        pg_ctl = _sh.which("pg_ctl") or next(
-            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None
-        )
-        if pg_ctl is None:
-            raise RuntimeError("no pg_ctl binary found")
-        datadir = tmp_path_factory.mktemp("pgdata")
-        executor = PostgreSQLExecutor(
-            executable=pg_ctl,
-            host="127.0.0.1",
-            port=55432,
-            datadir=str(datadir),
-            unixsocketdir=str(datadir),
-            logfile=str(datadir / "pg.log"),
-            startparams="-w",
-            dbname="postgres",
-            user="postgres",
-            password="",
-        )
-        executor.start()
+        executor = start_postgres(55432)
     except Exception as exc:
         pytest.skip(f"no PostgreSQL at {dsn} and none could be started: {exc}")
         return
@@ -377,6 +354,45 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield "postgresql://postgres@127.0.0.1:55432/postgres"
     finally:
         executor.stop()
+
+
+def start_postgres(port: int, postgres_options: str = "") -> Any:
+    """A throwaway PostgreSQL cluster (pytest-postgresql) on 127.0.0.1:port, every
+    login trusted; its executor (stop it; executor.datadir, its log at
+    executor.logfile, pg_ctl at executor.executable). pg_ctl refuses to run as root:
+    as root, it runs as the postgres user, in a folder of that user's."""
+    import glob
+    import tempfile
+
+    from pytest_postgresql.executors import PostgreSQLExecutor
+
+    pg_ctl = shutil.which("pg_ctl") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None
+    )
+    if pg_ctl is None:
+        raise RuntimeError("no pg_ctl binary found")
+    folder = Path(tempfile.mkdtemp(prefix="olist-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        wrapper = folder / "pg_ctl"
+        wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- {pg_ctl} "$@"\n')
+        wrapper.chmod(0o755)
+        pg_ctl = str(wrapper)
+    executor = PostgreSQLExecutor(
+        executable=pg_ctl,
+        host="127.0.0.1",
+        port=port,
+        datadir=str(folder / "data"),
+        unixsocketdir=str(folder),
+        logfile=str(folder / "pg.log"),
+        startparams="-w",
+        dbname="postgres",
+        user="postgres",
+        password="",
+        postgres_options=postgres_options,
+    )
+    executor.start()
+    return executor
 
 
 def build_tables(settings: Settings, schema: str) -> list[str]:

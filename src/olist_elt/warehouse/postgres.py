@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,14 @@ class WarehouseError(OlistEltError):
 
 @dataclass(frozen=True)
 class PgLogin:
-    """One role's connection to the warehouse database."""
+    """One role's connection to the warehouse database (its repr, in a traceback,
+    leaves the password out)."""
 
     host: str
     port: int
     database: str
     user: str
-    password: str
+    password: str = field(repr=False)
 
     def conninfo(self) -> str:
         """A libpq connection string (never logged)."""
@@ -110,8 +111,15 @@ def _admin(settings: Settings, database: str | None = None) -> psycopg.Connectio
         ) from None
 
 
+# Roles and grants are the cluster's: ensure_roles takes turns on this advisory lock
+# (two at once, two deployments, made PostgreSQL fail one: "tuple concurrently updated").
+ROLES_LOCK = "olist_elt.ensure_roles"
+
+
 def ensure_roles(settings: Settings) -> None:
-    """Create or update the database, the loader and the read-only BI role (idempotent)."""
+    """Create or update the database, the loader and the read-only BI role (idempotent;
+    one process at a time per cluster). A password reaches PostgreSQL as its SCRAM
+    verifier, as `psql`'s \\password sends it: in no statement the server could log."""
     vault = _vault(settings)
     loader_pw = _secret(vault, LOADER_SECRET, "svc-warehouse-admin", create=True)
     bi_pw = _secret(vault, BI_SECRET, "svc-warehouse-admin", create=True)
@@ -121,13 +129,15 @@ def ensure_roles(settings: Settings) -> None:
         sql.Identifier(settings.pg_database),
     )
     with _admin(settings) as con:
+        con.execute("select pg_advisory_lock(hashtext(%s))", [ROLES_LOCK])
         for role, pw in ((settings.pg_loader_role, loader_pw), (settings.pg_bi_role, bi_pw)):
             exists = con.execute("select 1 from pg_roles where rolname = %s", [role]).fetchone()
             verb = "alter" if exists else "create"
+            verifier = con.pgconn.encrypt_password(pw.encode(), role.encode(), b"scram-sha-256")
             con.execute(
                 sql.SQL(
                     verb + " role {} with login nosuperuser nocreatedb nocreaterole password {}"
-                ).format(sql.Identifier(role), sql.Literal(pw))
+                ).format(sql.Identifier(role), sql.Literal(verifier.decode()))
             )
         if not con.execute(
             "select 1 from pg_database where datname = %s", [settings.pg_database]
@@ -138,19 +148,15 @@ def ensure_roles(settings: Settings) -> None:
             sql.SQL("grant connect, create, temporary on database {} to {}").format(db, loader)
         )
         con.execute(sql.SQL("grant connect on database {} to {}").format(db, bi))
-    with _admin(settings, settings.pg_database) as con:
-        con.execute("revoke create on schema public from public")
-        con.execute(
-            sql.SQL("create schema if not exists {} authorization {}").format(
-                sql.Identifier(LIVE), loader
-            )
-        )
-        con.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(LIVE), bi))
-        con.execute(
-            sql.SQL("grant select on all tables in schema {} to {}").format(
-                sql.Identifier(LIVE), bi
-            )
-        )
+        live = sql.Identifier(LIVE)
+        with _admin(settings, settings.pg_database) as inner:  # the lock still held
+            for statement in (
+                sql.SQL("revoke create on schema public from public"),
+                sql.SQL("create schema if not exists {} authorization {}").format(live, loader),
+                sql.SQL("grant usage on schema {} to {}").format(live, bi),
+                sql.SQL("grant select on all tables in schema {} to {}").format(live, bi),
+            ):
+                inner.execute(statement)
 
 
 def _postgres_extension() -> Path:
@@ -303,15 +309,10 @@ def drop_schema(target: PgLogin, schema: str, lock_timeout: str = "5s") -> bool:
 
 def gold_row_counts(target: PgLogin, schema: str = LIVE) -> dict[str, int]:
     """Rows per table of a schema."""
+    count, live = sql.SQL("select count(*) from {}.{}"), sql.Identifier(schema)
     with target.connect() as con:
         return {
-            t: int(
-                con.execute(
-                    sql.SQL("select count(*) from {}.{}").format(
-                        sql.Identifier(schema), sql.Identifier(t)
-                    )
-                ).fetchone()[0]  # type: ignore[index]
-            )
+            t: int(con.execute(count.format(live, sql.Identifier(t))).fetchone()[0])  # type: ignore[index]
             for t in _tables(con, schema)
         }
 

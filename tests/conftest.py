@@ -354,6 +354,7 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield "postgresql://postgres@127.0.0.1:55432/postgres"
     finally:
         executor.stop()
+        shutil.rmtree(Path(executor.datadir).parent, ignore_errors=True)
 
 
 def start_postgres(port: int, postgres_options: str = "") -> Any:

@@ -111,8 +111,9 @@ def _admin(settings: Settings, database: str | None = None) -> psycopg.Connectio
         ) from None
 
 
-# Roles and grants are the cluster's: ensure_roles takes turns on this advisory lock
-# (two at once, two deployments, made PostgreSQL fail one: "tuple concurrently updated").
+# Roles and grants are the cluster's: two ensure_roles at once (two deployments' `roles`,
+# two test workers) made PostgreSQL fail one ("tuple concurrently updated"). They take
+# turns on this advisory lock (released when the admin connection closes).
 ROLES_LOCK = "olist_elt.ensure_roles"
 
 

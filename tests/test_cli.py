@@ -343,3 +343,67 @@ def test_the_build_command_is_refused_while_a_run_holds_the_lake(
     built = CliRunner().invoke(app, ["build", "--layer", "bronze"])
     assert built.exit_code == 0, built.output[-2000:]
     assert "bronze: " in built.output and " relations, " in built.output
+
+
+def test_raw_reject_and_readmit_change_the_manifest_audit_and_ask_for_a_full_refresh(
+    built_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's `raw reject` marks an accepted object rejected (the object itself
+    untouched), audited under their name, and the next build must be a full refresh
+    so its rows leave; `raw readmit` undoes it the same way; a sha256 that matches
+    nothing in that state is refused with exit 1."""
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+    from olist_elt.lake.manifest import Manifest
+    from olist_elt.lake.storage import open_storage
+    from olist_elt.run.state import full_refresh_reason
+    from olist_elt.security.audit import AuditLog
+    from tests.conftest import workspace_env
+
+    settings = built_copy
+    for name, value in {**workspace_env(settings), "COLUMNS": "200"}.items():
+        monkeypatch.setenv(name, value)
+
+    def record():
+        [found] = [
+            r for r in Manifest(open_storage(settings, "tests")).records() if r.sha256 == sha
+        ]
+        return found
+
+    [sha] = [
+        r.sha256
+        for r in Manifest(open_storage(settings, "tests")).records("olist")
+        if r.dataset == "sellers"
+    ]
+    stored = settings.lake_dir / record().object_key
+    content = hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert full_refresh_reason(settings) is None
+
+    rejected = CliRunner().invoke(
+        app, ["raw", "reject", sha, "--reason", "wrong export", "--actor", "alice"]
+    )
+    assert rejected.exit_code == 0, rejected.output
+    assert f"rejected {record().object_key}" in rejected.output
+    assert record().status == "rejected" and record().rejected_reason == "by alice: wrong export"
+    assert full_refresh_reason(settings) == "1 raw object(s) rejected"
+    again = CliRunner().invoke(app, ["raw", "reject", sha, "--reason", "twice"])
+    assert again.exit_code == 1 and f"no accepted raw object matches {sha}" in again.output
+
+    readmitted = CliRunner().invoke(app, ["raw", "readmit", sha, "--actor", "bob"])
+    assert readmitted.exit_code == 0, readmitted.output
+    assert record().status == "accepted" and record().rejected_reason is None
+    assert full_refresh_reason(settings) == "1 raw object(s) readmitted"
+    unknown = CliRunner().invoke(app, ["raw", "readmit", "0" * 64])
+    assert unknown.exit_code == 1 and "no rejected raw object matches" in unknown.output
+
+    # the object's bytes never changed; the decisions are in the audit log by name
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == content
+    trail = [
+        (r["actor"], r["action"], r["outcome"])
+        for r in AuditLog(settings.audit_path).records()
+        if r.get("object") == record().object_key and r["action"] != "raw.write"
+    ]
+    assert trail == [("alice", "raw.reject", "rejected"), ("bob", "raw.readmit", "accepted")]

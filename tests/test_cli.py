@@ -364,8 +364,11 @@ def test_raw_reject_and_readmit_change_the_manifest_audit_and_ask_for_a_full_ref
     from tests.conftest import workspace_env
 
     settings = built_copy
-    for name, value in {**workspace_env(settings), "COLUMNS": "200"}.items():
+    for name, value in workspace_env(settings).items():
         monkeypatch.setenv(name, value)
+
+    def said(result) -> str:  # the console may wrap a long key anywhere: no whitespace
+        return "".join(result.output.split())
 
     def record():
         [found] = [
@@ -386,18 +389,18 @@ def test_raw_reject_and_readmit_change_the_manifest_audit_and_ask_for_a_full_ref
         app, ["raw", "reject", sha, "--reason", "wrong export", "--actor", "alice"]
     )
     assert rejected.exit_code == 0, rejected.output
-    assert f"rejected {record().object_key}" in rejected.output
+    assert f"rejected{record().object_key}" in said(rejected)
     assert record().status == "rejected" and record().rejected_reason == "by alice: wrong export"
     assert full_refresh_reason(settings) == "1 raw object(s) rejected"
     again = CliRunner().invoke(app, ["raw", "reject", sha, "--reason", "twice"])
-    assert again.exit_code == 1 and f"no accepted raw object matches {sha}" in again.output
+    assert again.exit_code == 1 and f"noacceptedrawobjectmatches{sha}" in said(again)
 
     readmitted = CliRunner().invoke(app, ["raw", "readmit", sha, "--actor", "bob"])
     assert readmitted.exit_code == 0, readmitted.output
     assert record().status == "accepted" and record().rejected_reason is None
     assert full_refresh_reason(settings) == "1 raw object(s) readmitted"
     unknown = CliRunner().invoke(app, ["raw", "readmit", "0" * 64])
-    assert unknown.exit_code == 1 and "no rejected raw object matches" in unknown.output
+    assert unknown.exit_code == 1 and "norejectedrawobjectmatches" in said(unknown)
 
     # the object's bytes never changed; the decisions are in the audit log by name
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == content

@@ -15,7 +15,7 @@ import pytest
 
 from olist_elt.settings import Settings
 from olist_elt.warehouse.postgres import PgLogin, WarehouseError, ensure_roles, login
-from tests.conftest import _free_port, start_postgres, workspace_settings
+from tests.conftest import _free_port, pg_workspace, start_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -42,25 +42,17 @@ def scram_cluster() -> Iterator[tuple[str, Path]]:
         shutil.rmtree(data.parent, ignore_errors=True)
 
 
-def _settings(root: Path, dsn: str) -> Settings:
-    port = int(dsn.split(":")[-1].split("/")[0])
-    return workspace_settings(
-        root,
-        pg_host="127.0.0.1",
-        pg_port=port,
-        pg_database="olist_pw",
-        pg_loader_role="olist_loader_pw",
-        pg_bi_role="olist_bi_pw",
-        pg_admin_dsn=dsn,
-    )
+@pytest.fixture()
+def settings(scram_cluster: tuple[str, Path], tmp_path: Path) -> Iterator[Settings]:
+    """A workspace whose warehouse is on that cluster, its roles made once."""
+    with pg_workspace(tmp_path / "ws", scram_cluster[0]) as made:
+        yield made
 
 
 def test_roles_set_by_two_at_once_log_in_with_their_passwords_and_no_other(
-    scram_cluster: tuple[str, Path], tmp_path: Path
+    scram_cluster: tuple[str, Path], settings: Settings
 ) -> None:
     dsn, server_log = scram_cluster
-    settings = _settings(tmp_path / "ws", dsn)
-    ensure_roles(settings)  # the vault's passwords made, the roles created
     # Two deployments setting the same roles at once: PostgreSQL failed one of them
     # ("tuple concurrently updated") before they took turns.
     with ThreadPoolExecutor(8) as pool:
@@ -81,7 +73,8 @@ def test_roles_set_by_two_at_once_log_in_with_their_passwords_and_no_other(
     assert "alter role" in logged and "SCRAM-SHA-256$" in logged
     with psycopg.connect(dsn) as admin:
         stored = admin.execute(
-            "select rolname, rolpassword from pg_authid where rolname like 'olist_%%_pw'"
+            "select rolname, rolpassword from pg_authid where rolname = any(%s)",
+            [[loader.user, bi.user]],
         ).fetchall()
-    assert {name for name, _ in stored} == {"olist_loader_pw", "olist_bi_pw"}
+    assert {name for name, _ in stored} == {settings.pg_loader_role, settings.pg_bi_role}
     assert all(password.startswith("SCRAM-SHA-256$4096:") for _, password in stored)

@@ -111,11 +111,12 @@ class DbtCommandResult:
 NODE_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot"})
 
 
-def dbt_runner(manifest: Any) -> Any:
-    """dbt's own programmatic runner, reusing a parsed manifest."""
+def dbt_runner(manifest: Any, callbacks: list[Callable[[Any], None]] | None = None) -> Any:
+    """dbt's own programmatic runner, reusing a parsed manifest (callbacks: dbt's, each
+    called with every event)."""
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner(manifest=manifest)
+    return dbtRunner(manifest=manifest, callbacks=callbacks)
 
 
 class Dbt:

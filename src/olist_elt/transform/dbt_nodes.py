@@ -30,7 +30,7 @@ from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.loggers import task_run_logger
 from prefect.states import Completed, Crashed, Failed, Running
 
-from olist_elt.transform.dbt import FAILED_STATUSES, without_values
+from olist_elt.transform.dbt import FAILED_STATUSES, dbt_runner, without_values
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,9 @@ class DbtNodeTasks:
         self.client = client or partial(get_client, sync_client=True)
 
     def invoke(self, argv: list[str]) -> Any:
-        from dbt.cli.main import dbtRunner
-
         flow_run = FlowRunContext.get()
         if flow_run is None or flow_run.flow_run is None:
-            return dbtRunner(manifest=self.manifest).invoke(argv)
+            return dbt_runner(self.manifest).invoke(argv)
         step = TaskRunContext.get()
         reporter = Reporter(
             self.client,
@@ -68,7 +66,7 @@ class DbtNodeTasks:
         )
         reporter.start()
         try:
-            return dbtRunner(manifest=self.manifest, callbacks=[reporter.put]).invoke(argv)
+            return dbt_runner(self.manifest, [reporter.put]).invoke(argv)
         finally:
             reporter.close()
 

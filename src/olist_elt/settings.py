@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         ),
         description="dbt's parse kept per project, target and vars, for any workspace of"
         " this user: a new lake or warehouse starts from it instead of parsing the whole"
-        " project",
+        " project; beside it, which tests of fixed rows passed (run.fixed_rows)",
     )
     soda_contracts_dir: Path = Field(REPO_ROOT / "soda" / "contracts")
     pg_host: str = "127.0.0.1"

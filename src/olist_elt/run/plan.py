@@ -12,6 +12,7 @@ from typing import Any
 
 from olist_elt.run import state
 from olist_elt.run.context import RunContext
+from olist_elt.run.fixed_rows import fixed_rows_key, passed
 from olist_elt.run.steps import Kind, Step
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class Plan:
     # planned: what its build covers (a request or an erasure made later is not)
     request: bytes | None = None
     erasures: str = ""
+    # the key of the tests of fixed rows this run's builds stand for (run.fixed_rows)
+    fixed_rows: str = ""
 
 
 def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
@@ -69,15 +72,12 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
         if lake or served:
             log.warning("differs from the last good run: %s", ctx.summary.served_repairs)
             unchanged = False
-    # the tests of fixed rows (dbt's unit tests, the seeds' tests) passed with this
-    # project on this target in the last good run: the same rows and logic give the
-    # same answer, so they run again only when the project (or the target) changed;
-    # an analyst's build runs them any time
-    ctx.target.fixed_row_tests = (
-        previous is None
-        or previous.get("project") != project_hash
-        or previous.get("target") != settings.target
-    )
+    # the tests of fixed rows (dbt's unit tests, the seeds' tests) run unless they
+    # passed under the same key (project, vars, target, engine versions, servers) in
+    # this workspace's last good run or in any of this user's (run.fixed_rows); an
+    # analyst's build runs them any time
+    rows_key = fixed_rows_key(ctx.target, project_hash)
+    ctx.target.fixed_row_tests = not passed(settings, rows_key, previous)
     new_erasures = previous is not None and previous.get("erasures", erasures) != erasures
     return Plan(
         not unchanged,
@@ -88,6 +88,7 @@ def plan(ctx: RunContext, force_rebuild: bool, full_refresh: bool) -> Plan:
         new_erasures,
         request,
         erasures,
+        rows_key,
     )
 
 

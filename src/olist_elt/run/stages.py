@@ -16,6 +16,7 @@ from olist_elt.quality.gates import GateFailed, GateReport, enforce
 from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
 from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
+from olist_elt.run.fixed_rows import remember_passed
 from olist_elt.run.isolation import isolate
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
@@ -281,6 +282,9 @@ def publish(ctx: RunContext, decision: Plan) -> None:
             "reconciliation": ctx.summary.reconciliation,
             "gold_layout": target.gold_layout(),
         }
+        # a rebuild ran the tests of fixed rows (or knew they passed): this good run
+        # stands for them under its key
+        rows_passed = decision.rebuild or not target.fixed_row_tests
         state.save_success(
             settings,
             ctx.run_id,
@@ -289,7 +293,10 @@ def publish(ctx: RunContext, decision: Plan) -> None:
             decision.erasures,
             built,
             left,
+            fixed_rows=decision.fixed_rows if rows_passed else None,
         )
+        if rows_passed:
+            remember_passed(settings, decision.fixed_rows)
         return counts
 
     ctx.summary.layer_rows["gold"] = ctx.run(

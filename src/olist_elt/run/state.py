@@ -138,6 +138,7 @@ def save_success(
     erasures: str,
     objects: list[str],
     verified: dict[str, Any],
+    fixed_rows: str | None = None,
 ) -> None:
     """Remember what a successful run built from (objects: the raw objects' sha256;
     erasures: the erasure register's digest when it planned, so a person erased while
@@ -145,7 +146,9 @@ def save_success(
     keys): gold's row counts (served) and content checksums per table, the lake
     layers' row counts, each source's freshness limit, the reconciliation and gold's
     staging layout. A run with unchanged inputs compares the lake and the served gold
-    with these instead of building and gating again."""
+    with these instead of building and gating again. fixed_rows: the key under which
+    the tests of fixed rows passed (run.fixed_rows), None when the run stands for no
+    such pass."""
     LocalStorage(settings.lake_dir).put_bytes(
         LAST_SUCCESS,
         json.dumps(
@@ -157,6 +160,7 @@ def save_success(
                 **verified,
                 "run_id": run_id,
                 "target": settings.target,
+                "fixed_rows": fixed_rows,
             }
         ).encode(),
     )

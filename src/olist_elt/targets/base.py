@@ -67,6 +67,10 @@ class Target(ABC):
             out["as_of_ingest_date"] = self.settings.as_of.isoformat()
         return out
 
+    def servers(self) -> dict[str, list[Any]]:
+        """The servers this target's dbt builds on (none: embedded engines only)."""
+        return {}
+
     def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
         base = self.settings.dbt_target_dir
         return Dbt(

@@ -42,6 +42,10 @@ class PostgresGoldTarget(Target):
         self._pg: PgLogin | None = None
         self._warehouse_dbt: Dbt | None = None
 
+    def servers(self) -> dict[str, list[Any]]:
+        s = self.settings
+        return {"postgres": [s.pg_host, s.pg_port, s.pg_database]}
+
     @property
     def pg(self) -> PgLogin:
         """The loader's login (password from the vault), read once."""

@@ -53,6 +53,9 @@ class SparkThriftTarget(SparkTarget):
     name = "spark_thrift"
     lake_engine = "spark_thrift"
 
+    def servers(self) -> dict[str, list[Any]]:
+        return {**super().servers(), "spark": [self.settings.spark_host, self.settings.spark_port]}
+
     def start(self) -> None:
         host, port = self.settings.spark_host, self.settings.spark_port
         if not port_answers(host, port):

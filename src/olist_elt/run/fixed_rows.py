@@ -1,0 +1,85 @@
+"""Whether a run must run the tests of fixed rows (dbt's unit tests, the seeds' tests).
+
+Those tests read only rows written in the project, never the lake's data: the same
+project, vars, target, engine versions and servers give the same answer every time.
+A run runs them unless that answer is already known to be a pass, from its
+workspace's last good run or from any good run of this user (a record per key
+beside dbt's kept parse, so a new lake or warehouse does not run them again). An
+analyst's `dbt build` runs them always.
+
+The key leaves out one var: as_of_ingest_date (a backfill's day) only narrows which
+raw objects bronze's sources read; no unit-tested model reads raw, and the unit
+tests put their own rows in place of every ref and source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from olist_elt.settings import Settings
+
+if TYPE_CHECKING:
+    from olist_elt.targets import Target
+
+# what a fixed-row test's answer can depend on besides the project: dbt, the
+# adapters and the engines they drive (an upgrade runs the tests again)
+PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "dbt-postgres", "dbt-spark", "pyspark")
+RUN_TIME_ONLY_VARS = ("as_of_ingest_date",)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def fixed_rows_key(target: Target, project: str) -> str:
+    """What the fixed-row tests' answer depends on, hashed: the project (project:
+    state.project_fingerprint), the vars that shape the models, the target and the
+    servers it builds on, the versions of dbt and the engines."""
+    shaping = {k: v for k, v in target.dbt_vars().items() if k not in RUN_TIME_ONLY_VARS}
+    key = json.dumps(
+        {
+            "project": project,
+            "vars": shaping,
+            "target": target.name,
+            "servers": target.servers(),
+            "versions": {p: _version(p) for p in PACKAGES},
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _record(settings: Settings, key: str) -> Path | None:
+    if settings.dbt_parse_cache is None:
+        return None
+    return settings.dbt_parse_cache / f"fixed-rows-passed-{key[:32]}"
+
+
+def passed(settings: Settings, key: str, previous: dict[str, Any] | None) -> bool:
+    """Whether the tests of fixed rows passed under this key: in the workspace's last
+    good run (previous: its record), or in any good run of this user."""
+    if previous is not None and previous.get("fixed_rows") == key:
+        return True
+    record = _record(settings, key)
+    return record is not None and record.is_file()
+
+
+def remember_passed(settings: Settings, key: str) -> None:
+    """Record that a good run passed the tests of fixed rows under this key (an empty
+    file in the private cache folder; written once, atomically)."""
+    record = _record(settings, key)
+    if record is None or record.is_file():
+        return
+    record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = record.with_name(f".{record.name}.{os.getpid()}")
+    scratch.write_bytes(b"")
+    os.replace(scratch, record)

@@ -149,7 +149,7 @@ def build(ctx: RunContext, decision: Plan) -> None:
     ctx.summary.full_refresh = decision.full_refresh
     incremental = project.incremental_bronze(target.manifest)
     processed = (
-        {m: target.processed(m) for m in incremental}
+        target.processed(incremental)
         if decision.full_refresh is None and target.has_lake_build()
         else {}
     )

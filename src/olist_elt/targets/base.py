@@ -5,7 +5,7 @@ Target and never asks which engine it is."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
@@ -161,12 +161,17 @@ class Target(ABC):
         with self.lake_connection() as con:
             return row_counts(con, layer, self.lake_kinds)
 
-    def processed(self, model: str) -> set[str]:
-        """sha256 of the raw objects an incremental bronze model already holds."""
-        with self.lake_connection() as con, suppress(duckdb.Error):
-            rows = con.execute(f'select distinct _sha256 from "bronze"."{model}"').fetchall()
-            return {sha for (sha,) in rows}
-        return set()
+    def processed(self, models: Iterable[str]) -> dict[str, set[str]]:
+        """sha256 of the raw objects each incremental bronze model already holds (none
+        for a model not built yet), through one connection."""
+        held: dict[str, set[str]] = {}
+        with self.lake_connection() as con:
+            for model in models:
+                held[model] = set()
+                with suppress(duckdb.Error):
+                    query = f'select distinct _sha256 from "bronze"."{model}"'
+                    held[model] = {sha for (sha,) in con.execute(query).fetchall()}
+        return held
 
     def excluded(self) -> frozenset[str]:
         """Relations this parse does not build (their contracts are not run)."""

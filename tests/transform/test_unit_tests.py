@@ -136,6 +136,17 @@ def test_the_key_of_the_tests_of_fixed_rows_follows_what_their_answer_depends_on
     assert _key(base) != key
 
 
+def test_a_cache_that_cannot_be_written_leaves_the_run_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    settings = workspace_settings(tmp_path / "ws", dbt_parse_cache=blocked / "cache")
+    fixed_rows.remember_passed(settings, "0" * 64)  # raises nothing
+    assert "could not record the fixed-row tests' pass" in caplog.text
+    assert not fixed_rows.passed(settings, "0" * 64, None)
+
+
 def test_gold_unit_test_names_fit_a_postgresql_identifier() -> None:
     """Gold is built on PostgreSQL too, where a unit test's relation is named after
     it: a name over 63 characters fails there (not on DuckDB or Spark)."""

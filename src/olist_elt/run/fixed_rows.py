@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from importlib import metadata
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # adapters and the engines they drive (an upgrade runs the tests again)
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "dbt-postgres", "dbt-spark", "pyspark")
 RUN_TIME_ONLY_VARS = ("as_of_ingest_date",)
+
+log = logging.getLogger(__name__)
 
 
 def _version(package: str) -> str | None:
@@ -75,11 +78,15 @@ def passed(settings: Settings, key: str, previous: dict[str, Any] | None) -> boo
 
 def remember_passed(settings: Settings, key: str) -> None:
     """Record that a good run passed the tests of fixed rows under this key (an empty
-    file in the private cache folder; written once, atomically)."""
+    file in the private cache folder; written once, atomically). A cache that cannot
+    be written is logged, never a failure of the run."""
     record = _record(settings, key)
     if record is None or record.is_file():
         return
-    record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = record.with_name(f".{record.name}.{os.getpid()}")
-    scratch.write_bytes(b"")
-    os.replace(scratch, record)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = record.with_name(f".{record.name}.{os.getpid()}")
+        scratch.write_bytes(b"")
+        os.replace(scratch, record)
+    except OSError as exc:  # a cache, not the run's outcome: the run stays good
+        log.warning("could not record the fixed-row tests' pass in %s: %s", record.parent, exc)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,16 +76,15 @@ def passed(settings: Settings, key: str, previous: dict[str, Any] | None) -> boo
 
 
 def remember_passed(settings: Settings, key: str) -> None:
-    """Record that a good run passed the tests of fixed rows under this key (an empty
-    file in the private cache folder; written once, atomically). A cache that cannot
-    be written is logged, never a failure of the run."""
+    """Record that a good run passed the tests of fixed rows under this key: an empty
+    file in the private cache folder (made in one step, so another process sees it or
+    not, never half of it). A cache that cannot be written is logged, never a failure
+    of the run."""
     record = _record(settings, key)
-    if record is None or record.is_file():
+    if record is None:
         return
     try:
         record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        scratch = record.with_name(f".{record.name}.{os.getpid()}")
-        scratch.write_bytes(b"")
-        os.replace(scratch, record)
+        record.touch()
     except OSError as exc:  # a cache, not the run's outcome: the run stays good
         log.warning("could not record the fixed-row tests' pass in %s: %s", record.parent, exc)

@@ -520,6 +520,21 @@ class Backfill:
     summaries: list[RunSummary]
     # who held the lake's run lock at each step of the backfill's days
     holders: list[dict[str, str] | None]
+    # dbt's reasons for parsing the whole project, logged during the backfill
+    full_parses: list[str]
+
+
+def full_parses(settings: Settings, since: int) -> list[str]:
+    """The lines of the pipeline's dbt log after byte `since` where dbt parsed the
+    whole project instead of reusing its parse."""
+    log = settings.dbt_target_path / "pipeline-local" / "logs" / "dbt.log"
+    text = log.read_bytes()[since:].decode("utf-8", "replace")
+    return [line for line in text.splitlines() if "Unable to do partial parsing" in line]
+
+
+def dbt_log_size(settings: Settings) -> int:
+    log = settings.dbt_target_path / "pipeline-local" / "logs" / "dbt.log"
+    return log.stat().st_size if log.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -532,13 +547,14 @@ def backfill(history: History, tmp_path_factory: pytest.TempPathFactory) -> Back
         history.settings, tmp_path_factory.mktemp("backfill") / "ws", apis="off"
     )
     holders: list[dict[str, str] | None] = []
+    logged = dbt_log_size(replayed)
     summaries = run_backfill(
         replayed,
         DAYS[1].date(),
         DAYS[-1].date(),
         on_step=lambda _: holders.append(lock_holder(replayed)),
     )
-    return Backfill(replayed, summaries, holders)
+    return Backfill(replayed, summaries, holders, full_parses(replayed, logged))
 
 
 def test_a_backfill_holds_the_run_lock_across_its_days(backfill: Backfill) -> None:
@@ -590,6 +606,9 @@ def test_a_backfill_over_four_days_equals_the_four_daily_runs(
         {"bronze_olist__order_items": 1, "bronze_olist__order_reviews": 1},
     ]
     assert summaries[2].incremental["bronze_olist__orders"]["rows"] == 1
+    # the day is a run-time var: every day builds on the parse the daily runs kept
+    # (as a parse var, each day parsed the whole project again)
+    assert backfill.full_parses == []
     schemas = ("silver", "gold", "snapshots")
     daily = table_fingerprints(history.settings, schemas)
     assert table_fingerprints(replayed, schemas) == daily

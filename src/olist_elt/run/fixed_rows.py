@@ -7,9 +7,10 @@ workspace's last good run or from any good run of this user (a record per key
 beside dbt's kept parse, so a new lake or warehouse does not run them again). An
 analyst's `dbt build` runs them always.
 
-The key leaves out one var: as_of_ingest_date (a backfill's day) only narrows which
-raw objects bronze's sources read; no unit-tested model reads raw, and the unit
-tests put their own rows in place of every ref and source.
+The key takes the vars that shape parsing (Target.dbt_vars), not the run-time ones:
+as_of_ingest_date (a backfill's day) only narrows which raw objects bronze's sources
+read; no unit-tested model reads raw, and the unit tests put their own rows in place
+of every ref and source.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # what a fixed-row test's answer can depend on besides the project: dbt, the
 # adapters and the engines they drive (an upgrade runs the tests again)
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "dbt-postgres", "dbt-spark", "pyspark")
-RUN_TIME_ONLY_VARS = ("as_of_ingest_date",)
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,10 @@ def fixed_rows_key(target: Target, project: str) -> str:
     """What the fixed-row tests' answer depends on, hashed: the project (project:
     state.project_fingerprint), the vars that shape the models, the target and the
     servers it builds on, the versions of dbt and the engines."""
-    shaping = {k: v for k, v in target.dbt_vars().items() if k not in RUN_TIME_ONLY_VARS}
     key = json.dumps(
         {
             "project": project,
-            "vars": shaping,
+            "vars": target.dbt_vars(),
             "target": target.name,
             "servers": target.servers(),
             "versions": {p: _version(p) for p in PACKAGES},

@@ -62,10 +62,17 @@ class Target(ABC):
     # --- dbt --------------------------------------------------------------------------
     def dbt_vars(self) -> dict[str, Any]:
         """Vars every pipeline dbt command gets (they shape parsing)."""
-        out: dict[str, Any] = {"stage_gold": True, "apis_enabled": self.settings.apis != "off"}
+        return {"stage_gold": True, "apis_enabled": self.settings.apis != "off"}
+
+    def run_time_vars(self) -> dict[str, Any]:
+        """Vars the builds read at run time only, never part of the kept parse.
+
+        as_of_ingest_date (a backfill's day) narrows which raw objects bronze reads,
+        in the SQL each build compiles; nothing dbt parses reads it. As a parse var
+        it made every day of a backfill parse the whole project again."""
         if self.settings.as_of:
-            out["as_of_ingest_date"] = self.settings.as_of.isoformat()
-        return out
+            return {"as_of_ingest_date": self.settings.as_of.isoformat()}
+        return {}
 
     def servers(self) -> dict[str, list[Any]]:
         """The servers this target's dbt builds on (none: embedded engines only)."""
@@ -73,13 +80,15 @@ class Target(ABC):
 
     def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
         base = self.settings.dbt_target_dir
-        return Dbt(
+        dbt = Dbt(
             self.settings.model_copy(update={"target": engine}),
             dbt_vars=self.dbt_vars(),
             extra_env=extra_env,
             target_path=base / f"pipeline-{engine}",
             runner=self.dbt_runner,
         )
+        dbt.runtime_vars.update(self.run_time_vars())
+        return dbt
 
     @property
     def lake_dbt(self) -> Dbt:

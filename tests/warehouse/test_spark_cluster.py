@@ -73,9 +73,6 @@ def cluster_runs(
         spark_worker_cores=2,
         spark_worker_memory="1g",
         spark_driver_memory="1g",
-        # dbt-spark waits at least its poll interval (1 s) on each statement, most of
-        # which take far less: four threads overlap those waits on the two cores
-        dbt_threads=4,
     ) as settings:
         thrift_settings = settings.model_copy(update={"target": "spark_thrift"})
         try:

@@ -203,7 +203,7 @@ def bench_scale(
     generate_s = time.perf_counter() - t0
     source_rows = sum(counts.values())
     csv_mib = sum(p.stat().st_size for p in sample.glob("*.csv")) / 1024**2
-    floor = floor_seconds(sample, work)
+    floor_s = floor_seconds(sample, work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLIST_")}
     env.pop("PREFECT_API_URL", None)
     env.update(
@@ -262,12 +262,12 @@ def bench_scale(
         "source_rows": source_rows,
         "csv_mib": round(csv_mib, 1),
         "generate_s": round(generate_s, 2),
-        "floor_s": round(floor, 2),
+        "floor_s": round(floor_s, 2),
         "full_run": full,
         "no_new_data_run": again,
         "one_day_run": {**day, "new_orders": delta_rows},
         "full_refresh_run": refresh,
-        "ratio_to_floor": round(full["wall_s"] / floor, 1),
+        "ratio_to_floor": round(full["wall_s"] / floor_s, 1),
         "rows_per_s": round(source_rows / full["wall_s"]),
         "no_new_data_pct": round(100 * again["wall_s"] / full["wall_s"], 1),
         "one_day_pct": round(100 * day["wall_s"] / full["wall_s"], 1),

@@ -524,17 +524,16 @@ class Backfill:
     full_parses: list[str]
 
 
+def dbt_log(settings: Settings) -> Path:
+    """The log of the pipeline's dbt commands on the local target."""
+    return settings.dbt_target_path / "pipeline-local" / "logs" / "dbt.log"
+
+
 def full_parses(settings: Settings, since: int) -> list[str]:
     """The lines of the pipeline's dbt log after byte `since` where dbt parsed the
     whole project instead of reusing its parse."""
-    log = settings.dbt_target_path / "pipeline-local" / "logs" / "dbt.log"
-    text = log.read_bytes()[since:].decode("utf-8", "replace")
+    text = dbt_log(settings).read_bytes()[since:].decode("utf-8", "replace")
     return [line for line in text.splitlines() if "Unable to do partial parsing" in line]
-
-
-def dbt_log_size(settings: Settings) -> int:
-    log = settings.dbt_target_path / "pipeline-local" / "logs" / "dbt.log"
-    return log.stat().st_size if log.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -547,7 +546,7 @@ def backfill(history: History, tmp_path_factory: pytest.TempPathFactory) -> Back
         history.settings, tmp_path_factory.mktemp("backfill") / "ws", apis="off"
     )
     holders: list[dict[str, str] | None] = []
-    logged = dbt_log_size(replayed)
+    logged = dbt_log(replayed).stat().st_size  # the history's runs wrote it
     summaries = run_backfill(
         replayed,
         DAYS[1].date(),

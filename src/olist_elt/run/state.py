@@ -83,26 +83,24 @@ def clear_full_refresh(settings: Settings, seen: bytes | None) -> None:
 def project_fingerprint(settings: Settings) -> str:
     """A hash of the transformation logic: the dbt project, profiles and contracts.
     When it changes, incremental tables are rebuilt from raw (old rows were computed
-    by the old logic)."""
+    by the old logic). Each file counts by its name inside its folder and its bytes,
+    not by where the folder is: the same project checked out elsewhere is the same
+    logic."""
     digest = hashlib.sha256()
     project = settings.dbt_project_dir
+    contracts = settings.soda_contracts_dir
     files = [
-        project / "dbt_project.yml",
-        project / "selectors.yml",
-        settings.profiles_dir / "profiles.yml",
+        ("dbt_project", project, project / "dbt_project.yml"),
+        ("dbt_project", project, project / "selectors.yml"),
+        ("profiles", settings.profiles_dir, settings.profiles_dir / "profiles.yml"),
     ]
-    for folder in (
-        project / "models",
-        project / "macros",
-        project / "seeds",
-        project / "snapshots",
-        project / "tests",
-        settings.soda_contracts_dir,
-    ):
-        files += sorted(p for p in folder.rglob("*") if p.is_file())
-    for path in files:
+    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
+        found = sorted(p for p in (project / folder).rglob("*") if p.is_file())
+        files += [("dbt_project", project, p) for p in found]
+    files += [("contracts", contracts, p) for p in sorted(contracts.rglob("*")) if p.is_file()]
+    for label, root, path in files:
         if path.exists():
-            digest.update(str(path.relative_to(path.anchor)).encode())
+            digest.update(f"{label}/{path.relative_to(root).as_posix()}".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

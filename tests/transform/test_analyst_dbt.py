@@ -19,7 +19,7 @@ from olist_elt.run import rejection
 from olist_elt.run.inputs import lake_manifest
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import run_off_contract
+from tests.conftest import copy_dbt_project, run_off_contract
 
 pytestmark = pytest.mark.slow
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -89,6 +89,47 @@ def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
         assert orders == served_con.execute("select count(*) from gold.fct_orders").fetchone()[0]
     finally:
         served_con.close()
+
+
+def test_a_moved_checkout_loads_the_seeds_from_where_it_is_now(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """dbt reuses the parse its target folder keeps, and a parse names each seed by
+    the folder it was parsed in: a checkout moved elsewhere loads its seeds from
+    where it is now, not from the folder it left."""
+    env = _analyst_env(built[0], tmp_path)
+    checkout = tmp_path / "checkout"
+    copy_dbt_project(checkout / "dbt_project")
+    shutil.copy(REPO_ROOT / "profiles.yml", checkout / "profiles.yml")
+
+    def dbt(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DBT, *args, "--profiles-dir", ".."],
+            cwd=where / "dbt_project",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    parsed = dbt(checkout, "parse")
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+    moved = checkout.rename(tmp_path / "moved")
+    log = tmp_path / "logs" / "dbt.log"
+    logged = log.stat().st_size
+
+    done = dbt(moved, "seed")
+
+    assert done.returncode == 0, done.stdout[-3000:]
+    seeding = log.read_text()[logged:]
+    assert "Partial parsing enabled" in seeding  # the kept parse, from the old folder
+    assert "Unable to do partial parsing" not in seeding
+    con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
+    try:
+        states = con.execute("select count(*) from reference.brazil_states").fetchone()[0]
+    finally:
+        con.close()
+    assert states == 27
 
 
 def test_the_pipelines_target_refuses_a_hand_run(

@@ -61,6 +61,26 @@ def test_a_fresh_process_reuses_the_parse_and_a_changed_model_alone_is_parsed_ag
     assert 1 <= third["parsed_path_count"] < first["parsed_path_count"] // 10
 
 
+def test_a_moved_project_is_parsed_again_where_it_is(tmp_path: Path) -> None:
+    """A parse keeps each node's absolute folder (dbt-duckdb loads a seed's CSV from
+    it) and dbt does not compare it: a project moved elsewhere is parsed again, not
+    served the parse of the folder it left."""
+    project = copy_dbt_project(tmp_path / "a" / "dbt_project")
+    root = tmp_path / "workspace"
+    first = _parse_in_a_fresh_process(root, project)
+    assert first["parsed_path_count"] > 100
+
+    moved = (tmp_path / "a").rename(tmp_path / "b") / "dbt_project"
+    again = _parse_in_a_fresh_process(root, moved)
+
+    assert again["parsed_path_count"] > 100
+    (manifest,) = (root / "target").glob("pipeline-*/manifest.json")
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    seeds = [n for n in nodes if n["resource_type"] == "seed"]
+    assert len(seeds) == 3
+    assert {n["root_path"] for n in seeds} == {str(moved)}
+
+
 def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     tmp_path: Path,
 ) -> None:

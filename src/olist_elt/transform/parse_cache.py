@@ -76,8 +76,11 @@ def portable_partial_parse() -> None:
     shape a parse (the database name, the file's last part, still does); what the
     models read from the environment (the lake's location in the sources) dbt tracks
     file by file and parses again where it changed. So the profile's hash is taken
-    without them. The project's files, vars, target and dbt version are checked by
-    dbt as before. Idempotent."""
+    without them. The project's own folder does count: a parse keeps each seed's
+    absolute path (dbt-duckdb loads the CSV from there), and dbt does not compare it,
+    so a checkout moved elsewhere built from the old folder, or failed once it was
+    gone. The project's files, vars, target and dbt version are checked by dbt as
+    before. Idempotent."""
     import pprint
 
     from dbt.artifacts.resources import FileHash
@@ -93,6 +96,7 @@ def portable_partial_parse() -> None:
             (key, _workspace_free(value))
             for key, value in loader.root_project.credentials.connection_info()
         )
+        keys.append(("project_root", loader.root_project.project_root))
         state.profile_hash = FileHash.from_contents(pprint.pformat(keys))
         return state
 

@@ -46,10 +46,12 @@ def _analyst_env(settings: Settings, scratch: Path) -> dict[str, str]:
     }
 
 
-def _dbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _dbt(
+    env: dict[str, str], *args: str, checkout: Path = REPO_ROOT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DBT, *args, "--profiles-dir", ".."],
-        cwd=REPO_ROOT / "dbt_project",
+        cwd=checkout / "dbt_project",
         env=env,
         capture_output=True,
         text=True,
@@ -102,23 +104,13 @@ def test_a_moved_checkout_loads_the_seeds_from_where_it_is_now(
     copy_dbt_project(checkout / "dbt_project")
     shutil.copy(REPO_ROOT / "profiles.yml", checkout / "profiles.yml")
 
-    def dbt(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [DBT, *args, "--profiles-dir", ".."],
-            cwd=where / "dbt_project",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    parsed = dbt(checkout, "parse")
+    parsed = _dbt(env, "parse", checkout=checkout)
     assert parsed.returncode == 0, parsed.stdout[-3000:]
     moved = checkout.rename(tmp_path / "moved")
     log = tmp_path / "logs" / "dbt.log"
     logged = log.stat().st_size
 
-    done = dbt(moved, "seed")
+    done = _dbt(env, "seed", checkout=moved)
 
     assert done.returncode == 0, done.stdout[-3000:]
     seeding = log.read_text()[logged:]

@@ -80,15 +80,14 @@ class Target(ABC):
 
     def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
         base = self.settings.dbt_target_dir
-        dbt = Dbt(
+        return Dbt(
             self.settings.model_copy(update={"target": engine}),
             dbt_vars=self.dbt_vars(),
             extra_env=extra_env,
             target_path=base / f"pipeline-{engine}",
             runner=self.dbt_runner,
+            runtime_vars=self.run_time_vars(),
         )
-        dbt.runtime_vars.update(self.run_time_vars())
-        return dbt
 
     @property
     def lake_dbt(self) -> Dbt:

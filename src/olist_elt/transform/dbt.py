@@ -132,13 +132,15 @@ class Dbt:
         extra_env: dict[str, str] | None = None,
         target_path: Path | None = None,
         runner: Callable[[Any], Any] | None = None,
+        runtime_vars: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         # vars that shape parsing (a change parses the project again) ...
         self.dbt_vars = dbt_vars or {}
-        # ... and vars one build reads at run time only (which orders to recompute,
-        # which raw objects a trial holds back): never part of the kept parse
-        self.runtime_vars: dict[str, Any] = {}
+        # ... and vars the builds read at run time only (a backfill's day, which
+        # orders to recompute, which raw objects a trial holds back): never part of
+        # the kept parse
+        self.runtime_vars: dict[str, Any] = dict(runtime_vars or {})
         self.extra_env = extra_env or {}
         self.target_path = target_path
         self.runner = runner or dbt_runner

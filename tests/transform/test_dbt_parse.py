@@ -5,13 +5,16 @@ and a changed model is parsed again, alone."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from olist_elt.settings import REPO_ROOT
+from olist_elt.transform.parse_cache import KEEP_PARSES
 from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
@@ -93,12 +96,24 @@ def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     from olist_elt.transform.duckdb_plugin import Plugin
 
     project = copy_dbt_project(tmp_path / "dbt_project")
+    # the cache already holds more parses than it keeps (other checkouts, used an
+    # hour or more ago): the parse of this project stays, the oldest others go
+    cache = tmp_path / "parse-cache"
+    cache.mkdir()
+    others = []
+    for i in range(KEEP_PARSES + 5):
+        others.append(cache / f"{i:032x}.msgpack")
+        others[-1].write_bytes(b"another checkout's parse")
+        os.utime(others[-1], (time.time() - 3600 - 60 * (KEEP_PARSES + 5 - i),) * 2)
     first = _parse_in_a_fresh_process(tmp_path / "a", project)
     assert first["parsed_path_count"] > 100
 
     second = _parse_in_a_fresh_process(tmp_path / "b", project)
     assert second["is_partial_parse_enabled"]
     assert second["parsed_path_count"] == 0, "a new workspace parsed files again"
+    kept = set(cache.glob("*.msgpack"))
+    assert len(kept) == KEEP_PARSES and kept - set(others)  # this project's parse
+    assert kept & set(others) == set(others[-(KEEP_PARSES - 1) :])
 
     (manifest,) = (tmp_path / "b" / "target").glob("pipeline-*/manifest.json")
     sources = json.loads(manifest.read_text())["sources"].values()

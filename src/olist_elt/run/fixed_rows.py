@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from olist_elt.settings import Settings
+from olist_elt.transform.parse_cache import RECORD_PREFIX, prune, touch
 
 if TYPE_CHECKING:
     from olist_elt.targets import Target
@@ -62,7 +63,7 @@ def fixed_rows_key(target: Target, project: str) -> str:
 def _record(settings: Settings, key: str) -> Path | None:
     if settings.dbt_parse_cache is None:
         return None
-    return settings.dbt_parse_cache / f"fixed-rows-passed-{key[:32]}"
+    return settings.dbt_parse_cache / f"{RECORD_PREFIX}{key[:32]}"
 
 
 def passed(settings: Settings, key: str, previous: dict[str, Any] | None) -> bool:
@@ -71,7 +72,10 @@ def passed(settings: Settings, key: str, previous: dict[str, Any] | None) -> boo
     if previous is not None and previous.get("fixed_rows") == key:
         return True
     record = _record(settings, key)
-    return record is not None and record.is_file()
+    if record is None or not record.is_file():
+        return False
+    touch(record)  # used: kept when the cache folder is pruned
+    return True
 
 
 def remember_passed(settings: Settings, key: str) -> None:
@@ -87,3 +91,5 @@ def remember_passed(settings: Settings, key: str) -> None:
         record.touch()
     except OSError as exc:  # a cache, not the run's outcome: the run stays good
         log.warning("could not record the fixed-row tests' pass in %s: %s", record.parent, exc)
+        return
+    prune(record.parent)

@@ -6,18 +6,35 @@ test workspace has its own target folder, so each paid a full parse. The parse
 cache keeps one parse per dbt version, project folder, target and vars in a private
 folder (`OLIST_DBT_PARSE_CACHE`), seeds a workspace that has none, and lets dbt
 check it as it checks its own.
+
+The folder keeps the parses and the fixed-row records (run/fixed_rows.py) used last,
+a bounded number of each: every project folder makes parses of its own (about 1 MiB
+each), so the copies of throwaway checkouts (a test's copy of the project, a clone
+tried once) would otherwise pile up for good.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from olist_elt.settings import Settings
+
+# How many of each kind of entry the folder keeps, the ones used last: a user's
+# checkouts, targets and sets of vars each have a parse (two checkouts of the four
+# pipeline targets, with and without the APIs or the stream, fit twice over); a
+# record is an empty file.
+KEEP_PARSES = 32
+KEEP_RECORDS = 256
+RECORD_PREFIX = "fixed-rows-passed-"
+# a scratch copy older than this was left by a process that died while writing it
+SCRATCH_SECONDS = 24 * 3600
 
 
 def cached_parse(settings: Settings, dbt_vars: dict[str, Any]) -> Path | None:
@@ -37,23 +54,75 @@ def cached_parse(settings: Settings, dbt_vars: dict[str, Any]) -> Path | None:
 
 
 def seed(cached: Path | None, saved: Path) -> None:
-    """Start a workspace with no parse of its own from the kept one."""
-    if cached is not None and cached.is_file() and not saved.exists():
-        saved.parent.mkdir(parents=True, exist_ok=True)
+    """Start a workspace with no parse of its own from the kept one (marked used)."""
+    if cached is None or saved.exists():
+        return
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    try:
         shutil.copyfile(cached, saved)
+    except FileNotFoundError:  # none kept, or pruned by another process meanwhile
+        return
+    touch(cached)
 
 
 def keep(saved: Path, cached: Path | None) -> None:
     """Copy a parse into the cache (private folder, replaced atomically): another
-    process reads the old parse or the new one, never half of one."""
+    process reads the old parse or the new one, never half of one. The entry counts
+    as used now, and the folder is pruned to the entries used last."""
     if cached is None or not saved.is_file():
         return
-    if cached.is_file() and cached.read_bytes() == saved.read_bytes():
+    try:
+        same = cached.read_bytes() == saved.read_bytes()
+    except FileNotFoundError:
+        same = False
+    if same:
+        touch(cached)
+    else:
+        cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = cached.with_name(f".{cached.name}.{os.getpid()}")
+        shutil.copyfile(saved, scratch)
+        os.replace(scratch, cached)
+    prune(cached.parent)
+
+
+def touch(entry: Path) -> None:
+    """Mark a cache entry used now: the folder keeps those used last."""
+    with contextlib.suppress(OSError):
+        os.utime(entry)
+
+
+def prune(folder: Path) -> None:
+    """Keep the KEEP_PARSES parses and the KEEP_RECORDS fixed-row records used last,
+    and remove the others and any scratch copy a killed process left. Two processes
+    may prune at once, or one seed from an entry the other removes: a parse that is
+    gone is parsed again, a record that is gone runs the tests of fixed rows again."""
+    try:
+        entries = [e for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+    except OSError:
         return
-    cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = cached.with_name(f".{cached.name}.{os.getpid()}")
-    shutil.copyfile(saved, scratch)
-    os.replace(scratch, cached)
+
+    def used(entry: os.DirEntry[str]) -> float:
+        try:
+            return entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            return 0.0
+
+    def past(kept: int, match: list[os.DirEntry[str]]) -> list[os.DirEntry[str]]:
+        """The entries past the `kept` used last."""
+        return sorted(match, key=used, reverse=True)[kept:]
+
+    now = time.time()
+    scratch = [e for e in entries if e.name.startswith(".")]
+    parses = [e for e in entries if e.name[0] != "." and e.name.endswith(".msgpack")]
+    records = [e for e in entries if e.name.startswith(RECORD_PREFIX)]
+    stale = [
+        *past(KEEP_PARSES, parses),
+        *past(KEEP_RECORDS, records),
+        *(e for e in scratch if now - used(e) > SCRATCH_SECONDS),
+    ]
+    for entry in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
 
 
 def _workspace_free(value: Any) -> Any:

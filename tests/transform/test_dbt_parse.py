@@ -84,6 +84,16 @@ def test_a_moved_project_is_parsed_again_where_it_is(tmp_path: Path) -> None:
     assert {n["root_path"] for n in seeds} == {str(moved)}
 
 
+def test_a_parse_cache_that_cannot_be_used_leaves_the_parse_to_dbt(tmp_path: Path) -> None:
+    """The parse cache is a cache: where it cannot be read or written (a file where
+    its folder should be), a fresh process parses the project and goes on, where it
+    failed at the parse before."""
+    project = copy_dbt_project(tmp_path / "dbt_project")
+    (tmp_path / "parse-cache").write_text("not a folder")
+    parsed = _parse_in_a_fresh_process(tmp_path / "ws", project)
+    assert parsed["parsed_path_count"] > 100
+
+
 def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     tmp_path: Path,
 ) -> None:

@@ -123,3 +123,23 @@ def test_a_parse_removed_by_another_process_is_parsed_again(
     saved.write_bytes(b"parsed from scratch")
     keep(saved, kept)
     assert kept.read_bytes() == b"parsed from scratch"
+
+
+def test_a_cache_that_cannot_be_used_leaves_the_parse_to_dbt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache folder that cannot be read or written (here a file stands where it
+    should be; a read-only or full disk alike) is logged and left aside: the
+    workspace starts with no parse of its own, and its parse stays where it is."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    cached = blocked / "cache" / ("c" * 32 + ".msgpack")
+    saved = tmp_path / "ws" / "target" / "partial_parse.msgpack"
+
+    seed(cached, saved)  # raises nothing
+    assert not saved.exists()
+    saved.write_bytes(b"parsed from scratch")
+    keep(saved, cached)  # raises nothing
+    assert saved.read_bytes() == b"parsed from scratch"
+    assert "dbt's kept parse not read from" in caplog.text
+    assert "dbt's parse not kept in" in caplog.text

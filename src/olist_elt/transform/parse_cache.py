@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from olist_elt.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # How many of each kind of entry the folder keeps, the ones used last: a user's
 # checkouts, targets and sets of vars each have a parse (two checkouts of the four
@@ -54,13 +57,19 @@ def cached_parse(settings: Settings, dbt_vars: dict[str, Any]) -> Path | None:
 
 
 def seed(cached: Path | None, saved: Path) -> None:
-    """Start a workspace with no parse of its own from the kept one (marked used)."""
+    """Start a workspace with no parse of its own from the kept one (marked used).
+    A cache that cannot be read is no cache: dbt parses the project."""
     if cached is None or saved.exists():
         return
     saved.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(cached, saved)
     except FileNotFoundError:  # none kept, or pruned by another process meanwhile
+        saved.unlink(missing_ok=True)
+        return
+    except OSError as exc:  # a cache, never the run's outcome
+        saved.unlink(missing_ok=True)  # no half copy for dbt to read
+        log.warning("dbt's kept parse not read from %s (%s): dbt parses", cached.parent, exc)
         return
     touch(cached)
 
@@ -68,9 +77,17 @@ def seed(cached: Path | None, saved: Path) -> None:
 def keep(saved: Path, cached: Path | None) -> None:
     """Copy a parse into the cache (private folder, replaced atomically): another
     process reads the old parse or the new one, never half of one. The entry counts
-    as used now, and the folder is pruned to the entries used last."""
+    as used now, and the folder is pruned to the entries used last. A cache that
+    cannot be written is logged, never a failure of the run."""
     if cached is None or not saved.is_file():
         return
+    try:
+        _keep(saved, cached)
+    except OSError as exc:
+        log.warning("dbt's parse not kept in %s: %s", cached.parent, exc)
+
+
+def _keep(saved: Path, cached: Path) -> None:
     try:
         same = cached.read_bytes() == saved.read_bytes()
     except FileNotFoundError:
@@ -80,8 +97,11 @@ def keep(saved: Path, cached: Path | None) -> None:
     else:
         cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         scratch = cached.with_name(f".{cached.name}.{os.getpid()}")
-        shutil.copyfile(saved, scratch)
-        os.replace(scratch, cached)
+        try:
+            shutil.copyfile(saved, scratch)
+            os.replace(scratch, cached)
+        finally:
+            scratch.unlink(missing_ok=True)
     prune(cached.parent)
 
 

@@ -29,10 +29,9 @@ from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# How many of each kind of entry the folder keeps, the ones used last: a user's
-# checkouts, targets and sets of vars each have a parse (two checkouts of the four
-# pipeline targets, with and without the APIs or the stream, fit twice over); a
-# record is an empty file.
+# How many of each kind of entry the folder keeps, the ones used last: each checkout,
+# target and set of vars has a parse (two checkouts, the four pipeline targets, the
+# APIs and the stream each on or off: 32); a record is an empty file.
 KEEP_PARSES = 32
 KEEP_RECORDS = 256
 RECORD_PREFIX = "fixed-rows-passed-"

@@ -5,10 +5,8 @@ and a changed model is parsed again, alone."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from olist_elt.settings import REPO_ROOT
 from olist_elt.transform.parse_cache import KEEP_PARSES
 from tests.conftest import copy_dbt_project
+from tests.transform.test_parse_cache import fill_cache
 
 pytestmark = pytest.mark.slow
 
@@ -109,12 +108,7 @@ def test_a_new_workspace_starts_from_the_kept_parse_and_reads_its_own_lake(
     # the cache already holds more parses than it keeps (other checkouts, used an
     # hour or more ago): the parse of this project stays, the oldest others go
     cache = tmp_path / "parse-cache"
-    cache.mkdir()
-    others = []
-    for i in range(KEEP_PARSES + 5):
-        others.append(cache / f"{i:032x}.msgpack")
-        others[-1].write_bytes(b"another checkout's parse")
-        os.utime(others[-1], (time.time() - 3600 - 60 * (KEEP_PARSES + 5 - i),) * 2)
+    others, _ = fill_cache(cache, KEEP_PARSES + 5, 0)
     first = _parse_in_a_fresh_process(tmp_path / "a", project)
     assert first["parsed_path_count"] > 100
 

@@ -30,8 +30,9 @@ def _aged(path: Path, seconds_ago: float, content: bytes = b"") -> Path:
     return path
 
 
-def _fill(cache: Path, parses: int, records: int) -> tuple[list[Path], list[Path]]:
-    """Parses and records used one minute apart, the first the longest ago."""
+def fill_cache(cache: Path, parses: int, records: int) -> tuple[list[Path], list[Path]]:
+    """Parses and records used one minute apart, an hour or more ago, the first the
+    longest ago."""
     cache.mkdir(parents=True, exist_ok=True)
     made_parses = [
         _aged(cache / f"{i:032x}.msgpack", 60 * (parses - i) + 3600, b"parse %d" % i)
@@ -49,7 +50,7 @@ def _left(cache: Path) -> tuple[set[Path], set[Path]]:
 
 def test_the_cache_keeps_the_entries_used_last_and_drops_the_rest(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    parses, records = _fill(cache, KEEP_PARSES + 8, KEEP_RECORDS + 20)
+    parses, records = fill_cache(cache, KEEP_PARSES + 8, KEEP_RECORDS + 20)
     died = _aged(cache / ".0badc0de.msgpack.4242", SCRATCH_SECONDS + 60, b"half a parse")
     writing = _aged(cache / ".c0ffee.msgpack.4343", 5, b"being written")
     other = _aged(cache / "notes.txt", SCRATCH_SECONDS * 10, b"not ours to remove")
@@ -73,7 +74,7 @@ def test_the_cache_keeps_the_entries_used_last_and_drops_the_rest(tmp_path: Path
 
 def test_an_entry_in_use_outlives_newer_ones_nobody_used(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    parses, records = _fill(cache, KEEP_PARSES, KEEP_RECORDS)
+    parses, records = fill_cache(cache, KEEP_PARSES, KEEP_RECORDS)
     oldest_parse, oldest_record = parses[0], records[0]
 
     # a new workspace starts from the oldest parse; a run finds the oldest record

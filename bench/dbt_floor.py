@@ -55,12 +55,14 @@ if os.environ.get("FLOOR_CLUSTER"):  # olist-elt's loopback cluster, under OLIST
     t0 = time.perf_counter()
     os.environ["FLOOR_THRIFT_PORT"] = str(start_cluster(cluster).thrift_port)
     out["session_s"] = time.perf_counter() - t0
+from olist_elt.transform.dbt import no_console  # dbt's flags as the pipeline's
+
 try:
     t0 = time.perf_counter()
     from dbt.cli.main import dbtRunner
     out["import_s"] = time.perf_counter() - t0
     project, layers = sys.argv[1], json.loads(sys.argv[2])
-    base = ["--project-dir", project, "--profiles-dir", project, "--quiet"]
+    base = ["--project-dir", project, "--profiles-dir", project, *no_console()]
     t0 = time.perf_counter()
     res = dbtRunner().invoke(["parse", *base])
     out["parse_s"] = time.perf_counter() - t0

@@ -360,7 +360,12 @@ def test_a_trial_leaves_out_the_seeds_tests_as_its_run_does(gated: Settings) -> 
     ids=["silver's cast fails", "silver's gate fails"],
 )
 def test_a_bad_file_in_a_data_sets_first_delivery_is_rejected_and_the_run_names_it(
-    sample_dir: Path, tmp_path: Path, price: str, caught_by: str, then_corrected: bool
+    sample_dir: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    price: str,
+    caught_by: str,
+    then_corrected: bool,
 ) -> None:
     """No good run before, and the only order_items file is bad: a price that is no
     number (silver's cast fails) or is negative (silver's gate fails). The trials hold
@@ -390,6 +395,9 @@ def test_a_bad_file_in_a_data_sets_first_delivery_is_rejected_and_the_run_names_
     assert all(r.status == "accepted" for r in records if r.dataset != "order_items")
     (rejected,) = [r for r in records if r.status == "rejected"]
     assert caught_by in (rejected.rejected_reason or "")
+    # the bad value is in no output of the run (dbt printed engine errors whole)
+    printed = capfd.readouterr()
+    assert price.strip('"') not in printed.out + printed.err
     audited = [r for r in AuditLog(settings.audit_path).records() if r["action"] == "raw.reject"]
     assert [r["object"] for r in audited] == [rejected.object_key]
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)

@@ -282,6 +282,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
         assert any("Error in model silver_order_items" in line for line in node["log"]), node
     assert any("final_" in line for line in result["broken"]["node"]["log"])
     assert "not a price" not in json.dumps(result["bad"]["node"])
+    assert "not a price" not in (tmp_path / "worker.log").read_text()  # nor its flow runs'
     # the run with no parameters used the environment's target and source
     assert [r["orchestrator"] for r in records] == ["prefect"] * 3
     first, second, third = records

@@ -18,6 +18,21 @@ from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial
 
 log = logging.getLogger(__name__)
 
+
+def no_console() -> list[str]:
+    """dbt's console logger off, its file log (dbt.log) kept at debug unless
+    DBT_LOG_LEVEL_FILE says otherwise (dbt would otherwise take the file's level from
+    --log-level). With --quiet, dbt still formatted every event for the console, debug
+    ones included (about a tenth of its event cost), and printed each error whole: an
+    engine's error quotes the row's value ("Could not convert string ..."), which the
+    run's own message strips (without_values) and the console, a worker's log or a CI
+    log must not show."""
+    args = ["--log-level", "none"]
+    if not os.environ.get("DBT_LOG_LEVEL_FILE"):
+        args += ["--log-level-file", "debug"]
+    return args
+
+
 NO_TELEMETRY = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DO_NOT_TRACK": "1",
@@ -217,7 +232,7 @@ class Dbt:
         seed(cached, saved)
         with self._scoped_env():
             try:
-                res = dbtRunner().invoke(["parse", "--quiet", *self._base_args()])
+                res = dbtRunner().invoke(["parse", *no_console(), *self._base_args()])
             finally:
                 release_duckdb()
         if not res.success:
@@ -232,7 +247,7 @@ class Dbt:
             self.parse()
         argv = [command, *args, *self._base_args(runtime=True)]
         if quiet:
-            argv.insert(1, "--quiet")
+            argv[1:1] = no_console()
         if command in NODE_COMMANDS:
             # dbt writes manifest.json again after every such command (the parse
             # wrote it): about half a second a command. run_results.json is written
@@ -270,7 +285,7 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
     with dbt._scoped_env():
         try:
             res = dbtRunner().invoke(
-                ["compile", "--quiet", "--inline", sql, *dbt._base_args(), *extra]
+                ["compile", *no_console(), "--inline", sql, *dbt._base_args(), *extra]
             )
         finally:
             release_duckdb()

@@ -10,7 +10,8 @@ build database the run left (nothing of the workspace is written):
   contract's keys (DuckDB's index on each primary key) cost;
 - a test: `select count(*)` over its SQL, as dbt counts failures.
 The PII pads the dbt plugin sets from the vault are set to random bytes: the timing
-does not depend on the key, and the vault is not opened.
+does not depend on the key, and the vault is not opened. The lake's location is set as
+the plugin sets it (without it, every node reading the lake failed to bind).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import duckdb
 from olist_elt.settings import load_settings
 from olist_elt.targets import target_for
 from olist_elt.transform.duckdb_ext import attach_lake
-from olist_elt.transform.duckdb_plugin import IPAD_VAR, OPAD_VAR
+from olist_elt.transform.duckdb_plugin import IPAD_VAR, OPAD_VAR, lake_variables
 
 settings = load_settings()
 target = target_for(settings).lake_dbt.target_path  # the pipeline's dbt artifacts
@@ -57,6 +58,10 @@ try:
     con.execute("set TimeZone = 'UTC'")
     con.execute(f"set variable {IPAD_VAR} = ?", [secrets.token_bytes(64)])
     con.execute(f"set variable {OPAD_VAR} = ?", [secrets.token_bytes(64)])
+    # where the sources read the lake (bronze's manifests, silver's erasure register),
+    # as the dbt plugin sets it from the same settings
+    for name, value in lake_variables(str(settings.lake_dir), settings.raw_root).items():
+        con.execute(f"set variable {name} = ?", [value])
     attach_lake(con, settings)
     con.execute('create schema "bench_engine"')
     for uid in sys.argv[1:]:

@@ -35,6 +35,12 @@ def _location(value: str) -> str:
     return (value if "://" in value else str(Path(value).resolve())).rstrip("/")
 
 
+def lake_variables(lake_dir: str, raw_root: str | None = None) -> dict[str, str]:
+    """The session variables the sources' locations read: the lake's folder (or
+    bucket) and where its raw zone is (the lake's, unless set apart)."""
+    return {LAKE_DIR_VAR: _location(lake_dir), RAW_ROOT_VAR: _location(raw_root or lake_dir)}
+
+
 def pii_pads(vault_path: Path, key_file: Path, audit_path: Path | None) -> tuple[bytes, bytes]:
     """Read (creating on first use) the PII key and return its HMAC pads."""
     audit = AuditLog(audit_path) if audit_path else None
@@ -52,11 +58,9 @@ class Plugin(BasePlugin):
         audit = plugin_config.get("audit_log")
         if plugin_config.get("lake_dir"):
             ensure_register(Path(plugin_config["lake_dir"]).resolve())
-        lake_dir = plugin_config.get("lake_dir") or "../lake"
-        self._lake = {
-            LAKE_DIR_VAR: _location(lake_dir),
-            RAW_ROOT_VAR: _location(plugin_config.get("raw_root") or lake_dir),
-        }
+        self._lake = lake_variables(
+            plugin_config.get("lake_dir") or "../lake", plugin_config.get("raw_root")
+        )
         self._settings = load_settings(
             vault_path=Path(plugin_config["vault_path"]).resolve(),
             vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),

@@ -241,13 +241,12 @@ class Dbt:
         self._manifest = res.result
         return self._manifest
 
-    def run(self, command: str, *args: str, quiet: bool = True) -> DbtCommandResult:
-        """Run one dbt command; raise DbtStepFailed naming every failed node."""
+    def run(self, command: str, *args: str) -> DbtCommandResult:
+        """Run one dbt command, its console off (no_console); raise DbtStepFailed
+        naming every failed node."""
         if self._manifest is None:
             self.parse()
-        argv = [command, *args, *self._base_args(runtime=True)]
-        if quiet:
-            argv[1:1] = no_console()
+        argv = [command, *no_console(), *args, *self._base_args(runtime=True)]
         if command in NODE_COMMANDS:
             # dbt writes manifest.json again after every such command (the parse
             # wrote it): about half a second a command. run_results.json is written

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pytest_httpserver import HTTPServer
 
 from olist_elt.settings import REPO_ROOT
 from tests.conftest import copy_dbt_project
@@ -321,6 +323,44 @@ def test_a_chosen_prefect_profile_is_left_to_prefect(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     ours, imported, prefects = done.stdout.split()
     assert imported == "True" and ours == prefects
+
+
+@pytest.mark.parametrize("server", ["down", "refuses the login"])
+def test_a_run_whose_prefect_api_does_not_answer_says_so_and_ingests_nothing(
+    tmp_path: Path, sample_dir: Path, httpserver: HTTPServer, server: str
+) -> None:
+    """PREFECT_API_URL set (with a login in it) to a server that is down, or that
+    answers 401: one line naming the URL without the login and what to do, no
+    traceback, and the lake untouched (the files are not ingested)."""
+    if server == "down":
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cause = "ConnectError"
+    else:
+        httpserver.expect_request("/api/health").respond_with_data("no", status=401)
+        port = httpserver.port
+        cause = "HTTP 401"
+    url = f"http://olist:s3cr3t-login@127.0.0.1:{port}/api"
+    env = {k: v for k, v in _env(tmp_path / "ws").items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": url}
+
+    done = subprocess.run(
+        [*CLI, "run", str(sample_dir)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, said
+    assert f"(http://127.0.0.1:{port}/api) but does not answer ({cause}" in said
+    assert "unset PREFECT_API_URL" in said and "nothing ran" in said
+    assert "Traceback" not in said and "s3cr3t-login" not in said
+    lake = tmp_path / "ws" / "lake"
+    assert not (lake / "raw").exists() and not list(lake.glob("runs/2*.json"))
 
 
 def test_the_build_command_is_refused_while_a_run_holds_the_lake(

@@ -65,6 +65,37 @@ def prefect_configured() -> bool:
         return False
 
 
+def prefect_unreachable() -> str | None:
+    """Why the configured Prefect API cannot run the flow, None when it answers its
+    health check: asked before anything starts, so a server that is down or refuses
+    the login is one clear line (not Prefect's traceback) and nothing is ingested."""
+    from urllib.parse import urlsplit
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    url = str(get_current_settings().api.url or "")
+    try:
+        with get_client(sync_client=True) as client:
+            exc = client.api_healthcheck()
+    except Exception as raised:  # the client could not even be made (a bad URL)
+        exc = raised
+    if exc is None:
+        return None
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    # a login in the URL stays out of the message, and so does any text quoting it
+    why = f"HTTP {status}" if status else type(exc).__name__
+    if text and not status and "://" not in text:
+        why += f": {text}"
+    parts = urlsplit(url)
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return (
+        f"a Prefect API is configured ({shown}) but does not answer ({why}): start it "
+        "(`prefect server start`) or unset PREFECT_API_URL to run in-process; nothing ran"
+    )
+
+
 def run(
     source: Annotated[
         str | None,
@@ -120,6 +151,9 @@ def run(
     started = time.perf_counter()
     try:
         if prefect_configured():
+            unreachable = prefect_unreachable()
+            if unreachable:
+                fail(unreachable)
             console.print("Prefect API configured: running the elt_pipeline flow")
             from olist_elt.deployments import load_flow
 

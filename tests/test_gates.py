@@ -300,6 +300,64 @@ def test_a_later_good_batch_passes_again(gated: Settings, sample_dir: Path, tmp_
     assert after["fct_orders"] == before["fct_orders"] + 1
 
 
+ONE_VERSION_CHECK = """
+  - failed_rows:
+      name: no customer moved
+      qualifier: no_customer_moved
+      query: |
+        select customer_id from ${var.SCHEMA}.dim_customer group by customer_id having count(*) > 1
+"""
+
+
+def _history(settings: Settings) -> list[tuple]:
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        return con.execute(
+            "select customer_id, zip_code_prefix_3, dbt_valid_from, dbt_valid_to "
+            "from snapshots.customers_snapshot order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_batch_only_golds_gate_catches_leaves_no_version_in_the_type_2_history(
+    built: tuple[Settings, RunSummary], sample_dir: Path, tmp_path: Path
+) -> None:
+    """A customers file whose move only a gold contract refuses (an operator's check:
+    no customer has a second version). The gold build that failed had written the
+    move into the snapshot, and every trial build still saw it there: nothing was
+    blamed, the run failed, and rejecting the file by hand would not have taken the
+    version out. Every gold build of a run now starts from the history as the last
+    good run left it: the file is found and rejected, and neither the snapshot nor
+    the served dim_customer holds the move."""
+    contracts = tmp_path / "contracts"
+    shutil.copytree(built[0].soda_contracts_dir, contracts)
+    with open(contracts / "gold" / "dim_customer.yml", "a", encoding="utf-8") as fh:
+        fh.write(ONE_VERSION_CHECK)
+    ws = copy_workspace(built[0], tmp_path / "ws", soda_contracts_dir=contracts)
+    history = _history(ws)
+    served = _gold_fingerprint(ws)
+    moved = _batch(
+        sample_dir, "customers", tmp_path, lambda r: _set(r, 0, customer_zip_code_prefix="99999")
+    )
+
+    summary = run_pipeline(ws, moved)
+
+    assert summary.outcome == "success"
+    assert [r["object"].split("/")[2] for r in summary.rejected] == ["customers"]
+    assert "gate gold failed" in summary.rejected[0]["reason"]
+    assert "no customer moved" in summary.rejected[0]["reason"]
+    assert _history(ws) == history
+    assert _gold_fingerprint(ws) == served
+    con = duckdb.connect(str(ws.build_database), read_only=True)
+    try:  # the copy went with the good run's publish
+        assert not con.execute(
+            "select * from information_schema.schemata where schema_name = 'snapshots_saved'"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def test_rows_lost_between_raw_and_bronze_fail_the_bronze_layer(gated: Settings) -> None:
     from dataclasses import replace
 

@@ -297,6 +297,10 @@ def publish(ctx: RunContext, decision: Plan) -> None:
         )
         if rows_passed:
             remember_passed(settings, decision.fixed_rows)
+        try:  # a copy left behind is stale from now on (another good run), never used
+            target.release_snapshots()
+        except Exception as exc:
+            log.warning("the snapshots' saved copy was not dropped (%s)", exc)
         return counts
 
     ctx.summary.layer_rows["gold"] = ctx.run(

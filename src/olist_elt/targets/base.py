@@ -136,6 +136,8 @@ class Target(ABC):
         """`dbt build` one layer (models and their tests): the lake layers on the lake
         engine, gold where the target builds it (into its staging schema)."""
         if layer == "gold":
+            # the type-2 history as the last good run left it (snapshot_guard)
+            self.settle_snapshots()
             return self.build_gold(full_refresh)
         return build_layer(self.lake_dbt, layer, full_refresh, self.fixed_row_tests)
 
@@ -201,6 +203,15 @@ class Target(ABC):
             )
 
     # --- gold: built, gated, published, served ----------------------------------------
+    @abstractmethod
+    def settle_snapshots(self) -> str:
+        """Before a gold build: the snapshot tables saved, or restored as the last good
+        run left them (snapshot_guard.settle)."""
+
+    @abstractmethod
+    def release_snapshots(self) -> None:
+        """After a good run's publish: the snapshots' saved copies dropped."""
+
     @abstractmethod
     def gold_steps(
         self,

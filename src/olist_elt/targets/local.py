@@ -15,6 +15,7 @@ import duckdb
 from olist_elt.ops.history import write_duckdb
 from olist_elt.quality.gates import GateReport, duckdb_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
+from olist_elt.targets import snapshot_guard
 from olist_elt.targets.base import Target, build_step, open_build
 from olist_elt.transform import project
 from olist_elt.warehouse.publish import (
@@ -173,9 +174,34 @@ class LocalTarget(Target):
         with self.lake_connection() as con:
             return con.execute(sql).fetchone()[0]  # type: ignore[index]
 
+    def _guard(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
+        """One transaction on the build database (None when there is none yet)."""
+        if not self.has_lake_build():
+            return None
+        con = open_build(self.settings.build_database)
+        try:
+            con.execute("begin")
+            done = action(snapshot_guard.Database(con.execute))
+            con.execute("commit")
+            return done
+        finally:
+            con.close()
+
+    def settle_snapshots(self) -> str:
+        snaps = project.snapshots(self.manifest)
+        last = snapshot_guard.last_good_run(self.settings)
+        return self._guard(lambda db: snapshot_guard.settle(db, snaps, last)) or "none"
+
+    def release_snapshots(self) -> None:
+        snaps = project.snapshots(self.manifest)
+        self._guard(lambda db: snapshot_guard.release(db, snaps))
+
     def rewind_snapshots(self, day: date) -> dict[str, int]:
         if not self.has_lake_build():
             return {}
+        # a failed run's versions go first (the copy is restored and dropped)
+        snaps, last = project.snapshots(self.manifest), snapshot_guard.last_good_run(self.settings)
+        self._guard(lambda db: snapshot_guard.undo_unpublished(db, snaps, last))
         con = open_build(self.settings.build_database)
         try:
             snaps = [

@@ -12,6 +12,7 @@ import duckdb
 from olist_elt.ops.history import write_postgres
 from olist_elt.quality.gates import GateReport, postgres_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
+from olist_elt.targets import snapshot_guard
 from olist_elt.targets.base import Target, build_step, gold_vars, selection_args
 from olist_elt.targets.local import rewind
 from olist_elt.transform import project
@@ -198,8 +199,27 @@ class PostgresGoldTarget(Target):
         with self.pg.connect() as conn:
             return conn.execute(sql).fetchone()[0]  # type: ignore[arg-type,index]
 
+    def _guard(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
+        """One transaction on the warehouse, as the loader."""
+        with self.pg.connect(autocommit=False) as pg:
+            done = action(snapshot_guard.Database(pg.execute))
+            pg.commit()
+        return done
+
+    def settle_snapshots(self) -> str:
+        snaps = project.snapshots(self.warehouse_dbt.manifest)
+        last = snapshot_guard.last_good_run(self.settings)
+        return str(self._guard(lambda db: snapshot_guard.settle(db, snaps, last)))
+
+    def release_snapshots(self) -> None:
+        snaps = project.snapshots(self.warehouse_dbt.manifest)
+        self._guard(lambda db: snapshot_guard.release(db, snaps))
+
     def rewind_snapshots(self, day: date) -> dict[str, int]:
         snapshots = project.snapshots(self.warehouse_dbt.manifest)
+        # a failed run's versions go first (the copy is restored and dropped)
+        last = snapshot_guard.last_good_run(self.settings)
+        self._guard(lambda db: snapshot_guard.undo_unpublished(db, snapshots, last))
         with self.pg.connect(autocommit=False) as pg:
             built = [
                 s

@@ -12,7 +12,11 @@ of them, and gates only those data sets: nothing else can change their outcome (
 model reads only its parents, a lake contract only its own data set). If the build
 still fails with every pending object held back, the data is not the cause and
 nothing is rejected. A bad object that only another node or a later layer catches
-fails the build after the rejection, and is looked for there."""
+fails the build after the rejection, and is looked for there. Before the lake's first
+good run, a failure in gold or the reconciliation blames nothing: its trials would
+compare with an empty gold, which passes every check, so a broken model would look like
+bad files; the lake layers' contracts judge each data set alone and are isolated then
+too."""
 
 from __future__ import annotations
 
@@ -145,6 +149,15 @@ def isolate(
     None for gold or the reconciliation (trials build everything)."""
     pending = pending_objects(ctx)
     if not pending:
+        raise failure
+    if through is None and state.last_success(ctx.settings) is None:
+        # gold's checks span data sets (joins, k-anonymity over every customer) and a
+        # trial with every object held back builds an empty gold, which passes them
+        # all: with no good build to start from, a broken model would blame good files
+        log.warning(
+            "gold failed before any good run: no raw object is blamed (a trial without "
+            "them would be empty); `olist-elt raw reject` one by hand if it is the cause"
+        )
         raise failure
     scope = trial_scope(ctx, failure, through)
     if scope.nodes:

@@ -55,12 +55,17 @@ def _rows(execute: Callable[[str], Any], table: str) -> list[tuple]:
     return sorted(execute(f"select * from snapshots.{table}").fetchall())
 
 
-def test_the_history_of_the_last_good_run_is_restored_until_the_next_one(execute) -> None:
-    db = Database(execute)
+def _history_of_one_customer(execute: Callable[[str], Any]) -> list[tuple]:
+    """A snapshot table with one version, as a good run left it: its rows."""
     execute("create schema snapshots")
     execute("create table snapshots.customers_snapshot (customer_id varchar, city varchar)")
     execute("insert into snapshots.customers_snapshot values ('c1', 'recife')")
-    kept = _rows(execute, "customers_snapshot")
+    return _rows(execute, "customers_snapshot")
+
+
+def test_the_history_of_the_last_good_run_is_restored_until_the_next_one(execute) -> None:
+    db = Database(execute)
+    kept = _history_of_one_customer(execute)
 
     # the first gold build after good run r1 keeps a copy; sellers had no table yet
     assert settle(db, SNAPS, "r1") == "saved"
@@ -86,10 +91,7 @@ def test_the_history_of_the_last_good_run_is_restored_until_the_next_one(execute
 
 def test_a_rewind_starts_from_the_last_good_runs_history_and_drops_the_copy(execute) -> None:
     db = Database(execute)
-    execute("create schema snapshots")
-    execute("create table snapshots.customers_snapshot (customer_id varchar, city varchar)")
-    execute("insert into snapshots.customers_snapshot values ('c1', 'recife')")
-    kept = _rows(execute, "customers_snapshot")
+    kept = _history_of_one_customer(execute)
     settle(db, SNAPS, "r1")
     execute("insert into snapshots.customers_snapshot values ('c1', 'xx-bad-batch')")
 

@@ -21,6 +21,7 @@ from olist_elt.run.isolation import isolate
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
+from olist_elt.targets import snapshot_guard
 from olist_elt.targets.base import build_step
 from olist_elt.transform import project
 
@@ -298,7 +299,7 @@ def publish(ctx: RunContext, decision: Plan) -> None:
         if rows_passed:
             remember_passed(settings, decision.fixed_rows)
         try:  # a copy left behind is stale from now on (another good run), never used
-            target.release_snapshots()
+            snapshot_guard.after_publish(target)
         except Exception as exc:
             log.warning("the snapshots' saved copy was not dropped (%s)", exc)
         return counts

@@ -18,6 +18,7 @@ from olist_elt.quality.gates import GateReport, duckdb_data_source, run_gate
 from olist_elt.run.steps import Kind, Step
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
+from olist_elt.targets import snapshot_guard
 from olist_elt.transform import project
 from olist_elt.transform.dbt import Dbt, DbtCommandResult
 from olist_elt.warehouse.publish import row_counts
@@ -137,7 +138,7 @@ class Target(ABC):
         engine, gold where the target builds it (into its staging schema)."""
         if layer == "gold":
             # the type-2 history as the last good run left it (snapshot_guard)
-            self.settle_snapshots()
+            snapshot_guard.before_gold_build(self)
             return self.build_gold(full_refresh)
         return build_layer(self.lake_dbt, layer, full_refresh, self.fixed_row_tests)
 
@@ -204,13 +205,9 @@ class Target(ABC):
 
     # --- gold: built, gated, published, served ----------------------------------------
     @abstractmethod
-    def settle_snapshots(self) -> str:
-        """Before a gold build: the snapshot tables saved, or restored as the last good
-        run left them (snapshot_guard.settle)."""
-
-    @abstractmethod
-    def release_snapshots(self) -> None:
-        """After a good run's publish: the snapshots' saved copies dropped."""
+    def snapshot_transaction(self, action: Callable[[Any], Any]) -> Any:
+        """action(snapshot_guard.Database) in one transaction where gold and its
+        snapshots are built; None when there is no such database yet."""
 
     @abstractmethod
     def gold_steps(

@@ -174,8 +174,7 @@ class LocalTarget(Target):
         with self.lake_connection() as con:
             return con.execute(sql).fetchone()[0]  # type: ignore[index]
 
-    def _guard(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
-        """One transaction on the build database (None when there is none yet)."""
+    def snapshot_transaction(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
         if not self.has_lake_build():
             return None
         con = open_build(self.settings.build_database)
@@ -187,21 +186,10 @@ class LocalTarget(Target):
         finally:
             con.close()
 
-    def settle_snapshots(self) -> str:
-        snaps = project.snapshots(self.manifest)
-        last = snapshot_guard.last_good_run(self.settings)
-        return self._guard(lambda db: snapshot_guard.settle(db, snaps, last)) or "none"
-
-    def release_snapshots(self) -> None:
-        snaps = project.snapshots(self.manifest)
-        self._guard(lambda db: snapshot_guard.release(db, snaps))
-
     def rewind_snapshots(self, day: date) -> dict[str, int]:
         if not self.has_lake_build():
             return {}
-        # a failed run's versions go first (the copy is restored and dropped)
-        snaps, last = project.snapshots(self.manifest), snapshot_guard.last_good_run(self.settings)
-        self._guard(lambda db: snapshot_guard.undo_unpublished(db, snaps, last))
+        snapshot_guard.before_rewind(self)  # a failed run's versions go first
         con = open_build(self.settings.build_database)
         try:
             snaps = [

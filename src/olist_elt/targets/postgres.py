@@ -199,27 +199,15 @@ class PostgresGoldTarget(Target):
         with self.pg.connect() as conn:
             return conn.execute(sql).fetchone()[0]  # type: ignore[arg-type,index]
 
-    def _guard(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
-        """One transaction on the warehouse, as the loader."""
-        with self.pg.connect(autocommit=False) as pg:
+    def snapshot_transaction(self, action: Callable[[snapshot_guard.Database], Any]) -> Any:
+        with self.pg.connect(autocommit=False) as pg:  # as the loader
             done = action(snapshot_guard.Database(pg.execute))
             pg.commit()
         return done
 
-    def settle_snapshots(self) -> str:
-        snaps = project.snapshots(self.warehouse_dbt.manifest)
-        last = snapshot_guard.last_good_run(self.settings)
-        return str(self._guard(lambda db: snapshot_guard.settle(db, snaps, last)))
-
-    def release_snapshots(self) -> None:
-        snaps = project.snapshots(self.warehouse_dbt.manifest)
-        self._guard(lambda db: snapshot_guard.release(db, snaps))
-
     def rewind_snapshots(self, day: date) -> dict[str, int]:
         snapshots = project.snapshots(self.warehouse_dbt.manifest)
-        # a failed run's versions go first (the copy is restored and dropped)
-        last = snapshot_guard.last_good_run(self.settings)
-        self._guard(lambda db: snapshot_guard.undo_unpublished(db, snapshots, last))
+        snapshot_guard.before_rewind(self)  # a failed run's versions go first
         with self.pg.connect(autocommit=False) as pg:
             built = [
                 s

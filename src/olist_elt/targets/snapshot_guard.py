@@ -16,10 +16,11 @@ made again; a good run's publish drops it. The same SQL runs on DuckDB and Postg
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from olist_elt.settings import Settings
 from olist_elt.transform.project import SnapshotInfo
+from olist_elt.transform.project import snapshots as project_snapshots
 
 MARKER = "_saved_after_run"
 
@@ -123,3 +124,35 @@ def undo_unpublished(db: Database, snapshots: list[SnapshotInfo], last_good: str
     if _current(db, snapshots, last_good):
         _restore(db, snapshots)
     release(db, snapshots)
+
+
+class Guarded(Protocol):
+    """A target: where its gold (and so its snapshots) is built, and how to reach it."""
+
+    settings: Settings
+
+    @property
+    def gold_manifest(self) -> Any: ...
+
+    def snapshot_transaction(self, action: Callable[[Database], Any]) -> Any: ...
+
+
+def _on(target: Guarded, action: Callable[[Database, list[SnapshotInfo], str], Any]) -> Any:
+    snaps = project_snapshots(target.gold_manifest)
+    last = last_good_run(target.settings)
+    return target.snapshot_transaction(lambda db: action(db, snaps, last))
+
+
+def before_gold_build(target: Guarded) -> str:
+    """settle, on the database where the target builds gold ('none': no database yet)."""
+    return str(_on(target, settle) or "none")
+
+
+def after_publish(target: Guarded) -> None:
+    """release, on the database where the target builds gold."""
+    _on(target, lambda db, snaps, _last: release(db, snaps))
+
+
+def before_rewind(target: Guarded) -> None:
+    """undo_unpublished, on the database where the target builds gold."""
+    _on(target, undo_unpublished)

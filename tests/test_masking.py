@@ -318,24 +318,6 @@ WRITINGS = [
 ]
 
 
-@pytest.mark.slow
-def test_redaction_holds_on_spark(tmp_path: Path) -> None:
-    from olist_elt.transform.spark import spark_session, stop_spark
-
-    settings = workspace_settings(tmp_path, target="spark")
-    spark = spark_session(settings)  # first, so dbt's compile reuses it
-    try:
-        sql = compile_inline(Dbt(settings), REDACT)
-        texts = [(f"contato: {value}, obrigado",) for _, value in WRITINGS]
-        spark.createDataFrame(texts, ["txt"]).createOrReplaceTempView("input_texts")
-        redacted = [row.redacted for row in spark.sql(sql).collect()]
-    finally:
-        stop_spark()
-    assert len(redacted) == len(WRITINGS)
-    for (kind, value), text in zip(WRITINGS, redacted, strict=True):
-        _assert_redacted(kind, value, text)
-
-
 def test_every_fixed_writing_is_redacted_on_duckdb(redact_sql: str, duck_texts) -> None:
     for kind, value in WRITINGS:
         text = f"contato: {value}, obrigado"

@@ -11,10 +11,17 @@ import pytest
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
+from olist_elt.transform.dbt import Dbt, compile_inline
 from olist_elt.transform.parity import compare_layer
-from olist_elt.transform.spark import spark_tables, spark_warehouse_dir, stop_spark
+from olist_elt.transform.spark import (
+    spark_session,
+    spark_tables,
+    spark_warehouse_dir,
+    stop_spark,
+)
 from olist_elt.warehouse.postgres import gold_row_counts, login
 from tests.conftest import build_tables, copy_workspace, pg_workspace
+from tests.test_masking import REDACT, WRITINGS, _assert_redacted
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +105,17 @@ def test_a_second_spark_run_with_nothing_new_starts_no_spark_and_gates_nothing(
     names = [s.name for s in again.steps]
     assert "spark session" not in names and not any(n.startswith("gate") for n in names)
     assert again.layer_rows == spark.layer_rows
+
+
+def test_redaction_holds_on_spark(spark_runs: tuple[Settings, RunSummary, RunSummary]) -> None:
+    """redact_text as dbt compiles it for Spark, run by the session the run built
+    silver with, removes every fixed writing of an email, phone, CPF and CNPJ."""
+    settings = spark_runs[0]
+    spark = spark_session(settings)  # the run's session, before dbt's compile reuses it
+    sql = compile_inline(Dbt(settings), REDACT)
+    texts = [(f"contato: {value}, obrigado",) for _, value in WRITINGS]
+    spark.createDataFrame(texts, ["txt"]).createOrReplaceTempView("input_texts")
+    redacted = [row.redacted for row in spark.sql(sql).collect()]
+    assert len(redacted) == len(WRITINGS)
+    for (kind, value), text in zip(WRITINGS, redacted, strict=True):
+        _assert_redacted(kind, value, text)

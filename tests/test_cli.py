@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from olist_elt.settings import REPO_ROOT
-from tests.conftest import copy_dbt_project
+from tests.conftest import _free_port, copy_dbt_project
 
 pytestmark = pytest.mark.slow
 
@@ -333,9 +332,7 @@ def test_a_run_whose_prefect_api_does_not_answer_says_so_and_ingests_nothing(
     answers 401: one line naming the URL without the login and what to do, no
     traceback, and the lake untouched (the files are not ingested)."""
     if server == "down":
-        with socket.socket() as s:  # a port nothing listens on
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = _free_port()  # a port nothing listens on
         cause = "ConnectError"
     else:
         httpserver.expect_request("/api/health").respond_with_data("no", status=401)

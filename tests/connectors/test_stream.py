@@ -28,16 +28,11 @@ from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage, Storage
 from olist_elt.security.audit import AuditLog
+from tests.conftest import _free_port
 
 CONNECTOR = ("svc-connector-stream", "c0nnector-pw")
 PUBLISHER = ("svc-publisher", "publ1sher-pw")
 OTHER = ("svc-other", "0ther-pw")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()

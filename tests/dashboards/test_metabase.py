@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from olist_elt.dashboards.model import DASHBOARDS_DIR
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.vault import open_vault
 from olist_elt.settings import Settings
-from tests.conftest import workspace_settings
+from tests.conftest import _free_port, workspace_settings
 from tests.dashboards.fake_metabase import FakeMetabase
 
 
@@ -149,9 +148,7 @@ def test_a_starting_metabase_is_waited_for(settings: Settings, metabase: FakeMet
 
 
 def test_a_metabase_that_never_comes_up_fails_within_the_bound(settings: Settings) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     dead = settings.model_copy(
         update={"metabase_url": f"http://127.0.0.1:{port}", "metabase_wait_seconds": 1}
     )

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -24,16 +23,10 @@ import httpx
 import pytest
 
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import copy_dbt_project, pg_workspace, scratch_database
+from tests.conftest import _free_port, copy_dbt_project, pg_workspace, scratch_database
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:

@@ -35,10 +35,11 @@ def duckdb_engine(tmp_path: Path) -> Iterator[Callable[[str], Any]]:
 def postgres_engine(admin_dsn: str) -> Iterator[Callable[[str], Any]]:
     import psycopg
 
-    with scratch_database(admin_dsn, "olist_guard") as name:
-        dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-        with psycopg.connect(dsn, autocommit=True) as con:
-            yield con.execute
+    with (
+        scratch_database(admin_dsn, "olist_guard") as name,
+        psycopg.connect(admin_dsn, dbname=name, autocommit=True) as con,
+    ):
+        yield con.execute
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -101,3 +101,93 @@ def test_a_trial_builds_the_nodes_a_lake_failure_names_and_whole_layers_otherwis
     assert isolation.trial_scope(ctx, gate_failed("no_such_model"), "silver") == (
         isolation.TrialScope("silver")
     )
+
+
+def _graph() -> Any:
+    """A run context whose dbt graph has two sources, their bronze models, silver
+    orders (from bronze orders), and a test on silver orders."""
+    ctx = _ctx(
+        **{
+            "model.p.bronze_orders": "model",
+            "model.p.bronze_items": "model",
+            "model.p.silver_orders": "model",
+            "test.p.not_null_x.1a": "test",
+        }
+    )
+    parents = {
+        "model.p.bronze_orders": ["source.p.olist.orders"],
+        "model.p.bronze_items": ["source.p.olist.order_items"],
+        "model.p.silver_orders": ["model.p.bronze_orders"],
+        "test.p.not_null_x.1a": ["model.p.silver_orders"],
+    }
+    manifest = ctx.target.manifest
+    for uid, node in manifest.nodes.items():
+        node.depends_on = SimpleNamespace(nodes=parents[uid])
+    manifest.sources = {
+        f"source.p.olist.{name}": SimpleNamespace(source_name="olist", name=name)
+        for name in ("orders", "order_items")
+    }
+    return ctx
+
+
+def _record(sha: str, dataset: str, source: str = "olist") -> Any:
+    return SimpleNamespace(sha256=sha, source=source, dataset=dataset, object_key=sha)
+
+
+def test_only_the_objects_of_the_sources_upstream_of_a_named_failure_are_suspects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test on silver orders fails: the orders files are the only suspects (its
+    graph reads no other source); the items and weather files arrived with them are
+    never held back, and the bad orders file is found among its peers."""
+    from olist_elt.errors import DbtStepFailed
+
+    ctx = _graph()
+    manifest = ctx.target.manifest
+    assert isolation.upstream_sources(manifest, ("not_null_x",)) == {("olist", "orders")}
+    assert isolation.upstream_sources(manifest, ("bronze_items", "silver_orders")) == {
+        ("olist", "orders"),
+        ("olist", "order_items"),
+    }
+    pending = [
+        _record("o1", "orders"),
+        _record("i1", "order_items"),
+        _record("o2", "orders"),
+        _record("w1", "current", "openweather"),
+        _record("o3", "orders"),
+    ]
+    monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
+    held_sets: list[list[str]] = []
+
+    def trial(ctx: Any, held: list[Any], scope: isolation.TrialScope) -> bool:
+        assert scope == isolation.TrialScope("silver", ("not_null_x",))
+        held_sets.append(sorted(r.sha256 for r in held))
+        return "o2" in {r.sha256 for r in held}
+
+    monkeypatch.setattr(isolation, "trial_passes", trial)
+    failed = DbtStepFailed("x", ("test.p.not_null_x.1a",))
+
+    blamed = isolation.isolate(ctx, failed, "silver")
+
+    assert [r.sha256 for r in blamed] == ["o2"]
+    assert held_sets[0] == ["o1", "o2", "o3"]  # every suspect, and nothing else
+    assert all(set(h) <= {"o1", "o2", "o3"} for h in held_sets)
+
+
+def test_a_named_failure_no_pending_object_feeds_blames_nothing_without_a_trial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only items and weather files are pending and a test of silver orders fails:
+    no trial can change its outcome, so the failure is raised and nothing is blamed."""
+    from olist_elt.errors import DbtStepFailed
+
+    pending = [_record("i1", "order_items"), _record("w1", "current", "openweather")]
+    monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
+
+    def trial(*args: Any) -> bool:
+        raise AssertionError("no trial is needed")
+
+    monkeypatch.setattr(isolation, "trial_passes", trial)
+    failed = DbtStepFailed("silver orders' test failed", ("test.p.not_null_x.1a",))
+    with pytest.raises(DbtStepFailed, match="silver orders"):
+        isolation.isolate(_graph(), failed, "silver")

@@ -9,7 +9,11 @@ or the reconciliation did): its gates raise but are not audited, its steps are n
 recorded. When the failure in a lake layer names its nodes (the models and tests dbt
 failed, the data sets a gate failed), a trial builds only those and what is upstream
 of them, and gates only those data sets: nothing else can change their outcome (a
-model reads only its parents, a lake contract only its own data set). If the build
+model reads only its parents, a lake contract only its own data set). For the same
+reason only the pending objects of the sources upstream of those nodes are suspects:
+the others are never held back, and a failure none of them feeds is not the data's
+(a customers file that bronze's gate stops is found in one trial, whatever else
+arrived with it). If the build
 still fails with every pending object held back, the data is not the cause and
 nothing is rejected. A bad object that only another node or a later layer catches
 fails the build after the rejection, and is looked for there. Before the lake's first
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from olist_elt.errors import DbtStepFailed
 from olist_elt.lake.manifest import ManifestRecord
@@ -77,6 +82,42 @@ def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> Tri
     ):
         return TrialScope(through, tuple(sorted({nodes[u].name for u in failure.nodes})))
     return TrialScope(through)
+
+
+def upstream_sources(manifest: Any, names: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The sources (source name, table name: a raw object's source and data set) the
+    named nodes read, directly or through their parents, in dbt's graph."""
+    todo = [
+        uid
+        for uid, node in manifest.nodes.items()
+        if node.name in names and node.resource_type in SELECTABLE
+    ]
+    seen, found = set(todo), set()
+    while todo:
+        uid = todo.pop()
+        if uid in manifest.sources:
+            source = manifest.sources[uid]
+            found.add((source.source_name, source.name))
+            continue
+        node = manifest.nodes.get(uid)
+        # a seed depends on macros only (its depends_on has no nodes)
+        for parent in getattr(getattr(node, "depends_on", None), "nodes", ()):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return frozenset(found)
+
+
+def suspects(
+    ctx: RunContext, pending: list[ManifestRecord], scope: TrialScope
+) -> list[ManifestRecord]:
+    """The pending objects a trial of this scope can tell apart: all of them for whole
+    layers; for named nodes, those of the sources upstream of them (a trial builds
+    only those nodes and their parents, which read nothing else)."""
+    if not scope.nodes:
+        return pending
+    read = upstream_sources(ctx.target.manifest, scope.nodes)
+    return [r for r in pending if (r.source, r.dataset) in read]
 
 
 def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:
@@ -162,6 +203,11 @@ def isolate(
     scope = trial_scope(ctx, failure, through)
     if scope.nodes:
         log.info("trial builds: %s and what is upstream of them", ", ".join(scope.nodes))
+        everything, pending = len(pending), suspects(ctx, pending, scope)
+        log.info("%d of %d pending raw object(s) feed them", len(pending), everything)
+        if not pending:
+            log.warning("no pending raw object feeds %s", ", ".join(scope.nodes))
+            raise failure
     trials = 0
 
     def fails_with(included: list[ManifestRecord]) -> bool:

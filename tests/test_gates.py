@@ -322,7 +322,10 @@ def _history(settings: Settings) -> list[tuple]:
 
 
 def test_a_batch_only_golds_gate_catches_leaves_no_version_in_the_type_2_history(
-    built: tuple[Settings, RunSummary], sample_dir: Path, tmp_path: Path
+    built: tuple[Settings, RunSummary],
+    sample_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A customers file whose move only a gold contract refuses (an operator's check:
     no customer has a second version). The gold build that failed had written the
@@ -330,7 +333,19 @@ def test_a_batch_only_golds_gate_catches_leaves_no_version_in_the_type_2_history
     blamed, the run failed, and rejecting the file by hand would not have taken the
     version out. Every gold build of a run now starts from the history as the last
     good run left it: the file is found and rejected, and neither the snapshot nor
-    the served dim_customer holds the move."""
+    the served dim_customer holds the move. A good orders file landed beside it goes
+    through, and is not a suspect: dim_customer reads no orders in gold's graph, so
+    one trial without the customers file shows it is the cause."""
+    import olist_elt.run.isolation as isolation
+
+    trials: list[list[str]] = []
+    real_trial = isolation.trial_passes
+
+    def counting(ctx, held, scope):
+        trials.append(sorted(r.dataset for r in held))
+        return real_trial(ctx, held, scope)
+
+    monkeypatch.setattr(isolation, "trial_passes", counting)
     contracts = tmp_path / "contracts"
     shutil.copytree(built[0].soda_contracts_dir, contracts)
     with open(contracts / "gold" / "dim_customer.yml", "a", encoding="utf-8") as fh:
@@ -341,6 +356,8 @@ def test_a_batch_only_golds_gate_catches_leaves_no_version_in_the_type_2_history
     moved = _batch(
         sample_dir, "customers", tmp_path, lambda r: _set(r, 0, customer_zip_code_prefix="99999")
     )
+    good = _batch(sample_dir, "orders", tmp_path / "good", _new_order_id("h"))
+    _land_elsewhere(ws, good, "gold-guess-orders")
 
     summary = run_pipeline(ws, moved)
 
@@ -348,8 +365,12 @@ def test_a_batch_only_golds_gate_catches_leaves_no_version_in_the_type_2_history
     assert [r["object"].split("/")[2] for r in summary.rejected] == ["customers"]
     assert "gate gold failed" in summary.rejected[0]["reason"]
     assert "no customer moved" in summary.rejected[0]["reason"]
+    assert trials == [["customers"]]
     assert _history(ws) == history
-    assert _gold_fingerprint(ws) == served
+    after = _gold_fingerprint(ws)
+    assert after.pop("fct_orders") == served.pop("fct_orders") + 1  # the good order
+    del after["orders_checksum"], served["orders_checksum"]
+    assert after == served
     con = duckdb.connect(str(ws.build_database), read_only=True)
     try:  # the copy went with the good run's publish
         assert not con.execute(

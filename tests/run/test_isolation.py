@@ -191,3 +191,43 @@ def test_a_named_failure_no_pending_object_feeds_blames_nothing_without_a_trial(
     failed = DbtStepFailed("silver orders' test failed", ("test.p.not_null_x.1a",))
     with pytest.raises(DbtStepFailed, match="silver orders"):
         isolation.isolate(_graph(), failed, "silver")
+
+
+@pytest.mark.parametrize(
+    ("bad", "held_first"),
+    [
+        # the bad orders file feeds the failing test: a trial without the orders files
+        # passes, and the bisection runs among them alone
+        ("o2", [["o1", "o2"], ["o2"], ["o1"]]),
+        # the bad items file fails gold another way: the build still fails without the
+        # orders files, so every pending object is a suspect again
+        ("i1", [["o1", "o2"], ["i1", "o1", "o2"]]),
+    ],
+)
+def test_a_gold_failure_first_suspects_the_objects_feeding_its_nodes(
+    monkeypatch: pytest.MonkeyPatch, bad: str, held_first: list[list[str]]
+) -> None:
+    """Gold's trials build every layer and the reconciliation, so the sources upstream
+    of the failing gold nodes are a guess a trial confirms: with it held back the
+    build passes (the culprits are among it) or the search falls back to every
+    pending object."""
+    from olist_elt.errors import DbtStepFailed
+
+    ctx = _graph()
+    ctx.settings = None
+    ctx.target.gold_manifest = ctx.target.manifest
+    monkeypatch.setattr(isolation.state, "last_success", lambda settings: {"objects": []})
+    pending = [_record("o1", "orders"), _record("i1", "order_items"), _record("o2", "orders")]
+    monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
+    held_sets: list[list[str]] = []
+
+    def trial(ctx: Any, held: list[Any], scope: isolation.TrialScope) -> bool:
+        assert scope == isolation.TrialScope(None)  # gold: every layer
+        held_sets.append(sorted(r.sha256 for r in held))
+        return bad in {r.sha256 for r in held}
+
+    monkeypatch.setattr(isolation, "trial_passes", trial)
+    failed = DbtStepFailed("x", ("test.p.not_null_x.1a",))
+
+    assert [r.sha256 for r in isolation.isolate(ctx, failed, None)] == [bad]
+    assert held_sets[: len(held_first)] == held_first

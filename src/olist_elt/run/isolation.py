@@ -13,7 +13,10 @@ model reads only its parents, a lake contract only its own data set). For the sa
 reason only the pending objects of the sources upstream of those nodes are suspects:
 the others are never held back, and a failure none of them feeds is not the data's
 (a customers file that bronze's gate stops is found in one trial, whatever else
-arrived with it). If the build
+arrived with it). Gold's trials build everything, so when a gold failure names its
+nodes, the objects of the sources upstream of them are only a first guess: a trial
+with them held back confirms it (the bisection then runs among them), or every
+pending object is a suspect again. If the build
 still fails with every pending object held back, the data is not the cause and
 nothing is rejected. A bad object that only another node or a later layer catches
 fails the build after the rejection, and is looked for there. Before the lake's first
@@ -64,24 +67,31 @@ class TrialScope:
     gated: bool = False
 
 
-def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> TrialScope:
-    """The nodes a failure in a lake layer names, when it names them all: the models
-    and tests dbt failed, or the data sets (models) whose contracts a gate failed.
-    Whole layers for gold, the reconciliation, or a failure naming nothing a trial
-    can select."""
-    if through is None or not isinstance(failure, GateFailed | DbtStepFailed):
-        return TrialScope(through)
-    nodes = ctx.target.manifest.nodes
+def named_nodes(manifest: Any, failure: GateFailed | DbtStepFailed) -> tuple[str, ...]:
+    """The nodes (by name) a failure names, when it names them all and a trial can
+    select them: the models and tests dbt failed, or the data sets (models) whose
+    contracts a gate failed; () otherwise."""
+    nodes = manifest.nodes
     if isinstance(failure, GateFailed):
         datasets = frozenset(c.dataset for c in failure.report.blocking)
         models = {n.name for n in nodes.values() if n.resource_type == "model"}
-        if datasets and datasets <= models:
-            return TrialScope(through, tuple(sorted(datasets)), gated=True)
-    elif failure.nodes and all(
+        return tuple(sorted(datasets)) if datasets and datasets <= models else ()
+    if failure.nodes and all(
         u in nodes and nodes[u].resource_type in SELECTABLE for u in failure.nodes
     ):
-        return TrialScope(through, tuple(sorted({nodes[u].name for u in failure.nodes})))
-    return TrialScope(through)
+        return tuple(sorted({nodes[u].name for u in failure.nodes}))
+    return ()
+
+
+def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> TrialScope:
+    """The nodes a failure in a lake layer names (named_nodes). Whole layers for gold,
+    the reconciliation, or a failure naming nothing a trial can select."""
+    if through is None or not isinstance(failure, GateFailed | DbtStepFailed):
+        return TrialScope(through)
+    names = named_nodes(ctx.target.manifest, failure)
+    if not names:
+        return TrialScope(through)
+    return TrialScope(through, names, gated=isinstance(failure, GateFailed))
 
 
 def upstream_sources(manifest: Any, names: tuple[str, ...]) -> frozenset[tuple[str, str]]:
@@ -117,6 +127,22 @@ def suspects(
     if not scope.nodes:
         return pending
     read = upstream_sources(ctx.target.manifest, scope.nodes)
+    return [r for r in pending if (r.source, r.dataset) in read]
+
+
+def gold_suspects(
+    ctx: RunContext, failure: Exception, pending: list[ManifestRecord]
+) -> list[ManifestRecord]:
+    """For a failure in gold that names its nodes, the pending objects of the sources
+    upstream of them in gold's graph: a first guess only, as gold's trials build every
+    layer and the reconciliation, which any object may fail. [] when it names none."""
+    if not isinstance(failure, GateFailed | DbtStepFailed):
+        return []
+    manifest = ctx.target.gold_manifest
+    names = named_nodes(manifest, failure)
+    if not names:
+        return []
+    read = upstream_sources(manifest, names)
     return [r for r in pending if (r.source, r.dataset) in read]
 
 
@@ -201,22 +227,38 @@ def isolate(
         )
         raise failure
     scope = trial_scope(ctx, failure, through)
-    if scope.nodes:
-        log.info("trial builds: %s and what is upstream of them", ", ".join(scope.nodes))
-        everything, pending = len(pending), suspects(ctx, pending, scope)
-        log.info("%d of %d pending raw object(s) feed them", len(pending), everything)
-        if not pending:
-            log.warning("no pending raw object feeds %s", ", ".join(scope.nodes))
-            raise failure
     trials = 0
 
     def fails_with(included: list[ManifestRecord]) -> bool:
+        # the objects a trial can hold back are `pending` as it stands when called
         nonlocal trials
         trials += 1
         keep = {r.sha256 for r in included}
         return not trial_passes(ctx, [r for r in pending if r.sha256 not in keep], scope)
 
-    if fails_with([]):
+    everything = pending
+    shown = False  # a trial showed the build passes with every object of `pending` held back
+    if scope.nodes:
+        log.info("trial builds: %s and what is upstream of them", ", ".join(scope.nodes))
+        pending = suspects(ctx, pending, scope)
+        log.info("%d of %d pending raw object(s) feed them", len(pending), len(everything))
+        if not pending:
+            log.warning("no pending raw object feeds %s", ", ".join(scope.nodes))
+            raise failure
+    elif through is None and 0 < len(guess := gold_suspects(ctx, failure, pending)) < len(pending):
+        # the objects of the sources upstream of the failing gold nodes: when the build
+        # passes with only those held back, the culprits are among them; else any
+        # pending object may be one (another gold node, the reconciliation)
+        pending = guess
+        shown = not fails_with([])
+        log.info(
+            "the build %s with the %d of %d pending raw object(s) feeding gold's failure held back",
+            "passes" if shown else "still fails",
+            len(guess),
+            len(everything),
+        )
+        pending = pending if shown else everything
+    if not shown and fails_with([]):
         log.warning("the build fails without any of the %d pending raw objects", len(pending))
         raise failure
     culprits = pending if len(pending) == 1 else find_culprits(pending, fails_with)
@@ -230,7 +272,7 @@ def isolate(
     log.warning(
         "%d of %d pending raw object(s) cause the failure (%d trial builds): %s",
         len(culprits),
-        len(pending),
+        len(everything),
         trials,
         [r.object_key for r in culprits],
     )

@@ -118,32 +118,34 @@ def upstream_sources(manifest: Any, names: tuple[str, ...]) -> frozenset[tuple[s
     return frozenset(found)
 
 
+def feeding(
+    manifest: Any, names: tuple[str, ...], pending: list[ManifestRecord]
+) -> list[ManifestRecord]:
+    """The pending objects of the sources upstream of the named nodes."""
+    read = upstream_sources(manifest, names)
+    return [r for r in pending if (r.source, r.dataset) in read]
+
+
 def suspects(
     ctx: RunContext, pending: list[ManifestRecord], scope: TrialScope
 ) -> list[ManifestRecord]:
     """The pending objects a trial of this scope can tell apart: all of them for whole
-    layers; for named nodes, those of the sources upstream of them (a trial builds
-    only those nodes and their parents, which read nothing else)."""
-    if not scope.nodes:
-        return pending
-    read = upstream_sources(ctx.target.manifest, scope.nodes)
-    return [r for r in pending if (r.source, r.dataset) in read]
+    layers; for named nodes, those feeding them (a trial builds only those nodes and
+    their parents, which read nothing else)."""
+    return feeding(ctx.target.manifest, scope.nodes, pending) if scope.nodes else pending
 
 
 def gold_suspects(
     ctx: RunContext, failure: Exception, pending: list[ManifestRecord]
 ) -> list[ManifestRecord]:
-    """For a failure in gold that names its nodes, the pending objects of the sources
-    upstream of them in gold's graph: a first guess only, as gold's trials build every
-    layer and the reconciliation, which any object may fail. [] when it names none."""
+    """For a failure in gold that names its nodes, the pending objects feeding them in
+    gold's graph: a first guess only, as gold's trials build every layer and the
+    reconciliation, which any object may fail. [] when it names none."""
     if not isinstance(failure, GateFailed | DbtStepFailed):
         return []
     manifest = ctx.target.gold_manifest
     names = named_nodes(manifest, failure)
-    if not names:
-        return []
-    read = upstream_sources(manifest, names)
-    return [r for r in pending if (r.source, r.dataset) in read]
+    return feeding(manifest, names, pending) if names else []
 
 
 def _quiet_gate(layer: str, check: Callable[[], GateReport]) -> GateReport:

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from bench import dbt_floor, sql_alone, suite, targets
+from bench import bad_day, dbt_floor, sql_alone, suite, targets
 from bench.timing import timed
 from olist_elt.sample import OLIST_FILES, generate_sample
 from olist_elt.settings import Settings
@@ -64,8 +64,9 @@ def floor_seconds(sample: Path, work: Path) -> float:
     return seconds
 
 
-def one_day_of_orders(sample: Path, out: Path) -> int:
-    """New orders copied from the sample's last purchase day, with new ids."""
+def one_day_of_orders(sample: Path, out: Path, tag: str = "bench-delta") -> int:
+    """New orders copied from the sample's last purchase day, with new ids (another
+    tag, other ids)."""
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     files = {k: str(sample / OLIST_FILES[k].file_name) for k in DELTA_FILES}
@@ -78,7 +79,7 @@ def one_day_of_orders(sample: Path, out: Path) -> int:
             from read_csv('{files["orders"]}', header = true, all_varchar = true))"""
     )
     (n,) = con.execute("select count(*) from day").fetchone()  # type: ignore[misc]
-    remap = "md5(x.{col} || ':bench-delta')"
+    remap = "md5(x.{col} || ':" + tag + "')"
     for dataset, key in (
         ("orders", "order_id"),
         ("order_items", "order_id"),
@@ -194,6 +195,7 @@ def bench_scale(
     spark: bool = False,
     floor: bool = False,
     engine_profile: bool = False,
+    bad: bool = False,
 ) -> dict[str, Any]:
     """All measurements for one scale."""
     work.mkdir(parents=True, exist_ok=True)
@@ -227,6 +229,8 @@ def bench_scale(
     # every layer rebuilt from all of raw (--full-refresh) and gated again, in a fresh
     # process whose dbt parse is kept (the workspace's own): a full run after the first
     refresh = timed_run([str(work / "delta"), "--full-rebuild", "--full-refresh"], env, work)
+    # last: it leaves raw objects rejected
+    bad_run = bad_day.bad_day_run(sample, work, env, one_day_of_orders) if bad else None
     steps = full["steps"]
     # the slowest nodes' SQL run by DuckDB alone, from what the last run compiled (a
     # full refresh: every node's full build) on a copy of its build database
@@ -267,6 +271,7 @@ def bench_scale(
         "no_new_data_run": again,
         "one_day_run": {**day, "new_orders": delta_rows},
         "full_refresh_run": refresh,
+        "bad_day_run": bad_run,
         "ratio_to_floor": round(full["wall_s"] / floor_s, 1),
         "rows_per_s": round(source_rows / full["wall_s"]),
         "no_new_data_pct": round(100 * again["wall_s"] / full["wall_s"], 1),
@@ -334,6 +339,7 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
             f"({s['one_day_pct']}%) | {s.get('full_refresh_run', {}).get('wall_s', '-')} | "
             f"{prev['full_run']['wall_s'] if prev else '-'} |"
         )
+    lines += bad_day.markdown(result["scales"])
     lines += targets.markdown(result)
     lines += [
         "",
@@ -431,6 +437,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also run the slowest nodes' compiled SQL in DuckDB alone",
     )
     parser.add_argument(
+        "--bad-day",
+        action="store_true",
+        help="also time a day whose customers file has a bad row (its search, rejections)",
+    )
+    parser.add_argument(
         "--suite",
         action="store_true",
         help="also time the README's test command from a fresh clone (about half an hour)",
@@ -460,6 +471,7 @@ def main(argv: list[str] | None = None) -> None:
                     spark=args.spark and scale in spark_scales,
                     floor=args.dbt_floor,
                     engine_profile=args.engine_profile,
+                    bad=args.bad_day,
                 )
             )
             s = result["scales"][-1]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import olist_elt.run.isolation as isolation
+from olist_elt.transform import project
 
 
 class Boom(Exception):
@@ -120,13 +121,10 @@ def _graph() -> Any:
         "model.p.silver_orders": ["model.p.bronze_orders"],
         "test.p.not_null_x.1a": ["model.p.silver_orders"],
     }
-    manifest = ctx.target.manifest
-    for uid, node in manifest.nodes.items():
+    for uid, node in ctx.target.manifest.nodes.items():
         node.depends_on = SimpleNamespace(nodes=parents[uid])
-    manifest.sources = {
-        f"source.p.olist.{name}": SimpleNamespace(source_name="olist", name=name)
-        for name in ("orders", "order_items")
-    }
+        # the (source, table) pairs its source() calls name, as dbt records them
+        node.sources = [p.split(".")[2:] for p in parents[uid] if p.startswith("source.")]
     return ctx
 
 
@@ -144,8 +142,8 @@ def test_only_the_objects_of_the_sources_upstream_of_a_named_failure_are_suspect
 
     ctx = _graph()
     manifest = ctx.target.manifest
-    assert isolation.upstream_sources(manifest, ("not_null_x",)) == {("olist", "orders")}
-    assert isolation.upstream_sources(manifest, ("bronze_items", "silver_orders")) == {
+    assert project.upstream_sources(manifest, ("not_null_x",)) == {("olist", "orders")}
+    assert project.upstream_sources(manifest, ("bronze_items", "silver_orders")) == {
         ("olist", "orders"),
         ("olist", "order_items"),
     }

@@ -39,6 +39,7 @@ from olist_elt.quality.reconcile import reconcile_run
 from olist_elt.run import state
 from olist_elt.run.context import RunContext
 from olist_elt.run.rejection import DATA_FAILURES
+from olist_elt.transform import project
 
 log = logging.getLogger(__name__)
 
@@ -94,45 +95,12 @@ def trial_scope(ctx: RunContext, failure: Exception, through: str | None) -> Tri
     return TrialScope(through, names, gated=isinstance(failure, GateFailed))
 
 
-def upstream_sources(manifest: Any, names: tuple[str, ...]) -> frozenset[tuple[str, str]]:
-    """The sources (source name, table name: a raw object's source and data set) the
-    named nodes read, directly or through their parents, in dbt's graph."""
-    todo = [
-        uid
-        for uid, node in manifest.nodes.items()
-        if node.name in names and node.resource_type in SELECTABLE
-    ]
-    seen, found = set(todo), set()
-    while todo:
-        uid = todo.pop()
-        if uid in manifest.sources:
-            source = manifest.sources[uid]
-            found.add((source.source_name, source.name))
-            continue
-        node = manifest.nodes.get(uid)
-        # a seed depends on macros only (its depends_on has no nodes)
-        for parent in getattr(getattr(node, "depends_on", None), "nodes", ()):
-            if parent not in seen:
-                seen.add(parent)
-                todo.append(parent)
-    return frozenset(found)
-
-
 def feeding(
     manifest: Any, names: tuple[str, ...], pending: list[ManifestRecord]
 ) -> list[ManifestRecord]:
     """The pending objects of the sources upstream of the named nodes."""
-    read = upstream_sources(manifest, names)
+    read = project.upstream_sources(manifest, names)
     return [r for r in pending if (r.source, r.dataset) in read]
-
-
-def suspects(
-    ctx: RunContext, pending: list[ManifestRecord], scope: TrialScope
-) -> list[ManifestRecord]:
-    """The pending objects a trial of this scope can tell apart: all of them for whole
-    layers; for named nodes, those feeding them (a trial builds only those nodes and
-    their parents, which read nothing else)."""
-    return feeding(ctx.target.manifest, scope.nodes, pending) if scope.nodes else pending
 
 
 def gold_suspects(
@@ -242,7 +210,8 @@ def isolate(
     shown = False  # a trial showed the build passes with every object of `pending` held back
     if scope.nodes:
         log.info("trial builds: %s and what is upstream of them", ", ".join(scope.nodes))
-        pending = suspects(ctx, pending, scope)
+        # a trial builds only those nodes and their parents, which read nothing else
+        pending = feeding(ctx.target.manifest, scope.nodes, pending)
         log.info("%d of %d pending raw object(s) feed them", len(pending), len(everything))
         if not pending:
             log.warning("no pending raw object feeds %s", ", ".join(scope.nodes))

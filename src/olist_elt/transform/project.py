@@ -24,6 +24,24 @@ def sources_of(node: Any) -> list[tuple[str, str]]:
     return sorted({(str(s[0]), str(s[1])) for s in node.sources})
 
 
+def upstream_sources(manifest: Any, names: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The (source, table) pairs the named nodes read, directly or through their
+    parents: the raw objects' source and data set their outcome can depend on."""
+    nodes = manifest.nodes
+    todo = [uid for uid, node in nodes.items() if node.name in names]
+    seen, found = set(todo), set()
+    while todo:
+        node = nodes[todo.pop()]
+        if node.resource_type != "seed":  # a seed reads no source (dbt raises on asking)
+            found.update(sources_of(node))
+        # a seed depends on macros only; a source is no node
+        for parent in getattr(node.depends_on, "nodes", ()):
+            if parent in nodes and parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return frozenset(found)
+
+
 def layer_of(node: Any) -> str | None:
     """The model's layer: the first folder under models/ (bronze, silver, gold, ...)."""
     return node.fqn[1] if len(node.fqn) > 2 else None

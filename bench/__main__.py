@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from bench import bad_day, dbt_floor, sql_alone, suite, targets
-from bench.timing import timed
+from bench.timing import olist_run
 from olist_elt.sample import OLIST_FILES, generate_sample
 from olist_elt.settings import Settings
 
@@ -102,13 +102,7 @@ def one_day_of_orders(sample: Path, out: Path, tag: str = "bench-delta") -> int:
 
 def timed_run(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """One `olist-elt run` in a fresh process: wall, CPU, peak memory, its steps."""
-    run = timed([sys.executable, "-m", "olist_elt", "run", *args], env, cwd)
-    done = run.done
-    if done.returncode != 0:
-        raise SystemExit(f"run failed:\n{done.stderr[-3000:]}")
-    record = json.loads(
-        max((cwd / "lake" / "runs").glob("2*.json"), key=os.path.getmtime).read_text()
-    )
+    run, record = olist_run(args, env, cwd)
     steps = record["steps"]
     return {
         "wall_s": round(run.wall_s, 2),

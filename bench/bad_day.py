@@ -8,15 +8,12 @@ trial builds. Run after the other runs of a scale: it leaves files rejected."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.timing import timed
+from bench.timing import olist_run
 from olist_elt.sample import OLIST_FILES
 
 SEARCH = "find bad raw objects"
@@ -37,12 +34,7 @@ def bad_day_run(
     folder = work / "bad-day"
     new_orders = one_day(sample, folder, tag="bench-bad-day")
     spoil_customers(folder)
-    run = timed([sys.executable, "-m", "olist_elt", "run", str(folder)], env, work)
-    if run.done.returncode != 0:
-        raise SystemExit(f"the bad day's run failed:\n{run.done.stderr[-3000:]}")
-    record = json.loads(
-        max((work / "lake" / "runs").glob("2*.json"), key=os.path.getmtime).read_text()
-    )
+    run, record = olist_run([str(folder)], env, work)
     searches = [s["seconds"] for s in record["steps"] if s["name"] == SEARCH]
     trials = re.findall(r"\((\d+) trial builds\)", run.done.stderr)
     return {

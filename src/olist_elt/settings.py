@@ -140,6 +140,14 @@ class Settings(BaseSettings):
             "empty for the JVM's own"
         ),
     )
+    spark_session_java_options: str = Field(
+        "",
+        pattern=r"^( *-[A-Za-z0-9:+=.,_/*%@-]+)* *$",
+        description=(
+            "JVM options of the spark target's in-process session (its driver); empty "
+            "for the JVM's own"
+        ),
+    )
     spark_start_seconds: float = Field(
         180, gt=0, description="How long `olist-elt spark up` waits for the Thrift port"
     )
@@ -246,7 +254,7 @@ class Settings(BaseSettings):
             return value.replace(tzinfo=UTC)
         return value
 
-    @field_validator("spark_cluster_java_options")
+    @field_validator("spark_cluster_java_options", "spark_session_java_options")
     @classmethod
     def _no_spark_settings(cls, value: str) -> str:
         """Spark refuses a heap size or a spark.* property among JVM options: say so

@@ -25,6 +25,9 @@ from tests.test_masking import REDACT, WRITINGS, _assert_redacted
 
 pytestmark = pytest.mark.slow
 
+# JVM options for a short run: the client compiler only (the cluster's default options)
+SHORT_RUN_JVM = Settings.model_fields["spark_cluster_java_options"].default
+
 
 @pytest.fixture(scope="module")
 def spark_runs(
@@ -39,7 +42,11 @@ def spark_runs(
     copy_workspace(built[0], root)
     local = built[1]
     with pg_workspace(root, postgres_dsn) as settings:
-        spark_settings = settings.model_copy(update={"target": "spark"})
+        # the client compiler: on the suite's small data a JVM's run is mostly its
+        # warm-up (README); the test below checks the session's JVM got them
+        spark_settings = settings.model_copy(
+            update={"target": "spark", "spark_session_java_options": SHORT_RUN_JVM}
+        )
         try:
             spark = run_pipeline(spark_settings, sample_dir)
             yield spark_settings, local, spark
@@ -105,6 +112,18 @@ def test_a_second_spark_run_with_nothing_new_starts_no_spark_and_gates_nothing(
     names = [s.name for s in again.steps]
     assert "spark session" not in names and not any(n.startswith("gate") for n in names)
     assert again.layer_rows == spark.layer_rows
+
+
+def test_the_sessions_jvm_runs_with_the_session_java_options(
+    spark_runs: tuple[Settings, RunSummary, RunSummary],
+) -> None:
+    """OLIST_SPARK_SESSION_JAVA_OPTIONS reach the driver's JVM (pyspark starts it with
+    them), beside the metastore's home."""
+    spark = spark_session(spark_runs[0])  # the run's session
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    arguments = [str(a) for a in runtime.getInputArguments()]
+    assert set(SHORT_RUN_JVM.split()) <= set(arguments)
+    assert any(a.startswith("-Dderby.system.home=") for a in arguments)
 
 
 def test_redaction_holds_on_spark(spark_runs: tuple[Settings, RunSummary, RunSummary]) -> None:

@@ -273,11 +273,15 @@ def test_cluster_java_options_reach_its_driver_and_executors_and_not_the_session
     assert " " not in session["spark.driver.extraJavaOptions"]
     bare = cluster_conf(workspace.model_copy(update={"spark_cluster_java_options": ""}))
     assert bare == session
-    for bad in ("-Xss4m; touch /tmp/x", "-Xss4m\n-Dx=1", "-Xmx8g", "-Dspark.ui.enabled=true"):
-        with pytest.raises(SettingsError, match="OLIST_SPARK_CLUSTER_JAVA_OPTIONS"):
-            load_settings(spark_cluster_java_options=bad)
+    # the session's own options (test_spark checks its JVM) never reach the cluster
+    own = workspace.model_copy(update={"spark_session_java_options": "-XX:+UseParallelGC"})
+    assert cluster_conf(own) == conf
     taken = "-XX:+UseG1GC -Dfoo=bar -Xlog:gc*:file=/tmp/gc-%p.log -XX:MaxMetaspaceSize=256m"
-    assert load_settings(spark_cluster_java_options=taken).spark_cluster_java_options == taken
+    for field in ("spark_cluster_java_options", "spark_session_java_options"):
+        for bad in ("-Xss4m; touch /tmp/x", "-Xss4m\n-Dx=1", "-Xmx8g", "-Dspark.ui.enabled=true"):
+            with pytest.raises(SettingsError, match=f"OLIST_{field.upper()}"):
+                load_settings(**{field: bad})
+        assert getattr(load_settings(**{field: taken}), field) == taken
 
 
 def test_thrift_target_without_a_server_tells_the_operator_to_start_one(

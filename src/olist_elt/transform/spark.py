@@ -65,6 +65,20 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def with_java_options(
+    conf: dict[str, str], options: str, executors: bool = False
+) -> dict[str, str]:
+    """conf with JVM options added to the driver's (after the metastore's) and, for a
+    cluster, set as its executors'; empty options leave the JVM's defaults."""
+    options = options.strip()
+    if not options:
+        return conf
+    added = {"spark.driver.extraJavaOptions": f"{conf['spark.driver.extraJavaOptions']} {options}"}
+    if executors:
+        added["spark.executor.extraJavaOptions"] = options
+    return {**conf, **added}
+
+
 def pads_conf(settings: Settings) -> dict[str, str]:
     """The PII key's HMAC pads as Spark settings (hex): for a conf file of mode 600."""
     from olist_elt.transform.duckdb_plugin import pii_pads
@@ -94,7 +108,9 @@ def spark_session(settings: Settings) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", "python3")
     builder = SparkSession.builder.appName("olist-elt").master(settings.spark_master)
     builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
-    for key, value in spark_conf(settings).items():
+    # the driver's JVM options are read when pyspark starts its JVM, in getOrCreate
+    conf = with_java_options(spark_conf(settings), settings.spark_session_java_options)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

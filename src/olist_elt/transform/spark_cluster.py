@@ -24,7 +24,13 @@ from pathlib import Path
 
 from olist_elt.errors import OlistEltError
 from olist_elt.settings import Settings
-from olist_elt.transform.spark import pads_conf, spark_conf, write_conf_file, write_private
+from olist_elt.transform.spark import (
+    pads_conf,
+    spark_conf,
+    with_java_options,
+    write_conf_file,
+    write_private,
+)
 
 LOOPBACK = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -143,13 +149,11 @@ def cluster_conf(settings: Settings) -> dict[str, str]:
     alone gets the JVM's small code cache (48 MiB), which a Thrift Server filled
     ("Out of space in CodeCache", failing statements): the options reserve the 240
     MiB the JVM gives both compilers. The in-process session is one JVM, and there
-    the JVM's defaults were faster."""
-    conf = spark_conf(settings)
-    java = settings.spark_cluster_java_options.strip()
-    if java:
-        conf["spark.driver.extraJavaOptions"] += f" {java}"
-        conf["spark.executor.extraJavaOptions"] = java
-    return conf
+    the JVM's defaults were faster at scale 1 (its own options:
+    settings.spark_session_java_options)."""
+    return with_java_options(
+        spark_conf(settings), settings.spark_cluster_java_options, executors=True
+    )
 
 
 def write_conf(settings: Settings, conf_dir: Path) -> None:

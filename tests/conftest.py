@@ -22,7 +22,7 @@ import pytest
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.sample import generate_sample
-from olist_elt.settings import Settings, load_settings
+from olist_elt.settings import Settings, load_settings, project_home
 
 TEST_SCALE = 0.02
 TEST_SEED = 7
@@ -67,11 +67,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
+# The lake a setting left at its default points to (OLIST_HOME, else this checkout):
+# every test works in a workspace of its own, so the suite never writes here. The
+# files where a stray write lands (run records, the audit log and its anchor) are
+# compared before and after the session.
+DEFAULT_LAKE = project_home() / "lake"
+
+
+def _default_lake_files() -> dict[str, tuple[int, int]]:
+    found = {}
+    for folder in ("runs", "_audit"):
+        for path in (DEFAULT_LAKE / folder).glob("**/*"):
+            if path.is_file():
+                stat = path.stat()
+                found[str(path.relative_to(DEFAULT_LAKE))] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+DEFAULT_LAKE_KEY = pytest.StashKey[dict[str, tuple[int, int]]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[DEFAULT_LAKE_KEY] = _default_lake_files()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With OLIST_ELT_NO_SKIP set (CI), any skipped test fails the run."""
+    """A test (or the code it runs) that wrote into the default lake fails the run;
+    with OLIST_ELT_NO_SKIP set (CI), so does any skipped test."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    before = session.config.stash.get(DEFAULT_LAKE_KEY, None)
+    # once, in the process that reports (xdist's workers share the folder)
+    if before is not None and not hasattr(session.config, "workerinput"):
+        after = _default_lake_files()
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        if changed:
+            if reporter:
+                reporter.write_line(
+                    f"\nthe suite wrote into the default lake {DEFAULT_LAKE}: {changed}", red=True
+                )
+            session.exitstatus = 1
     if not os.environ.get("OLIST_ELT_NO_SKIP"):
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped:
         reporter.write_line(

@@ -124,7 +124,7 @@ def test_cluster_and_duckdb_build_the_same_silver(cluster_runs: Runs) -> None:
 @pytest.mark.slow
 def test_pads_reach_the_cluster_through_a_private_file_only(cluster_runs: Runs) -> None:
     settings, state, _, _ = cluster_runs
-    pads = [p.hex().encode() for p in pii_pads(settings.vault_path, settings.vault_key_file, None)]
+    pads = [p.hex().encode() for p in pii_pads(settings)]
     conf = cluster_dir(settings) / "conf" / "spark-defaults.conf"
     assert conf.stat().st_mode & 0o777 == 0o600
     assert all(pad in conf.read_bytes() for pad in pads)

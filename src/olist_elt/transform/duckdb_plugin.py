@@ -20,7 +20,7 @@ from duckdb import DuckDBPyConnection
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
-from olist_elt.settings import load_settings
+from olist_elt.settings import Settings, load_settings
 from olist_elt.transform.duckdb_ext import attach_lake
 
 IPAD_VAR = "olist_pii_ipad"
@@ -41,11 +41,10 @@ def lake_variables(lake_dir: str, raw_root: str | None = None) -> dict[str, str]
     return {LAKE_DIR_VAR: _location(lake_dir), RAW_ROOT_VAR: _location(raw_root or lake_dir)}
 
 
-def pii_pads(vault_path: Path, key_file: Path, audit_path: Path | None) -> tuple[bytes, bytes]:
-    """Read (creating on first use) the PII key and return its HMAC pads."""
-    audit = AuditLog(audit_path) if audit_path else None
-    settings = load_settings(vault_path=vault_path, vault_key_file=key_file)
-    vault = open_vault(settings, audit)
+def pii_pads(settings: Settings) -> tuple[bytes, bytes]:
+    """Read (creating on first use) the PII key and return its HMAC pads; the read is
+    audited in the settings' audit log, its head signed in their lake's anchor."""
+    vault = open_vault(settings, AuditLog(settings.audit_path))
     vault.ensure(PII_KEY_NAME, new_pii_key)
     return hmac_pads(vault.get(PII_KEY_NAME, actor="svc-transformer"))
 
@@ -56,21 +55,21 @@ class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         """Read the key once per dbt invocation."""
         audit = plugin_config.get("audit_log")
-        if plugin_config.get("lake_dir"):
-            ensure_register(Path(plugin_config["lake_dir"]).resolve())
-        self._lake = lake_variables(
-            plugin_config.get("lake_dir") or "../lake", plugin_config.get("raw_root")
-        )
+        lake = plugin_config.get("lake_dir")
+        if lake:
+            ensure_register(Path(lake).resolve())
+        self._lake = lake_variables(lake or "../lake", plugin_config.get("raw_root"))
+        # The lake profiles.yml names (an analyst's: the one beside the project), not
+        # the default one: the audit log's head is signed in this lake's runs/. The
+        # default lake's anchor would be left signing another lake's log, which `audit
+        # verify` there calls forged, and this lake's own anchor behind.
         self._settings = load_settings(
             vault_path=Path(plugin_config["vault_path"]).resolve(),
             vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),
+            **({"lake_dir": Path(lake).resolve()} if lake and "://" not in lake else {}),
             **({"audit_log": Path(audit).resolve()} if audit else {}),
         )
-        self._pads = pii_pads(
-            Path(plugin_config["vault_path"]).resolve(),
-            Path(plugin_config["vault_key_file"]).resolve(),
-            Path(audit).resolve() if audit else None,
-        )
+        self._pads = pii_pads(self._settings)
 
     def _set(self, conn: DuckDBPyConnection) -> None:
         """Bind the pads and the lake's location as session variables."""

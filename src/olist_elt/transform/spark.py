@@ -83,7 +83,7 @@ def pads_conf(settings: Settings) -> dict[str, str]:
     """The PII key's HMAC pads as Spark settings (hex): for a conf file of mode 600."""
     from olist_elt.transform.duckdb_plugin import pii_pads
 
-    ipad, opad = pii_pads(settings.vault_path, settings.vault_key_file, settings.audit_path)
+    ipad, opad = pii_pads(settings)
     return {IPAD_CONF: ipad.hex(), OPAD_CONF: opad.hex()}
 
 

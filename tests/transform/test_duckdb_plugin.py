@@ -1,0 +1,43 @@
+"""The olist_keys plugin dbt loads: its reads of the vault go to the audit log it is
+given, and that log's head is signed in the anchor of the lake it is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit_anchor import anchor_for
+from olist_elt.transform.duckdb_plugin import Plugin
+
+
+def test_the_plugin_signs_its_lakes_audit_log_in_that_lakes_anchor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analyst's `dbt build` with no OLIST_ setting: profiles.yml hands the plugin
+    the lake beside the project (../lake) and its audit log. The head of that log is
+    signed in that lake's runs/, never in the default lake (OLIST_HOME's or this
+    checkout's), where it would leave the workspace's own anchor behind and a stray
+    anchor that `audit verify` there calls forged."""
+    for name in ("OLIST_LAKE_DIR", "OLIST_AUDIT_LOG"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"  # the default lake: home/lake (unset: this checkout's)
+    monkeypatch.setenv("OLIST_HOME", str(home))
+    lake = tmp_path / "lake"
+    log = lake / "_audit" / "audit.jsonl"
+    Plugin(
+        "olist_keys",
+        {
+            "vault_path": str(tmp_path / ".secrets" / "vault.json"),
+            "vault_key_file": str(tmp_path / ".secrets" / "vault.key"),
+            "audit_log": str(log),
+            "lake_dir": str(lake),
+            "raw_root": str(lake),
+        },
+    )
+    anchor = anchor_for(log)
+    assert anchor is not None and anchor.path == (lake / "runs" / "audit-anchor.json").resolve()
+    result = AuditLog(log).verify()
+    assert result.ok and result.records > 0 and result.anchored == result.records
+    assert not (home / "lake").exists()

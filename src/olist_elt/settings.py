@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import date, datetime
 from functools import lru_cache
@@ -277,8 +278,13 @@ class Settings(BaseSettings):
     @property
     def audit_anchor_path(self) -> Path:
         """Where the audit log's signed head is kept: beside the run records, apart
-        from the log."""
-        return self.lake_dir / "runs" / "audit-anchor.json"
+        from the log. A log set apart (OLIST_AUDIT_LOG, not the lake's) has an anchor
+        of its own there, named by the log's path: two logs never sign one anchor."""
+        runs = self.lake_dir / "runs"
+        log = self.audit_path.resolve()
+        if log == (self.lake_dir / "_audit" / "audit.jsonl").resolve():
+            return runs / "audit-anchor.json"
+        return runs / f"audit-anchor-{hashlib.sha256(str(log).encode()).hexdigest()[:16]}.json"
 
     @property
     def raw_root(self) -> str:

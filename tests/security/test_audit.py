@@ -243,3 +243,28 @@ def test_a_log_older_than_its_anchor_is_anchored_visibly_by_the_next_append(
     actions = [(r["action"], r["outcome"]) for r in anchored.records()]
     assert actions[5:] == [("secret.read", "ok"), ("audit.anchor", "created"), ("gate", "ok")]
     assert anchored.verify().ok and anchored.verify().anchored == 8
+
+
+def test_a_log_set_apart_signs_an_anchor_of_its_own_beside_the_lakes(tmp_path: Path) -> None:
+    """A log set apart (OLIST_AUDIT_LOG: an analyst's scratch log) on a lake whose own
+    log is anchored: its appends leave the lake's anchor as it was (one anchor for
+    both logs said the lake's log was forged), and each log verifies against its own.
+    The lake's log named explicitly (as the pipeline hands it to dbt) keeps its anchor."""
+    from tests.conftest import workspace_settings
+
+    lake = workspace_settings(tmp_path / "ws")
+    apart = workspace_settings(tmp_path / "ws", audit_log=tmp_path / "scratch" / "audit.jsonl")
+    named = workspace_settings(tmp_path / "ws", audit_log=lake.audit_path)
+    assert lake.audit_anchor_path == lake.lake_dir / "runs" / "audit-anchor.json"
+    assert named.audit_anchor_path == lake.audit_anchor_path
+    assert apart.audit_anchor_path.parent == lake.audit_anchor_path.parent
+    assert apart.audit_anchor_path != lake.audit_anchor_path
+    for i in range(3):
+        AuditLog(lake.audit_path).append("svc-test", "raw.write", f"raw/x/{i}", "ok")
+    signed = lake.audit_anchor_path.read_bytes()
+    for i in range(2):
+        AuditLog(apart.audit_path).append("ana", "secret.read", f"key/{i}", "ok")
+    assert lake.audit_anchor_path.read_bytes() == signed
+    for settings, records in ((lake, 3), (apart, 2)):
+        result = AuditLog(settings.audit_path).verify()
+        assert result.ok and result.anchored == result.records >= records, result.problem

@@ -314,8 +314,10 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(
     tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
 ) -> tuple[Settings, RunSummary]:
-    """One full pipeline run on the sample, shared by every test that reads the warehouse."""
-    settings = workspace_settings(tmp_path_factory.mktemp("built"))
+    """One full pipeline run on the sample, shared by every test that reads the warehouse.
+    Its alert file is in the workspace, so a copy shows what that clean run alerted."""
+    root = tmp_path_factory.mktemp("built")
+    settings = workspace_settings(root, alert_file=root / "alerts.jsonl")
     summary = run_pipeline(settings, sample_dir)
     return settings, summary
 

@@ -19,7 +19,7 @@ from olist_elt.errors import PipelineFailed
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
-from tests.conftest import workspace_settings
+from tests.conftest import copy_workspace, workspace_settings
 from tests.test_history import ingest_on
 
 pytestmark = pytest.mark.slow
@@ -35,13 +35,14 @@ def _ops(settings: Settings, sql: str, params: list | None = None) -> list[tuple
 
 @pytest.fixture(scope="module")
 def two_runs(
-    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
+    built: tuple[Settings, RunSummary], tmp_path_factory: pytest.TempPathFactory, sample_dir: Path
 ) -> tuple[Settings, RunSummary, dict]:
-    """A clean run, then a batch with a bad file (a negative item price): the silver
-    gate fails on it, the run finds the file, rejects it and publishes without it."""
+    """A clean run (the shared one, copied with its alert file), then a batch with a bad
+    file (a negative item price): the silver gate fails on it, the run finds the file,
+    rejects it and publishes without it."""
     root = tmp_path_factory.mktemp("ops")
-    settings = workspace_settings(root / "ws", alert_file=root / "alerts.jsonl")
-    clean = run_pipeline(settings, sample_dir)
+    settings = copy_workspace(built[0], root / "ws", alert_file=root / "ws" / "alerts.jsonl")
+    clean = built[1]
     bad = root / "bad"
     shutil.copytree(sample_dir, bad)
     items = bad / "olist_order_items_dataset.csv"

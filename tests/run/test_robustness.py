@@ -5,7 +5,6 @@ run shows as interrupted and its leftovers go."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,25 +22,15 @@ from olist_elt.run.lock import RunLocked, run_lock
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
-from tests.conftest import workspace_settings
 from tests.test_gates import _batch, _new_order
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def one_good_run(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
-    """A workspace with one good run behind it, built once for this module."""
-    root = tmp_path_factory.mktemp("robust") / "ws"
-    assert run_pipeline(workspace_settings(root, apis="off"), sample_dir).outcome == "success"
-    return root
-
-
 @pytest.fixture()
-def served(one_good_run: Path, tmp_path: Path) -> Settings:
-    """A copy of that workspace for one test."""
-    shutil.copytree(one_good_run, tmp_path / "ws")
-    return workspace_settings(tmp_path / "ws", apis="off")
+def served(built_copy: Settings) -> Settings:
+    """A copy of the shared run's workspace for one test: one good run behind it."""
+    return built_copy
 
 
 def _statuses(settings: Settings) -> dict[str, str]:
@@ -190,7 +179,7 @@ KILLER = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from tests.conftest import workspace_settings
     from olist_elt.run.pipeline import run_pipeline
-    settings = workspace_settings(Path(sys.argv[2]), apis="off")
+    settings = workspace_settings(Path(sys.argv[2]))
 
     def kill_at(name):
         if name == sys.argv[3]:

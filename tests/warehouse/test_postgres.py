@@ -30,18 +30,27 @@ SUMS = {
 
 
 @pytest.fixture(scope="module")
-def pg_settings(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Settings]:
-    """A workspace whose warehouse is a fresh database on the test PostgreSQL."""
-    with pg_workspace(tmp_path_factory.mktemp("pg"), postgres_dsn) as settings:
+def pg_settings(
+    built: tuple[Settings, RunSummary],
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_dsn: str,
+) -> Iterator[Settings]:
+    """A copy of the shared run's workspace (its local target's DuckDB gold built)
+    whose warehouse is a fresh database on the test PostgreSQL."""
+    root = tmp_path_factory.mktemp("pg") / "ws"
+    shutil.copytree(built[0].lake_dir.parent, root)
+    with pg_workspace(root, postgres_dsn) as settings:
         yield settings
 
 
 @pytest.fixture(scope="module")
-def both_runs(pg_settings: Settings, sample_dir: Path) -> tuple[RunSummary, RunSummary]:
-    """The same input through the local target (DuckDB gold) and the warehouse target."""
-    local = run_pipeline(pg_settings, sample_dir)
+def both_runs(
+    built: tuple[Settings, RunSummary], pg_settings: Settings, sample_dir: Path
+) -> tuple[RunSummary, RunSummary]:
+    """The same input through the local target (DuckDB gold: the shared run) and the
+    warehouse target."""
     warehouse = run_pipeline(pg_settings.model_copy(update={"target": "warehouse"}), sample_dir)
-    return local, warehouse
+    return built[1], warehouse
 
 
 def _pg_value(settings: Settings, query: str, role: str = "loader"):

@@ -17,7 +17,7 @@ from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
 from olist_elt.warehouse.postgres import ensure_roles, login
-from tests.conftest import pg_workspace, run_off_contract
+from tests.conftest import copy_workspace, pg_workspace, run_off_contract
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def pg_settings(
     """A copy of the shared run's workspace (its local target's DuckDB gold built)
     whose warehouse is a fresh database on the test PostgreSQL."""
     root = tmp_path_factory.mktemp("pg") / "ws"
-    shutil.copytree(built[0].lake_dir.parent, root)
+    copy_workspace(built[0], root)
     with pg_workspace(root, postgres_dsn) as settings:
         yield settings
 

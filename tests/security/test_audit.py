@@ -268,3 +268,43 @@ def test_a_log_set_apart_signs_an_anchor_of_its_own_beside_the_lakes(tmp_path: P
     for settings, records in ((lake, 3), (apart, 2)):
         result = AuditLog(settings.audit_path).verify()
         assert result.ok and result.anchored == result.records >= records, result.problem
+
+
+def _append_through_settings(root: str, audit_log: str | None, n: int) -> None:
+    from tests.conftest import workspace_settings
+
+    overrides = {"audit_log": Path(audit_log)} if audit_log else {}
+    settings = workspace_settings(Path(root), **overrides)
+    for i in range(n):
+        AuditLog(settings.audit_path).append("svc-proc", "raw.write", f"raw/x/{i}", "ok")
+
+
+def test_two_processes_on_one_lake_each_with_its_own_log_keep_both_chains_and_anchors(
+    tmp_path: Path,
+) -> None:
+    """The lake's own log and a log set apart, appended at once by two processes (a
+    run and an analyst's dbt): each chain whole, each head signed in its own anchor."""
+    import multiprocessing
+
+    from tests.conftest import workspace_settings
+
+    root, apart = tmp_path / "ws", tmp_path / "scratch" / "audit.jsonl"
+    context = multiprocessing.get_context("spawn")
+    procs = [
+        context.Process(target=_append_through_settings, args=(str(root), log, 25))
+        for log in (None, str(apart))
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+
+    lake = workspace_settings(root)
+    scratch = workspace_settings(root, audit_log=apart)
+    assert lake.audit_anchor_path.exists() and scratch.audit_anchor_path.exists()
+    for settings in (lake, scratch):
+        result = AuditLog(settings.audit_path).verify()
+        writes = [r for r in AuditLog(settings.audit_path).records() if r["actor"] == "svc-proc"]
+        assert result.ok and result.anchored == result.records, result.problem
+        assert len(writes) == 25

@@ -273,7 +273,13 @@ class Settings(BaseSettings):
     @property
     def audit_path(self) -> Path:
         """Where the append-only audit log lives."""
-        return self.audit_log or self.lake_dir / "_audit" / "audit.jsonl"
+        return self.audit_log or self.lake_audit_path
+
+    @property
+    def lake_audit_path(self) -> Path:
+        """The lake's own audit log (where audit_path is unless OLIST_AUDIT_LOG sets
+        one apart)."""
+        return self.lake_dir / "_audit" / "audit.jsonl"
 
     @property
     def audit_anchor_path(self) -> Path:
@@ -282,7 +288,7 @@ class Settings(BaseSettings):
         of its own there, named by the log's path: two logs never sign one anchor."""
         runs = self.lake_dir / "runs"
         log = self.audit_path.resolve()
-        if log == (self.lake_dir / "_audit" / "audit.jsonl").resolve():
+        if log == self.lake_audit_path.resolve():
             return runs / "audit-anchor.json"
         return runs / f"audit-anchor-{hashlib.sha256(str(log).encode()).hexdigest()[:16]}.json"
 

@@ -56,8 +56,9 @@ class Plugin(BasePlugin):
         """Read the key once per dbt invocation."""
         audit = plugin_config.get("audit_log")
         lake = plugin_config.get("lake_dir")
-        if lake:
-            ensure_register(Path(lake).resolve())
+        lake_path = Path(lake).resolve() if lake else None
+        if lake_path:
+            ensure_register(lake_path)
         self._lake = lake_variables(lake or "../lake", plugin_config.get("raw_root"))
         # The lake profiles.yml names (an analyst's: the one beside the project), not
         # the default one: the audit log's head is signed in this lake's runs/. The
@@ -66,7 +67,7 @@ class Plugin(BasePlugin):
         self._settings = load_settings(
             vault_path=Path(plugin_config["vault_path"]).resolve(),
             vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),
-            **({"lake_dir": Path(lake).resolve()} if lake and "://" not in lake else {}),
+            **({"lake_dir": lake_path} if lake_path and "://" not in lake else {}),
             **({"audit_log": Path(audit).resolve()} if audit else {}),
         )
         self._pads = pii_pads(self._settings)

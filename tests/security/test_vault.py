@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import BadVaultKey, MissingSecret
-from olist_elt.security.vault import FileVault, HashiCorpVault
+from olist_elt.security.vault import FileVault, HashiCorpVault, new_pii_key
 
 TOKEN = "s.test-token"
 
@@ -47,6 +47,12 @@ class FakeKv2:
             return Response(json.dumps(body), 200, content_type="application/json")
         if data and request.method in ("POST", "PUT"):
             payload = json.loads(request.get_data())
+            cas = payload.get("options", {}).get("cas")
+            if cas is not None and cas != len(self.secrets.get(data.group(1), [])):
+                message = "check-and-set parameter did not match the current version"
+                return Response(
+                    json.dumps({"errors": [message]}), 400, content_type="application/json"
+                )
             self.secrets.setdefault(data.group(1), []).append(payload["data"])
             body = {"data": {"version": len(self.secrets[data.group(1)])}}
             return Response(json.dumps(body), 200, content_type="application/json")
@@ -115,6 +121,53 @@ def test_ensure_creates_once(vault) -> None:
     vault.ensure("k", lambda: "first")
     vault.ensure("k", lambda: "second")
     assert vault.get("k") == "first"
+
+
+def test_ensure_keeps_the_first_writers_value_when_another_writes_in_between(
+    kv: FakeKv2, httpserver: HTTPServer
+) -> None:
+    """HashiCorp Vault: another process writes the secret between ensure's check and its
+    write; check-and-set keeps theirs, so both sides use one value."""
+    url = httpserver.url_for("/").rstrip("/")
+    ours, theirs = HashiCorpVault(url, TOKEN), HashiCorpVault(url, TOKEN)
+
+    def racing_factory() -> str:
+        theirs.set("pii_hmac_key", "theirs")
+        return "ours"
+
+    ours.ensure("pii_hmac_key", racing_factory)
+    assert ours.get("pii_hmac_key") == theirs.get("pii_hmac_key") == "theirs"
+    assert len(kv.secrets["olist-elt/pii_hmac_key"]) == 1
+
+
+def _open_and_ensure(folder: str, barrier: object, out: str) -> None:
+    barrier.wait(60)  # type: ignore[attr-defined]
+    vault = FileVault.open_or_create(Path(folder) / "v.json", Path(folder) / "v.key")
+    vault.ensure("pii_hmac_key", new_pii_key)
+    Path(out).write_text(vault.get("pii_hmac_key"))
+
+
+def test_processes_opening_a_new_file_vault_at_once_agree_on_one_key(tmp_path: Path) -> None:
+    """Six processes create the same new vault and its PII key at the same moment: none
+    fails, and all of them (and the vault afterwards) hold one and the same key."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(6)
+    outs = [tmp_path / f"out{i}" for i in range(6)]
+    procs = [
+        context.Process(target=_open_and_ensure, args=(str(tmp_path / "s"), barrier, str(out)))
+        for out in outs
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    assert [proc.exitcode for proc in procs] == [0] * 6
+    vault = FileVault(tmp_path / "s" / "v.json", tmp_path / "s" / "v.key")
+    assert {out.read_text() for out in outs} == {vault.get("pii_hmac_key")}
+    assert vault.names() == ["pii_hmac_key"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [".v.json.lock", "v.json", "v.key"]
 
 
 def test_overwriting_keeps_the_latest_value(vault) -> None:

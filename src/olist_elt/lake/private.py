@@ -4,6 +4,7 @@ and quarantine hold is created 0600 (files) inside 0700 (folders), whatever the 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,3 +35,18 @@ def create_private(path: Path, *, append: bool = False) -> BinaryIO:
         return os.fdopen(fd, "a+b")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     return os.fdopen(fd, "wb")
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Write a whole file atomically, 0600: into a temp file of its own beside it (two
+    writers never share one), fsynced, then renamed over path."""
+    private_dirs(path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with create_private(tmp) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,14 +10,12 @@ import functools
 import hashlib
 import hmac
 import json
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from olist_elt.lake.private import create_private, private_dirs
+from olist_elt.lake.private import replace_private
 from olist_elt.security.exceptions import AuditChainBroken
 
 if TYPE_CHECKING:
@@ -80,16 +78,7 @@ class AuditAnchor:
     def write(self, records: int, head: str) -> AnchorState:
         """Sign and write the anchor atomically, readable by the owner only."""
         state = AnchorState(records, head, self.sign(records, head))
-        private_dirs(self.path.parent)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with create_private(tmp) as fh:
-                fh.write(json.dumps(state.to_json(), sort_keys=True).encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_private(self.path, json.dumps(state.to_json(), sort_keys=True).encode("utf-8"))
         return state
 
 

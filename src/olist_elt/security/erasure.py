@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.private import replace_private
 from olist_elt.lake.storage import Storage, open_storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import SecurityError
@@ -61,10 +62,7 @@ def ensure_register(lake_dir: Path) -> Path:
     """Create the empty register (header only) if it does not exist yet."""
     path = register_path(lake_dir)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        replace_private(path, (",".join(COLUMNS) + "\n").encode("utf-8"))
     return path
 
 

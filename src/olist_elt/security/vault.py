@@ -3,16 +3,19 @@ MultiFernet) as the embedded default, and HashiCorp Vault KV v2 through hvac."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from olist_elt.lake.private import FILE_MODE, private_dirs, replace_private
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import BadVaultKey, MissingSecret
 
@@ -29,20 +32,13 @@ class Vault(Protocol):
     def rotate(self, actor: str = "olist-elt") -> int: ...
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class FileVault:
-    """Secrets in one Fernet-encrypted JSON file; the key(s) in a separate 0600 file."""
+    """Secrets in one Fernet-encrypted JSON file; the key(s) in a separate 0600 file.
+
+    Every change (creation, set, ensure, rotation) holds an exclusive lock on a file
+    beside the vault and every read a shared one, so processes that open the same vault
+    at once agree on one key file and one value per secret, and a read never meets a
+    half-done rotation."""
 
     def __init__(self, path: Path, key_file: Path, audit: AuditLog | None = None) -> None:
         self.path = path
@@ -52,12 +48,34 @@ class FileVault:
     @classmethod
     def open_or_create(cls, path: Path, key_file: Path, audit: AuditLog | None = None) -> FileVault:
         """Open the vault, creating an empty one with a fresh key when neither exists."""
+        vault = cls(path, key_file, audit)
         if not key_file.exists() and not path.exists():
-            _write_private(key_file, Fernet.generate_key() + b"\n")
-            vault = cls(path, key_file, audit)
-            vault._save({})
-            return vault
-        return cls(path, key_file, audit)
+            with vault._locked(exclusive=True):
+                if not key_file.exists() and not path.exists():  # nobody made it meanwhile
+                    replace_private(key_file, Fernet.generate_key() + b"\n")
+                    vault._save({})
+        return vault
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """Hold the vault's lock (exclusive to change it, shared to read it). A reader
+        that cannot create the lock file (a read-only folder) reads without it."""
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        fd = None
+        try:
+            private_dirs(lock.parent)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError:
+            if exclusive:
+                raise
+        if fd is None:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _fernet(self) -> MultiFernet:
         """All keys in the key file, newest first."""
@@ -74,7 +92,7 @@ class FileVault:
             ) from None
 
     def _load(self) -> dict[str, str]:
-        """Decrypt the vault file."""
+        """Decrypt the vault file (the caller holds the lock)."""
         if not self.path.exists():
             return {}
         try:
@@ -86,14 +104,18 @@ class FileVault:
             ) from None
         return json.loads(plain)
 
+    def _read(self) -> dict[str, str]:
+        """Decrypt the vault file under the shared lock."""
+        with self._locked(exclusive=False):
+            return self._load()
+
     def _save(self, data: dict[str, str]) -> None:
-        """Encrypt and write the vault file."""
-        token = self._fernet().encrypt(json.dumps(data).encode("utf-8"))
-        _write_private(self.path, token)
+        """Encrypt and write the vault file (the caller holds the exclusive lock)."""
+        replace_private(self.path, self._fernet().encrypt(json.dumps(data).encode("utf-8")))
 
     def get(self, name: str, actor: str = "olist-elt") -> str:
         """Return one secret; audited, never logged."""
-        data = self._load()
+        data = self._read()
         if name not in data:
             raise MissingSecret(name)
         if self.audit:
@@ -102,20 +124,28 @@ class FileVault:
 
     def set(self, name: str, value: str, actor: str = "olist-elt") -> None:
         """Store one secret."""
-        data = self._load()
-        data[name] = value
-        self._save(data)
-        if self.audit:
+        with self._locked(exclusive=True):
+            data = self._load()
+            data[name] = value
+            self._save(data)
+        if self.audit:  # after the lock: the audit's anchor key may come from this vault
             self.audit.append(actor, "secret.write", name, "ok")
 
     def names(self) -> list[str]:
         """The names of the secrets, never their values."""
-        return sorted(self._load())
+        return sorted(self._read())
 
     def ensure(self, name: str, factory: Callable[[], str]) -> None:
-        """Create a secret with factory() if it does not exist yet."""
-        if name not in self._load():
-            self.set(name, factory(), actor="olist-elt.bootstrap")
+        """Create a secret with factory() if it does not exist yet: one check and write
+        under the lock, so two processes never each make their own."""
+        with self._locked(exclusive=True):
+            data = self._load()
+            created = name not in data
+            if created:
+                data[name] = factory()
+                self._save(data)
+        if created and self.audit:
+            self.audit.append("olist-elt.bootstrap", "secret.write", name, "ok")
 
     def rotate(self, actor: str = "olist-elt") -> int:
         """New key first in the key file, every secret re-encrypted, old key retired.
@@ -123,16 +153,16 @@ class FileVault:
         Safe at every step: the vault stays readable by the key file on disk.
         Returns the number of secrets re-encrypted.
         """
-        old_keys = [k for k in self.key_file.read_bytes().split() if k]
-        data = self._load()  # proves the current keys work before anything changes
-        new_key = Fernet.generate_key()
-        _write_private(self.key_file, b"\n".join([new_key, *old_keys]) + b"\n")
-        token = self.path.read_bytes()
-        rotated = self._fernet().rotate(token)  # re-encrypted with the new key
-        _write_private(self.path, rotated)
-        _write_private(self.key_file, new_key + b"\n")
-        if self._load() != data:  # pragma: no cover - would mean a cryptography bug
-            raise BadVaultKey("vault content changed during rotation; restore from backup")
+        with self._locked(exclusive=True):
+            old_keys = [k for k in self.key_file.read_bytes().split() if k]
+            data = self._load()  # proves the current keys work before anything changes
+            new_key = Fernet.generate_key()
+            replace_private(self.key_file, b"\n".join([new_key, *old_keys]) + b"\n")
+            rotated = self._fernet().rotate(self.path.read_bytes())  # with the new key
+            replace_private(self.path, rotated)
+            replace_private(self.key_file, new_key + b"\n")
+            if self._load() != data:  # pragma: no cover - would mean a cryptography bug
+                raise BadVaultKey("vault content changed during rotation; restore from backup")
         if self.audit:
             self.audit.append(actor, "vault.rotate", str(self.path), "ok", secrets=len(data))
         return len(data)
@@ -157,14 +187,17 @@ class HashiCorpVault:
         self.prefix = prefix.strip("/")
         self.audit = audit
 
-    def _call(self, fn: Callable[[], object], what: str) -> object:
-        """Map hvac's errors to the project's, with what to do."""
+    def _call(
+        self, fn: Callable[[], object], what: str, keep: tuple[type[Exception], ...] = ()
+    ) -> object:
+        """Map hvac's errors to the project's, with what to do (InvalidPath and those
+        in keep go to the caller as they are)."""
         import hvac.exceptions as hx
         import requests
 
         try:
             return fn()
-        except hx.InvalidPath:
+        except (hx.InvalidPath, *keep):
             raise
         except hx.Forbidden:
             raise BadVaultKey(
@@ -195,14 +228,31 @@ class HashiCorpVault:
 
     def set(self, name: str, value: str, actor: str = "olist-elt") -> None:
         """Write one secret (a new version)."""
-        self._call(
-            lambda: self.client.secrets.kv.v2.create_or_update_secret(
-                path=f"{self.prefix}/{name}", secret={"value": value}, mount_point=self.mount_point
-            ),
-            f"write of {name}",
-        )
+        self._write(name, value)
         if self.audit:
             self.audit.append(actor, "secret.write", name, "ok")
+
+    def _write(self, name: str, value: str, cas: int | None = None) -> bool:
+        """Write one secret; with cas=0 only if it does not exist yet. False when Vault
+        refused the check-and-set because another writer made it first."""
+        import hvac.exceptions as hx
+
+        try:
+            self._call(
+                lambda: self.client.secrets.kv.v2.create_or_update_secret(
+                    path=f"{self.prefix}/{name}",
+                    secret={"value": value},
+                    cas=cas,
+                    mount_point=self.mount_point,
+                ),
+                f"write of {name}",
+                keep=(hx.InvalidRequest,),
+            )
+        except hx.InvalidRequest as exc:
+            if cas is not None and "check-and-set" in str(exc):
+                return False
+            raise BadVaultKey(f"HashiCorp Vault write of {name} failed: InvalidRequest") from None
+        return True
 
     def names(self) -> list[str]:
         """Names of the secrets under the prefix."""
@@ -220,9 +270,12 @@ class HashiCorpVault:
         return sorted(k for k in resp["data"]["keys"] if not k.endswith("/"))  # type: ignore[index]
 
     def ensure(self, name: str, factory: Callable[[], str]) -> None:
-        """Create a secret with factory() if it does not exist yet."""
-        if name not in self.names():
-            self.set(name, factory(), actor="olist-elt.bootstrap")
+        """Create a secret with factory() if it does not exist yet, by check-and-set
+        (cas=0): Vault keeps the first writer's value when two processes race."""
+        if name in self.names():
+            return
+        if self._write(name, factory(), cas=0) and self.audit:
+            self.audit.append("olist-elt.bootstrap", "secret.write", name, "ok")
 
     def rotate(self, actor: str = "olist-elt") -> int:
         """HashiCorp Vault encrypts its own storage: nothing for olist-elt to rotate."""

@@ -4,8 +4,10 @@ which also logs every statement it runs."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -78,3 +80,47 @@ def test_roles_set_by_two_at_once_log_in_with_their_passwords_and_no_other(
         ).fetchall()
     assert {name for name, _ in stored} == {settings.pg_loader_role, settings.pg_bi_role}
     assert all(password.startswith("SCRAM-SHA-256$4096:") for _, password in stored)
+
+
+def test_deployments_setting_up_one_new_workspace_at_once_agree_on_the_passwords(
+    scram_cluster: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Three `olist-elt warehouse roles` processes on a workspace with no vault yet (three
+    deployments starting together): each ends well, and the roles log in with the one
+    password the vault holds."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tests.conftest import workspace_env, workspace_settings
+
+    dsn = scram_cluster[0]
+    parts = conninfo_to_dict(dsn)
+    pg = {
+        "pg_host": "127.0.0.1",
+        "pg_port": int(parts["port"]),
+        "pg_database": "olist_three",
+        "pg_loader_role": "olist_loader_three",
+        "pg_bi_role": "olist_bi_three",
+        "pg_admin_dsn": dsn,
+    }
+    settings = workspace_settings(tmp_path / "ws", **pg)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OLIST_")},
+        **workspace_env(settings),
+        **{f"OLIST_{key.upper()}": str(value) for key, value in pg.items()},
+    }
+    procs = [
+        subprocess.Popen(
+            [str(Path(sys.executable).with_name("olist-elt")), "warehouse", "roles"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    for role in (login(settings), login(settings, "bi")):
+        with role.connect() as con:
+            assert con.execute("select current_user").fetchone() == (role.user,)

@@ -218,3 +218,30 @@ def test_a_wrong_vault_key_fails_with_a_clear_error(tmp_path: Path) -> None:
         FileVault(tmp_path / "v.json", tmp_path / "garbage.key").get("x")
     with pytest.raises(BadVaultKey, match="missing"):
         FileVault(tmp_path / "v.json", tmp_path / "absent.key").get("x")
+
+
+def test_a_read_only_vault_serves_its_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vault on a read-only mount (provisioned by ops): reads, and ensure of a secret
+    it holds, work without a lock file; a change is refused by the file system."""
+    import errno
+    import os
+
+    folder = tmp_path / "ro"
+    vault = FileVault.open_or_create(folder / "v.json", folder / "v.key")
+    vault.ensure("pii_hmac_key", lambda: "k1")
+    (folder / ".v.json.lock").unlink()
+    real_open = os.open
+
+    def read_only_mount(path: object, flags: int, *args: object) -> int:
+        if Path(str(path)).parent == folder and flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only_mount)
+    vault.ensure("pii_hmac_key", lambda: "k2")
+    assert vault.get("pii_hmac_key") == "k1" and vault.names() == ["pii_hmac_key"]
+    with pytest.raises(OSError, match="Read-only file system"):
+        vault.set("other", "x")
+    assert not (folder / ".v.json.lock").exists()

@@ -137,7 +137,10 @@ class FileVault:
 
     def ensure(self, name: str, factory: Callable[[], str]) -> None:
         """Create a secret with factory() if it does not exist yet: one check and write
-        under the lock, so two processes never each make their own."""
+        under the lock, so two processes never each make their own (a secret already
+        there is only read: a read-only vault serves it)."""
+        if name in self._read():
+            return
         with self._locked(exclusive=True):
             data = self._load()
             created = name not in data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -236,6 +237,12 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
         records = [
             json.loads(p.read_text()) for p in sorted((settings.lake_dir / "runs").glob("2*.json"))
         ]
+        # compliance checks the trail the deployment's three flow runs left, as they would
+        verified = _run(
+            [str(Path(sys.executable).with_name("olist-elt")), "audit", "verify"],
+            env | {"COLUMNS": "1000"},  # one line, paths unbroken
+            tmp_path,
+        )
     # deploy --all left the stream's schedule paused, every other one on
     schedules = result["schedules"]
     assert schedules["ingest-stream"] == [False]
@@ -287,6 +294,14 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     assert "silver_order_items" in second["rejected"][0]["reason"]
     assert "not a price" not in json.dumps(second)  # no row value in the record
     assert third["outcome"] == "failed" and third["failing_step"] == "dbt build silver"
+    # whole, and every record up to the last signed in the anchor beside the run records
+    counted = re.search(
+        r"audit log OK: (\d+) records, head signed in (\S+) at record (\d+)", verified
+    )
+    assert counted, verified
+    assert counted[1] == counted[3] and Path(counted[2]) == settings.audit_anchor_path
+    actions = [json.loads(line)["action"] for line in settings.audit_path.read_text().splitlines()]
+    assert actions.count("raw.reject") == 1 and "raw.write" in actions, sorted(set(actions))
     assert "silver_order_items" in third["error"] and not third["rejected"]
 
 

@@ -8,7 +8,10 @@
         strategy='check',
         check_cols=['customer_unique_id', 'zip_code_prefix_3', 'city', 'state_code', 'region'],
         updated_at='_ingested_at',
-        post_hook="{{ erase_from_snapshot('customer_id', ref('silver_customers')) }}",
+        post_hook=[
+            "{{ erase_from_snapshot('customer_id', ref('silver_customers')) }}",
+            "{{ erase_from_saved_snapshot('customer_id', ref('silver_customers')) }}",
+        ],
     ) }}
 
     select

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from olist_elt.errors import PipelineFailed
 from olist_elt.lake.lander import Lander
 from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest
@@ -29,11 +30,15 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import (
     UnknownPerson,
     erase_person,
+    keyed_pseudonym,
     record_erasure,
     register_path,
 )
 from olist_elt.security.erasure_raw import RawEraser
+from olist_elt.security.vault import PII_KEY_NAME, open_vault
 from olist_elt.settings import Settings
+from olist_elt.targets import target_for
+from olist_elt.targets.snapshot_guard import before_gold_build
 from tests.conftest import (
     API_NOW,
     lake_held_by_another_process,
@@ -323,6 +328,19 @@ def _columns_holding(database: Path, values: set[str]) -> list[str]:
         con.close()
 
 
+def _saved_history_of(settings: Settings, keys: set[str]) -> int:
+    """The versions of these customers in the snapshots' saved copy (it must exist)."""
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        return con.execute(
+            "select count(*) from snapshots_saved.customers_snapshot"
+            " where customer_id in (select unnest(?))",
+            [sorted(keys)],
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
 @pytest.mark.slow
 def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold(
     built_copy: Settings, sample_dir: Path
@@ -333,7 +351,21 @@ def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold
     assert _columns_holding(settings.build_database, needles)  # bronze holds them first
     before = _gold_totals(settings)
 
+    # a gold build after the good run whose run then died left the snapshots' copy
+    assert before_gold_build(target_for(settings)) == "saved"
+    pii_key = open_vault(settings).get(PII_KEY_NAME)
+    keys = {keyed_pseudonym(pii_key, customer_id) for customer_id in customer_ids}
+    assert _saved_history_of(settings, keys) == len(keys)
+
     _, _, rewrites = erase_person(settings, person, "dpo@test")
+
+    def dies_after_gold(step: str) -> None:
+        if step == "gate gold":
+            raise RuntimeError("killed after the gold build")
+
+    with pytest.raises(PipelineFailed, match="killed after the gold build"):
+        run_pipeline(settings, ingest_inputs=False, on_step=dies_after_gold)
+    assert _saved_history_of(settings, keys) == 0  # the copy kept, without the person
     assert run_pipeline(settings, ingest_inputs=False).outcome == "success"
     replay = run_pipeline(settings, sample_dir)  # the old export landed once more
 

@@ -41,3 +41,20 @@
     delete from {{ this }}
     where {{ key }} not in (select {{ key }} from {{ current_relation }})
 {%- endmacro %}
+
+{% macro erase_from_saved_snapshot(key, current_relation) -%}
+    {#- Second post-hook: the same keys out of the copy the pipeline keeps of the
+        snapshot until its next good run (schema <snapshots>_saved), so an erasure
+        whose rebuild fails leaves the person in no saved history either. Every
+        later build restores the copy and drops those keys anyway; none when there
+        is no copy (an analyst's own schemas). -#}
+    {%- set saved = adapter.get_relation(
+        database=this.database,
+        schema=this.schema ~ '_saved',
+        identifier=this.identifier
+    ) if execute else none -%}
+    {%- if saved is not none -%}
+        delete from {{ saved }}
+        where {{ key }} not in (select {{ key }} from {{ current_relation }})
+    {%- endif -%}
+{%- endmacro %}

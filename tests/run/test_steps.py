@@ -143,3 +143,23 @@ def test_a_history_value_that_does_not_fit_its_column_is_refused(tmp_path: Path)
         ).fetchone() == (0,)
     finally:
         con.close()
+
+
+def test_a_failing_step_hook_fails_the_run_at_that_step_blaming_no_data() -> None:
+    """A caller's on_step hook (the CLI's progress, a flow's log line) that fails: the
+    run is named failing at the step it was starting, of no kind (so no data is
+    blamed and nothing is searched for), and the step itself never ran."""
+    from olist_elt.run.steps import execute
+
+    summary = RunSummary("r1", "local", "in-process", "2026-01-01T00:00:00+00:00")
+    ran: list[str] = []
+    execute(summary, Step("ingest olist", Kind.IO, lambda: ran.append("ingest")))
+
+    def hook(name: str) -> None:
+        raise RuntimeError(f"progress display closed at {name}")
+
+    gate = Step("gate gold", Kind.GATE, lambda: ran.append("gate"), layer="gold")
+    with pytest.raises(RuntimeError, match="closed at gate gold"):
+        execute(summary, gate, on_step=hook)
+    assert (summary.failing_step, summary.failing_kind) == ("gate gold", None)
+    assert ran == ["ingest"] and [s.name for s in summary.steps] == ["ingest olist"]

@@ -363,7 +363,7 @@ def test_after_erase_and_a_run_the_person_is_nowhere_in_the_lake_and_totals_hold
         if step == "gate gold":
             raise RuntimeError("killed after the gold build")
 
-    with pytest.raises(PipelineFailed, match="killed after the gold build"):
+    with pytest.raises(PipelineFailed, match="failed at 'gate gold': killed after the gold"):
         run_pipeline(settings, ingest_inputs=False, on_step=dies_after_gold)
     assert _saved_history_of(settings, keys) == 0  # the copy kept, without the person
     assert run_pipeline(settings, ingest_inputs=False).outcome == "success"

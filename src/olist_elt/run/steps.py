@@ -69,9 +69,12 @@ def execute(
 ) -> T:
     """Run one step through the runner; time it and add its record to the summary,
     also when it fails (the summary then names it as the failing step)."""
+    # a hook that fails fails the run at this step (not "before its first"), of no
+    # kind: it is no step's failure, and blames no data
+    summary.failing_step, summary.failing_kind = step.name, None
     if on_step:
         on_step(step.name)
-    summary.failing_step, summary.failing_kind = step.name, step.kind.value
+    summary.failing_kind = step.kind.value
     started = utc_now()
     t0, c0 = time.perf_counter(), time.process_time()
 

@@ -207,6 +207,14 @@ def test_rotation_keeps_every_secret_and_makes_the_old_key_useless(tmp_path: Pat
     assert [r["action"] for r in audit.records()].count("vault.rotate") == 1
 
 
+def test_reading_a_vault_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    vault = FileVault(tmp_path / "none" / "v.json", tmp_path / "none" / "v.key")
+    assert vault.names() == []
+    with pytest.raises(MissingSecret):
+        vault.get("pii_hmac_key")
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_wrong_vault_key_fails_with_a_clear_error(tmp_path: Path) -> None:
     v = FileVault.open_or_create(tmp_path / "v.json", tmp_path / "v.key")
     v.set("x", "y")

@@ -59,11 +59,13 @@ class FileVault:
     @contextmanager
     def _locked(self, *, exclusive: bool) -> Iterator[None]:
         """Hold the vault's lock (exclusive to change it, shared to read it). A reader
-        that cannot create the lock file (a read-only folder) reads without it."""
+        that cannot create the lock file (a read-only folder, or no vault folder yet:
+        nothing to read) reads without it, creating nothing."""
         lock = self.path.with_name(f".{self.path.name}.lock")
         fd = None
         try:
-            private_dirs(lock.parent)
+            if exclusive:
+                private_dirs(lock.parent)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError:
             if exclusive:

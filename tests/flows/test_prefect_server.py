@@ -25,6 +25,7 @@ import pytest
 
 from olist_elt.settings import REPO_ROOT, Settings
 from tests.conftest import _free_port, copy_dbt_project, pg_workspace, scratch_database
+from tests.test_cli import CLI
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -239,7 +240,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
         ]
         # compliance checks the trail the deployment's three flow runs left, as they would
         verified = _run(
-            [str(Path(sys.executable).with_name("olist-elt")), "audit", "verify"],
+            [*CLI, "audit", "verify"],
             env | {"COLUMNS": "1000"},  # one line, paths unbroken
             tmp_path,
         )

@@ -4,10 +4,8 @@ which also logs every statement it runs."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,6 +89,7 @@ def test_deployments_setting_up_one_new_workspace_at_once_agree_on_the_passwords
     from psycopg.conninfo import conninfo_to_dict
 
     from tests.conftest import workspace_env, workspace_settings
+    from tests.test_cli import CLI, _env
 
     dsn = scram_cluster[0]
     parts = conninfo_to_dict(dsn)
@@ -103,14 +102,14 @@ def test_deployments_setting_up_one_new_workspace_at_once_agree_on_the_passwords
         "pg_admin_dsn": dsn,
     }
     settings = workspace_settings(tmp_path / "ws", **pg)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OLIST_")},
+    env = _env(
+        None,
         **workspace_env(settings),
         **{f"OLIST_{key.upper()}": str(value) for key, value in pg.items()},
-    }
+    )
     procs = [
         subprocess.Popen(
-            [str(Path(sys.executable).with_name("olist-elt")), "warehouse", "roles"],
+            [*CLI, "warehouse", "roles"],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,

@@ -44,7 +44,8 @@
 
 {% macro erase_from_saved_snapshot(key, current_relation) -%}
     {#- Second post-hook: the same keys out of the copy the pipeline keeps of the
-        snapshot until its next good run (schema <snapshots>_saved), so an erasure
+        snapshot until its next good run (schema <snapshots>_saved, as
+        olist_elt.targets.snapshot_guard.saved_schema names it), so an erasure
         whose rebuild fails leaves the person in no saved history either. Every
         later build restores the copy and drops those keys anyway; none when there
         is no copy (an analyst's own schemas). -#}

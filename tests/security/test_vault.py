@@ -20,11 +20,14 @@ TOKEN = "s.test-token"
 
 
 class FakeKv2:
-    """The KV v2 endpoints hvac uses: read, create/update, list; token checked."""
+    """The KV v2 endpoints hvac uses: read, create/update, list; token checked;
+    check-and-set as Vault does it, required on every write when cas_required (the
+    mount's own setting)."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, list[dict]] = {}
         self.calls: list[tuple[str, str]] = []
+        self.cas_required = False
 
     def handle(self, request: Request) -> Response:
         self.calls.append((request.method, request.path))
@@ -48,6 +51,11 @@ class FakeKv2:
         if data and request.method in ("POST", "PUT"):
             payload = json.loads(request.get_data())
             cas = payload.get("options", {}).get("cas")
+            if cas is None and self.cas_required:
+                message = "check-and-set parameter required for this call"
+                return Response(
+                    json.dumps({"errors": [message]}), 400, content_type="application/json"
+                )
             if cas is not None and cas != len(self.secrets.get(data.group(1), [])):
                 message = "check-and-set parameter did not match the current version"
                 return Response(
@@ -138,6 +146,44 @@ def test_ensure_keeps_the_first_writers_value_when_another_writes_in_between(
     ours.ensure("pii_hmac_key", racing_factory)
     assert ours.get("pii_hmac_key") == theirs.get("pii_hmac_key") == "theirs"
     assert len(kv.secrets["olist-elt/pii_hmac_key"]) == 1
+
+
+def test_every_write_works_on_a_mount_that_requires_check_and_set(
+    kv: FakeKv2, httpserver: HTTPServer
+) -> None:
+    """A KV mount with cas_required refuses a write without check-and-set: a new secret,
+    a new version of one and ensure's bootstrap all send it."""
+    kv.cas_required = True
+    vault = HashiCorpVault(httpserver.url_for("/").rstrip("/"), TOKEN)
+    vault.set("api_key", "v1")
+    vault.set("api_key", "v2")
+    vault.ensure("pii_hmac_key", lambda: "made")
+    assert vault.get("api_key") == "v2" and vault.get("pii_hmac_key") == "made"
+    assert len(kv.secrets["olist-elt/api_key"]) == 2
+
+
+def test_a_write_another_writer_overtook_is_refused_and_theirs_stands(
+    kv: FakeKv2, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Another writer stores a new version between set's read of the version and its
+    write: set fails clearly and audits nothing; the other writer's value is not lost."""
+    url = httpserver.url_for("/").rstrip("/")
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    ours, theirs = HashiCorpVault(url, TOKEN, audit=audit), HashiCorpVault(url, TOKEN)
+    theirs.set("api_key", "old")
+    read_version = ours._version
+
+    def version_then_theirs(name: str) -> int:
+        version = read_version(name)
+        theirs.set(name, "theirs")
+        return version
+
+    ours._version = version_then_theirs  # type: ignore[method-assign]
+    with pytest.raises(BadVaultKey, match="another writer changed it meanwhile"):
+        ours.set("api_key", "ours")
+    assert theirs.get("api_key") == "theirs"
+    assert [v["value"] for v in kv.secrets["olist-elt/api_key"]] == ["old", "theirs"]
+    assert not audit.records()
 
 
 def _open_and_ensure(folder: str, barrier: object, out: str) -> None:

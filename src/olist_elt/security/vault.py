@@ -232,14 +232,37 @@ class HashiCorpVault:
         return resp["data"]["data"]["value"]  # type: ignore[index]
 
     def set(self, name: str, value: str, actor: str = "olist-elt") -> None:
-        """Write one secret (a new version)."""
-        self._write(name, value)
+        """Write one secret (a new version) by check-and-set on the version it replaces:
+        it works on a mount with cas_required, and a write another writer overtook is
+        refused, never lost without a word."""
+        if not self._write(name, value, cas=self._version(name)):
+            raise BadVaultKey(
+                f"HashiCorp Vault did not write {name}: another writer changed it meanwhile;"
+                " nothing was overwritten, run the command again"
+            )
         if self.audit:
             self.audit.append(actor, "secret.write", name, "ok")
 
-    def _write(self, name: str, value: str, cas: int | None = None) -> bool:
-        """Write one secret; with cas=0 only if it does not exist yet. False when Vault
-        refused the check-and-set because another writer made it first."""
+    def _version(self, name: str) -> int:
+        """The secret's current version (a deleted one counts), 0 when it has none."""
+        import hvac.exceptions as hx
+
+        try:
+            resp = self._call(
+                lambda: self.client.secrets.kv.v2.read_secret_version(
+                    path=f"{self.prefix}/{name}",
+                    mount_point=self.mount_point,
+                    raise_on_deleted_version=False,
+                ),
+                f"read of {name}'s version",
+            )
+        except hx.InvalidPath:
+            return 0
+        return int(resp["data"]["metadata"]["version"])  # type: ignore[index]
+
+    def _write(self, name: str, value: str, cas: int) -> bool:
+        """Write one secret if its current version is cas (0: it does not exist yet).
+        False when Vault refused the check-and-set: another writer came first."""
         import hvac.exceptions as hx
 
         try:
@@ -254,7 +277,7 @@ class HashiCorpVault:
                 keep=(hx.InvalidRequest,),
             )
         except hx.InvalidRequest as exc:
-            if cas is not None and "check-and-set" in str(exc):
+            if "check-and-set" in str(exc):
                 return False
             raise BadVaultKey(f"HashiCorp Vault write of {name} failed: InvalidRequest") from None
         return True

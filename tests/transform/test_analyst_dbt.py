@@ -155,24 +155,30 @@ def test_dbt_source_freshness_answers_for_every_fed_source(
     assert len([r for r in results if ".olist." in r["unique_id"]]) == 9
 
 
-def test_a_gold_model_off_its_contract_fails_the_build(
+def test_a_gold_model_off_its_contract_fails_the_build_and_keeps_the_table_it_had(
     built: tuple[Settings, RunSummary], tmp_path: Path
 ) -> None:
     """dim_date.calendar_year made bigint, its contract says integer: dbt's contract
-    error before any table is made."""
+    error, and the analyst's dim_date from before is still there as it was: a table
+    is replaced inside one transaction (macros/engine/duckdb_table.sql), which the
+    failure rolls back, dropped table included."""
     settings, _ = built
     env = _analyst_env(settings, tmp_path)
+    con = duckdb.connect(str(tmp_path / "dev.duckdb"))
+    try:
+        con.execute("create schema gold")
+        con.execute("create table gold.dim_date as select 20260101 as date_key")
+    finally:
+        con.close()
 
     run_off_contract(tmp_path, env)
 
     con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
     try:
-        made = con.execute(
-            "select count(*) from information_schema.tables where table_name = 'dim_date'"
-        ).fetchone()[0]
+        kept = con.execute("select * from gold.dim_date").fetchall()
     finally:
         con.close()
-    assert made == 0
+    assert kept == [(20260101,)]
 
 
 def test_an_analysts_build_of_a_data_set_with_every_object_rejected_says_so(

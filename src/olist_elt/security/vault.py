@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -212,24 +212,31 @@ class HashiCorpVault:
         except (hx.VaultError, requests.RequestException) as exc:
             raise BadVaultKey(f"HashiCorp Vault {what} failed: {type(exc).__name__}") from None
 
-    def get(self, name: str, actor: str = "olist-elt") -> str:
-        """Read one secret (latest version)."""
+    def _read(self, name: str, what: str, *, deleted: bool = False) -> Any:
+        """Vault's answer for the secret's latest version, None when it has none;
+        deleted=True answers for a deleted latest version too (its metadata)."""
         import hvac.exceptions as hx
 
         try:
-            resp = self._call(
+            return self._call(
                 lambda: self.client.secrets.kv.v2.read_secret_version(
                     path=f"{self.prefix}/{name}",
                     mount_point=self.mount_point,
-                    raise_on_deleted_version=True,
+                    raise_on_deleted_version=not deleted,
                 ),
-                f"read of {name}",
+                what,
             )
         except hx.InvalidPath:
-            raise MissingSecret(name) from None
+            return None
+
+    def get(self, name: str, actor: str = "olist-elt") -> str:
+        """Read one secret (latest version)."""
+        resp = self._read(name, f"read of {name}")
+        if resp is None:
+            raise MissingSecret(name)
         if self.audit:
             self.audit.append(actor, "secret.read", name, "ok")
-        return resp["data"]["data"]["value"]  # type: ignore[index]
+        return resp["data"]["data"]["value"]
 
     def set(self, name: str, value: str, actor: str = "olist-elt") -> None:
         """Write one secret (a new version) by check-and-set on the version it replaces:
@@ -245,20 +252,8 @@ class HashiCorpVault:
 
     def _version(self, name: str) -> int:
         """The secret's current version (a deleted one counts), 0 when it has none."""
-        import hvac.exceptions as hx
-
-        try:
-            resp = self._call(
-                lambda: self.client.secrets.kv.v2.read_secret_version(
-                    path=f"{self.prefix}/{name}",
-                    mount_point=self.mount_point,
-                    raise_on_deleted_version=False,
-                ),
-                f"read of {name}'s version",
-            )
-        except hx.InvalidPath:
-            return 0
-        return int(resp["data"]["metadata"]["version"])  # type: ignore[index]
+        resp = self._read(name, f"read of {name}'s version", deleted=True)
+        return 0 if resp is None else int(resp["data"]["metadata"]["version"])
 
     def _write(self, name: str, value: str, cas: int) -> bool:
         """Write one secret if its current version is cas (0: it does not exist yet).

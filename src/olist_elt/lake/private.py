@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,16 +38,22 @@ def create_private(path: Path, *, append: bool = False) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
-def replace_private(path: Path, data: bytes) -> None:
-    """Write a whole file atomically, 0600: into a temp file of its own beside it (two
-    writers never share one), fsynced, then renamed over path."""
+def replace_private_with(path: Path, write: Callable[[Path], object]) -> None:
+    """Give path new content atomically: write(tmp) on a new 0600 temp file of its own
+    beside it (two writers never share one; writing into an existing file keeps its
+    mode), fsynced, then renamed over path; missing folders are made 0700."""
     private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with create_private(tmp) as fh:
-            fh.write(data)
-            fh.flush()
+        create_private(tmp).close()
+        write(tmp)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Write a whole file atomically, 0600 (replace_private_with)."""
+    replace_private_with(path, lambda tmp: tmp.write_bytes(data))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from olist_elt.lake.private import create_private, private_dirs
+from olist_elt.lake.private import private_dirs, replace_private_with
 
 if TYPE_CHECKING:
     from olist_elt.settings import Settings
@@ -45,20 +43,9 @@ class LocalStorage:
         return path
 
     def _atomic(self, key: str, write: Callable[[Path], object]) -> None:
-        """Run write(tmp_path) on a new owner-only temp file (writing into an existing
-        file keeps its mode), fsync it and rename it into place; folders are created
-        owner-only too."""
-        dest = self._path(key)
-        private_dirs(dest.parent)
-        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
-        try:
-            create_private(tmp).close()
-            write(tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Run write(tmp_path) on a new owner-only temp file and rename it into place
+        (replace_private_with)."""
+        replace_private_with(self._path(key), write)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write bytes under key."""

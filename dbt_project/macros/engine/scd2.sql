@@ -34,11 +34,12 @@
     )
 {%- endmacro %}
 
-{% macro erase_from_snapshot(key, current_relation) -%}
+{% macro erase_from_snapshot(key, current_relation, snapshot=none) -%}
     {#- Post-hook of the customer snapshot: erasure reaches history too. Silver
         drops an erased customer (the register holds the keyed pseudonym of the
-        person, applied in silver on every engine); their versions go with them. -#}
-    delete from {{ this }}
+        person, applied in silver on every engine); their versions go with them,
+        out of this snapshot or the one given. -#}
+    delete from {{ snapshot or this }}
     where {{ key }} not in (select {{ key }} from {{ current_relation }})
 {%- endmacro %}
 
@@ -55,7 +56,6 @@
         identifier=this.identifier
     ) if execute else none -%}
     {%- if saved is not none -%}
-        delete from {{ saved }}
-        where {{ key }} not in (select {{ key }} from {{ current_relation }})
+        {{ erase_from_snapshot(key, current_relation, saved) }}
     {%- endif -%}
 {%- endmacro %}

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from olist_elt.security.audit import AuditLog
 from olist_elt.settings import REPO_ROOT, Settings
 from tests.conftest import _free_port, copy_dbt_project, pg_workspace, scratch_database
 from tests.test_cli import CLI
@@ -301,7 +302,7 @@ def test_the_daily_deployment_shows_dbt_nodes_and_fails_on_a_failing_model(
     )
     assert counted, verified
     assert counted[1] == counted[3] and Path(counted[2]) == settings.audit_anchor_path
-    actions = [json.loads(line)["action"] for line in settings.audit_path.read_text().splitlines()]
+    actions = [r["action"] for r in AuditLog(settings.audit_path).records()]
     assert actions.count("raw.reject") == 1 and "raw.write" in actions, sorted(set(actions))
     assert "silver_order_items" in third["error"] and not third["rejected"]
 

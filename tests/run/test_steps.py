@@ -43,6 +43,11 @@ def test_each_dbt_build_step_records_where_its_time_went(
     slowest = [seconds for _, seconds in gold["slowest"]]
     assert len(slowest) == 5 and slowest == sorted(slowest, reverse=True)
     assert all(uid.split(".")[0] in gold["by_type"] for uid, _ in gold["slowest"])
+    # the order facts are incremental, the dimensions and the monthly summary tables
+    built = gold["models_by_materialization"]
+    assert set(built) == {"incremental", "table"}, built
+    assert built["incremental"][0] == 4 and built["incremental"][0] + built["table"][0] == models
+    assert sum(s for _, s in built.values()) == pytest.approx(model_seconds, abs=0.01)
 
 
 def test_retries_and_tags_follow_the_kind_not_the_name() -> None:

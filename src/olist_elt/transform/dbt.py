@@ -90,6 +90,8 @@ class NodeResult:
     failures: int | None
     compiled_path: str | None
     rows_affected: int | None = None
+    # how a model or snapshot is built (table, incremental, snapshot); None for others
+    materialized: str | None = None
 
 
 @dataclass
@@ -113,11 +115,20 @@ class DbtCommandResult:
             kind = by_type.setdefault(node.resource_type, [0, 0.0])
             kind[0] += 1
             kind[1] = round(kind[1] + node.seconds, 3)
+        # models by how they are built: an incremental one reads only what changed, a
+        # table is rebuilt from the whole of its inputs on every run
+        models: dict[str, list[float]] = {}
+        for node in self.nodes:
+            if node.resource_type == "model":
+                kind = models.setdefault(node.materialized or "-", [0, 0.0])
+                kind[0] += 1
+                kind[1] = round(kind[1] + node.seconds, 3)
         top = sorted(self.nodes, key=lambda n: n.seconds, reverse=True)[:slowest]
         return {
             "nodes": len(self.nodes),
             "node_seconds": round(sum(n.seconds for n in self.nodes), 3),
             "by_type": by_type,
+            "models_by_materialization": models,
             "slowest": [[n.unique_id, round(n.seconds, 3)] for n in top],
         }
 
@@ -350,6 +361,7 @@ def _nodes(run_result: Any) -> list[NodeResult]:
                 failures=r.failures,
                 compiled_path=compiled,
                 rows_affected=rows,
+                materialized=getattr(getattr(node, "config", None), "materialized", None),
             )
         )
     return out

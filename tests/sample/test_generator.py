@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from olist_elt.sample import OLIST_FILES, generate_sample
+import pytest
+
+from olist_elt.sample import OLIST_FILES, generate_sample, generator
 from olist_elt.sample.generator import REAL_ROWS
 from olist_elt.sample.reference import CATEGORY_TRANSLATIONS
 from tests.conftest import TEST_SCALE
@@ -44,6 +48,30 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
     assert (
         _digest(tmp_path / "a")["olist_orders_dataset.csv"]
         != _digest(tmp_path / "c")["olist_orders_dataset.csv"]
+    )
+
+
+def test_two_generators_writing_one_folder_at_once_leave_whole_files_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generate_sample(tmp_path / "alone", scale=0.005, seed=1)
+    # each file is written by both before either renames it into place
+    both_written = threading.Barrier(2, timeout=30)
+    write_lines = generator._write_lines
+
+    def write_then_wait(*args: object) -> int:
+        rows = write_lines(*args)  # type: ignore[arg-type]
+        both_written.wait()
+        return rows
+
+    monkeypatch.setattr(generator, "_write_lines", write_then_wait)
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(generate_sample, tmp_path / "both", 0.005, 1) for _ in range(2)]
+        for run in runs:
+            run.result()  # neither lost its temp file to the other
+    assert _digest(tmp_path / "both") == _digest(tmp_path / "alone")
+    assert sorted(p.name for p in (tmp_path / "both").iterdir()) == sorted(
+        _digest(tmp_path / "alone")
     )
 
 

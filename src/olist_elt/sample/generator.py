@@ -6,6 +6,7 @@ depend on threads or chunking. Files are written in chunks, so scale 10 fits in 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -539,9 +540,13 @@ def generate_sample(
         _build_tables(con, scale)
         counts: dict[str, int] = {}
         for dataset, spec in OLIST_FILES.items():
-            tmp = out_dir / f".{spec.file_name}.tmp"
-            counts[dataset] = _write_lines(con, dataset, tmp, scale)
-            tmp.replace(out_dir / spec.file_name)
+            # a temp file of its own: two generators writing one folder never share one
+            tmp = out_dir / f".{spec.file_name}.{uuid.uuid4().hex}.tmp"
+            try:
+                counts[dataset] = _write_lines(con, dataset, tmp, scale)
+                tmp.replace(out_dir / spec.file_name)
+            finally:
+                tmp.unlink(missing_ok=True)
             if progress:
                 progress(dataset, counts[dataset])
         return counts

@@ -186,6 +186,55 @@ def test_a_write_another_writer_overtook_is_refused_and_theirs_stands(
     assert not audit.records()
 
 
+def test_vault_set_on_a_check_and_set_mount_stores_each_version_and_refuses_an_overtaken_one(
+    kv: FakeKv2, httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's `olist-elt vault set` on a mount with cas_required: a new secret
+    and a new version are stored and audited; when another writer gets in between, the
+    command fails naming what happened, keeps their value and audits nothing more."""
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+
+    kv.cas_required = True
+    url = httpserver.url_for("/").rstrip("/")
+    env = {
+        "OLIST_HOME": str(tmp_path),
+        "OLIST_VAULT_BACKEND": "hashicorp",
+        "OLIST_VAULT_URL": url,
+        "VAULT_TOKEN": TOKEN,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def vault_set(value: str) -> object:
+        return CliRunner().invoke(app, ["vault", "set", "api_key", "--stdin"], input=value)
+
+    for value in ("v1", "v2"):
+        stored = vault_set(value)
+        assert stored.exit_code == 0 and "stored api_key" in stored.output, stored.output
+    audit = AuditLog(tmp_path / "lake" / "_audit" / "audit.jsonl")
+    writes = [r for r in audit.records() if r["action"] == "secret.write"]
+    assert [(r["object"], r["actor"]) for r in writes] == [("api_key", "cli")] * 2
+
+    read_version = HashiCorpVault._version
+
+    def version_then_theirs(self: HashiCorpVault, name: str) -> int:
+        version = read_version(self, name)
+        monkeypatch.setattr(HashiCorpVault, "_version", read_version)  # theirs reads as is
+        HashiCorpVault(url, TOKEN).set("api_key", "theirs")
+        return version
+
+    monkeypatch.setattr(HashiCorpVault, "_version", version_then_theirs)
+    refused = vault_set("ours")
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())  # one line, however the console wrapped it
+    assert "did not write api_key: another writer changed it meanwhile" in said, said
+    assert TOKEN not in refused.output and "ours" not in refused.output
+    assert [v["value"] for v in kv.secrets["olist-elt/api_key"]] == ["v1", "v2", "theirs"]
+    assert [r for r in audit.records() if r["action"] == "secret.write"] == writes
+
+
 def _open_and_ensure(folder: str, barrier: object, out: str) -> None:
     barrier.wait(60)  # type: ignore[attr-defined]
     vault = FileVault.open_or_create(Path(folder) / "v.json", Path(folder) / "v.key")

@@ -110,27 +110,26 @@ class DbtCommandResult:
     def profile(self, slowest: int = 5) -> dict[str, Any]:
         """Where the command's time went: nodes and their seconds by resource type,
         and the slowest nodes (names only)."""
-        by_type: dict[str, list[float]] = {}
-        for node in self.nodes:
-            kind = by_type.setdefault(node.resource_type, [0, 0.0])
-            kind[0] += 1
-            kind[1] = round(kind[1] + node.seconds, 3)
-        # models by how they are built: an incremental one reads only what changed, a
-        # table is rebuilt from the whole of its inputs on every run
-        models: dict[str, list[float]] = {}
-        for node in self.nodes:
-            if node.resource_type == "model":
-                kind = models.setdefault(node.materialized or "-", [0, 0.0])
-                kind[0] += 1
-                kind[1] = round(kind[1] + node.seconds, 3)
+        models = [n for n in self.nodes if n.resource_type == "model"]
         top = sorted(self.nodes, key=lambda n: n.seconds, reverse=True)[:slowest]
         return {
             "nodes": len(self.nodes),
             "node_seconds": round(sum(n.seconds for n in self.nodes), 3),
-            "by_type": by_type,
-            "models_by_materialization": models,
+            "by_type": _tally(self.nodes, lambda n: n.resource_type),
+            # an incremental model reads only what changed, a table its whole inputs
+            "models_by_materialization": _tally(models, lambda n: n.materialized or "-"),
             "slowest": [[n.unique_id, round(n.seconds, 3)] for n in top],
         }
+
+
+def _tally(nodes: list[NodeResult], key: Callable[[NodeResult], str]) -> dict[str, list[float]]:
+    """Count and seconds of the nodes, by key."""
+    out: dict[str, list[float]] = {}
+    for node in nodes:
+        kind = out.setdefault(key(node), [0, 0.0])
+        kind[0] += 1
+        kind[1] = round(kind[1] + node.seconds, 3)
+    return out
 
 
 # The commands that run nodes: each writes manifest.json and run_results.json.

@@ -283,6 +283,11 @@ DBT_PROFILE_TITLE = (
 )
 
 
+def _counts(tally: dict[str, list[float]]) -> str:
+    """A profile's tally (count and seconds by kind) as "kind count / seconds, ..."."""
+    return ", ".join(f"{k} {n} / {sec:g}" for k, (n, sec) in sorted(tally.items()))
+
+
 def dbt_profile_rows(steps: dict[str, dict[str, Any]]) -> list[str]:
     """Where each dbt build's time went, a table row per profiled step: nodes and node
     seconds (summed over dbt's threads) by resource type, and the slowest nodes."""
@@ -291,14 +296,9 @@ def dbt_profile_rows(steps: dict[str, dict[str, Any]]) -> list[str]:
         p = st.get("profile")
         if not p:
             continue
-        kinds = ", ".join(f"{k} {n} / {sec:g}" for k, (n, sec) in sorted(p["by_type"].items()))
-        built = p.get("models_by_materialization") or {}
-        if built:
-            kinds += (
-                " (models: "
-                + ", ".join(f"{k} {n} / {sec:g}" for k, (n, sec) in sorted(built.items()))
-                + ")"
-            )
+        kinds = _counts(p["by_type"])
+        if built := p.get("models_by_materialization"):
+            kinds += f" (models: {_counts(built)})"
         slow = ", ".join(f"{uid.split('.')[-1]} {sec:g}" for uid, sec in p["slowest"])
         rows.append(
             f"| {name} | {st['wall_s']} | {p['nodes']} | {p['node_seconds']} | {kinds} | {slow} |"

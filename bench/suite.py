@@ -27,12 +27,26 @@ def pipeline_runs(basetemp: Path) -> dict[str, Any]:
         except (OSError, ValueError):
             continue
     steps: dict[str, dict[str, float]] = {}
+    # the dbt builds by the run's target and layer (the Spark targets and `warehouse`
+    # build gold on PostgreSQL): Spark's nodes cost far more than DuckDB's
+    targets: dict[str, dict[str, float]] = {}
     for record in records.values():
         for step in record.get("steps") or []:
             row = steps.setdefault(step["name"], {"count": 0, "seconds": 0.0, "nodes": 0})
+            profile = step.get("profile") or {}
             row["count"] += 1
             row["seconds"] += step.get("seconds") or 0.0
-            row["nodes"] += (step.get("profile") or {}).get("nodes") or 0
+            row["nodes"] += profile.get("nodes") or 0
+            if step["name"].startswith("dbt build"):
+                layers = "gold" if step["name"].endswith(" gold") else "bronze, silver"
+                build = targets.setdefault(
+                    f"{record.get('target') or '?'} ({layers})",
+                    {"builds": 0, "seconds": 0.0, "nodes": 0, "node_seconds": 0.0},
+                )
+                build["builds"] += 1
+                build["seconds"] += step.get("seconds") or 0.0
+                build["nodes"] += profile.get("nodes") or 0
+                build["node_seconds"] += profile.get("node_seconds") or 0.0
     kinds = {
         "dbt parse": lambda n: n == "dbt parse",
         "dbt builds": lambda n: n.startswith("dbt build"),
@@ -47,7 +61,11 @@ def pipeline_runs(basetemp: Path) -> dict[str, Any]:
             "seconds": round(sum(r["seconds"] for r in rows), 1),
             "nodes": sum(r["nodes"] for r in rows),
         }
-    return {"runs": len(records), "by_kind": summary}
+    by_target = {
+        target: {k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()}
+        for target, row in sorted(targets.items(), key=lambda kv: -kv[1]["seconds"])
+    }
+    return {"runs": len(records), "by_kind": summary, "builds_by_target": by_target}
 
 
 def suite_timing(work: Path) -> dict[str, Any]:
@@ -140,6 +158,7 @@ def markdown(suite: dict[str, Any]) -> list[str]:
         ]
         for label, row in runs["by_kind"].items():
             lines.append(f"| {label} | {row['count']} | {row['seconds']} | {row['nodes']} |")
+        lines += build_lines(runs.get("builds_by_target") or {})
     lines += [
         "",
         "| test file | tests | seconds (sum of its tests) |",
@@ -147,4 +166,26 @@ def markdown(suite: dict[str, Any]) -> list[str]:
     ]
     for row in suite["files"]:
         lines.append(f"| {row['file']} | {row['tests']} | {row['seconds']} |")
+    return lines
+
+
+def build_lines(by_target: dict[str, dict[str, Any]]) -> list[str]:
+    """The dbt builds by the pipeline target of their run and the layers they build:
+    builds, wall and node seconds, nodes, and wall milliseconds a node."""
+    if not by_target:
+        return []
+    lines = [
+        "",
+        "Their dbt builds by target and layer (wall milliseconds a node; two workers "
+        "share the cores):",
+        "",
+        "| target (layers) | builds | seconds | nodes | node seconds | ms a node |",
+        "|---|---|---|---|---|---|",
+    ]
+    for target, row in by_target.items():
+        per_node = 1000 * row["seconds"] / row["nodes"] if row["nodes"] else 0
+        lines.append(
+            f"| {target} | {row['builds']} | {row['seconds']} | {row['nodes']} | "
+            f"{row['node_seconds']} | {per_node:.0f} |"
+        )
     return lines

@@ -175,6 +175,18 @@ def markdown(result: dict[str, Any]) -> list[str]:
             f"dbt builds {builds.get('seconds', '-')} s ({builds.get('nodes', '-')} nodes), "
             f"parses {parses.get('seconds', '-')} s"
         )
+        spark = [
+            row
+            for key, row in (
+                (suite.get("pipeline_runs") or {}).get("builds_by_target") or {}
+            ).items()
+            if key.startswith("spark") and not key.endswith("(gold)")
+        ]
+        if spark:
+            where += (
+                f", of which Spark's bronze and silver {sum(r['seconds'] for r in spark):.0f} s "
+                f"({sum(r['nodes'] for r in spark)} nodes)"
+            )
         twin = _twin(one or {}).get("again") or {}
         if twin and builds.get("nodes"):
             nodes = sum(twin[f"build_{layer}_nodes"] for layer in _twin(one)["shape"])

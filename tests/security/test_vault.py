@@ -13,7 +13,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.exceptions import BadVaultKey, MissingSecret
+from olist_elt.security.exceptions import (
+    BadVaultKey,
+    MissingSecret,
+    VaultUnavailable,
+    VaultWriteConflict,
+)
 from olist_elt.security.vault import FileVault, HashiCorpVault, new_pii_key
 
 TOKEN = "s.test-token"
@@ -179,7 +184,7 @@ def test_a_write_another_writer_overtook_is_refused_and_theirs_stands(
         return version
 
     ours._version = version_then_theirs  # type: ignore[method-assign]
-    with pytest.raises(BadVaultKey, match="another writer changed it meanwhile"):
+    with pytest.raises(VaultWriteConflict, match="another writer changed it meanwhile"):
         ours.set("api_key", "ours")
     assert theirs.get("api_key") == "theirs"
     assert [v["value"] for v in kv.secrets["olist-elt/api_key"]] == ["old", "theirs"]
@@ -273,7 +278,7 @@ def test_overwriting_keeps_the_latest_value(vault) -> None:
 
 def test_hashicorp_with_a_bad_token_is_refused_clearly(kv: FakeKv2, httpserver: HTTPServer) -> None:
     bad = HashiCorpVault(httpserver.url_for("/").rstrip("/"), "wrong")
-    with pytest.raises(BadVaultKey, match="permission denied"):
+    with pytest.raises(VaultUnavailable, match="permission denied"):
         bad.get("anything")
 
 

@@ -20,6 +20,16 @@ class BadVaultKey(SecurityError):
     """The vault cannot be decrypted with the key given."""
 
 
+class VaultUnavailable(SecurityError):
+    """HashiCorp Vault did not answer, failed, or refused olist-elt's token: a
+    service, never the data, failed."""
+
+
+class VaultWriteConflict(SecurityError):
+    """A check-and-set write was refused: another writer changed the secret after
+    its version was read (theirs stands, nothing was overwritten)."""
+
+
 class RawWriteRefused(SecurityError):
     """Something that is not a registered connector tried to write to raw."""
 

@@ -15,9 +15,15 @@ from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from olist_elt.errors import SettingsError
 from olist_elt.lake.private import FILE_MODE, private_dirs, replace_private
 from olist_elt.security.audit import AuditLog
-from olist_elt.security.exceptions import BadVaultKey, MissingSecret
+from olist_elt.security.exceptions import (
+    BadVaultKey,
+    MissingSecret,
+    VaultUnavailable,
+    VaultWriteConflict,
+)
 
 PII_KEY_NAME = "pii_hmac_key"
 
@@ -205,12 +211,12 @@ class HashiCorpVault:
         except (hx.InvalidPath, *keep):
             raise
         except hx.Forbidden:
-            raise BadVaultKey(
+            raise VaultUnavailable(
                 f"HashiCorp Vault refused {what}: permission denied; check VAULT_TOKEN and "
                 "its policy"
             ) from None
         except (hx.VaultError, requests.RequestException) as exc:
-            raise BadVaultKey(f"HashiCorp Vault {what} failed: {type(exc).__name__}") from None
+            raise VaultUnavailable(f"HashiCorp Vault {what} failed: {type(exc).__name__}") from None
 
     def _read(self, name: str, what: str, *, deleted: bool = False) -> Any:
         """Vault's answer for the secret's latest version, None when it has none;
@@ -243,7 +249,7 @@ class HashiCorpVault:
         it works on a mount with cas_required, and a write another writer overtook is
         refused, never lost without a word."""
         if not self._write(name, value, cas=self._version(name)):
-            raise BadVaultKey(
+            raise VaultWriteConflict(
                 f"HashiCorp Vault did not write {name}: another writer changed it meanwhile;"
                 " nothing was overwritten, run the command again"
             )
@@ -274,7 +280,9 @@ class HashiCorpVault:
         except hx.InvalidRequest as exc:
             if "check-and-set" in str(exc):
                 return False
-            raise BadVaultKey(f"HashiCorp Vault write of {name} failed: InvalidRequest") from None
+            raise VaultUnavailable(
+                f"HashiCorp Vault write of {name} failed: InvalidRequest"
+            ) from None
         return True
 
     def names(self) -> list[str]:
@@ -302,7 +310,7 @@ class HashiCorpVault:
 
     def rotate(self, actor: str = "olist-elt") -> int:
         """HashiCorp Vault encrypts its own storage: nothing for olist-elt to rotate."""
-        raise BadVaultKey(
+        raise SettingsError(
             "the hashicorp backend's encryption keys belong to Vault: rotate them with "
             "`vault operator rotate`; `olist-elt vault rotate` rotates the file backend"
         )
@@ -314,7 +322,9 @@ def open_vault(settings: object, audit: AuditLog | None = None) -> Vault:
     if backend == "hashicorp":
         token = os.environ.get("VAULT_TOKEN")
         if not token:
-            raise BadVaultKey("OLIST_VAULT_BACKEND=hashicorp needs VAULT_TOKEN in the environment")
+            raise SettingsError(
+                "OLIST_VAULT_BACKEND=hashicorp needs VAULT_TOKEN in the environment"
+            )
         return HashiCorpVault(
             url=settings.vault_url,  # type: ignore[attr-defined]
             token=token,

@@ -31,6 +31,16 @@ class InfrastructureFailed(OlistEltError):
     password): the run stops, and nothing is blamed on the data."""
 
 
+def own_error(exc: BaseException | None) -> OlistEltError | None:
+    """olist-elt's own error in an exception's chain: one raised by this project's code
+    inside a library that caught it (dbt running the DuckDB plugin: the vault, the
+    audit log, the lake's storage). A service, a setting or a key failed there, never
+    the data or the project, and the error says which as it is."""
+    while exc is not None and not isinstance(exc, OlistEltError):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
 class DbtProjectError(OlistEltError):
     """The dbt project itself does not parse or compile: a code problem, not the data's."""
 

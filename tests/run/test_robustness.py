@@ -137,6 +137,33 @@ def test_a_lock_held_on_the_build_database_fails_the_run_and_blames_no_data(
     assert summary.outcome == "success" and summary.rejected == []
 
 
+def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(
+    served: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PII key is read again by dbt's DuckDB plugin when a build opens its
+    connection: Vault going down after ingest fails the run there as the vault's
+    failure, with no trial build and nothing rejected (it used to be a failed dbt
+    build, which sent the run looking for a bad raw object)."""
+    import olist_elt.transform.duckdb_plugin as plugin
+    from olist_elt.ops.alerts import advice_for
+    from olist_elt.security.exceptions import VaultUnavailable
+
+    ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+
+    def vault_down(settings: Settings) -> tuple[bytes, bytes]:
+        raise VaultUnavailable("HashiCorp Vault read of pii_key failed: ConnectionError")
+
+    monkeypatch.setattr(plugin, "pii_pads", vault_down)
+    with pytest.raises(PipelineFailed, match="HashiCorp Vault read of pii_key failed"):
+        run_pipeline(served, sample_dir)
+    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    assert failed["error_class"] == "VaultUnavailable", failed["error"]
+    assert failed["failing_step"] == "dbt build bronze" and failed["rejected"] == []
+    assert [s["name"] for s in failed["steps"] if s["outcome"] == "failed"] == ["dbt build bronze"]
+    assert _statuses(served)["landed"] == "accepted"
+    assert "no data was blamed" in advice_for(failed["failing_kind"], failed["error_class"])
+
+
 LOCKER = textwrap.dedent(
     """
     import sys

@@ -32,6 +32,10 @@ ADVICE_BY_ERROR = {
     "named in the error; no data was blamed.",
     "WarehouseError": "PostgreSQL could not be reached or updated (no data was blamed): is "
     "it running, did `olist-elt warehouse roles` run, is the password in the vault?",
+    "VaultUnavailable": "HashiCorp Vault did not answer or refused the token (no data was "
+    "blamed): check OLIST_VAULT_URL, VAULT_TOKEN and its policy, then run again.",
+    "BadVaultKey": "The vault cannot be decrypted with its key file (no data was blamed): "
+    "restore the key the vault was written with, then run again.",
 }
 ADVICE_BY_KIND = {
     "io": "A connection, the network or storage failed (no data was blamed): check the "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import DbtProjectError, DbtStepFailed, InfrastructureFailed
+from olist_elt.errors import DbtProjectError, DbtStepFailed, InfrastructureFailed, own_error
 from olist_elt.settings import Settings
 from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
@@ -246,7 +246,7 @@ class Dbt:
             finally:
                 release_duckdb()
         if not res.success:
-            raise DbtProjectError(f"dbt parse failed: {res.exception}")
+            raise own_error(res.exception) or DbtProjectError(f"dbt parse failed: {res.exception}")
         keep(saved, cached)
         self._manifest = res.result
         return self._manifest
@@ -276,6 +276,8 @@ class Dbt:
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)
         if not res.success:
+            if own := own_error(res.exception):  # the plugin's vault or lake: not the data
+                raise own
             message = _failure_message(command, args, result, res.exception)
             cause = infrastructure_cause(message)
             if cause:
@@ -299,7 +301,9 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
         finally:
             release_duckdb()
     if not res.success:
-        raise DbtProjectError(f"dbt compile --inline failed: {res.exception}")
+        raise own_error(res.exception) or DbtProjectError(
+            f"dbt compile --inline failed: {res.exception}"
+        )
     return res.result.results[0].node.compiled_code
 
 

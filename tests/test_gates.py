@@ -14,9 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from olist_elt.errors import PipelineFailed
+from olist_elt.errors import InfrastructureFailed, PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
+from olist_elt.quality.gates import postgres_data_source, run_gate
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.run.state import full_refresh_reason
@@ -24,7 +25,7 @@ from olist_elt.sample import OLIST_FILES
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
-from tests.conftest import copy_workspace, workspace_settings
+from tests.conftest import _free_port, copy_workspace, workspace_settings
 
 pytestmark = pytest.mark.slow
 
@@ -495,3 +496,13 @@ def test_a_bad_file_in_a_data_sets_first_delivery_is_rejected_and_the_run_names_
 
     assert summary.outcome == "success" and not summary.rejected
     assert summary.layer_rows["gold"]["fct_order_items"] > 0
+
+
+def test_a_gate_whose_database_does_not_answer_blames_no_data() -> None:
+    """Soda reports a connection it could not open as an errored contract: that is the
+    engine's failure, raised as such, never a failed gate (which would send the run
+    looking for a bad raw object to reject)."""
+    nobody = postgres_data_source("127.0.0.1", _free_port(), "postgres", "", "postgres")
+    refused = r"the gold gate could not run \(\w+\): the database does not answer"
+    with pytest.raises(InfrastructureFailed, match=refused):
+        run_gate(nobody, "gold", prefix="postgres/gold")

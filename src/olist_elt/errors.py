@@ -51,3 +51,27 @@ class PipelineFailed(OlistEltError):
 
 class InputRejected(OlistEltError):
     """The connector quarantined input; the run stops before any transform."""
+
+
+# What an engine says when a service, not the data, failed.
+INFRASTRUCTURE_SIGNS = {
+    "could not set lock": "another process holds the DuckDB file",
+    "conflicting lock": "another process holds the DuckDB file",
+    "no space left on device": "the disk is full",
+    "read-only file system": "the file system is read-only",
+    "could not connect to server": "the database does not answer",
+    "connection refused": "the database does not answer",
+    "connection to server": "the connection to the database failed",
+    "server closed the connection": "the connection to the database failed",
+    "password authentication failed": "the database refused the password",
+    "timeout expired": "the database did not answer in time",
+    "lock timeout": "a database lock was held too long",
+    "out of memory": "the engine ran out of memory",
+}
+
+
+def infrastructure_cause(message: str) -> str | None:
+    """The infrastructure failure an engine's error message (dbt's, Soda's) shows, if
+    it shows one."""
+    text = message.lower()
+    return next((cause for sign, cause in INFRASTRUCTURE_SIGNS.items() if sign in text), None)

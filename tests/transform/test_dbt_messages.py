@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from olist_elt.transform.dbt import infrastructure_cause, without_values
+from olist_elt.errors import infrastructure_cause
+from olist_elt.transform.dbt import without_values
 
 
 @pytest.mark.parametrize(

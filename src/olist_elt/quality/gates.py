@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import OlistEltError
+from olist_elt.errors import InfrastructureFailed, OlistEltError, infrastructure_cause
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import REPO_ROOT
 
@@ -252,6 +252,13 @@ def run_gate(
             variables={"SCHEMA": schema, "PREFIX": prefix or schema},
         )
         verifications = result.contract_verification_results
+        errored = not verifications or any(v.has_errors for v in verifications)
+        if errored and (cause := infrastructure_cause(result.get_errors_str() or "")):
+            # the engine, not the data: never a failed gate that rejects a batch
+            raise InfrastructureFailed(
+                f"the {layer} gate could not run ({dataset}): {cause} (nothing was blamed "
+                "on the data; fix the cause and run again)"
+            )
         if not verifications or any(v.errored_without_results for v in verifications):
             errors = result.get_errors_str() or "the contract could not be verified"
             report.checks.append(_contract_error(dataset, errors.strip().splitlines()[-1]))

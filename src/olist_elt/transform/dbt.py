@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from olist_elt.errors import DbtProjectError, DbtStepFailed, InfrastructureFailed, own_error
+from olist_elt.errors import (
+    DbtProjectError,
+    DbtStepFailed,
+    InfrastructureFailed,
+    infrastructure_cause,
+    own_error,
+)
 from olist_elt.settings import Settings
 from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
@@ -305,29 +311,6 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
             f"dbt compile --inline failed: {res.exception}"
         )
     return res.result.results[0].node.compiled_code
-
-
-# What an engine says when a service, not the data, failed.
-INFRASTRUCTURE_SIGNS = {
-    "could not set lock": "another process holds the DuckDB file",
-    "conflicting lock": "another process holds the DuckDB file",
-    "no space left on device": "the disk is full",
-    "read-only file system": "the file system is read-only",
-    "could not connect to server": "the database does not answer",
-    "connection refused": "the database does not answer",
-    "connection to server": "the connection to the database failed",
-    "server closed the connection": "the connection to the database failed",
-    "password authentication failed": "the database refused the password",
-    "timeout expired": "the database did not answer in time",
-    "lock timeout": "a database lock was held too long",
-    "out of memory": "the engine ran out of memory",
-}
-
-
-def infrastructure_cause(message: str) -> str | None:
-    """The infrastructure failure a dbt error message shows, if it shows one."""
-    text = message.lower()
-    return next((cause for sign, cause in INFRASTRUCTURE_SIGNS.items() if sign in text), None)
 
 
 def release_duckdb() -> None:

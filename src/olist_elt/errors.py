@@ -55,6 +55,13 @@ class InputRejected(OlistEltError):
 
 # What an engine says when a service, not the data, failed.
 INFRASTRUCTURE_SIGNS = {
+    # DuckDB's httpfs reading the lake's bucket (before the database signs: an
+    # unreachable bucket also says "could not connect to server")
+    "error for http": "the lake's storage did not answer",
+    "returned http 5": "the lake's storage failed (HTTP 5xx)",
+    "(http 5": "the lake's storage failed (HTTP 5xx)",
+    "(http 401": "the lake's storage refused the transformer's credentials",
+    "(http 403": "the lake's storage refused the transformer's credentials",
     "could not set lock": "another process holds the DuckDB file",
     "conflicting lock": "another process holds the DuckDB file",
     "no space left on device": "the disk is full",

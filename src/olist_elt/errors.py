@@ -62,6 +62,14 @@ INFRASTRUCTURE_SIGNS = {
     "(http 5": "the lake's storage failed (HTTP 5xx)",
     "(http 401": "the lake's storage refused the transformer's credentials",
     "(http 403": "the lake's storage refused the transformer's credentials",
+    # dbt-spark on a Thrift Server (PyHive): one that stopped answering, or a
+    # connection it lost while a statement ran
+    "could not connect to any of": "the Spark Thrift Server does not answer",
+    "connection lost while polling": "the connection to the Spark Thrift Server was lost",
+    "tsocket read 0 bytes": "the connection to the Spark Thrift Server was lost",
+    "failed to connect": "the engine's server does not answer",
+    "broken pipe": "the connection to the engine was lost",
+    "connection reset by peer": "the connection to the engine was lost",
     "could not set lock": "another process holds the DuckDB file",
     "conflicting lock": "another process holds the DuckDB file",
     "no space left on device": "the disk is full",

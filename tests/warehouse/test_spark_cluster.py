@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from olist_elt.cli import app
-from olist_elt.errors import SettingsError
+from olist_elt.errors import InfrastructureFailed, SettingsError
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.run.pipeline import run_pipeline
@@ -291,6 +291,17 @@ def test_thrift_target_without_a_server_tells_the_operator_to_start_one(
     target = target_for(settings)
     with pytest.raises(SparkClusterError, match="olist-elt spark up"):
         target.start()
+
+
+def test_a_thrift_server_gone_when_dbt_connects_is_an_infrastructure_failure(
+    workspace: Settings,
+) -> None:
+    """The server the run checked at its start stops answering before a build connects:
+    dbt-spark's 'failed to connect' is the engine's failure, never a failed build that
+    would send the run looking for a bad raw object."""
+    settings = workspace.model_copy(update={"target": "spark_thrift", "spark_port": _free_port()})
+    with pytest.raises(InfrastructureFailed, match="the Spark Thrift Server does not answer"):
+        target_for(settings).lake_dbt.run("run", "--select", "bronze_olist__orders")
 
 
 def test_spark_status_and_down_without_a_cluster_say_so(

@@ -73,6 +73,11 @@ def test_the_flow_keeps_a_workspace_with_nothing_new_and_replays_its_days_from_t
     assert replayed.as_of == days[-1] and bool(replayed.full_refresh) == (len(days) == 1)
     names = [step.name for step in replayed.steps]
     assert "dbt build gold" in names and "ingest olist" not in names
+    # the flow's run record profiles its builds as the CLI's does: gold's 4 order facts
+    # incremental, its other models tables
+    gold = next(step for step in replayed.steps if step.name == "dbt build gold").profile
+    models = gold["models_by_materialization"]
+    assert models["incremental"][0] == 4 and models["table"][0] == gold["by_type"]["model"][0] - 4
     assert replayed.layer_rows == built[1].layer_rows
     schemas = ("silver", "gold", "snapshots")
     assert table_fingerprints(s, schemas) == table_fingerprints(built[0], schemas)

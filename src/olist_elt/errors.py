@@ -36,9 +36,11 @@ def own_error(exc: BaseException | None) -> OlistEltError | None:
     inside a library that caught it (dbt running the DuckDB plugin: the vault, the
     audit log, the lake's storage). A service, a setting or a key failed there, never
     the data or the project, and the error says which as it is."""
-    while exc is not None and not isinstance(exc, OlistEltError):
+    seen: set[int] = set()
+    while exc is not None and not isinstance(exc, OlistEltError) and id(exc) not in seen:
+        seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return exc
+    return exc if isinstance(exc, OlistEltError) else None
 
 
 class DbtProjectError(OlistEltError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from olist_elt.errors import infrastructure_cause
+from olist_elt.errors import SettingsError, infrastructure_cause, own_error
 from olist_elt.transform.dbt import without_values
 
 
@@ -37,3 +37,18 @@ def test_engine_errors_lose_their_values(engine_text: str, kept: str, gone: str)
 def test_a_lock_is_still_told_apart_from_the_data() -> None:
     text = 'IO Error: Could not set lock on file "/w/build/olist.duckdb": Conflicting lock'
     assert infrastructure_cause(without_values(text))
+
+
+def test_an_own_error_is_found_through_the_library_that_wrapped_it() -> None:
+    """What dbt raises around the plugin's error leads back to it; a chain with none
+    (even a cycle of contexts) gives None."""
+    try:
+        try:
+            raise SettingsError("the vault's token is missing")
+        except SettingsError as inner:
+            raise RuntimeError("Runtime Error in the adapter") from inner
+    except RuntimeError as wrapped:
+        assert str(own_error(wrapped)) == "the vault's token is missing"
+    first, second = ValueError("a"), KeyError("b")
+    first.__context__, second.__context__ = second, first
+    assert own_error(first) is None and own_error(None) is None

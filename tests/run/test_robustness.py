@@ -17,6 +17,7 @@ import pytest
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
+from olist_elt.ops.alerts import advice_for
 from olist_elt.run.inputs import ingest_olist
 from olist_elt.run.lock import RunLocked, run_lock
 from olist_elt.run.pipeline import run_pipeline
@@ -133,6 +134,10 @@ def test_a_lock_held_on_the_build_database_fails_the_run_and_blames_no_data(
     runs = sorted((served.lake_dir / "runs").glob("2*.json"))
     failed = json.loads(runs[-1].read_text())
     assert failed["error_class"] == "InfrastructureFailed" and failed["rejected"] == []
+    # the alert's advice is the failure's, not the failing step's ("fix the data or
+    # the model" for a dbt build)
+    advice = advice_for(failed["failing_kind"], failed["error_class"])
+    assert "nothing was rejected" in advice and advice != advice_for(failed["failing_kind"])
     summary = run_pipeline(served, sample_dir)  # the holder gone: the batch goes through
     assert summary.outcome == "success" and summary.rejected == []
 
@@ -145,7 +150,6 @@ def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(
     failure, with no trial build and nothing rejected (it used to be a failed dbt
     build, which sent the run looking for a bad raw object)."""
     import olist_elt.transform.duckdb_plugin as plugin
-    from olist_elt.ops.alerts import advice_for
     from olist_elt.security.exceptions import VaultUnavailable
 
     ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")

@@ -32,6 +32,9 @@ ADVICE_BY_ERROR = {
     "named in the error; no data was blamed.",
     "WarehouseError": "PostgreSQL could not be reached or updated (no data was blamed): is "
     "it running, did `olist-elt warehouse roles` run, is the password in the vault?",
+    "InfrastructureFailed": "A service failed, not the data (a lock, a connection, the "
+    "disk, the lake's storage, a server; the error names it): nothing was rejected and "
+    "gold keeps the last good data. Fix that cause and run again.",
     "VaultUnavailable": "HashiCorp Vault did not answer or refused the token (no data was "
     "blamed): check OLIST_VAULT_URL, VAULT_TOKEN and its policy, then run again.",
     "BadVaultKey": "The vault cannot be decrypted with its key file (no data was blamed): "

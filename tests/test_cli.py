@@ -44,17 +44,60 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cli_run(repo_copy: Path) -> subprocess.CompletedProcess[str]:
-    """`olist-elt run` with no arguments from the repository root (small scale)."""
+def cli_runs(repo_copy: Path) -> list[subprocess.CompletedProcess[str]]:
+    """`olist-elt run` with no arguments from the repository root (small scale), typed
+    in two terminals at once on the new folder: no lake, vault or sample yet."""
     env = _env(
         repo_copy,
         OLIST_SAMPLE_SCALE="0.01",
         OLIST_DBT_PROJECT_DIR=str(repo_copy / "dbt_project"),
         OLIST_PROFILES_DIR=str(repo_copy),
     )
-    return subprocess.run(
-        [*CLI, "run"], cwd=repo_copy, env=env, capture_output=True, text=True, timeout=600
+    both = [
+        subprocess.Popen(
+            [*CLI, "run"],
+            cwd=repo_copy,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    done = []
+    for proc in both:
+        out, err = proc.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
+@pytest.fixture(scope="module")
+def cli_run(cli_runs: list[subprocess.CompletedProcess[str]]) -> subprocess.CompletedProcess[str]:
+    """The one of the two that ran."""
+    return next((r for r in cli_runs if r.returncode == 0), cli_runs[0])
+
+
+def test_two_runs_typed_at_once_on_a_new_folder_build_once_and_refuse_the_other(
+    cli_runs: list[subprocess.CompletedProcess[str]], repo_copy: Path
+) -> None:
+    """One takes the lake's run lock and builds; the other is refused, naming that
+    run, and writes nothing: each sample file landed once, no run record of its own,
+    no temporary file left."""
+    from olist_elt.lake.manifest import Manifest
+    from olist_elt.lake.storage import LocalStorage
+
+    ran, refused = sorted(cli_runs, key=lambda r: r.returncode)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert refused.returncode == 1, (refused.stdout + refused.stderr)[-3000:]
+    [record] = (repo_copy / "lake" / "runs").glob("2*.json")
+    run_id = json.loads(record.read_text())["run_id"]
+    said = re.sub(r"\s+", "", refused.stderr)  # the console wraps its lines
+    assert (
+        re.sub(r"\s+", "", f"another run holds the lake {repo_copy / 'lake'}: run {run_id}") in said
     )
+    landed = Manifest(LocalStorage(repo_copy / "lake")).records("olist")
+    assert len(landed) == 9 and len({r.sha256 for r in landed}) == 9
+    assert [p for p in repo_copy.rglob("*") if p.name.endswith(".tmp")] == []
 
 
 def test_run_with_no_arguments_builds_the_star_schema(

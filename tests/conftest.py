@@ -250,6 +250,25 @@ def lake_held_by_another_process(
         holder.wait()
 
 
+def at_once(
+    args: list[str], times: int, timeout: float = 600, **popen: Any
+) -> list[subprocess.CompletedProcess[str]]:
+    """One command started `times` times at once, as from that many terminals, then
+    each waited for: their exit codes and output (text; popen overrides, say stderr)."""
+    options: dict[str, Any] = {
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        **popen,
+    }
+    procs = [subprocess.Popen(args, **options) for _ in range(times)]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from olist_elt.settings import REPO_ROOT
-from tests.conftest import _free_port, copy_dbt_project
+from tests.conftest import _free_port, at_once, copy_dbt_project
 
 pytestmark = pytest.mark.slow
 
@@ -53,22 +53,7 @@ def cli_runs(repo_copy: Path) -> list[subprocess.CompletedProcess[str]]:
         OLIST_DBT_PROJECT_DIR=str(repo_copy / "dbt_project"),
         OLIST_PROFILES_DIR=str(repo_copy),
     )
-    both = [
-        subprocess.Popen(
-            [*CLI, "run"],
-            cwd=repo_copy,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    done = []
-    for proc in both:
-        out, err = proc.communicate(timeout=600)
-        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return done
+    return at_once([*CLI, "run"], 2, cwd=repo_copy, env=env)
 
 
 @pytest.fixture(scope="module")

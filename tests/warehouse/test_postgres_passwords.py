@@ -15,7 +15,7 @@ import pytest
 
 from olist_elt.settings import Settings
 from olist_elt.warehouse.postgres import PgLogin, WarehouseError, ensure_roles, login
-from tests.conftest import _free_port, pg_workspace, start_postgres
+from tests.conftest import _free_port, at_once, pg_workspace, start_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -107,19 +107,10 @@ def test_deployments_setting_up_one_new_workspace_at_once_agree_on_the_passwords
         **workspace_env(settings),
         **{f"OLIST_{key.upper()}": str(value) for key, value in pg.items()},
     )
-    procs = [
-        subprocess.Popen(
-            [*CLI, "warehouse", "roles"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    done = at_once(
+        [*CLI, "warehouse", "roles"], 3, 120, env=env, cwd=tmp_path, stderr=subprocess.STDOUT
+    )
+    assert [d.returncode for d in done] == [0, 0, 0], [d.stdout for d in done]
     for role in (login(settings), login(settings, "bi")):
         with role.connect() as con:
             assert con.execute("select current_user").fetchone() == (role.user,)

@@ -235,6 +235,20 @@ class Dbt:
             return self.target_path
         return self.settings.dbt_target_dir
 
+    def _invoke(self, runner: Callable[[], Any], argv: list[str]) -> Any:
+        """One dbt command on runner() in this project's environment, the DuckDB file
+        released after it. An error of olist-elt's own that dbt caught (the DuckDB
+        plugin's vault, audit log or lake storage) is raised as it is: a service, a
+        setting or a key failed there, never the data or the project."""
+        with self._scoped_env():
+            try:
+                res = runner().invoke(argv)
+            finally:
+                release_duckdb()
+        if not res.success and (own := own_error(res.exception)):
+            raise own
+        return res
+
     def parse(self) -> Any:
         """Parse the project once (partial parsing on) and keep the manifest. A
         workspace with no parse of its own starts from the one kept in the parse
@@ -246,13 +260,9 @@ class Dbt:
         saved = self._target_dir() / "partial_parse.msgpack"
         cached = cached_parse(self.settings, self.dbt_vars)
         seed(cached, saved)
-        with self._scoped_env():
-            try:
-                res = dbtRunner().invoke(["parse", *no_console(), *self._base_args()])
-            finally:
-                release_duckdb()
+        res = self._invoke(dbtRunner, ["parse", *no_console(), *self._base_args()])
         if not res.success:
-            raise own_error(res.exception) or DbtProjectError(f"dbt parse failed: {res.exception}")
+            raise DbtProjectError(f"dbt parse failed: {res.exception}")
         keep(saved, cached)
         self._manifest = res.result
         return self._manifest
@@ -268,11 +278,7 @@ class Dbt:
             # wrote it): about half a second a command. run_results.json is written
             # below, as dbt would.
             argv.insert(1, "--no-write-json")
-        with self._scoped_env():
-            try:
-                res = self.runner(self._manifest).invoke(argv)
-            finally:
-                release_duckdb()
+        res = self._invoke(lambda: self.runner(self._manifest), argv)
         if command in NODE_COMMANDS and hasattr(res.result, "write"):
             try:
                 res.result.write(str(self._target_dir() / "run_results.json"))
@@ -282,8 +288,6 @@ class Dbt:
         for node in result.nodes:
             log.info("dbt %s %s: %s in %.2fs", command, node.unique_id, node.status, node.seconds)
         if not res.success:
-            if own := own_error(res.exception):  # the plugin's vault or lake: not the data
-                raise own
             message = _failure_message(command, args, result, res.exception)
             cause = infrastructure_cause(message)
             if cause:
@@ -299,17 +303,11 @@ def compile_inline(dbt: Dbt, sql: str, *extra: str) -> str:
     """Compile a snippet of Jinja SQL with the project's macros; return the SQL."""
     from dbt.cli.main import dbtRunner
 
-    with dbt._scoped_env():
-        try:
-            res = dbtRunner().invoke(
-                ["compile", *no_console(), "--inline", sql, *dbt._base_args(), *extra]
-            )
-        finally:
-            release_duckdb()
+    res = dbt._invoke(
+        dbtRunner, ["compile", *no_console(), "--inline", sql, *dbt._base_args(), *extra]
+    )
     if not res.success:
-        raise own_error(res.exception) or DbtProjectError(
-            f"dbt compile --inline failed: {res.exception}"
-        )
+        raise DbtProjectError(f"dbt compile --inline failed: {res.exception}")
     return res.result.results[0].node.compiled_code
 
 

@@ -167,7 +167,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
         )
     suite = result.get("suite")
     if suite:
-        runs = (suite.get("pipeline_runs") or {}).get("by_kind") or {}
+        pipeline = suite.get("pipeline_runs") or {}
+        runs = pipeline.get("by_kind") or {}
         builds, parses = runs.get("dbt builds") or {}, runs.get("dbt parse") or {}
         tests = sum(f["seconds"] for f in suite["files"])
         where = (
@@ -177,9 +178,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
         )
         spark = [
             row
-            for key, row in (
-                (suite.get("pipeline_runs") or {}).get("builds_by_target") or {}
-            ).items()
+            for key, row in (pipeline.get("builds_by_target") or {}).items()
             if key.startswith("spark") and not key.endswith("(gold)")
         ]
         if spark:

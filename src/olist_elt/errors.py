@@ -56,7 +56,15 @@ class InputRejected(OlistEltError):
 
 
 # What an engine says when a service, not the data, failed.
+MISSING_FROM_LAKE = (
+    "an object the build reads is missing from the lake, deleted outside olist-elt "
+    "(`olist-elt raw verify` checks every raw object)"
+)
 INFRASTRUCTURE_SIGNS = {
+    # a file the build reads is gone: DuckDB on a folder, on a bucket, Spark
+    "no files found that match the pattern": MISSING_FROM_LAKE,
+    "(http 404": MISSING_FROM_LAKE,
+    "path does not exist": MISSING_FROM_LAKE,
     # DuckDB's httpfs reading the lake's bucket (before the database signs: an
     # unreachable bucket also says "could not connect to server")
     "error for http": "the lake's storage did not answer",

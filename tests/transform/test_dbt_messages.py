@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from olist_elt.errors import SettingsError, infrastructure_cause, own_error
+from olist_elt.errors import MISSING_FROM_LAKE, SettingsError, infrastructure_cause, own_error
 from olist_elt.transform.dbt import without_values
 
 
@@ -37,6 +37,22 @@ def test_engine_errors_lose_their_values(engine_text: str, kept: str, gone: str)
 def test_a_lock_is_still_told_apart_from_the_data() -> None:
     text = 'IO Error: Could not set lock on file "/w/build/olist.duckdb": Conflicting lock'
     assert infrastructure_cause(without_values(text))
+
+
+@pytest.mark.parametrize(
+    "engine_text",
+    [
+        'IO Error: No files found that match the pattern "/w/lake/raw/olist/orders/x.csv"',
+        "HTTP Error: HTTP GET error reading 's3://lake/raw/olist/orders/x.csv' in region "
+        "'us-east-1' (HTTP 404 Not Found)",
+        "[PATH_NOT_FOUND] Path does not exist: file:/w/lake/raw/olist/orders/x.csv. "
+        "SQLSTATE: 42K03",
+    ],
+)
+def test_a_file_gone_from_the_lake_is_not_the_data(engine_text: str) -> None:
+    """DuckDB on a folder and on a bucket, and Spark, reading a raw object that is no
+    longer there (their words, as they said it here)."""
+    assert infrastructure_cause(without_values(engine_text)) == MISSING_FROM_LAKE
 
 
 def test_an_own_error_is_found_through_the_library_that_wrapped_it() -> None:

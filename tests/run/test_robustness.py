@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
+from olist_elt.cli import app
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
 from olist_elt.lake.storage import LocalStorage
@@ -22,6 +24,7 @@ from olist_elt.run.inputs import ingest_olist
 from olist_elt.run.lock import RunLocked, run_lock
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
+from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from tests.test_gates import _batch, _new_order
 
@@ -166,6 +169,70 @@ def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(
     assert [s["name"] for s in failed["steps"] if s["outcome"] == "failed"] == ["dbt build bronze"]
     assert _statuses(served)["landed"] == "accepted"
     assert "no data was blamed" in advice_for(failed["failing_kind"], failed["error_class"])
+
+
+def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """A file another process landed, deleted or rewritten in the lake before a run
+    builds it: the run reads it back first and fails as RawObjectsChanged, audited,
+    with no build and nothing rejected (the run used to reject it as a bad batch, after
+    trial builds). An object a good run built, gone when a full refresh reads it
+    again, fails the build as the lake's failure, not the data's."""
+    ingest_olist(served, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+    [landed] = [
+        r for r in Manifest(LocalStorage(served.lake_dir)).records() if r.run_id == "landed"
+    ]
+    path = served.lake_dir / landed.object_key
+    original = path.read_bytes()
+    runs = served.lake_dir / "runs"
+
+    def failed_run(match: str) -> dict:
+        with pytest.raises(PipelineFailed, match=match):
+            run_pipeline(served, sample_dir)
+        return json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+
+    path.unlink()
+    missing = failed_run(f"{landed.object_key}: missing")
+    path.write_bytes(original.replace(b'"shipped"', b'"delivered"', 1))  # valid, not as landed
+    altered = failed_run(f"{landed.object_key}: altered")
+    for failed in (missing, altered):
+        assert failed["error_class"] == "RawObjectsChanged", failed["error"]
+        assert failed["failing_step"] == "verify raw objects" and failed["rejected"] == []
+        assert not any(s["name"].startswith(("dbt build", "find bad")) for s in failed["steps"])
+        assert "only registered connectors" in advice_for(
+            failed["failing_kind"], failed["error_class"]
+        )
+    assert _statuses(served)["landed"] == "accepted"
+    verified = [r for r in AuditLog(served.audit_path).records() if r["action"] == "raw.verify"]
+    assert [(r["object"], r["outcome"]) for r in verified] == [
+        (landed.object_key, "missing"),
+        (landed.object_key, "altered"),
+    ]
+    # compliance's check names it too, and is audited
+    env = {"OLIST_LAKE_DIR": str(served.lake_dir), "COLUMNS": "300"}
+    checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
+    assert checked.exit_code == 1 and f"{landed.object_key}: altered" in checked.output
+    path.write_bytes(original)  # restored: the run builds it
+    summary = run_pipeline(served, sample_dir)
+    assert summary.outcome == "success" and summary.rejected == []
+    assert [s.rows for s in summary.steps if s.name == "verify raw objects"] == [1]
+    checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
+    assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
+    # an object the good runs built, deleted, read again by a full refresh (the batch
+    # given as the source does not deliver it again)
+    [sellers] = [
+        r for r in Manifest(LocalStorage(served.lake_dir)).records() if r.dataset == "sellers"
+    ]
+    (served.lake_dir / sellers.object_key).unlink()
+    batch = _batch(sample_dir, "orders", tmp_path / "again", _new_order)
+    with pytest.raises(PipelineFailed, match="missing from the lake"):
+        run_pipeline(served, batch, full_refresh=True)
+    failed = json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+    assert failed["error_class"] == "InfrastructureFailed", failed["error"]
+    assert failed["failing_step"] == "dbt build bronze" and failed["rejected"] == []
+    assert not any(s["name"] == "find bad raw objects" for s in failed["steps"])
+    assert set(_statuses(served).values()) == {"accepted"}
 
 
 LOCKER = textwrap.dedent(

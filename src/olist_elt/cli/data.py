@@ -13,7 +13,7 @@ from olist_elt.cli._common import Verbose, console, fail, out, setup
 from olist_elt.errors import OlistEltError
 
 raw_app = typer.Typer(
-    help="The raw zone's manifest: reject or readmit objects.", no_args_is_help=True
+    help="The raw zone's manifest: verify, reject or readmit objects.", no_args_is_help=True
 )
 
 
@@ -97,6 +97,29 @@ def raw_reject(
         fail(f"no accepted raw object matches {sha256_or_run_id}")
     for r in reject(settings, chosen, f"by {actor}: {reason}", actor, "manual"):
         out.print(f"rejected {r.object_key}")
+
+
+@raw_app.command("verify")
+def raw_verify(
+    actor: Annotated[str, typer.Option(help="Who checked, for the audit trail")] = "operator",
+    verbose: Verbose = False,
+) -> None:
+    """Read back every raw object (cold ones too) against the sha256 its manifest
+    record holds: exit 1 naming each one missing or altered. Audited."""
+    settings = setup(verbose)
+    from olist_elt.lake.verify import RawObjectsChanged, verify_lake
+
+    try:
+        checked = verify_lake(settings, actor)
+    except RawObjectsChanged as exc:
+        table = Table(title="raw objects that differ from their manifest records")
+        for column in ("object", "problem", "sha256 ingested"):
+            table.add_column(column)
+        for d in exc.differences:
+            table.add_row(d.record.object_key, d.problem, d.record.sha256)
+        out.print(table)
+        fail(str(exc))
+    out.print(f"raw zone OK: {checked} raw objects read back, each as ingested")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError
 from olist_elt.lake.lander import IngestResult
+from olist_elt.lake.storage import open_storage
+from olist_elt.lake.verify import READER, verify_objects
 from olist_elt.ops.counters import connector_counters
 from olist_elt.ops.freshness import check_freshness
 from olist_elt.quality.gates import GateFailed, GateReport, enforce
@@ -17,7 +19,7 @@ from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
 from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.fixed_rows import remember_passed
-from olist_elt.run.isolation import isolate
+from olist_elt.run.isolation import isolate, pending_objects
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
@@ -183,6 +185,7 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
     those, and build again without them: the good objects go through. A bad object
     that fails a later layer shows in that build: it is looked for and rejected the
     same way, until the build passes or fails without any pending object."""
+    verify_landed_elsewhere(ctx)
     failure = _build_and_reconcile(ctx, decision)
     while failure is not None:
         where, kind = ctx.summary.failing_step, ctx.summary.failing_kind
@@ -215,6 +218,24 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
         ctx.target.reparse()
         failure = _build_and_reconcile(ctx, decision)
+
+
+def verify_landed_elsewhere(ctx: RunContext) -> None:
+    """Read back the raw objects this build is the first to read that another
+    process landed (a connector's own deployment, `olist-elt ingest`, the stream):
+    one deleted or rewritten since fails the run as RawObjectsChanged, audited, before
+    any build could blame it as bad data. What this run landed it has just hashed."""
+    others = [r for r in pending_objects(ctx) if r.run_id != ctx.run_id]
+    if others:
+        storage = open_storage(ctx.settings, READER)
+        ctx.run(
+            Step(
+                "verify raw objects",
+                Kind.IO,
+                lambda: verify_objects(storage, ctx.audit(), others, ctx.run_id),
+                lambda n: n,
+            )
+        )
 
 
 def _build_and_reconcile(ctx: RunContext, decision: Plan) -> Exception | None:

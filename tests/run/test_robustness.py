@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from olist_elt.cli import _common as cli_common
 from olist_elt.cli import app
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import Manifest
@@ -172,7 +173,7 @@ def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(
 
 
 def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data(
-    served: Settings, sample_dir: Path, tmp_path: Path
+    served: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file another process landed, deleted or rewritten in the lake before a run
     builds it: the run reads it back first and fails as RawObjectsChanged, audited,
@@ -209,8 +210,11 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
         (landed.object_key, "missing"),
         (landed.object_key, "altered"),
     ]
-    # compliance's check names it too, and is audited
-    env = {"OLIST_LAKE_DIR": str(served.lake_dir), "COLUMNS": "300"}
+    # compliance's check names it too, and is audited (on consoles wide enough for
+    # a whole object key on one line)
+    for printer in (cli_common.out, cli_common.console):
+        monkeypatch.setattr(printer, "width", 300)
+    env = {"OLIST_LAKE_DIR": str(served.lake_dir)}
     checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
     assert checked.exit_code == 1 and f"{landed.object_key}: altered" in checked.output
     path.write_bytes(original)  # restored: the run builds it
@@ -291,10 +295,6 @@ KILLER = textwrap.dedent(
 def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftovers(
     served: Settings, sample_dir: Path
 ) -> None:
-    from typer.testing import CliRunner
-
-    from olist_elt.cli import app
-
     root = served.lake_dir.parent
     killed = subprocess.run(
         [sys.executable, "-c", KILLER, str(Path.cwd()), str(root), "gate gold", str(sample_dir)],

@@ -92,6 +92,7 @@ INFRASTRUCTURE_SIGNS = {
     "timeout expired": "the database did not answer in time",
     "lock timeout": "a database lock was held too long",
     "out of memory": "the engine ran out of memory",
+    "outofmemoryerror": "the engine ran out of memory",  # Spark's JVM
 }
 
 

@@ -34,9 +34,21 @@ def test_engine_errors_lose_their_values(engine_text: str, kept: str, gone: str)
     assert kept in cleaned and gone not in cleaned
 
 
-def test_a_lock_is_still_told_apart_from_the_data() -> None:
-    text = 'IO Error: Could not set lock on file "/w/build/olist.duckdb": Conflicting lock'
-    assert infrastructure_cause(without_values(text))
+@pytest.mark.parametrize(
+    "engine_text",
+    [
+        'IO Error: Could not set lock on file "/w/build/olist.duckdb": Conflicting lock',
+        # PostgreSQL restarted, or the connection terminated by an administrator
+        "server closed the connection unexpectedly\n\tThis probably means the server "
+        "terminated abnormally\n\tbefore or while processing the request.",
+        # the JVM of dbt-spark's in-process session killed: py4j cannot reconnect
+        "[Errno 111] Connection refused",
+        "java.lang.OutOfMemoryError: Java heap space",
+    ],
+)
+def test_a_service_failure_is_still_told_apart_from_the_data(engine_text: str) -> None:
+    """Each as this machine's engines said it (the heap's is the JVM's own words)."""
+    assert infrastructure_cause(without_values(engine_text))
 
 
 @pytest.mark.parametrize(

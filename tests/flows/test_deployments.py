@@ -21,6 +21,7 @@ def test_every_deployment_loads_and_lists_its_schedule() -> None:
         "elt-pipeline-daily": ("elt_pipeline", "0 3 * * *"),
         "ingest-olist-daily": ("ingest_olist", "30 2 * * *"),
         "lifecycle-weekly": ("lifecycle", "0 4 * * 0"),
+        "raw-verify-weekly": ("raw_verify", "0 5 * * 0"),
         "ingest-weather-hourly": ("ingest_apis", "5 * * * *"),
         "ingest-bcb-daily": ("ingest_apis", "0 10 * * *"),
         "ingest-stream": ("ingest_stream", "*/5 * * * *"),

@@ -1,15 +1,19 @@
 """The elt_pipeline flow called in this process (Prefect starts a temporary server):
 the run it makes decides and records as `olist-elt run` does, and its backfill
-parameters replay ingest dates as `olist-elt run --from --to` does."""
+parameters replay ingest dates as `olist-elt run --from --to` does. The weekly
+raw_verify flow, on the same server, fails and alerts on an object rewritten in the
+lake."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
 from olist_elt.deployments import load_flow
+from olist_elt.lake.verify import RawObjectsChanged
 from olist_elt.run.inputs import lake_manifest
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
@@ -38,6 +42,7 @@ def test_the_flow_keeps_a_workspace_with_nothing_new_and_replays_its_days_from_t
         "OLIST_SAMPLE_SEED": TEST_SEED,
         "OLIST_APIS_NOW": API_NOW.isoformat(),
         "PREFECT_HOME": tmp_path / "prefect",
+        "OLIST_ALERT_FILE": tmp_path / "alerts.jsonl",
         # run logs stay local: the temporary server stops at the end of the test
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
     }
@@ -56,6 +61,15 @@ def test_the_flow_keeps_a_workspace_with_nothing_new_and_replays_its_days_from_t
             # a deployment's parameters arrive as JSON, the dates as text: Prefect
             # makes them dates before the flow's backfill sees them
             replayed = flow(from_date=days[0], to_date=days[-1])
+            # the weekly check, on the server already up: every object as ingested,
+            # then one rewritten outside olist-elt
+            verify = load_flow("raw_verify.py", "raw_verify")
+            checked = verify()
+            rewritten = next(r for r in lake_manifest(s).records() if r.dataset == "sellers")
+            path = s.lake_dir / rewritten.object_key
+            path.write_bytes(path.read_bytes() + b"\n")
+            with pytest.raises(RawObjectsChanged, match=f"{rewritten.object_key}: altered"):
+                verify()
     finally:  # the temporary server stops now, not at exit (its log would go nowhere)
         from prefect.server.api.server import SubprocessASGIServer
 
@@ -86,3 +100,7 @@ def test_the_flow_keeps_a_workspace_with_nothing_new_and_replays_its_days_from_t
         "products_snapshot",
         "sellers_snapshot",
     }
+    # every object the lake's manifest lists (none erased here) was read back
+    assert checked == len(lake_manifest(s).records()) > 0
+    [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert alert["event"] == "raw_changed" and rewritten.object_key in alert["message"]

@@ -214,15 +214,22 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
     # a whole object key on one line)
     for printer in (cli_common.out, cli_common.console):
         monkeypatch.setattr(printer, "width", 300)
-    env = {"OLIST_LAKE_DIR": str(served.lake_dir)}
+    alerts = tmp_path / "alerts.jsonl"
+    env = {"OLIST_LAKE_DIR": str(served.lake_dir), "OLIST_ALERT_FILE": str(alerts)}
     checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
     assert checked.exit_code == 1 and f"{landed.object_key}: altered" in checked.output
+    [alert] = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert alert["event"] == "raw_changed" and landed.object_key in alert["message"]
+    assert alert["subject"].startswith("[olist-elt] raw objects changed outside olist-elt")
     path.write_bytes(original)  # restored: the run builds it
     summary = run_pipeline(served, sample_dir)
     assert summary.outcome == "success" and summary.rejected == []
     assert [s.rows for s in summary.steps if s.name == "verify raw objects"] == [1]
     checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
     assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
+    assert len(alerts.read_text().splitlines()) == 1  # no alert when all is as ingested
+    outcomes = [r["outcome"] for r in AuditLog(served.audit_path).records() if r["object"] == "raw"]
+    assert outcomes == ["failed", "ok"]  # each check audited
     # an object the good runs built, deleted, read again by a full refresh (the batch
     # given as the source does not deliver it again)
     [sellers] = [

@@ -105,14 +105,35 @@ def verify_objects(
 
 def verify_lake(settings: Settings, actor: str) -> int:
     """Every raw object the manifest lists (accepted, rejected, in cold), read back;
-    the check itself is audited with its outcome. How many were read back."""
+    the check itself is audited with its outcome, and a difference alerted on every
+    configured channel (event raw_changed) before RawObjectsChanged is raised. How
+    many were read back."""
+    from olist_elt.ops.alerts import Alert, advice_for, send_alert
+    from olist_elt.run.record import new_run_id
+
+    check_id = f"raw-verify-{new_run_id()}"
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
     records = Manifest(storage).records()
     try:
-        checked = verify_objects(storage, audit, records, "raw verify")
+        checked = verify_objects(storage, audit, records, check_id)
     except RawObjectsChanged as exc:
-        audit.append(actor, "raw.verify", "raw", "failed", differences=len(exc.differences))
+        audit.append(
+            actor, "raw.verify", "raw", "failed", check=check_id, differences=len(exc.differences)
+        )
+        send_alert(
+            settings,
+            Alert(
+                event="raw_changed",
+                run_id=check_id,
+                target=settings.target,
+                failing_step="verify raw objects",
+                error_class=type(exc).__name__,
+                message=str(exc),
+                what_to_do=advice_for("io", type(exc).__name__),
+                run_record="",
+            ),
+        )
         raise
-    audit.append(actor, "raw.verify", "raw", "ok", objects=checked)
+    audit.append(actor, "raw.verify", "raw", "ok", check=check_id, objects=checked)
     return checked

@@ -63,7 +63,7 @@ class Alert:
     """What a person needs: which run, which step failed or which source is stale, and
     what to do."""
 
-    event: str  # run_failed | sources_stale | batch_rejected
+    event: str  # run_failed | sources_stale | batch_rejected | raw_changed
     run_id: str
     target: str
     failing_step: str | None
@@ -81,6 +81,8 @@ class Alert:
             return f"[olist-elt] stale data: {names} (run {self.run_id})"
         if self.event == "batch_rejected":
             return f"[olist-elt] run {self.run_id} rejected bad raw objects and went on"
+        if self.event == "raw_changed":
+            return f"[olist-elt] raw objects changed outside olist-elt ({self.run_id})"
         where = f"at {self.failing_step}" if self.failing_step else "before its first step"
         return f"[olist-elt] run {self.run_id} failed {where}"
 

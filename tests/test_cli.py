@@ -388,16 +388,19 @@ def test_a_run_whose_prefect_api_does_not_answer_says_so_and_ingests_nothing(
 
 
 def test_the_build_command_is_refused_while_a_run_holds_the_lake(
-    built_copy, monkeypatch: pytest.MonkeyPatch
+    built_copy, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`olist-elt build` writes the layers a run builds and gates: while a run holds
-    the lake it is refused naming the run and writes nothing; after, it builds."""
+    the lake it is refused naming the run and writes nothing; so is a raw object
+    rewritten since it was landed; after, it builds."""
     import hashlib
 
     from typer.testing import CliRunner
 
     from olist_elt.cli import app
+    from olist_elt.run.inputs import ingest_olist, lake_manifest
     from tests.conftest import lake_held_by_another_process, workspace_env
+    from tests.test_gates import _batch, _new_order
 
     settings = built_copy
     for name, value in workspace_env(settings).items():
@@ -410,6 +413,17 @@ def test_the_build_command_is_refused_while_a_run_holds_the_lake(
     assert refused.exit_code == 1
     assert "another run holds the lake" in refused.output and "the-daily-run" in refused.output
     assert hashlib.sha256(settings.build_database.read_bytes()).hexdigest() == before
+    # bronze reads back first, as a run does, what no good run built from: a file
+    # `olist-elt ingest` landed, rewritten since, is refused, naming it
+    ingest_olist(settings, _batch(sample_dir, "orders", tmp_path, _new_order), "landed")
+    [landed] = [r for r in lake_manifest(settings).records() if r.run_id == "landed"]
+    path = settings.lake_dir / landed.object_key
+    original = path.read_bytes()
+    path.write_bytes(original + b"\n")
+    refused = CliRunner().invoke(app, ["build", "--layer", "bronze"])
+    assert refused.exit_code == 1 and "raw object(s) differ" in refused.output, refused.output
+    assert hashlib.sha256(settings.build_database.read_bytes()).hexdigest() == before
+    path.write_bytes(original)
     built = CliRunner().invoke(app, ["build", "--layer", "bronze"])
     assert built.exit_code == 0, built.output[-2000:]
     assert "bronze: " in built.output and " relations, " in built.output

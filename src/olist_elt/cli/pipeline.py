@@ -14,6 +14,7 @@ import typer
 from olist_elt.cli._common import Verbose, console, fail, out, setup
 from olist_elt.cli.report import print_summary
 from olist_elt.errors import OlistEltError
+from olist_elt.settings import Settings
 
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
@@ -225,17 +226,34 @@ def build(
     verbose: Verbose = False,
 ) -> None:
     """Run dbt build per layer on what raw holds now (no gates, nothing published).
-    It writes the layers a run builds and gates: refused while a run holds the lake."""
+    It writes the layers a run builds and gates: refused while a run holds the lake.
+    Bronze reads back first, as a run does, the raw objects no good run built from."""
     settings = setup(verbose)
     from olist_elt.run.lock import run_lock
     from olist_elt.targets import LAYERS, target_for
 
     target = target_for(settings)
+    layers = [layer] if layer else list(LAYERS)
     try:
         with run_lock(settings, "olist-elt build"):
-            _build_layers(target, [layer] if layer else list(LAYERS))
+            if "bronze" in layers:
+                _verify_unbuilt(settings)
+            _build_layers(target, layers)
     except OlistEltError as exc:
         fail(exc)
+
+
+def _verify_unbuilt(settings: Settings) -> None:
+    """RawObjectsChanged (audited) when a raw object bronze may read for the first
+    time was deleted or rewritten since it was landed."""
+    from olist_elt.lake.storage import open_storage
+    from olist_elt.lake.verify import READER, verify_objects
+    from olist_elt.run import inputs, state
+    from olist_elt.security.audit import AuditLog
+
+    unbuilt = state.unbuilt_records(settings, inputs.lake_manifest(settings).records())
+    storage = open_storage(settings, READER)
+    verify_objects(storage, AuditLog(settings.audit_path), unbuilt, "olist-elt build")
 
 
 def _build_layers(target: Any, layers: list[str]) -> None:

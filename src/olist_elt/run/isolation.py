@@ -47,10 +47,7 @@ log = logging.getLogger(__name__)
 def pending_objects(ctx: RunContext) -> list[ManifestRecord]:
     """Usable raw objects the last good run did not build from (all of them when no
     good run is known)."""
-    previous = state.last_success(ctx.settings) or {}
-    built = set(previous.get("objects") or [])
-    usable = state.usable_records(ctx.settings, ctx.records)
-    return [r for r in usable if r.sha256 not in built]
+    return state.unbuilt_records(ctx.settings, ctx.records)
 
 
 # the nodes a trial can build by name with what is upstream of them

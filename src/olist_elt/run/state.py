@@ -207,6 +207,13 @@ def usable_records(settings: Settings, manifest: list[ManifestRecord]) -> list[M
     ]
 
 
+def unbuilt_records(settings: Settings, manifest: list[ManifestRecord]) -> list[ManifestRecord]:
+    """Usable raw objects the last good run did not build from (all of them when no
+    good run is known): what a build may read for the first time."""
+    built = set((last_success(settings) or {}).get("objects") or [])
+    return [r for r in usable_records(settings, manifest) if r.sha256 not in built]
+
+
 def pending_objects(
     records: list[ManifestRecord],
     incremental: dict[str, tuple[str, str]],

@@ -230,16 +230,35 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
     assert len(alerts.read_text().splitlines()) == 1  # no alert when all is as ingested
     outcomes = [r["outcome"] for r in AuditLog(served.audit_path).records() if r["object"] == "raw"]
     assert outcomes == ["failed", "ok"]  # each check audited
-    # an object the good runs built, deleted, read again by a full refresh (the batch
-    # given as the source does not deliver it again)
+    # an object the good runs built, rewritten, then read again by a full refresh (the
+    # batch given as the source does not deliver it again): read back first
     [sellers] = [
         r for r in Manifest(LocalStorage(served.lake_dir)).records() if r.dataset == "sellers"
     ]
-    (served.lake_dir / sellers.object_key).unlink()
+    kept = served.lake_dir / sellers.object_key
+    built_bytes = kept.read_bytes()
+    kept.write_bytes(built_bytes + b"\n")
     batch = _batch(sample_dir, "orders", tmp_path / "again", _new_order)
-    with pytest.raises(PipelineFailed, match="missing from the lake"):
+    with pytest.raises(PipelineFailed, match=f"{sellers.object_key}: altered"):
         run_pipeline(served, batch, full_refresh=True)
     failed = json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+    assert failed["failing_step"] == "verify raw objects" and failed["rejected"] == []
+    # deleted after that read-back, as the build starts (a race): the build's own
+    # error is the lake's failure, not the data's
+    kept.write_bytes(built_bytes)
+
+    def delete_at_bronze(step: str) -> None:
+        if step == "dbt build bronze":
+            kept.unlink()
+
+    with pytest.raises(PipelineFailed, match="missing from the lake"):
+        run_pipeline(served, batch, full_refresh=True, on_step=delete_at_bronze)
+    failed = json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+    # a full refresh read back every object it reads again (all accepted, below; the
+    # batch was landed by the run before, none by this one)
+    assert [s["rows"] for s in failed["steps"] if s["name"] == "verify raw objects"] == [
+        len(Manifest(LocalStorage(served.lake_dir)).records())
+    ]
     assert failed["error_class"] == "InfrastructureFailed", failed["error"]
     assert failed["failing_step"] == "dbt build bronze" and failed["rejected"] == []
     assert not any(s["name"] == "find bad raw objects" for s in failed["steps"])

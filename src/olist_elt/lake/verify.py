@@ -4,9 +4,10 @@ The raw zone is immutable: a connector lands an object once, under its sha256, a
 nothing but a lifecycle move or an erasure (each recorded in the manifest) may
 change it. An object deleted or rewritten outside olist-elt is not a bad batch: a
 build that read it would fail on it (and the run would reject it as bad data) or,
-worse, pass on bytes nobody ingested. A run reads back the raw objects it is about
-to build from that it did not land itself (`olist-elt build`: all those no good run
-built from); `olist-elt raw verify` and its weekly deployment read them all.
+worse, pass on bytes nobody ingested. A run reads back the raw objects it did not
+land itself that it reads for the first time, and on a full refresh all it reads
+again (`olist-elt build`: those no good run built from); `olist-elt raw verify` and
+its weekly deployment read them all.
 Either way a difference is recorded in the audit trail and nothing is rejected."""
 
 from __future__ import annotations

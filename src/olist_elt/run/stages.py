@@ -185,7 +185,7 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
     those, and build again without them: the good objects go through. A bad object
     that fails a later layer shows in that build: it is looked for and rejected the
     same way, until the build passes or fails without any pending object."""
-    verify_landed_elsewhere(ctx)
+    verify_landed_elsewhere(ctx, decision)
     failure = _build_and_reconcile(ctx, decision)
     while failure is not None:
         where, kind = ctx.summary.failing_step, ctx.summary.failing_kind
@@ -220,12 +220,19 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         failure = _build_and_reconcile(ctx, decision)
 
 
-def verify_landed_elsewhere(ctx: RunContext) -> None:
-    """Read back the raw objects this build is the first to read that another
-    process landed (a connector's own deployment, `olist-elt ingest`, the stream):
-    one deleted or rewritten since fails the run as RawObjectsChanged, audited, before
-    any build could blame it as bad data. What this run landed it has just hashed."""
-    others = [r for r in pending_objects(ctx) if r.run_id != ctx.run_id]
+def verify_landed_elsewhere(ctx: RunContext, decision: Plan) -> None:
+    """Read back the raw objects this build reads that another process landed (a
+    connector's own deployment, `olist-elt ingest`, the stream, an earlier run): those
+    no good run built from, and on a full refresh every one it reads again. One
+    deleted or rewritten since fails the run as RawObjectsChanged, audited, before any
+    build could blame it as bad data or build its bytes. What this run landed it has
+    just hashed."""
+    read = (
+        state.usable_records(ctx.settings, ctx.records)
+        if decision.full_refresh
+        else pending_objects(ctx)
+    )
+    others = [r for r in read if r.run_id != ctx.run_id]
     if others:
         storage = open_storage(ctx.settings, READER)
         ctx.run(

@@ -246,14 +246,11 @@ def build(
 def _verify_unbuilt(settings: Settings) -> None:
     """RawObjectsChanged (audited) when a raw object bronze may read for the first
     time was deleted or rewritten since it was landed."""
-    from olist_elt.lake.storage import open_storage
-    from olist_elt.lake.verify import READER, verify_objects
+    from olist_elt.lake.verify import verify_records
     from olist_elt.run import inputs, state
-    from olist_elt.security.audit import AuditLog
 
     unbuilt = state.unbuilt_records(settings, inputs.lake_manifest(settings).records())
-    storage = open_storage(settings, READER)
-    verify_objects(storage, AuditLog(settings.audit_path), unbuilt, "olist-elt build")
+    verify_records(settings, unbuilt, "olist-elt build")
 
 
 def _build_layers(target: Any, layers: list[str]) -> None:

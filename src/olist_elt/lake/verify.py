@@ -105,6 +105,14 @@ def verify_objects(
     return len(chosen)
 
 
+def verify_records(settings: Settings, records: Iterable[ManifestRecord], check_id: str) -> int:
+    """verify_objects on the configured lake, as the transformer reads it, audited in
+    its audit log: what a build does before it reads these objects."""
+    return verify_objects(
+        open_storage(settings, READER), AuditLog(settings.audit_path), records, check_id
+    )
+
+
 def verify_lake(settings: Settings, actor: str) -> int:
     """Every raw object the manifest lists (accepted, rejected, in cold), read back;
     the check itself is audited with its outcome, and a difference alerted on every

@@ -10,8 +10,7 @@ from typing import Any
 
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError
 from olist_elt.lake.lander import IngestResult
-from olist_elt.lake.storage import open_storage
-from olist_elt.lake.verify import READER, verify_objects
+from olist_elt.lake.verify import verify_records
 from olist_elt.ops.counters import connector_counters
 from olist_elt.ops.freshness import check_freshness
 from olist_elt.quality.gates import GateFailed, GateReport, enforce
@@ -19,7 +18,7 @@ from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
 from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.fixed_rows import remember_passed
-from olist_elt.run.isolation import isolate, pending_objects
+from olist_elt.run.isolation import isolate
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
@@ -227,19 +226,16 @@ def verify_landed_elsewhere(ctx: RunContext, decision: Plan) -> None:
     deleted or rewritten since fails the run as RawObjectsChanged, audited, before any
     build could blame it as bad data or build its bytes. What this run landed it has
     just hashed."""
-    read = (
-        state.usable_records(ctx.settings, ctx.records)
-        if decision.full_refresh
-        else pending_objects(ctx)
+    read = (state.usable_records if decision.full_refresh else state.unbuilt_records)(
+        ctx.settings, ctx.records
     )
     others = [r for r in read if r.run_id != ctx.run_id]
     if others:
-        storage = open_storage(ctx.settings, READER)
         ctx.run(
             Step(
                 "verify raw objects",
                 Kind.IO,
-                lambda: verify_objects(storage, ctx.audit(), others, ctx.run_id),
+                lambda: verify_records(ctx.settings, others, ctx.run_id),
                 lambda n: n,
             )
         )

@@ -23,8 +23,9 @@ revenue as (
         cast({{ dbt.date_trunc('month', 'purchase_date') }} as date)
             as month_start_date,
         count(*) as orders,
-        sum(gmv_brl) as gmv_nominal_brl,
-        sum(payment_brl) as revenue_nominal_brl
+        -- decimal(18, 2) as in fct_orders (a sum is decimal(38, 2))
+        cast(sum(gmv_brl) as decimal(18, 2)) as gmv_nominal_brl,
+        cast(sum(payment_brl) as decimal(18, 2)) as revenue_nominal_brl
     from orders
     group by 1
 ),

@@ -108,16 +108,23 @@ final as (
             'orders.purchase_date', 'orders.delivered_date', 'day'
         ) }} as integer) as delivery_days,
         coalesce(order_items.item_count, 0) as item_count,
-        coalesce(order_items.items_brl, 0) as items_brl,
-        coalesce(order_items.freight_brl, 0) as freight_brl,
+        -- money as decimal(18, 2) (to 10^16 BRL): DuckDB keeps a sum's
+        -- decimal(38, 2) in 128 bits, which it reads about 100 times slower
+        -- (every BI query, the gates and the publish read these columns)
+        cast(coalesce(order_items.items_brl, 0) as decimal(18, 2)) as items_brl,
+        cast(coalesce(order_items.freight_brl, 0) as decimal(18, 2))
+            as freight_brl,
         coalesce(order_payments.payment_count, 0) as payment_count,
-        coalesce(order_payments.payment_brl, 0) as payment_brl,
-        case
-            when {{ is_lost_order('orders.order_status') }} then 0
-            else
-                coalesce(order_items.items_brl, 0)
-                + coalesce(order_items.freight_brl, 0)
-        end as gmv_brl,
+        cast(coalesce(order_payments.payment_brl, 0) as decimal(18, 2))
+            as payment_brl,
+        cast(
+            case
+                when {{ is_lost_order('orders.order_status') }} then 0
+                else
+                    coalesce(order_items.items_brl, 0)
+                    + coalesce(order_items.freight_brl, 0)
+            end as decimal(18, 2)
+        ) as gmv_brl,
         latest_review.review_score
     from orders
     left join customers

@@ -280,7 +280,8 @@ def test_gold_money_is_held_in_64_bit_decimals_and_ties_out_to_the_cent(
     hundred times slower. The order totals still equal their items to the cent."""
     money = warehouse.execute(
         "select table_name, column_name, data_type, numeric_precision "
-        "from information_schema.columns where table_schema = 'gold' "
+        "from information_schema.columns "
+        "where table_catalog = 'served' and table_schema = 'gold' "
         "and (data_type like 'DECIMAL%' or data_type = 'HUGEINT')"
     ).fetchall()
     assert {(t, c) for t, c, _, _ in money} >= {

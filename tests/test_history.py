@@ -24,11 +24,14 @@ from olist_elt.run.lock import holder as lock_holder
 from olist_elt.run.pipeline import run_backfill, run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.run.state import full_refresh_reason
+from olist_elt.sample import generate_sample
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from olist_elt.targets.base import Target
 from olist_elt.transform.parity import TableFingerprint, fingerprint
 from tests.conftest import (
+    TEST_SCALE,
+    TEST_SEED,
     copy_workspace,
     every_layer,
     lake_held_by_another_process,
@@ -464,6 +467,46 @@ def test_a_customer_moving_city_gets_a_second_version_and_old_orders_keep_the_ol
     assert old_to == new_from and not old_current and current
     assert orders.pop(d.mover_order) == new_key  # placed after the move
     assert orders and set(orders.values()) == {old_key}  # the old orders keep the old one
+
+
+def test_new_customers_that_unhide_a_city_version_the_old_ones_and_reject_nothing(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """A delivery of new customers changes what silver shows of earlier ones: a city
+    fewer than k customers shared was OTHER and shows now. Those customers get a
+    second version, begun by the newest raw object read. Dated by their own, older
+    ingestion, it took the instant of their first version: the two versions repeated
+    dim_customer's key, gold's build failed and the run rejected the good delivery."""
+    settings = copy_workspace(built[0], tmp_path / "ws")
+    second = tmp_path / "second"
+    generate_sample(second, scale=TEST_SCALE, seed=TEST_SEED + 1)
+
+    summary = run_pipeline(settings, second)
+
+    assert summary.outcome == "success", summary.error
+    assert summary.rejected == []
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        [(versions, instants, newest)] = con.execute(
+            "select count(*), count(distinct (customer_id, dbt_valid_from)), "
+            "max(_ingested_at) from snapshots.customers_snapshot"
+        ).fetchall()
+        unhidden = con.execute(
+            "select old.customer_id, new.dbt_valid_from from snapshots.customers_snapshot old "
+            "join snapshots.customers_snapshot new on old.customer_id = new.customer_id "
+            "and old.dbt_valid_to = new.dbt_valid_from "
+            "where old.city = 'OTHER' and new.city != 'OTHER' "
+            "and new._ingested_at = old._ingested_at"  # their own row did not change
+        ).fetchall()
+        keys = con.execute(
+            "select count(*), count(distinct customer_key) from gold_staging.dim_customer"
+        ).fetchone()
+    finally:
+        con.close()
+    assert unhidden, "no customer of the first delivery had its city shown by the second"
+    assert {begun for _, begun in unhidden} == {newest}
+    assert versions == instants
+    assert keys[0] == keys[1] == versions
 
 
 def test_incremental_history_equals_a_full_refresh(history: History) -> None:

@@ -7,7 +7,7 @@
         unique_key='customer_id',
         strategy='check',
         check_cols=['customer_unique_id', 'zip_code_prefix_3', 'city', 'state_code', 'region'],
-        updated_at='_ingested_at',
+        updated_at='_version_at',
         post_hook=[
             "{{ erase_from_snapshot('customer_id', ref('silver_customers')) }}",
             "{{ erase_from_saved_snapshot('customer_id', ref('silver_customers')) }}",
@@ -21,7 +21,8 @@
         city,
         state_code,
         region,
-        _ingested_at
+        _ingested_at,
+        {{ version_at('_ingested_at') }} as _version_at
     from {{ ref('silver_customers') }}
     where customer_id != '{{ var("erased_customer_id") }}'
 

@@ -8,7 +8,7 @@
             'name_length_chars', 'description_length_chars', 'photos_qty',
             'weight_g', 'length_cm', 'height_cm', 'width_cm',
         ],
-        updated_at='_ingested_at',
+        updated_at='_version_at',
     ) }}
 
     select
@@ -20,7 +20,8 @@
         length_cm,
         height_cm,
         width_cm,
-        _ingested_at
+        _ingested_at,
+        {{ version_at('_ingested_at') }} as _version_at
     from {{ ref('silver_products') }}
 
 {% endsnapshot %}

@@ -59,3 +59,30 @@
         {{ erase_from_snapshot(key, current_relation, saved) }}
     {%- endif -%}
 {%- endmacro %}
+
+{% macro version_at(ingested_at) -%}
+    {#- A snapshot's updated_at: when a changed row's new version begins. A
+        row a raw object newer than the snapshot delivered begins with that
+        object's ingestion. Any other row that changed did so through other
+        rows (a city that k customers now share is no longer OTHER): its
+        version begins with the newest object read, and always after the
+        snapshot's last version. Dated by its own, older ingestion it took the
+        instant of its current version: two versions of one key at one
+        instant repeated dim_customer's surrogate key, and the run rejected
+        the good files that had made the city visible. -#}
+    {%- set snapshot = load_relation(this) if execute else none -%}
+    {%- if snapshot is none -%}
+        {{ ingested_at }}
+    {%- else -%}
+        {%- set last -%}
+            (select max(dbt_updated_at) from {{ snapshot }})
+        {%- endset -%}
+        case
+            when {{ ingested_at }} > {{ last }} then {{ ingested_at }}
+            else greatest(
+                max({{ ingested_at }}) over (),
+                {{ dbt.dateadd('microsecond', 1, last) }}
+            )
+        end
+    {%- endif -%}
+{%- endmacro %}

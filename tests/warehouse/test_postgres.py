@@ -85,6 +85,42 @@ def test_postgres_gold_has_the_same_rows_and_sums_as_duckdb(
     assert warehouse.dashboards["errors"] == []
 
 
+def test_postgres_gold_money_has_the_contracts_64_bit_type(
+    pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
+) -> None:
+    """Gold's amounts on PostgreSQL are numeric(18, 2), as the contract says and as
+    DuckDB serves them, not a sum's unbounded or 38-digit numeric: the same type on
+    both targets, whichever one a BI tool reads."""
+    with login(pg_settings).connect() as con:
+        numeric = con.execute(
+            "select table_name, column_name, numeric_precision, numeric_scale "
+            "from information_schema.columns "
+            "where table_schema = 'gold' and data_type = 'numeric'"
+        ).fetchall()
+    amounts = {(t, c): (p, s) for t, c, p, s in numeric if c.endswith("_brl")}
+    sums = {
+        ("fct_orders", "items_brl"),
+        ("fct_orders", "freight_brl"),
+        ("fct_orders", "payment_brl"),
+        ("fct_orders", "gmv_brl"),
+        ("fct_monthly_revenue", "gmv_nominal_brl"),
+        ("fct_monthly_revenue", "revenue_nominal_brl"),
+    }
+    assert {k: amounts.get(k) for k in sums} == dict.fromkeys(sums, (18, 2))
+    # no other numeric column is unbounded or wider than 64 bits either
+    assert [n for n in numeric if n[2] is None or n[2] > 18] == []
+    duck = duckdb.connect(str(pg_settings.warehouse_path), read_only=True)
+    try:
+        served = duck.execute(
+            "select table_name, column_name, numeric_precision, numeric_scale "
+            "from information_schema.columns "
+            "where table_schema = 'gold' and data_type like 'DECIMAL%'"
+        ).fetchall()
+    finally:
+        duck.close()
+    assert {(t, c): (p, s) for t, c, p, s in served if c.endswith("_brl")} == amounts
+
+
 def test_star_schema_has_primary_and_foreign_keys(
     pg_settings: Settings, both_runs: tuple[RunSummary, RunSummary]
 ) -> None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -59,19 +60,39 @@ def _dbt(
     )
 
 
-def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
-    built: tuple[Settings, RunSummary], tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class AnalystBuild:
+    """An analyst's whole `dbt build` into their own file, and what BI reads (the
+    served file) and the pipeline builds in, digested before and after it."""
+
+    env: dict[str, str]
+    dev: Path
+    done: subprocess.CompletedProcess[str]
+    before: tuple[str, str]
+    after: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def analyst_build(
+    built: tuple[Settings, RunSummary], tmp_path_factory: pytest.TempPathFactory
+) -> AnalystBuild:
     settings, _ = built
-    env = _analyst_env(settings, tmp_path)
+    scratch = tmp_path_factory.mktemp("analyst")
+    env = _analyst_env(settings, scratch)
     served, build = settings.warehouse_path, settings.build_database
     before = (_digest(served), _digest(build))
-
     done = _dbt(env, "build")
+    after = (_digest(served), _digest(build))
+    return AnalystBuild(env, scratch / "dev.duckdb", done, before, after)
 
+
+def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
+    built: tuple[Settings, RunSummary], analyst_build: AnalystBuild
+) -> None:
+    done = analyst_build.done
     assert done.returncode == 0, done.stdout[-4000:]
-    assert (_digest(served), _digest(build)) == before  # nothing BI reads was touched
-    con = duckdb.connect(str(tmp_path / "dev.duckdb"), read_only=True)
+    assert analyst_build.after == analyst_build.before  # nothing BI reads was touched
+    con = duckdb.connect(str(analyst_build.dev), read_only=True)
     try:
         orders = con.execute("select count(*) from gold.fct_orders").fetchone()[0]
         # the contracts' primary keys, made and enforced by DuckDB; foreign keys are
@@ -86,11 +107,54 @@ def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
     finally:
         con.close()
     assert keys == {"PRIMARY KEY": 12}
-    served_con = duckdb.connect(str(served), read_only=True)
+    served_con = duckdb.connect(str(built[0].warehouse_path), read_only=True)
     try:
         assert orders == served_con.execute("select count(*) from gold.fct_orders").fetchone()[0]
     finally:
         served_con.close()
+
+
+def test_a_kept_incremental_table_off_its_contracts_decimals_is_built_in_full(
+    analyst_build: AnalystBuild,
+) -> None:
+    """An analyst's fct_orders kept from before gold's amounts became numeric(18, 2):
+    dbt checks the contract against the model's select only, so each incremental
+    build appended to the old 128-bit columns. The next build rebuilds the table in
+    full, says why, and keeps every row and cent; a table on its contract is not."""
+    assert analyst_build.done.returncode == 0, analyst_build.done.stdout[-4000:]
+    amounts = (
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'gold' and table_name = 'fct_orders' "
+        "and column_name in ('items_brl', 'gmv_brl') order by 1"
+    )
+    totals = "select count(*), sum(items_brl), sum(gmv_brl) from gold.fct_orders"
+    con = duckdb.connect(str(analyst_build.dev))
+    try:
+        before = con.execute(totals).fetchone()
+        for column in ("items_brl", "gmv_brl"):
+            con.execute(f"alter table gold.fct_orders alter {column} type decimal(38, 2)")
+    finally:
+        con.close()
+
+    rebuilt = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+    again = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+
+    assert rebuilt.returncode == 0, rebuilt.stdout[-4000:]
+    assert again.returncode == 0, again.stdout[-4000:]
+    said = [line for line in rebuilt.stdout.splitlines() if "is built in full" in line]
+    assert len(said) == 1 and "fct_orders" in said[0], rebuilt.stdout[-4000:]
+    assert "items_brl is stored as DECIMAL(38,2), the contract says numeric(18, 2)" in said[0]
+    assert "gmv_brl is stored as DECIMAL(38,2)" in said[0]
+    assert "is built in full" not in again.stdout  # on its contract: incremental
+    con = duckdb.connect(str(analyst_build.dev), read_only=True)
+    try:
+        assert con.execute(amounts).fetchall() == [
+            ("gmv_brl", "DECIMAL(18,2)"),
+            ("items_brl", "DECIMAL(18,2)"),
+        ]
+        assert con.execute(totals).fetchone() == before
+    finally:
+        con.close()
 
 
 def test_a_moved_checkout_loads_the_seeds_from_where_it_is_now(

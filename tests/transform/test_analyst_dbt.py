@@ -114,13 +114,14 @@ def test_an_analysts_dbt_build_lands_in_their_own_file_and_serves_nothing(
         served_con.close()
 
 
-def test_a_kept_incremental_table_off_its_contracts_decimals_is_built_in_full(
+def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts_type(
     analyst_build: AnalystBuild,
 ) -> None:
     """An analyst's fct_orders kept from before gold's amounts became numeric(18, 2):
     dbt checks the contract against the model's select only, so each incremental
-    build appended to the old 128-bit columns. The next build rebuilds the table in
-    full, says why, and keeps every row and cent; a table on its contract is not."""
+    build appended to the old 128-bit columns. The next build alters them to the
+    contract's type, says so, and keeps every row, cent and key; on its contract,
+    a table is left alone."""
     assert analyst_build.done.returncode == 0, analyst_build.done.stdout[-4000:]
     amounts = (
         "select column_name, data_type from information_schema.columns "
@@ -128,24 +129,31 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_is_built_in_full(
         "and column_name in ('items_brl', 'gmv_brl') order by 1"
     )
     totals = "select count(*), sum(items_brl), sum(gmv_brl) from gold.fct_orders"
+    keys = (
+        "select constraint_type, constraint_column_names from duckdb_constraints() "
+        "where schema_name = 'gold' and table_name = 'fct_orders' order by all"
+    )
     con = duckdb.connect(str(analyst_build.dev))
     try:
         before = con.execute(totals).fetchone()
+        kept = con.execute(keys).fetchall()
         for column in ("items_brl", "gmv_brl"):
             con.execute(f"alter table gold.fct_orders alter {column} type decimal(38, 2)")
     finally:
         con.close()
 
-    rebuilt = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+    aligned = _dbt(analyst_build.env, "run", "--select", "fct_orders")
     again = _dbt(analyst_build.env, "run", "--select", "fct_orders")
 
-    assert rebuilt.returncode == 0, rebuilt.stdout[-4000:]
+    assert aligned.returncode == 0, aligned.stdout[-4000:]
     assert again.returncode == 0, again.stdout[-4000:]
-    said = [line for line in rebuilt.stdout.splitlines() if "is built in full" in line]
-    assert len(said) == 1 and "fct_orders" in said[0], rebuilt.stdout[-4000:]
-    assert "items_brl is stored as DECIMAL(38,2), the contract says numeric(18, 2)" in said[0]
-    assert "gmv_brl is stored as DECIMAL(38,2)" in said[0]
-    assert "is built in full" not in again.stdout  # on its contract: incremental
+    said = [line for line in aligned.stdout.splitlines() if "altered to its contract" in line]
+    assert len(said) == 2 and all("fct_orders" in line for line in said), aligned.stdout
+    assert (
+        "items_brl stored as DECIMAL(38,2) is altered to its contract's numeric(18, 2)" in (said[0])
+    )
+    assert "gmv_brl stored as DECIMAL(38,2)" in said[1]
+    assert "altered to its contract" not in again.stdout  # on its contract: left alone
     con = duckdb.connect(str(analyst_build.dev), read_only=True)
     try:
         assert con.execute(amounts).fetchall() == [
@@ -153,6 +161,8 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_is_built_in_full(
             ("items_brl", "DECIMAL(18,2)"),
         ]
         assert con.execute(totals).fetchone() == before
+        assert ("PRIMARY KEY", ["order_id"]) in kept
+        assert con.execute(keys).fetchall() == kept
     finally:
         con.close()
 

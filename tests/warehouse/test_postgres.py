@@ -418,6 +418,31 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
         ).fetchone()[0]
     assert keys == {"PRIMARY KEY": tables, "FOREIGN KEY": 11}
     assert ungranted == []
+    # their fct_orders kept from before the amounts were numeric(18, 2): the next build
+    # alters the column in place, so the keys the other facts hold on it stay
+    # (macros/engine/contract_types.sql; rebuilt in full, they would have gone)
+    totals = "select count(*), sum(items_brl) from dev_ana_gold.fct_orders"
+    with login(settings).connect() as con:
+        before_totals = con.execute(totals).fetchone()
+        con.execute("alter table dev_ana_gold.fct_orders alter items_brl type numeric(38, 2)")
+    dbt("run", "--target", "dev_warehouse", "--select", "fct_orders")
+    with login(settings).connect() as con:
+        assert con.execute(
+            "select numeric_precision, numeric_scale from information_schema.columns "
+            "where table_schema = 'dev_ana_gold' and table_name = 'fct_orders' "
+            "and column_name = 'items_brl'"
+        ).fetchone() == (18, 2)
+        assert con.execute(totals).fetchone() == before_totals
+        assert (
+            dict(
+                con.execute(
+                    "select constraint_type, count(*) from information_schema.table_constraints "
+                    "where table_schema = 'dev_ana_gold' "
+                    "and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY') group by 1"
+                ).fetchall()
+            )
+            == keys
+        )
     # the analyst's docs: sources -> bronze -> silver -> gold as one graph, gold in the
     # catalog as built in their schemas
     dbt("docs", "generate", "--target", "dev_warehouse", "--no-compile")

@@ -74,13 +74,15 @@
     when the table is made; dbt's 'fail' compares the declared types with those of
     the select as PostgreSQL infers them (text vs character varying) and stops on
     names of one type. 'append_new_columns' is the other setting dbt allows with a
-    contract: a real change of a column fails the contract instead. -#}
+    contract: a real change of a column fails the contract instead. A kept decimal
+    off its contract's precision is altered before the build (contract_types.sql). -#}
 {% macro gold_incremental() -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': 'order_id',
         'on_schema_change': 'append_new_columns',
+        'pre_hook': ['{{ align_stored_decimals() }}'],
     }) }}
 {%- endmacro %}
 

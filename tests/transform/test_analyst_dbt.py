@@ -149,9 +149,8 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
     assert again.returncode == 0, again.stdout[-4000:]
     said = [line for line in aligned.stdout.splitlines() if "altered to its contract" in line]
     assert len(said) == 2 and all("fct_orders" in line for line in said), aligned.stdout
-    assert (
-        "items_brl stored as DECIMAL(38,2) is altered to its contract's numeric(18, 2)" in (said[0])
-    )
+    altered = "items_brl stored as DECIMAL(38,2) is altered to its contract's numeric(18, 2)"
+    assert altered in said[0]
     assert "gmv_brl stored as DECIMAL(38,2)" in said[1]
     assert "altered to its contract" not in again.stdout  # on its contract: left alone
     con = duckdb.connect(str(analyst_build.dev), read_only=True)

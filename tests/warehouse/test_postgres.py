@@ -399,14 +399,13 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
         settings, "select count(*) from dev_ana_gold.fct_orders"
     )
     # dbt itself made the contracts' keys and the BI role's table grants in their schema
+    key_counts = (
+        "select constraint_type, count(*) from information_schema.table_constraints "
+        "where table_schema = 'dev_ana_gold' "
+        "and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY') group by 1"
+    )
     with login(settings).connect() as con:
-        keys = dict(
-            con.execute(
-                "select constraint_type, count(*) from information_schema.table_constraints "
-                "where table_schema = 'dev_ana_gold' "
-                "and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY') group by 1"
-            ).fetchall()
-        )
+        keys = dict(con.execute(key_counts).fetchall())
         ungranted = con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'dev_ana_gold' and not has_table_privilege("
@@ -433,16 +432,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
             "and column_name = 'items_brl'"
         ).fetchone() == (18, 2)
         assert con.execute(totals).fetchone() == before_totals
-        assert (
-            dict(
-                con.execute(
-                    "select constraint_type, count(*) from information_schema.table_constraints "
-                    "where table_schema = 'dev_ana_gold' "
-                    "and constraint_type in ('PRIMARY KEY', 'FOREIGN KEY') group by 1"
-                ).fetchall()
-            )
-            == keys
-        )
+        assert dict(con.execute(key_counts).fetchall()) == keys
     # the analyst's docs: sources -> bronze -> silver -> gold as one graph, gold in the
     # catalog as built in their schemas
     dbt("docs", "generate", "--target", "dev_warehouse", "--no-compile")

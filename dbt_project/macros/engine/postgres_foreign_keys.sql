@@ -20,3 +20,168 @@
     {% endfor -%}
     )
 {%- endmacro %}
+
+{#- A table PostgreSQL replaces (a dimension on every build, an order fact on
+    --full-refresh) takes with it the foreign keys other gold tables hold on it:
+    dbt renames the old table aside and drops it with cascade after the commit,
+    and the facts that keep their table (incremental) never make their keys
+    again. The pipeline adds them on its copy of gold_staging, but an analyst's
+    second `dbt build` left their gold with 2 of its 11. So after a referenced
+    model is made, inside its transaction, each key a built gold table declares
+    on it and does not hold on the new table is added (deferrable, as declared):
+    the old key goes with the old table at the drop, and no moment is without
+    one. A kept fact can still hold rows the new table no longer has (an erasure
+    took a customer; its orders are rebuilt next): that key is added NOT VALID
+    (checked for every new row, not the old ones), dbt's log says so, and the
+    fact validates it when it is built again, failing on a row still orphaned. -#}
+
+{% macro restore_referencing_keys() -%}
+    {%- if execute and target.type == 'postgres' and model.resource_type == 'model' -%}
+        {%- if not (model.config.materialized == 'incremental' and is_incremental()) -%}
+            {{ add_missing_referencing_keys() }}
+        {%- endif -%}
+        {{ validate_held_keys() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro add_missing_referencing_keys() -%}
+    {%- set wanted = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+        {%- for key in declared_foreign_keys(node) if key.to == model.name -%}
+            {%- do key.update({'child': built_relation(node.name)}) -%}
+            {%- do wanted.append(key) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if wanted -%}
+        {%- set parent = this.include(database=false) -%}
+        {%- call statement('referencing_keys', fetch_result=true) -%}
+            select
+                'held' as kind,
+                ns.nspname as schema_name,
+                child.relname as table_name,
+                array_to_string(array(
+                    select a.attname
+                    from unnest(k.conkey) with ordinality as u (attnum, pos)
+                    inner join pg_attribute as a
+                        on a.attrelid = k.conrelid and a.attnum = u.attnum
+                    order by u.pos
+                ), ',') as column_names
+            from pg_constraint as k
+            inner join pg_class as child on k.conrelid = child.oid
+            inner join pg_namespace as ns on child.relnamespace = ns.oid
+            where k.contype = 'f' and k.confrelid = '{{ parent }}'::regclass
+            union all
+            select 'built', ns.nspname, c.relname, ''
+            from pg_class as c
+            inner join pg_namespace as ns on c.relnamespace = ns.oid
+            where c.relkind in ('r', 'p') and (ns.nspname, c.relname) in (
+                {%- for key in wanted %}
+                ('{{ key.child.schema }}', '{{ key.child.identifier }}')
+                {{- "," if not loop.last }}
+                {%- endfor %}
+            )
+        {%- endcall -%}
+        {%- set held, built = [], [] -%}
+        {%- for row in load_result('referencing_keys')['table'].rows -%}
+            {%- if row[0] == 'held' -%}
+                {%- do held.append([row[1], row[2], row[3]]) -%}
+            {%- else -%}
+                {%- do built.append([row[1], row[2]]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- for key in wanted
+            if [key.child.schema, key.child.identifier] in built
+            and [key.child.schema, key.child.identifier, key.columns | join(',')]
+            not in held -%}
+            {%- set to_columns = key.to_columns or key.columns -%}
+            {%- call statement('orphans_' ~ loop.index, fetch_result=true) -%}
+                select exists (
+                    select 1 from {{ key.child }} as c
+                    where
+                        {% for column in key.columns -%}
+                        c.{{ column }} is not null and
+                        {% endfor -%}
+                        not exists (
+                            select 1 from {{ parent }} as p
+                            where
+                                {% for column in key.columns -%}
+                                p.{{ to_columns[loop.index0] }} = c.{{ column }}
+                                {{- " and" if not loop.last }}
+                                {% endfor %}
+                        )
+                )
+            {%- endcall -%}
+            {%- set orphaned = load_result('orphans_' ~ loop.index)['table'].rows[0][0] -%}
+            {%- set said = key.child ~ ' (' ~ key.columns | join(', ')
+                ~ '): its foreign key on ' ~ parent
+                ~ ', dropped with the table this build replaced, is made again' -%}
+            {%- if orphaned -%}
+                {%- do log(
+                    said ~ ' NOT VALID: it holds rows the new table lacks, checked when '
+                    ~ key.child.identifier ~ ' is built again',
+                    info=true
+                ) -%}
+            {%- else -%}
+                {%- do log(said, info=true) -%}
+            {%- endif -%}
+            {%- call statement('restore_' ~ key.child.identifier ~ '_' ~ loop.index) -%}
+                alter table {{ key.child }}
+                add foreign key ({{ key.columns | join(', ') }})
+                references {{ parent }} ({{ to_columns | join(', ') }})
+                deferrable initially deferred
+                {{- " not valid" if orphaned }}
+            {%- endcall -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro validate_held_keys() -%}
+    {#- The keys this model's table holds NOT VALID (made again on a replaced
+        parent while it held rows the parent lost), validated now that it is
+        built: a row still orphaned fails this build, named by PostgreSQL. -#}
+    {%- call statement('unvalidated_keys', fetch_result=true) -%}
+        select conname from pg_constraint
+        where
+            contype = 'f' and not convalidated
+            and conrelid = '{{ this.include(database=false) }}'::regclass
+        order by conname
+    {%- endcall -%}
+    {%- set unvalidated = load_result('unvalidated_keys')['table'].rows -%}
+    {%- if unvalidated -%}
+        {#- the build's deferred checks first: PostgreSQL alters no table with
+            checks pending (as in postgres__create_indexes) -#}
+        {%- do run_query('set constraints all immediate') -%}
+    {%- endif -%}
+    {%- for row in unvalidated -%}
+        {%- do log(this ~ ': its foreign key ' ~ row[0] ~ ' is validated', info=true) -%}
+        {%- call statement('validate_' ~ loop.index) -%}
+            alter table {{ this }} validate constraint {{ adapter.quote(row[0]) }}
+        {%- endcall -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro declared_foreign_keys(node) -%}
+    {#- A model's declared foreign keys, model and column level, as
+        {columns, to (the model's name), to_columns}. -#}
+    {%- set keys = [] -%}
+    {%- set declared = [] -%}
+    {%- for c in node.get('constraints', []) -%}
+        {%- do declared.append((c, c.get('columns') or [])) -%}
+    {%- endfor -%}
+    {%- for column in node.get('columns', {}).values() -%}
+        {%- for c in column.get('constraints', []) -%}
+            {%- do declared.append((c, [column.name])) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for c, columns in declared if c.type == 'foreign_key' and c.get('to') -%}
+        {%- set named = modules.re.search("ref\\(\\s*['\"](\\w+)['\"]\\s*\\)", c.to) -%}
+        {%- set to = named.group(1) if named
+            else c.to.split('.')[-1] | replace('"', '') -%}
+        {%- do keys.append({
+            'columns': columns,
+            'to': to,
+            'to_columns': c.get('to_columns') or [],
+        }) -%}
+    {%- endfor -%}
+    {{ return(keys) }}
+{%- endmacro %}

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -121,7 +122,8 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
     dbt checks the contract against the model's select only, so each incremental
     build appended to the old 128-bit columns. The next build alters them to the
     contract's type, says so, and keeps every row, cent and key; on its contract,
-    a table is left alone."""
+    a table is left alone. A kept amount the contract's type cannot hold fails the
+    build with the engine's error, and the table stays as it was."""
     assert analyst_build.done.returncode == 0, analyst_build.done.stdout[-4000:]
     amounts = (
         "select column_name, data_type from information_schema.columns "
@@ -133,12 +135,38 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
         "select constraint_type, constraint_column_names from duckdb_constraints() "
         "where schema_name = 'gold' and table_name = 'fct_orders' order by all"
     )
+    # 18 digits before the point, where numeric(18, 2) holds 16 (written out: DuckDB's
+    # Python binding reads Decimal("1e17") as 1.00)
+    too_large = Decimal("100000000000000000.00")
     con = duckdb.connect(str(analyst_build.dev))
     try:
         before = con.execute(totals).fetchone()
         kept = con.execute(keys).fetchall()
         for column in ("items_brl", "gmv_brl"):
             con.execute(f"alter table gold.fct_orders alter {column} type decimal(38, 2)")
+        order_id, cents = con.execute(
+            "select order_id, items_brl from gold.fct_orders order by order_id limit 1"
+        ).fetchone()
+        huge = "update gold.fct_orders set items_brl = ? where order_id = ?"
+        con.execute(huge, [too_large, order_id])
+    finally:
+        con.close()
+
+    refused = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+
+    assert refused.returncode != 0, refused.stdout[-4000:]
+    assert 'Casting value "100000000000000000.00" to type DECIMAL(18,2) failed' in refused.stdout
+    con = duckdb.connect(str(analyst_build.dev))
+    try:  # as it was: the old type, the huge value and every row
+        assert con.execute(amounts).fetchall() == [
+            ("gmv_brl", "DECIMAL(38,2)"),
+            ("items_brl", "DECIMAL(38,2)"),
+        ]
+        assert con.execute(
+            "select items_brl from gold.fct_orders where order_id = ?", [order_id]
+        ).fetchone() == (too_large,)
+        assert con.execute(totals).fetchone()[0] == before[0]
+        con.execute(huge, [cents, order_id])
     finally:
         con.close()
 

@@ -494,3 +494,53 @@ def test_raw_reject_and_readmit_change_the_manifest_audit_and_ask_for_a_full_ref
         if r.get("object") == record().object_key and r["action"] != "raw.write"
     ]
     assert trail == [("alice", "raw.reject", "rejected"), ("bob", "raw.readmit", "accepted")]
+
+
+def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
+    built_copy, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone deletes a raw object and its manifest record: no record is left to read
+    back, but compliance's `raw verify` finds the landing in the audit trail, exits 1
+    naming it, audits the finding and alerts."""
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+    from olist_elt.lake.manifest import Manifest, manifest_key
+    from olist_elt.lake.storage import LocalStorage
+    from olist_elt.security.audit import AuditLog
+    from tests.conftest import workspace_env
+
+    settings = built_copy
+    alerts = tmp_path / "alerts.jsonl"
+    for name, value in (workspace_env(settings) | {"OLIST_ALERT_FILE": str(alerts)}).items():
+        monkeypatch.setenv(name, value)
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
+    lines = (sample_dir / "olist_sellers_dataset.csv").read_bytes().splitlines(keepends=True)
+    content = b"".join(lines[:-1])  # one seller fewer: bytes the lake does not hold yet
+    (delivery / "olist_sellers_dataset.csv").write_bytes(content)
+    landed = CliRunner().invoke(app, ["ingest", str(delivery)])
+    assert landed.exit_code == 0, landed.output
+    storage = LocalStorage(settings.lake_dir)
+    digest = hashlib.sha256(content).hexdigest()
+    [new] = [r for r in Manifest(storage).records() if r.sha256 == digest]
+    checked = CliRunner().invoke(app, ["raw", "verify"])
+    assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
+
+    storage.delete(new.object_key)
+    storage.delete(manifest_key(new.source, new.dataset, new.sha256))
+    checked = CliRunner().invoke(app, ["raw", "verify", "--actor", "carol"])
+
+    said = "".join(checked.output.split())  # the console may wrap a long key anywhere
+    assert checked.exit_code == 1, checked.output
+    assert f"{new.object_key}:landed" in said and "itsmanifestrecordisgone" in said
+    trail = [
+        (r["actor"], r["object"], r["outcome"])
+        for r in AuditLog(settings.audit_path).records()
+        if r["action"] == "raw.verify"
+    ][-2:]
+    assert trail == [("svc-transformer", new.object_key, "unrecorded"), ("carol", "raw", "failed")]
+    [alert] = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert alert["event"] == "raw_changed" and new.object_key in alert["message"]

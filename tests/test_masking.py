@@ -636,3 +636,16 @@ def test_erasure_leaves_nothing_that_links_to_the_person(
     assert totals() == before
     actions = [r["action"] for r in AuditLog(settings.audit_path).records()]
     assert "erasure.request" in actions and "erasure.apply" in actions
+    # the new versions are landings in this lake, each recorded before it was audited:
+    # compliance's check reads every object back and finds every landing recorded
+    from olist_elt.lake.storage import lake_root, open_storage
+    from olist_elt.lake.verify import verify_lake
+
+    here = lake_root(open_storage(settings, "tests"))
+    versions = [
+        r
+        for r in AuditLog(settings.audit_path).records()
+        if r["action"] == "raw.write" and r["detail"].get("supersedes")
+    ]
+    assert versions and all(r["detail"]["lake"] == here for r in versions)
+    assert verify_lake(settings, "compliance") > 0

@@ -18,7 +18,7 @@ from olist_elt.lake.lander import IngestResult, Lander
 from olist_elt.lake.lifecycle import move_to_cold
 from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
-from olist_elt.lake.verify import RawObjectsChanged, verify_objects
+from olist_elt.lake.verify import RawObjectsChanged, unrecorded_landings, verify_objects
 from olist_elt.security.audit import AuditLog
 from tests.conftest import API_NOW
 
@@ -123,6 +123,46 @@ def restricted_writer(moto_endpoint: str) -> Iterator[S3Storage]:
         )
     finally:
         httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"1000000000")
+
+
+def test_a_landing_deleted_with_its_manifest_record_is_found_in_the_audit_trail(
+    storage, sample_dir: Path, tmp_path: Path
+) -> None:
+    """An object deleted together with its manifest record leaves no record to read
+    back; its landing in the audit trail names it, audited as unrecorded. A rejected
+    or cold object is still recorded, and a landing another lake's trail names (or
+    one audited before landings named their lake) is not this lake's."""
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    ingest_olist(sample_dir, writer=Lander(storage, audit), landing=tmp_path / "l", run_id="r1")
+    manifest = Manifest(storage)
+    by_dataset = {r.dataset: r for r in manifest.records()}
+    manifest.reject(by_dataset["orders"], "a test", "2026-01-01T00:00:00")
+    cold = by_dataset["sellers"]
+    key = manifest_key(cold.source, cold.dataset, cold.sha256)
+    data = json.loads(storage.read_bytes(key))
+    data["ingested_at"] = (API_NOW - timedelta(days=100)).isoformat()
+    storage.put_bytes(key, json.dumps(data).encode())
+    assert move_to_cold(storage, audit, older_than_days=90, now=API_NOW)
+    elsewhere = "raw/olist/orders/ingest_date=2026-01-01/" + "e" * 64 + ".csv"
+    audit.append("svc-olist", "raw.write", elsewhere, "ok", sha256="e" * 64, lake="s3://b/")
+    audit.append("svc-olist", "raw.write", elsewhere, "ok", sha256="f" * 64)
+    assert unrecorded_landings(storage, audit.records(), manifest.records()) == []
+
+    gone = by_dataset["products"]
+    storage.delete(gone.object_key)
+    storage.delete(manifest_key(gone.source, gone.dataset, gone.sha256))
+    records = manifest.records()
+    found = unrecorded_landings(storage, audit.records(), records)
+
+    assert [(u.object_key, u.sha256, u.problem) for u in found] == [
+        (gone.object_key, gone.sha256, "unrecorded")
+    ]
+    assert verify_objects(storage, audit, records, "check") == 8  # the records alone: all fine
+    with pytest.raises(RawObjectsChanged, match="its manifest record is gone") as changed:
+        verify_objects(storage, audit, records, "check", found)
+    assert changed.value.differences == found
+    audited = [(r["object"], r["outcome"]) for r in audit.records() if r["action"] == "raw.verify"]
+    assert audited == [(gone.object_key, "unrecorded")]
 
 
 def test_s3_refuses_a_connector_identity_outside_its_prefix(

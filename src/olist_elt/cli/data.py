@@ -105,7 +105,8 @@ def raw_verify(
     verbose: Verbose = False,
 ) -> None:
     """Read back every raw object (cold ones too) against the sha256 its manifest
-    record holds: exit 1 naming each one missing or altered. Audited."""
+    record holds, and find each landing the audit trail records whose manifest record
+    is gone: exit 1 naming each one missing, altered or unrecorded. Audited."""
     settings = setup(verbose)
     from olist_elt.lake.verify import RawObjectsChanged, verify_lake
 
@@ -116,7 +117,7 @@ def raw_verify(
         for column in ("object", "problem", "sha256 ingested"):
             table.add_column(column)
         for d in exc.differences:
-            table.add_row(d.record.object_key, d.problem, d.record.sha256)
+            table.add_row(d.object_key, d.problem, d.sha256)
         out.print(table)
         fail(str(exc))
     out.print(f"raw zone OK: {checked} raw objects read back, each as ingested")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.registry import Connector, RawItem, is_official
-from olist_elt.lake.storage import Storage
+from olist_elt.lake.storage import Storage, lake_root
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.exceptions import RawWriteRefused
 
@@ -123,7 +123,13 @@ class RawWriter:
         )
         self.manifest.put(record)
         self.audit.append(
-            connector.service_identity, "raw.write", key, "ok", sha256=digest, rows=rows
+            connector.service_identity,
+            "raw.write",
+            key,
+            "ok",
+            sha256=digest,
+            rows=rows,
+            lake=lake_root(self.storage),  # where `raw verify` looks for its record
         )
         return RawWrite(record, created=True)
 
@@ -175,11 +181,12 @@ class RawWriter:
         return self.write_bytes(connector, data=item.data, name=item.name, **common)
 
     def write_version(
-        self, old: ManifestRecord, data: bytes, rows: int, actor: str
+        self, old: ManifestRecord, data: bytes, rows: int, actor: str, at: str
     ) -> ManifestRecord:
         """Put a new version of a raw object (an erasure: the same data set without one
         person's values) beside the old one, dated like it so the build orders both the
-        same way; audited. The caller supersedes the old record and deletes its bytes."""
+        same way, and supersede the old record (erased at `at`); audited once both
+        records are written, as a landing is. The caller deletes the old bytes."""
         digest = hashlib.sha256(data).hexdigest()
         ext = old.object_key.rsplit(".", 1)[-1]
         key = f"raw/{old.source}/{old.dataset}/ingest_date={old.ingested_at[:10]}/{digest}.{ext}"
@@ -197,6 +204,7 @@ class RawWriter:
             zone="raw" if existing is None else existing.zone,
             status=old.status,
         )
+        self.manifest.supersede(old, record, at)
         self.audit.append(
             actor,
             "raw.write",
@@ -205,6 +213,7 @@ class RawWriter:
             sha256=digest,
             rows=rows,
             supersedes=old.sha256,
+            lake=lake_root(self.storage),
         )
         return record
 

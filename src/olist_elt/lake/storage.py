@@ -29,6 +29,13 @@ class Storage(Protocol):
     def sha256(self, key: str) -> str: ...
 
 
+def lake_root(storage: Storage) -> str:
+    """Where a storage keeps its keys (an absolute folder, or s3://bucket/prefix/):
+    the lake a raw landing's audit record names."""
+    probe = "raw/_"
+    return storage.uri(probe).removesuffix(probe)
+
+
 class LocalStorage:
     """A folder as object storage; every put is atomic (temp file, fsync, rename)."""
 

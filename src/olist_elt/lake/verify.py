@@ -7,17 +7,20 @@ build that read it would fail on it (and the run would reject it as bad data) or
 worse, pass on bytes nobody ingested. A run reads back the raw objects it did not
 land itself that it reads for the first time, and on a full refresh all it reads
 again (`olist-elt build`: those no good run built from); `olist-elt raw verify` and
-its weekly deployment read them all.
+its weekly deployment read them all, and hold the audit trail's landings in this lake
+against the manifest: an object deleted together with its record leaves no record to
+read back, but its landing is in the trail.
 Either way a difference is recorded in the audit trail and nothing is rejected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from olist_elt.errors import OlistEltError
 from olist_elt.lake.manifest import Manifest, ManifestRecord
-from olist_elt.lake.storage import Storage, open_storage
+from olist_elt.lake.storage import Storage, lake_root, open_storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 
@@ -34,6 +37,14 @@ class Difference:
     found: str | None = None
 
     @property
+    def object_key(self) -> str:
+        return self.record.object_key
+
+    @property
+    def sha256(self) -> str:
+        return self.record.sha256
+
+    @property
     def problem(self) -> str:
         return "missing" if self.found is None else "altered"
 
@@ -46,11 +57,33 @@ class Difference:
         )
 
 
+@dataclass(frozen=True)
+class Unrecorded:
+    """A raw object the audit trail says a connector landed in this lake, whose
+    manifest record is gone: deleted with its bytes (or the record alone) outside
+    olist-elt, where reading back the records cannot see it."""
+
+    object_key: str
+    sha256: str
+    landed_at: str
+    found: ClassVar[None] = None
+    problem: ClassVar[str] = "unrecorded"
+
+    def describe(self) -> str:
+        return (
+            f"{self.object_key}: landed {self.landed_at[:19]} (audit trail), its manifest "
+            "record is gone; restore both from a backup"
+        )
+
+
+Change = Difference | Unrecorded
+
+
 class RawObjectsChanged(OlistEltError):
     """Raw objects differ from their manifest records: changed outside olist-elt.
     Neither the data's fault nor a service's; nothing is rejected."""
 
-    def __init__(self, differences: list[Difference]) -> None:
+    def __init__(self, differences: Sequence[Change]) -> None:
         self.differences = differences
         shown = "; ".join(d.describe() for d in differences[:5])
         more = f" (and {len(differences) - 5} more)" if len(differences) > 5 else ""
@@ -81,23 +114,56 @@ def read_back(storage: Storage, manifest: Manifest, record: ManifestRecord) -> D
     return None if found == record.sha256 else Difference(record, found)
 
 
+def unrecorded_landings(
+    storage: Storage, trail: Iterable[dict[str, Any]], records: Iterable[ManifestRecord]
+) -> list[Unrecorded]:
+    """Each landing the audit trail records in this lake (raw.write, ok, naming this
+    storage's root) whose sha256 no manifest record holds. Records of an erasure, a
+    rejection or a lifecycle move keep the sha256, so none of them shows here; nor
+    does a landing in another lake, or one audited before landings named their lake.
+    A landing writes its record before it audits itself: read the trail before the
+    records, and one landing meanwhile is in both or only in the records."""
+    held = {r.sha256 for r in records}
+    here = lake_root(storage)
+    gone: dict[str, Unrecorded] = {}
+    for entry in trail:
+        detail = entry.get("detail") or {}
+        digest = detail.get("sha256")
+        if (
+            entry.get("action") == "raw.write"
+            and entry.get("outcome") == "ok"
+            and detail.get("lake") == here
+            and digest
+            and digest not in held
+        ):
+            gone.setdefault(digest, Unrecorded(entry["object"], digest, str(entry["ts"])))
+    return list(gone.values())
+
+
 def verify_objects(
-    storage: Storage, audit: AuditLog, records: Iterable[ManifestRecord], run_id: str
+    storage: Storage,
+    audit: AuditLog,
+    records: Iterable[ManifestRecord],
+    run_id: str,
+    unrecorded: Sequence[Unrecorded] = (),
 ) -> int:
     """Read back each raw object (never an erased one: its bytes are gone by design);
-    each difference is audited, then RawObjectsChanged names them all. How many were
-    read back."""
+    each difference, and each landing whose record is gone (unrecorded), is audited,
+    then RawObjectsChanged names them all. How many were read back."""
     manifest = Manifest(storage)
     chosen = [r for r in records if r.status != "erased"]
-    differences = [d for r in chosen if (d := read_back(storage, manifest, r)) is not None]
+    differences: list[Change] = [
+        d for r in chosen if (d := read_back(storage, manifest, r)) is not None
+    ]
+    differences += unrecorded
     for d in differences:
         audit.append(
             READER,
             "raw.verify",
-            d.record.object_key,
+            d.object_key,
             d.problem,
             run_id=run_id,
-            sha256=d.record.sha256,
+            sha256=d.sha256,
             found=d.found,
         )
     if differences:
@@ -114,8 +180,9 @@ def verify_records(settings: Settings, records: Iterable[ManifestRecord], check_
 
 
 def verify_lake(settings: Settings, actor: str) -> int:
-    """Every raw object the manifest lists (accepted, rejected, in cold), read back;
-    the check itself is audited with its outcome, and a difference alerted on every
+    """Every raw object the manifest lists (accepted, rejected, in cold), read back,
+    and every landing the audit trail records in this lake still recorded; the check
+    itself is audited with its outcome, and a difference alerted on every
     configured channel (event raw_changed) before RawObjectsChanged is raised. How
     many were read back."""
     from olist_elt.ops.alerts import Alert, advice_for, send_alert
@@ -124,9 +191,11 @@ def verify_lake(settings: Settings, actor: str) -> int:
     check_id = f"raw-verify-{new_run_id()}"
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
+    trail = audit.records()  # before the records (unrecorded_landings)
     records = Manifest(storage).records()
     try:
-        checked = verify_objects(storage, audit, records, check_id)
+        gone = unrecorded_landings(storage, trail, records)
+        checked = verify_objects(storage, audit, records, check_id, gone)
     except RawObjectsChanged as exc:
         audit.append(
             actor, "raw.verify", "raw", "failed", check=check_id, differences=len(exc.differences)

@@ -199,8 +199,8 @@ class RawEraser:
     ) -> Rewrite:
         """Write the new version, supersede the old record, purge the old bytes; audited."""
         writer = RawWriter(self.storage, self.audit)
-        new = writer.write_version(old, data, (old.rows or 0) - removed, ACTOR)
-        self.manifest.supersede(old, new, datetime.now(UTC).isoformat(timespec="seconds"))
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        new = writer.write_version(old, data, (old.rows or 0) - removed, ACTOR, at)
         self.storage.purge(old.object_key)
         self.audit.append(
             ACTOR,

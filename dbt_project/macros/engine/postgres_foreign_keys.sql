@@ -28,23 +28,26 @@
     again. The pipeline adds them on its copy of gold_staging, but an analyst's
     second `dbt build` left their gold with 2 of its 11. So after a referenced
     model is made, inside its transaction, each key a built gold table declares
-    on it and does not hold on the new table is added (deferrable, as declared):
-    the old key goes with the old table at the drop, and no moment is without
-    one. A kept fact can still hold rows the new table no longer has (an erasure
-    took a customer; its orders are rebuilt next): that key is added NOT VALID
-    (checked for every new row, not the old ones), dbt's log says so, and the
-    fact validates it when it is built again, failing on a row still orphaned. -#}
+    on it is moved from the old table to the new one: dropped where it points at
+    the old table (so the drop after the commit touches no other table, and two
+    dimensions built at once take the facts' locks in one order) and added on the
+    new one, deferrable as declared. A kept fact can still hold rows the new
+    table no longer has (an erasure took a customer; its orders are rebuilt
+    next): that key is added NOT VALID (checked for every new row, not the old
+    ones), dbt's log says so, and the fact validates it when it is built again,
+    failing on a row still orphaned. -#}
 
 {% macro restore_referencing_keys() -%}
-    {%- if execute and target.type == 'postgres' and model.resource_type == 'model' -%}
+    {%- if execute and target.type == 'postgres' and model.resource_type == 'model'
+        and model.config.materialized in ('table', 'incremental') -%}
         {%- if not (model.config.materialized == 'incremental' and is_incremental()) -%}
-            {{ add_missing_referencing_keys() }}
+            {%- do move_referencing_keys() -%}
         {%- endif -%}
-        {{ validate_held_keys() }}
+        {%- do validate_held_keys() -%}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro add_missing_referencing_keys() -%}
+{% macro move_referencing_keys() -%}
     {%- set wanted = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
         {%- for key in declared_foreign_keys(node) if key.to == model.name -%}
@@ -54,24 +57,29 @@
     {%- endfor -%}
     {%- if wanted -%}
         {%- set parent = this.include(database=false) -%}
+        {%- set old = make_backup_relation(this, 'table').include(database=false) -%}
         {%- call statement('referencing_keys', fetch_result=true) -%}
             select
-                'held' as kind,
+                case when k.confrelid = '{{ parent }}'::regclass
+                    then 'held' else 'old' end as kind,
                 ns.nspname as schema_name,
                 child.relname as table_name,
-                array_to_string(array(
+                lower(array_to_string(array(
                     select a.attname
                     from unnest(k.conkey) with ordinality as u (attnum, pos)
                     inner join pg_attribute as a
                         on a.attrelid = k.conrelid and a.attnum = u.attnum
                     order by u.pos
-                ), ',') as column_names
+                ), ',')) as column_names,
+                k.conname
             from pg_constraint as k
             inner join pg_class as child on k.conrelid = child.oid
             inner join pg_namespace as ns on child.relnamespace = ns.oid
-            where k.contype = 'f' and k.confrelid = '{{ parent }}'::regclass
+            where
+                k.contype = 'f'
+                and k.confrelid in ('{{ parent }}'::regclass, to_regclass('{{ old }}'))
             union all
-            select 'built', ns.nspname, c.relname, ''
+            select 'built', ns.nspname, c.relname, '', ''
             from pg_class as c
             inner join pg_namespace as ns on c.relnamespace = ns.oid
             where c.relkind in ('r', 'p') and (ns.nspname, c.relname) in (
@@ -81,58 +89,76 @@
                 {%- endfor %}
             )
         {%- endcall -%}
-        {%- set held, built = [], [] -%}
+        {%- set held, old, built = [], [], [] -%}
         {%- for row in load_result('referencing_keys')['table'].rows -%}
             {%- if row[0] == 'held' -%}
                 {%- do held.append([row[1], row[2], row[3]]) -%}
+            {%- elif row[0] == 'old' -%}
+                {%- do old.append([row[1], row[2], row[3], row[4]]) -%}
             {%- else -%}
                 {%- do built.append([row[1], row[2]]) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- for key in wanted
-            if [key.child.schema, key.child.identifier] in built
-            and [key.child.schema, key.child.identifier, key.columns | join(',')]
-            not in held -%}
-            {%- set to_columns = key.to_columns or key.columns -%}
-            {%- call statement('orphans_' ~ loop.index, fetch_result=true) -%}
-                select exists (
-                    select 1 from {{ key.child }} as c
-                    where
-                        {% for column in key.columns -%}
-                        c.{{ column }} is not null and
-                        {% endfor -%}
-                        not exists (
-                            select 1 from {{ parent }} as p
-                            where
-                                {% for column in key.columns -%}
-                                p.{{ to_columns[loop.index0] }} = c.{{ column }}
-                                {{- " and" if not loop.last }}
-                                {% endfor %}
-                        )
-                )
-            {%- endcall -%}
-            {%- set orphaned = load_result('orphans_' ~ loop.index)['table'].rows[0][0] -%}
-            {%- set said = key.child ~ ' (' ~ key.columns | join(', ')
-                ~ '): its foreign key on ' ~ parent
-                ~ ', dropped with the table this build replaced, is made again' -%}
-            {%- if orphaned -%}
-                {%- do log(
-                    said ~ ' NOT VALID: it holds rows the new table lacks, checked when '
-                    ~ key.child.identifier ~ ' is built again',
-                    info=true
-                ) -%}
-            {%- else -%}
-                {%- do log(said, info=true) -%}
+        {%- for key in wanted -%}
+            {%- set child = [key.child.schema, key.child.identifier] -%}
+            {%- set columns = key.columns | join(',') | lower -%}
+            {%- if child in built and child + [columns] not in held -%}
+                {%- for stale in old if stale[:3] == child + [columns] -%}
+                    {%- call statement('unhook_' ~ stale[3]) -%}
+                        alter table {{ key.child }}
+                        drop constraint {{ adapter.quote(stale[3]) }}
+                    {%- endcall -%}
+                {%- endfor -%}
+                {%- do add_foreign_key(key, parent) -%}
             {%- endif -%}
-            {%- call statement('restore_' ~ key.child.identifier ~ '_' ~ loop.index) -%}
-                alter table {{ key.child }}
-                add foreign key ({{ key.columns | join(', ') }})
-                references {{ parent }} ({{ to_columns | join(', ') }})
-                deferrable initially deferred
-                {{- " not valid" if orphaned }}
-            {%- endcall -%}
         {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro add_foreign_key(key, parent) -%}
+    {#- key's foreign key on parent, NOT VALID when the child holds rows parent
+        lacks (said in dbt's log). -#}
+    {%- set orphaned = false -%}
+    {%- if key.to_columns -%}
+        {%- call statement('orphans', fetch_result=true) -%}
+            select exists (
+                select 1 from {{ key.child }} as c
+                where
+                    {% for column in key.columns -%}
+                    c.{{ column }} is not null and
+                    {% endfor -%}
+                    not exists (
+                        select 1 from {{ parent }} as p
+                        where
+                            {% for column in key.columns -%}
+                            p.{{ key.to_columns[loop.index0] }} = c.{{ column }}
+                            {{- " and" if not loop.last }}
+                            {% endfor %}
+                    )
+            )
+        {%- endcall -%}
+        {%- set orphaned = load_result('orphans')['table'].rows[0][0] -%}
+    {%- endif -%}
+    {%- set said = key.child ~ ' (' ~ key.columns | join(', ')
+        ~ '): its foreign key on ' ~ parent
+        ~ ', dropped with the table this build replaced, is made again' -%}
+    {%- if orphaned -%}
+        {%- do log(
+            said ~ ' NOT VALID: it holds rows the new table lacks, checked when '
+            ~ key.child.identifier ~ ' is built again',
+            info=true
+        ) -%}
+    {%- else -%}
+        {%- do log(said, info=true) -%}
+    {%- endif -%}
+    {%- call statement('restore_' ~ key.child.identifier) -%}
+        alter table {{ key.child }}
+        add foreign key ({{ key.columns | join(', ') }})
+        references {{ parent }}
+        {%- if key.to_columns %} ({{ key.to_columns | join(', ') }}){% endif %}
+        deferrable initially deferred
+        {{- " not valid" if orphaned }}
+    {%- endcall -%}
 {%- endmacro %}
 
 {% macro validate_held_keys() -%}

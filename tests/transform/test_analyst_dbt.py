@@ -144,10 +144,11 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
         kept = con.execute(keys).fetchall()
         for column in ("items_brl", "gmv_brl"):
             con.execute(f"alter table gold.fct_orders alter {column} type decimal(38, 2)")
+        # in the column the hook alters second: the first one's alter is undone too
         order_id, cents = con.execute(
-            "select order_id, items_brl from gold.fct_orders order by order_id limit 1"
+            "select order_id, gmv_brl from gold.fct_orders order by order_id limit 1"
         ).fetchone()
-        huge = "update gold.fct_orders set items_brl = ? where order_id = ?"
+        huge = "update gold.fct_orders set gmv_brl = ? where order_id = ?"
         con.execute(huge, [too_large, order_id])
     finally:
         con.close()
@@ -157,17 +158,17 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
     assert refused.returncode != 0, refused.stdout[-4000:]
     assert 'Casting value "100000000000000000.00" to type DECIMAL(18,2) failed' in refused.stdout
     con = duckdb.connect(str(analyst_build.dev))
-    try:  # as it was: the old type, the huge value and every row
+    try:  # as it was: the old types, the huge value and every row
         assert con.execute(amounts).fetchall() == [
             ("gmv_brl", "DECIMAL(38,2)"),
             ("items_brl", "DECIMAL(38,2)"),
         ]
         assert con.execute(
-            "select items_brl from gold.fct_orders where order_id = ?", [order_id]
+            "select gmv_brl from gold.fct_orders where order_id = ?", [order_id]
         ).fetchone() == (too_large,)
         assert con.execute(totals).fetchone()[0] == before[0]
-        con.execute(huge, [cents, order_id])
     finally:
+        con.execute(huge, [cents, order_id])
         con.close()
 
     aligned = _dbt(analyst_build.env, "run", "--select", "fct_orders")

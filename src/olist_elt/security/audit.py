@@ -197,7 +197,12 @@ class AuditLog:
         if not self.path.exists():
             return []
         with open(self.path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            # shared with other readers, after any append under way: never a half line
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            try:
+                return [json.loads(line) for line in fh if line.strip()]
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def verify(self) -> VerifyResult:
         """Walk the chain, then hold its end against the signed anchor: report the

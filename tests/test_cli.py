@@ -501,7 +501,9 @@ def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
 ) -> None:
     """Someone deletes a raw object and its manifest record: no record is left to read
     back, but compliance's `raw verify` finds the landing in the audit trail, exits 1
-    naming it, audits the finding and alerts."""
+    naming it, audits the finding and alerts. With no backup, an operator's `raw
+    forget` records the loss (audited): the next build is a full refresh, and the
+    check passes again."""
     import hashlib
 
     from typer.testing import CliRunner
@@ -509,6 +511,7 @@ def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
     from olist_elt.cli import app
     from olist_elt.lake.manifest import Manifest, manifest_key
     from olist_elt.lake.storage import LocalStorage
+    from olist_elt.run.state import full_refresh_reason
     from olist_elt.security.audit import AuditLog
     from tests.conftest import workspace_env
 
@@ -544,3 +547,19 @@ def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
     assert trail == [("svc-transformer", new.object_key, "unrecorded"), ("carol", "raw", "failed")]
     [alert] = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert alert["event"] == "raw_changed" and new.object_key in alert["message"]
+
+    forgot = CliRunner().invoke(
+        app, ["raw", "forget", new.sha256, "--reason", "no backup", "--actor", "dana"]
+    )
+    assert forgot.exit_code == 0 and new.object_key in "".join(forgot.output.split())
+    assert full_refresh_reason(settings) == "1 raw object(s) lost"
+    [lost] = [r for r in AuditLog(settings.audit_path).records() if r["action"] == "raw.forget"]
+    assert (lost["actor"], lost["object"], lost["detail"]["reason"]) == (
+        "dana",
+        new.object_key,
+        "no backup",
+    )
+    checked = CliRunner().invoke(app, ["raw", "verify"])
+    assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
+    again = CliRunner().invoke(app, ["raw", "forget", new.sha256, "--reason", "twice"])
+    assert again.exit_code == 1 and "nounrecordedlanding" in "".join(again.output.split())

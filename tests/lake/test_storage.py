@@ -198,7 +198,7 @@ def test_raw_objects_read_back_on_either_backend(storage, sample_dir: Path, tmp_
     storage.put_bytes(altered.object_key, storage.read_bytes(altered.object_key) + b"\n")
     with pytest.raises(RawObjectsChanged) as changed:
         verify_objects(storage, audit, records, "check")
-    found = {d.record.object_key: d for d in changed.value.differences}
+    found = {d.object_key: d for d in changed.value.differences}
     assert sorted(found) == sorted([by_dataset["products"].object_key, altered.object_key])
     assert found[by_dataset["products"].object_key].problem == "missing"
     assert (

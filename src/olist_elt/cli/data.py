@@ -99,6 +99,25 @@ def raw_reject(
         out.print(f"rejected {r.object_key}")
 
 
+@raw_app.command("forget")
+def raw_forget(
+    sha256: Annotated[str, typer.Argument(help="The sha256 `raw verify` named unrecorded")],
+    reason: Annotated[str, typer.Option(help="Why it cannot be restored, for the audit trail")],
+    actor: Annotated[str, typer.Option(help="Who decided, for the audit trail")] = "operator",
+    verbose: Verbose = False,
+) -> None:
+    """Record that a raw object deleted with its manifest record is lost for good:
+    `raw verify` stops naming it and the next build leaves its rows out. Audited."""
+    settings = setup(verbose)
+    from olist_elt.run.rejection import forget
+
+    lost = forget(settings, sha256, reason, actor)
+    if not lost:
+        fail(f"no unrecorded landing in this lake matches {sha256}")
+    for u in lost:
+        out.print(f"recorded as lost {u.object_key}")
+
+
 @raw_app.command("verify")
 def raw_verify(
     actor: Annotated[str, typer.Option(help="Who checked, for the audit trail")] = "operator",

@@ -135,6 +135,13 @@ class S3Storage:
         """The s3:// URI an engine reads the object from."""
         return f"s3://{self.bucket}/{self._key(key)}"
 
+    @property
+    def lake(self) -> str:
+        """The bucket and prefix, at the store's endpoint (two stores may each have a
+        bucket of that name)."""
+        where = f"s3://{self.bucket}/" + (f"{self.prefix}/" if self.prefix else "")
+        return f"{where} at {self.client.meta.endpoint_url}"
+
     def delete(self, key: str) -> None:
         """Remove one object."""
         self._call(

@@ -27,13 +27,17 @@ class Storage(Protocol):
     def purge(self, key: str) -> None: ...
     def copy(self, source_key: str, dest_key: str) -> None: ...
     def sha256(self, key: str) -> str: ...
+    @property
+    def lake(self) -> str: ...
 
 
 def lake_root(storage: Storage) -> str:
-    """Where a storage keeps its keys (an absolute folder, or s3://bucket/prefix/):
-    the lake a raw landing's audit record names."""
-    probe = "raw/_"
-    return storage.uri(probe).removesuffix(probe)
+    """The lake a raw landing's audit record names: where the storage keeps its keys
+    (an absolute folder, or s3://bucket/prefix/ at its endpoint), as the audit log
+    keeps it (a value over its length limit is kept cut, and compared cut)."""
+    from olist_elt.security.audit import bounded_text
+
+    return bounded_text(storage.lake)
 
 
 class LocalStorage:
@@ -85,6 +89,11 @@ class LocalStorage:
     def uri(self, key: str) -> str:
         """The absolute path an engine reads the object from."""
         return str(self._path(key))
+
+    @property
+    def lake(self) -> str:
+        """The lake's folder, absolute."""
+        return f"{self.root.resolve()}/"
 
     def delete(self, key: str) -> None:
         """Remove one object (only lifecycle calls this on raw/)."""

@@ -26,6 +26,8 @@ from olist_elt.settings import Settings
 
 # the identity that reads raw objects back (the one that builds from them)
 READER = "svc-transformer"
+# an operator's record that an unrecorded landing is lost for good
+FORGET = "raw.forget"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Unrecorded:
     def describe(self) -> str:
         return (
             f"{self.object_key}: landed {self.landed_at[:19]} (audit trail), its manifest "
-            "record is gone; restore both from a backup"
+            "record is gone; restore both from a backup, or record the loss: "
+            f"`olist-elt raw forget {self.sha256} --reason ...`"
         )
 
 
@@ -120,7 +123,8 @@ def unrecorded_landings(
     """Each landing the audit trail records in this lake (raw.write, ok, naming this
     storage's root) whose sha256 no manifest record holds. Records of an erasure, a
     rejection or a lifecycle move keep the sha256, so none of them shows here; nor
-    does a landing in another lake, or one audited before landings named their lake.
+    does a landing in another lake, or one audited before landings named their lake,
+    or one whose loss an operator recorded since (raw.forget).
     A landing writes its record before it audits itself: read the trail before the
     records, and one landing meanwhile is in both or only in the records."""
     held = {r.sha256 for r in records}
@@ -129,14 +133,12 @@ def unrecorded_landings(
     for entry in trail:
         detail = entry.get("detail") or {}
         digest = detail.get("sha256")
-        if (
-            entry.get("action") == "raw.write"
-            and entry.get("outcome") == "ok"
-            and detail.get("lake") == here
-            and digest
-            and digest not in held
-        ):
+        if detail.get("lake") != here or not digest or digest in held:
+            continue
+        if entry.get("action") == "raw.write" and entry.get("outcome") == "ok":
             gone.setdefault(digest, Unrecorded(entry["object"], digest, str(entry["ts"])))
+        elif entry.get("action") == FORGET:
+            gone.pop(digest, None)
     return list(gone.values())
 
 

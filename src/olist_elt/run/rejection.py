@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from olist_elt.errors import DbtStepFailed
 from olist_elt.lake.manifest import Manifest, ManifestRecord
-from olist_elt.lake.storage import open_storage
+from olist_elt.lake.storage import lake_root, open_storage
+from olist_elt.lake.verify import FORGET, READER, Unrecorded, unrecorded_landings
 from olist_elt.quality.gates import GateFailed
 from olist_elt.quality.reconcile import ReconciliationFailed
 from olist_elt.run.state import require_full_refresh
@@ -71,3 +72,30 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
     if chosen:
         require_full_refresh(settings, f"{len(chosen)} raw object(s) readmitted")
     return chosen
+
+
+def forget(settings: Settings, sha256: str, reason: str, actor: str) -> list[Unrecorded]:
+    """Record, audited, that a landing whose object and manifest record were deleted
+    outside olist-elt is lost for good: `raw verify` stops naming it, and the next
+    build is a full refresh, so rows built from it leave the incremental tables."""
+    storage = open_storage(settings, READER)
+    audit = AuditLog(settings.audit_path)
+    trail = audit.records()  # before the records (unrecorded_landings)
+    lost = [
+        u
+        for u in unrecorded_landings(storage, trail, Manifest(storage).records())
+        if u.sha256 == sha256
+    ]
+    for u in lost:
+        audit.append(
+            actor,
+            FORGET,
+            u.object_key,
+            "lost",
+            sha256=u.sha256,
+            lake=lake_root(storage),
+            reason=reason[:2000],
+        )
+    if lost:
+        require_full_refresh(settings, f"{len(lost)} raw object(s) lost")
+    return lost

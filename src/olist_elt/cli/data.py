@@ -12,8 +12,11 @@ from rich.table import Table
 from olist_elt.cli._common import Verbose, console, fail, out, setup
 from olist_elt.errors import OlistEltError
 
+# who took a decision on raw objects, as the audit trail names them
+Decider = Annotated[str, typer.Option(help="Who decided, for the audit trail")]
 raw_app = typer.Typer(
-    help="The raw zone's manifest: verify, reject or readmit objects.", no_args_is_help=True
+    help="The raw zone's manifest: verify, reject, readmit or forget objects.",
+    no_args_is_help=True,
 )
 
 
@@ -67,7 +70,7 @@ def ingest(
 @raw_app.command("readmit")
 def raw_readmit(
     sha256_or_run_id: Annotated[str, typer.Argument(help="A raw object's sha256 or a run id")],
-    actor: Annotated[str, typer.Option(help="Who decided, for the audit trail")] = "operator",
+    actor: Decider = "operator",
     verbose: Verbose = False,
 ) -> None:
     """Accept again raw objects a quality gate rejected (after a false alarm)."""
@@ -85,7 +88,7 @@ def raw_readmit(
 def raw_reject(
     sha256_or_run_id: Annotated[str, typer.Argument(help="A raw object's sha256 or a run id")],
     reason: Annotated[str, typer.Option(help="Why, for the manifest and the audit trail")],
-    actor: Annotated[str, typer.Option(help="Who decided, for the audit trail")] = "operator",
+    actor: Decider = "operator",
     verbose: Verbose = False,
 ) -> None:
     """Reject accepted raw objects by hand: later builds read without them."""
@@ -103,7 +106,7 @@ def raw_reject(
 def raw_forget(
     sha256: Annotated[str, typer.Argument(help="The sha256 `raw verify` named unrecorded")],
     reason: Annotated[str, typer.Option(help="Why it cannot be restored, for the audit trail")],
-    actor: Annotated[str, typer.Option(help="Who decided, for the audit trail")] = "operator",
+    actor: Decider = "operator",
     verbose: Verbose = False,
 ) -> None:
     """Record that a raw object deleted with its manifest record is lost for good:

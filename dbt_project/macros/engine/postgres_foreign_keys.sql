@@ -29,9 +29,10 @@
     second `dbt build` left their gold with 2 of its 11. So after a referenced
     model is made, inside its transaction, each key a built gold table declares
     on it is moved from the old table to the new one: dropped where it points at
-    the old table (so the drop after the commit touches no other table, and two
-    dimensions built at once take the facts' locks in one order) and added on the
-    new one, deferrable as declared. A kept fact can still hold rows the new
+    the old table (so the drop after the commit touches no other table) and added
+    on the new one, deferrable as declared, each child locked first in one order
+    (two dimensions are built at once). A child this invocation makes anew itself
+    is left to its own contract. A kept fact can still hold rows the new
     table no longer has (an erasure took a customer; its orders are rebuilt
     next): that key is added NOT VALID (checked for every new row, not the old
     ones), dbt's log says so, and the fact validates it when it is built again,
@@ -49,7 +50,8 @@
 
 {% macro move_referencing_keys() -%}
     {%- set wanted = [] -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and not replaced_in_this_run(node) -%}
         {%- for key in declared_foreign_keys(node) if key.to == model.name -%}
             {%- do key.update({'child': built_relation(node.name)}) -%}
             {%- do wanted.append(key) -%}
@@ -99,20 +101,50 @@
                 {%- do built.append([row[1], row[2]]) -%}
             {%- endif -%}
         {%- endfor -%}
+        {%- set moving = [] -%}
         {%- for key in wanted -%}
             {%- set child = [key.child.schema, key.child.identifier] -%}
-            {%- set columns = key.columns | join(',') | lower -%}
-            {%- if child in built and child + [columns] not in held -%}
-                {%- for stale in old if stale[:3] == child + [columns] -%}
-                    {%- call statement('unhook_' ~ stale[3]) -%}
-                        alter table {{ key.child }}
-                        drop constraint {{ adapter.quote(stale[3]) }}
-                    {%- endcall -%}
-                {%- endfor -%}
-                {%- do add_foreign_key(key, parent) -%}
+            {%- if child in built
+                and child + [key.columns | join(',') | lower] not in held -%}
+                {%- do moving.append(key) -%}
             {%- endif -%}
         {%- endfor -%}
+        {#- each child locked first, all in one order, before anything reads it:
+            two dimensions built at once would otherwise both read a fact, then
+            both wait to alter it (a deadlock PostgreSQL breaks by failing one) -#}
+        {%- for child in moving | map(attribute='child') | map('string') | unique | sort -%}
+            {%- call statement('lock_' ~ loop.index) -%}
+                lock table {{ child }} in access exclusive mode
+            {%- endcall -%}
+        {%- endfor -%}
+        {%- for key in moving -%}
+            {%- set child = [key.child.schema, key.child.identifier] -%}
+            {%- set columns = key.columns | join(',') | lower -%}
+            {%- for stale in old if stale[:3] == child + [columns] -%}
+                {%- call statement('unhook_' ~ stale[3]) -%}
+                    alter table {{ key.child }}
+                    drop constraint {{ adapter.quote(stale[3]) }}
+                {%- endcall -%}
+            {%- endfor -%}
+            {%- do add_foreign_key(key, parent) -%}
+        {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro replaced_in_this_run(node) -%}
+    {#- Whether this invocation makes node's table anew (a selected table, or a
+        selected incremental model on a full refresh): it gets its keys from its
+        contract then, and a key added on its old table would make dbt's drop of
+        that table lock the parents while other models take them (a deadlock
+        seen in a full refresh). -#}
+    {%- set full_refresh = node.config.get('full_refresh') -%}
+    {%- if full_refresh is none -%}
+        {%- set full_refresh = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {{ return(node.unique_id in selected_resources and (
+        node.config.materialized == 'table'
+        or (node.config.materialized == 'incremental' and full_refresh)
+    )) }}
 {%- endmacro %}
 
 {% macro add_foreign_key(key, parent) -%}

@@ -32,11 +32,11 @@
     the old table (so the drop after the commit touches no other table) and added
     on the new one, deferrable as declared, each child locked first in one order
     (two dimensions are built at once). A child this invocation makes anew itself
-    is left to its own contract. A kept fact can still hold rows the new
-    table no longer has (an erasure took a customer; its orders are rebuilt
-    next): that key is added NOT VALID (checked for every new row, not the old
-    ones), dbt's log says so, and the fact validates it when it is built again,
-    failing on a row still orphaned. -#}
+    is left to its own contract (in a full refresh, every fact). A kept fact can
+    still hold rows the new table no longer has (a dimension rebuilt alone after
+    an erasure took a customer): that key is added NOT VALID (checked for every
+    new row, not the old ones), dbt's log says so, and the fact validates it when
+    it is built again, failing on a row still orphaned. -#}
 
 {% macro restore_referencing_keys() -%}
     {%- if execute and target.type == 'postgres' and model.resource_type == 'model'

@@ -44,6 +44,7 @@
         {%- if not (model.config.materialized == 'incremental' and is_incremental()) -%}
             {%- do move_referencing_keys() -%}
         {%- endif -%}
+        {%- do restore_own_keys() -%}
         {%- do validate_held_keys() -%}
     {%- endif -%}
 {%- endmacro %}
@@ -147,7 +148,9 @@
     )) }}
 {%- endmacro %}
 
-{% macro add_foreign_key(key, parent) -%}
+{% macro add_foreign_key(
+    key, parent, why='dropped with the table this build replaced'
+) -%}
     {#- key's foreign key on parent, NOT VALID when the child holds rows parent
         lacks (said in dbt's log). -#}
     {%- set orphaned = false -%}
@@ -172,8 +175,7 @@
         {%- set orphaned = load_result('orphans')['table'].rows[0][0] -%}
     {%- endif -%}
     {%- set said = key.child ~ ' (' ~ key.columns | join(', ')
-        ~ '): its foreign key on ' ~ parent
-        ~ ', dropped with the table this build replaced, is made again' -%}
+        ~ '): its foreign key on ' ~ parent ~ ', ' ~ why ~ ', is made again' -%}
     {%- if orphaned -%}
         {%- do log(
             said ~ ' NOT VALID: it holds rows the new table lacks, checked when '
@@ -191,6 +193,59 @@
         deferrable initially deferred
         {{- " not valid" if orphaned }}
     {%- endcall -%}
+{%- endmacro %}
+
+{% macro restore_own_keys() -%}
+    {#- The keys this model declares that its table lacks, added back, parents in
+        one order. A kept fact loses one when its parent is replaced while the
+        fact was to be made anew and that build failed (a full refresh stopped
+        half way), or by hand; its next build puts it back. -#}
+    {%- set declared = [] -%}
+    {%- for key in declared_foreign_keys(model) | sort(attribute='to') -%}
+        {%- do key.update({
+            'child': this,
+            'parent': built_relation(key.to).include(database=false),
+        }) -%}
+        {%- do declared.append(key) -%}
+    {%- endfor -%}
+    {%- if declared -%}
+        {%- call statement('own_keys', fetch_result=true) -%}
+            select
+                d.i,
+                to_regclass(d.parent) is not null as parent_built,
+                exists (
+                    select 1 from pg_constraint as k
+                    where
+                        k.contype = 'f'
+                        and k.conrelid = '{{ this.include(database=false) }}'::regclass
+                        and k.confrelid = to_regclass(d.parent)
+                        and lower(array_to_string(array(
+                            select a.attname
+                            from unnest(k.conkey) with ordinality as u (attnum, pos)
+                            inner join pg_attribute as a
+                                on a.attrelid = k.conrelid and a.attnum = u.attnum
+                            order by u.pos
+                        ), ',')) = d.column_names
+                ) as held
+            from (values
+                {%- for key in declared %}
+                ({{ loop.index0 }}, '{{ key.parent }}', '{{ key.columns | join(",") | lower }}')
+                {{- "," if not loop.last }}
+                {%- endfor %}
+            ) as d (i, parent, column_names)
+            order by d.i
+        {%- endcall -%}
+        {%- set missing = load_result('own_keys')['table'].rows
+            | selectattr(1) | rejectattr(2) | list -%}
+        {%- if missing -%}
+            {#- this build's deferred checks first (validate_held_keys says why) -#}
+            {%- do run_query('set constraints all immediate') -%}
+        {%- endif -%}
+        {%- for row in missing -%}
+            {%- set key = declared[row[0] | int] -%}
+            {%- do add_foreign_key(key, key.parent, 'missing from this table') -%}
+        {%- endfor -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro validate_held_keys() -%}

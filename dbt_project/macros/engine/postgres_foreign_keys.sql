@@ -67,13 +67,7 @@
                     then 'held' else 'old' end as kind,
                 ns.nspname as schema_name,
                 child.relname as table_name,
-                lower(array_to_string(array(
-                    select a.attname
-                    from unnest(k.conkey) with ordinality as u (attnum, pos)
-                    inner join pg_attribute as a
-                        on a.attrelid = k.conrelid and a.attnum = u.attnum
-                    order by u.pos
-                ), ',')) as column_names,
+                {{ key_column_names('k') }} as column_names,
                 k.conname
             from pg_constraint as k
             inner join pg_class as child on k.conrelid = child.oid
@@ -219,13 +213,7 @@
                         k.contype = 'f'
                         and k.conrelid = '{{ this.include(database=false) }}'::regclass
                         and k.confrelid = to_regclass(d.parent)
-                        and lower(array_to_string(array(
-                            select a.attname
-                            from unnest(k.conkey) with ordinality as u (attnum, pos)
-                            inner join pg_attribute as a
-                                on a.attrelid = k.conrelid and a.attnum = u.attnum
-                            order by u.pos
-                        ), ',')) = d.column_names
+                        and {{ key_column_names('k') }} = d.column_names
                 ) as held
             from (values
                 {%- for key in declared %}
@@ -271,6 +259,18 @@
             alter table {{ this }} validate constraint {{ adapter.quote(row[0]) }}
         {%- endcall -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{% macro key_column_names(constraint) -%}
+    {#- A pg_constraint row's columns, in key order, lower case and joined by
+        commas: as `columns | join(',') | lower` renders a declared key. -#}
+    lower(array_to_string(array(
+        select a.attname
+        from unnest({{ constraint }}.conkey) with ordinality as u (attnum, pos)
+        inner join pg_attribute as a
+            on a.attrelid = {{ constraint }}.conrelid and a.attnum = u.attnum
+        order by u.pos
+    ), ','))
 {%- endmacro %}
 
 {% macro declared_foreign_keys(node) -%}

@@ -142,6 +142,17 @@ def unrecorded_landings(
     return list(gone.values())
 
 
+def read_records_and_trail(
+    storage: Storage, audit: AuditLog
+) -> tuple[list[ManifestRecord], list[Unrecorded]]:
+    """The manifest's records, and the landings of the audit trail none of them
+    holds (unrecorded_landings): the trail is read first, since a landing writes its
+    record before it audits itself."""
+    trail = audit.records()
+    records = Manifest(storage).records()
+    return records, unrecorded_landings(storage, trail, records)
+
+
 def verify_objects(
     storage: Storage,
     audit: AuditLog,
@@ -193,10 +204,8 @@ def verify_lake(settings: Settings, actor: str) -> int:
     check_id = f"raw-verify-{new_run_id()}"
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
-    trail = audit.records()  # before the records (unrecorded_landings)
-    records = Manifest(storage).records()
+    records, gone = read_records_and_trail(storage, audit)
     try:
-        gone = unrecorded_landings(storage, trail, records)
         checked = verify_objects(storage, audit, records, check_id, gone)
     except RawObjectsChanged as exc:
         audit.append(

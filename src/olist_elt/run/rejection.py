@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from olist_elt.errors import DbtStepFailed
 from olist_elt.lake.manifest import Manifest, ManifestRecord
 from olist_elt.lake.storage import lake_root, open_storage
-from olist_elt.lake.verify import FORGET, READER, Unrecorded, unrecorded_landings
+from olist_elt.lake.verify import FORGET, READER, Unrecorded, read_records_and_trail
 from olist_elt.quality.gates import GateFailed
 from olist_elt.quality.reconcile import ReconciliationFailed
 from olist_elt.run.state import require_full_refresh
@@ -80,12 +80,8 @@ def forget(settings: Settings, sha256: str, reason: str, actor: str) -> list[Unr
     build is a full refresh, so rows built from it leave the incremental tables."""
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
-    trail = audit.records()  # before the records (unrecorded_landings)
-    lost = [
-        u
-        for u in unrecorded_landings(storage, trail, Manifest(storage).records())
-        if u.sha256 == sha256
-    ]
+    _, gone = read_records_and_trail(storage, audit)
+    lost = [u for u in gone if u.sha256 == sha256]
     for u in lost:
         audit.append(
             actor,

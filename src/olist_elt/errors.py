@@ -84,6 +84,21 @@ INFRASTRUCTURE_SIGNS = {
     "conflicting lock": "another process holds the DuckDB file",
     "no space left on device": "the disk is full",
     "read-only file system": "the file system is read-only",
+    # PostgreSQL ending a statement or a session for a reason of its own: another
+    # session's locks or writes, a limit, an operator (its words, as said here;
+    # before the generic signs its drivers add after them)
+    "deadlock detected": "two database sessions deadlocked and one was stopped",
+    "could not serialize access": "a concurrent transaction conflicted with this one",
+    "canceling statement due to statement timeout": (
+        "a statement ran past the database's statement_timeout"
+    ),
+    "canceling statement due to user request": "the statement was canceled on the database",
+    "terminating connection due to administrator command": (
+        "the database ended the session (an administrator)"
+    ),
+    "terminating connection due to idle-in-transaction timeout": (
+        "the database ended an idle transaction"
+    ),
     "could not connect to server": "the database does not answer",
     "connection refused": "the database does not answer",
     "connection to server": "the connection to the database failed",

@@ -19,11 +19,14 @@ class ValidationFailed(OlistEltError):
 
 
 class DbtStepFailed(OlistEltError):
-    """A dbt command failed: a model error or a failed test (nodes: their unique ids)."""
+    """A dbt command failed: a model error or a failed test (nodes: their unique ids).
+    counted: every failed node is a test that ran and counted failing rows (a
+    measurement of the data, which the same rows repeat), none an error."""
 
-    def __init__(self, message: str, nodes: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, nodes: tuple[str, ...] = (), counted: bool = False) -> None:
         super().__init__(message)
         self.nodes = nodes
+        self.counted = counted
 
 
 class InfrastructureFailed(OlistEltError):

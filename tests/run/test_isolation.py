@@ -22,10 +22,16 @@ def _objects(*names: str) -> list[Any]:
 
 
 def _isolate(
-    monkeypatch: pytest.MonkeyPatch, pending: list[Any], bad: set[str], trials: list | None = None
+    monkeypatch: pytest.MonkeyPatch,
+    pending: list[Any],
+    bad: set[str],
+    trials: list | None = None,
+    failure: Exception | None = None,
+    full_refresh: str | None = None,
 ) -> list[str]:
-    """isolate() where a trial passes when every object of `bad` is held back; the
-    `through` each trial got is checked too, and each trial's held set kept."""
+    """isolate() of failure (an error: Boom) where a trial passes when every object of
+    `bad` is held back; the `through` each trial got is checked too, and each trial's
+    held set kept."""
     monkeypatch.setattr(isolation, "pending_objects", lambda ctx: pending)
 
     def trial(ctx: Any, held: list[Any], scope: isolation.TrialScope) -> bool:
@@ -35,7 +41,9 @@ def _isolate(
         return bad <= {r.sha256 for r in held}
 
     monkeypatch.setattr(isolation, "trial_passes", trial)
-    return [r.sha256 for r in isolation.isolate(None, Boom("gate"), "silver")]  # type: ignore[arg-type]
+    failure = failure or Boom("gate")
+    ctx: Any = SimpleNamespace(summary=SimpleNamespace(full_refresh=full_refresh))
+    return [r.sha256 for r in isolation.isolate(ctx, failure, "silver")]
 
 
 def test_the_bisection_finds_each_bad_object_among_good_ones(
@@ -61,6 +69,56 @@ def test_no_object_is_blamed_when_no_trial_fails(monkeypatch: pytest.MonkeyPatch
     trial (it is not the data's), so nothing is rejected and the failure is raised."""
     with pytest.raises(Boom):
         _isolate(monkeypatch, _objects("a", "b", "c"), set())
+
+
+def test_one_pending_object_is_blamed_for_an_error_only_when_a_trial_with_it_fails_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The build errored with one new object and passes without it. It is blamed once
+    a trial with it fails again; when that trial passes (a deadlock, a session the
+    database ended: nothing a sign names), the failure is raised and nothing is
+    rejected. A failure that counted the data's rows (a test's failing rows) in a
+    full refresh needs no second trial: the trial, a full refresh too, builds the same
+    rows. In an incremental build it does: the rows depended on the tables it kept."""
+    from olist_elt.errors import DbtStepFailed
+
+    trials: list = []
+    assert _isolate(monkeypatch, _objects("a"), {"a"}, trials) == ["a"]
+    assert trials == [["a"], []]  # held back, then with it
+    trials.clear()
+    with pytest.raises(Boom):
+        _isolate(monkeypatch, _objects("a"), set(), trials)
+    assert trials == [["a"], []]
+    trials.clear()
+    counted = DbtStepFailed("a test failed", ("test.p.not_null_x.1a",), counted=True)
+    # the whole layer: the test's own nodes are not what this checks
+    monkeypatch.setattr(isolation, "trial_scope", lambda ctx, f, t: isolation.TrialScope(t))
+    assert _isolate(monkeypatch, _objects("a"), {"a"}, trials, counted, "a reason") == ["a"]
+    assert trials == [["a"]]
+    trials.clear()
+    with pytest.raises(DbtStepFailed):  # incremental: the full rebuild with it passes
+        _isolate(monkeypatch, _objects("a"), set(), trials, counted)
+    assert trials == [["a"], []]
+
+
+def test_what_a_failure_counted_is_told_from_an_error() -> None:
+    from olist_elt.errors import DbtStepFailed
+    from olist_elt.quality.gates import CheckReport, GateFailed, GateReport
+
+    def gate(*outcomes: str) -> GateFailed:
+        checks = [
+            CheckReport("orders", "c", kind, None, outcome, "fail", 1)
+            for outcome, kind in (o.split(":") for o in outcomes)
+        ]
+        return GateFailed(GateReport(layer="silver", schema="silver", checks=checks))
+
+    assert isolation.counted_rows(DbtStepFailed("x", ("test.a",), counted=True))
+    assert not isolation.counted_rows(DbtStepFailed("x", ("model.a",)))
+    assert isolation.counted_rows(gate("failed:missing", "failed:invalid"))
+    assert not isolation.counted_rows(gate("failed:missing", "error:invalid"))
+    # a trial's gate lets a row count pass (an empty data set): no trial repeats it
+    assert not isolation.counted_rows(gate("failed:row_count"))
+    assert not isolation.counted_rows(Boom("x"))
 
 
 def test_a_failure_with_nothing_pending_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,8 +18,11 @@ nodes, the objects of the sources upstream of them are only a first guess: a tri
 with them held back confirms it (the bisection then runs among them), or every
 pending object is a suspect again. If the build
 still fails with every pending object held back, the data is not the cause and
-nothing is rejected. A bad object that only another node or a later layer catches
-fails the build after the rejection, and is looked for there. Before the lake's first
+nothing is rejected; nor when a trial with the one suspect left passes (asked unless
+the failure counted rows in a full refresh, which a trial repeats): the failure did
+not come back. A
+bad object that only another node or a later layer catches fails the build after the
+rejection, and is looked for there. Before the lake's first
 good run, a failure in gold or the reconciliation blames nothing: its trials would
 compare with an empty gold, which passes every check, so a broken model would look like
 bad files; the lake layers' contracts judge each data set alone and are isolated then
@@ -35,7 +38,7 @@ from typing import Any
 from olist_elt.errors import DbtStepFailed
 from olist_elt.lake.manifest import ManifestRecord
 from olist_elt.quality.gates import GateFailed, GateReport
-from olist_elt.quality.reconcile import reconcile_run
+from olist_elt.quality.reconcile import ReconciliationFailed, reconcile_run
 from olist_elt.run import state
 from olist_elt.run.context import RunContext
 from olist_elt.run.rejection import DATA_FAILURES
@@ -156,6 +159,23 @@ def trial_passes(ctx: RunContext, held: list[ManifestRecord], scope: TrialScope)
         target.hold_back(None)
 
 
+def counted_rows(failure: Exception) -> bool:
+    """Whether the failure is a count of the data's rows (tests or checks that ran and
+    found failing rows, a reconciliation's unexplained difference), which a trial
+    building the same rows (a full refresh, as trials are) gives again; an error (a
+    model, a test or a query that did not run) may be the engine's, and is blamed on
+    an object only once a trial with it fails too."""
+    if isinstance(failure, DbtStepFailed):
+        return failure.counted
+    if isinstance(failure, GateFailed):
+        # a row count is not counted: a trial's gate lets it pass (_quiet_gate)
+        return all(
+            check.outcome == "failed" and check.check_type != "row_count"
+            for check in failure.report.blocking
+        )
+    return isinstance(failure, ReconciliationFailed)
+
+
 def find_culprits(
     pending: list[ManifestRecord], fails_with: Callable[[list[ManifestRecord]], bool]
 ) -> list[ManifestRecord]:
@@ -230,12 +250,23 @@ def isolate(
         log.warning("the build fails without any of the %d pending raw objects", len(pending))
         raise failure
     culprits = pending if len(pending) == 1 else find_culprits(pending, fails_with)
-    if len(pending) > 1 and culprits is pending and not fails_with(pending):
-        # find_culprits blamed the whole set because no half failed alone (a set of
-        # objects each shown to fail is a new list, and needs no further trial); a
-        # trial with all of them passes too: the failure does not come back in a
-        # trial build, so no object is shown to cause it
-        log.warning("a trial with all %d pending raw objects passes", len(pending))
+    # The one suspect left, shown by a trial without it, needs no trial with it only
+    # when the failure counted rows in a full refresh: a trial (a full refresh too)
+    # builds the same rows. An incremental build's rows depend on the tables it kept.
+    repeats = counted_rows(failure) and bool(ctx.summary.full_refresh)
+    if culprits is pending and (len(pending) > 1 or not repeats) and not fails_with(pending):
+        # No trial has failed with these objects yet: the whole set find_culprits
+        # blamed because no half failed alone (a set of objects each shown to fail
+        # is a new list, and needs no further trial), or the one suspect left. A
+        # trial with all of them passes: the failure does not come back (an engine's
+        # hiccup no sign names; the incremental build's kept tables, not the data),
+        # so no object is shown to cause it
+        log.warning(
+            "a trial with all %d pending raw object(s) passes: the failure did not come "
+            "back in a full rebuild, so no object is blamed (if it comes back on the "
+            "next run, `olist-elt run --full-refresh` rebuilds from all of raw)",
+            len(pending),
+        )
         raise failure
     log.warning(
         "%d of %d pending raw object(s) cause the failure (%d trial builds): %s",

@@ -295,7 +295,13 @@ class Dbt:
                     f"dbt {command} could not run: {cause} (nothing was blamed on the data; "
                     "fix the cause and run again)\n" + message
                 )
-            raise DbtStepFailed(message, tuple(n.unique_id for n in result.failed))
+            raise DbtStepFailed(
+                message,
+                tuple(n.unique_id for n in result.failed),
+                counted=res.exception is None
+                and bool(result.failed)
+                and all(n.status == "fail" for n in result.failed),
+            )
         return result
 
 

@@ -34,6 +34,32 @@ def test_engine_errors_lose_their_values(engine_text: str, kept: str, gone: str)
     assert kept in cleaned and gone not in cleaned
 
 
+# A row shown whole, its values unquoted (PostgreSQL's and DuckDB's words, as they said
+# them here): one of them reads like a service's failure, and must not count as one.
+ROWS_SHOWN = [
+    (
+        'null value in column "k" of relation "t" violates not-null constraint\n'
+        "DETAIL:  Failing row contains (null, sao paulo - deadlock detected).\n",
+        "violates not-null constraint\nDETAIL:  Failing row contains …\n",
+    ),
+    (
+        "Invalid Input Error: CSV Error on Line: 30002\nOriginal Line: 4,joao@x.com,6,7\n"
+        "Expected Number of Columns: 3 Found: 4\nPossible fixes:\n",
+        "Original Line: …\nExpected Number of Columns: 3 Found: 4\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("engine_text", "kept"), ROWS_SHOWN)
+def test_a_row_an_error_shows_loses_its_values_and_names_no_service(
+    engine_text: str, kept: str
+) -> None:
+    cleaned = without_values(engine_text)
+    assert kept in cleaned
+    assert "deadlock" not in cleaned and "joao@x.com" not in cleaned
+    assert infrastructure_cause(cleaned) is None
+
+
 @pytest.mark.parametrize(
     "engine_text",
     [

@@ -358,12 +358,16 @@ def _nodes(run_result: Any) -> list[NodeResult]:
 
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|=\([^)]*\)")
+# a row shown whole, its values unquoted, to the end of the line: PostgreSQL's
+# constraint errors, DuckDB's CSV reader
+_ROW_SHOWN = re.compile(r"(Failing row contains |Original Line: ).*")
 
 
 def without_values(text: str) -> str:
     """An engine's error text with every quoted literal and key value replaced by …:
     errors name the class, the model and the counts, never a row's value (dbt's own
     log, readable by the owner only, keeps the whole text)."""
+    text = _ROW_SHOWN.sub(lambda m: m.group(1) + "…", text)
     return _QUOTED.sub(lambda m: "=(…)" if m.group().startswith("=") else "…", text)
 
 

@@ -16,17 +16,15 @@ the others are never held back, and a failure none of them feeds is not the data
 arrived with it). Gold's trials build everything, so when a gold failure names its
 nodes, the objects of the sources upstream of them are only a first guess: a trial
 with them held back confirms it (the bisection then runs among them), or every
-pending object is a suspect again. If the build
-still fails with every pending object held back, the data is not the cause and
-nothing is rejected; nor when a trial with the one suspect left passes (asked unless
-the failure counted rows in a full refresh, which a trial repeats): the failure did
-not come back. A
-bad object that only another node or a later layer catches fails the build after the
-rejection, and is looked for there. Before the lake's first
-good run, a failure in gold or the reconciliation blames nothing: its trials would
-compare with an empty gold, which passes every check, so a broken model would look like
-bad files; the lake layers' contracts judge each data set alone and are isolated then
-too."""
+pending object is a suspect again. If the build still fails with every pending
+object held back, the data is not the cause and nothing is rejected; nor when a trial
+with the one suspect left passes (asked unless the failure counted rows in a full
+refresh, which a trial repeats): the failure did not come back. A bad object that
+only another node or a later layer catches fails the build after the rejection, and
+is looked for there. Before the lake's first good run, a failure in gold or the
+reconciliation blames nothing: its trials would compare with an empty gold, which
+passes every check, so a broken model would look like bad files; the lake layers'
+contracts judge each data set alone and are isolated then too."""
 
 from __future__ import annotations
 

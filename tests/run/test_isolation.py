@@ -21,6 +21,10 @@ def _objects(*names: str) -> list[Any]:
     return [SimpleNamespace(sha256=name, object_key=f"raw/olist/{name}") for name in names]
 
 
+# the full rebuilds an _isolate call asked of the next run
+requests: list[str] = []
+
+
 def _isolate(
     monkeypatch: pytest.MonkeyPatch,
     pending: list[Any],
@@ -42,7 +46,11 @@ def _isolate(
 
     monkeypatch.setattr(isolation, "trial_passes", trial)
     failure = failure or Boom("gate")
-    ctx: Any = SimpleNamespace(summary=SimpleNamespace(full_refresh=full_refresh))
+    requests.clear()
+    monkeypatch.setattr(
+        isolation.state, "require_full_refresh", lambda settings, why: requests.append(why)
+    )
+    ctx: Any = SimpleNamespace(settings=None, summary=SimpleNamespace(full_refresh=full_refresh))
     return [r.sha256 for r in isolation.isolate(ctx, failure, "silver")]
 
 
@@ -89,6 +97,11 @@ def test_one_pending_object_is_blamed_for_an_error_only_when_a_trial_with_it_fai
     with pytest.raises(Boom):
         _isolate(monkeypatch, _objects("a"), set(), trials)
     assert trials == [["a"], []]
+    # the failing build was incremental: the next run rebuilds from all of raw
+    assert requests == ["a failure of an incremental build did not come back in a full one"]
+    with pytest.raises(Boom):
+        _isolate(monkeypatch, _objects("a"), set(), full_refresh="a reason")
+    assert requests == []  # a full rebuild failed: another one is no remedy
     trials.clear()
     counted = DbtStepFailed("a test failed", ("test.p.not_null_x.1a",), counted=True)
     # the whole layer: the test's own nodes are not what this checks
@@ -134,7 +147,10 @@ def _ctx(**nodes: str) -> Any:
             for uid, kind in nodes.items()
         }
     )
-    return SimpleNamespace(target=SimpleNamespace(manifest=manifest))
+    # an incremental build failed (no full refresh)
+    return SimpleNamespace(
+        target=SimpleNamespace(manifest=manifest), summary=SimpleNamespace(full_refresh=None)
+    )
 
 
 def test_a_trial_builds_the_nodes_a_lake_failure_names_and_whole_layers_otherwise() -> None:

@@ -152,8 +152,9 @@ def test_a_gold_build_that_fails_once_and_not_again_blames_no_data(
     """One new orders object, and gold's build fails once with words no sign names (an
     engine's internal error, a hiccup): the trial without the object passes, and so
     does the trial with it. The failure did not come back, so the object is not
-    blamed: the run fails, nothing is rejected, and the next run takes the order.
-    (A trial without the object used to be the only one: it was rejected.)"""
+    blamed: the run fails, nothing is rejected, and the next run, a full rebuild (the
+    failing build was incremental), takes the order. (A trial without the object used
+    to be the only one: it was rejected.)"""
     from olist_elt.errors import DbtStepFailed
     from olist_elt.targets.base import Target
 
@@ -184,6 +185,8 @@ def test_a_gold_build_that_fails_once_and_not_again_blames_no_data(
     summary = run_pipeline(served, sample_dir)
     assert summary.outcome == "success" and summary.rejected == []
     assert summary.layer_rows["gold"]["fct_orders"] == served_orders + 1
+    # the failing build was incremental: the next one rebuilt from all of raw
+    assert "did not come back in a full one" in (summary.full_refresh or ""), summary
 
 
 def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(

@@ -174,6 +174,36 @@ def counted_rows(failure: Exception) -> bool:
     return isinstance(failure, ReconciliationFailed)
 
 
+def not_shown(ctx: RunContext, failure: Exception, objects: int, full_refresh: bool) -> None:
+    """Say why no object is blamed when a trial with all of them passed. After an
+    incremental build the next run rebuilds from all of raw: the rows the failure saw
+    depended on the tables that build kept, and a full rebuild does not keep them."""
+    if isinstance(failure, GateFailed) and all(
+        c.check_type == "row_count" for c in failure.report.blocking
+    ):
+        log.warning(
+            "the failure is a row count, which a trial cannot show (a data set a trial "
+            "holds back is empty, not missing): no object is blamed; `olist-elt raw "
+            "reject` one by hand if it is the cause"
+        )
+    elif full_refresh:
+        log.warning(
+            "a trial with all %d pending raw object(s) passes: the failure did not come "
+            "back, so no object is blamed (an engine's failure no sign names: run again)",
+            objects,
+        )
+    else:
+        log.warning(
+            "a trial with all %d pending raw object(s) passes: the failure did not come "
+            "back in a full rebuild, so no object is blamed; the next run rebuilds from "
+            "all of raw",
+            objects,
+        )
+        state.require_full_refresh(
+            ctx.settings, "a failure of an incremental build did not come back in a full one"
+        )
+
+
 def find_culprits(
     pending: list[ManifestRecord], fails_with: Callable[[list[ManifestRecord]], bool]
 ) -> list[ManifestRecord]:
@@ -251,20 +281,15 @@ def isolate(
     # The one suspect left, shown by a trial without it, needs no trial with it only
     # when the failure counted rows in a full refresh: a trial (a full refresh too)
     # builds the same rows. An incremental build's rows depend on the tables it kept.
-    repeats = counted_rows(failure) and bool(ctx.summary.full_refresh)
+    full_refresh = ctx.summary.full_refresh is not None
+    repeats = counted_rows(failure) and full_refresh
     if culprits is pending and (len(pending) > 1 or not repeats) and not fails_with(pending):
         # No trial has failed with these objects yet: the whole set find_culprits
         # blamed because no half failed alone (a set of objects each shown to fail
         # is a new list, and needs no further trial), or the one suspect left. A
-        # trial with all of them passes: the failure does not come back (an engine's
-        # hiccup no sign names; the incremental build's kept tables, not the data),
-        # so no object is shown to cause it
-        log.warning(
-            "a trial with all %d pending raw object(s) passes: the failure did not come "
-            "back in a full rebuild, so no object is blamed (if it comes back on the "
-            "next run, `olist-elt run --full-refresh` rebuilds from all of raw)",
-            len(pending),
-        )
+        # trial with all of them passes: the failure does not come back, so no
+        # object is shown to cause it
+        not_shown(ctx, failure, len(pending), full_refresh)
         raise failure
     log.warning(
         "%d of %d pending raw object(s) cause the failure (%d trial builds): %s",

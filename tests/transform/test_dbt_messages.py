@@ -43,6 +43,11 @@ ROWS_SHOWN = [
         "violates not-null constraint\nDETAIL:  Failing row contains …\n",
     ),
     (
+        'duplicate key value violates unique constraint "t_pkey"\n'
+        "DETAIL:  Key (k)=(a) deadlock detected (b) already exists.\n",
+        "DETAIL:  Key (k)=(…) already exists.\n",
+    ),
+    (
         "Invalid Input Error: CSV Error on Line: 30002\nOriginal Line: 4,joao@x.com,6,7\n"
         "Expected Number of Columns: 3 Found: 4\nPossible fixes:\n",
         "Original Line: …\nExpected Number of Columns: 3 Found: 4\n",

@@ -295,12 +295,13 @@ class Dbt:
                     f"dbt {command} could not run: {cause} (nothing was blamed on the data; "
                     "fix the cause and run again)\n" + message
                 )
+            failed = result.failed
             raise DbtStepFailed(
                 message,
-                tuple(n.unique_id for n in result.failed),
+                tuple(n.unique_id for n in failed),
                 counted=res.exception is None
-                and bool(result.failed)
-                and all(n.status == "fail" for n in result.failed),
+                and bool(failed)
+                and all(n.status == "fail" for n in failed),
             )
         return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 import psycopg
@@ -47,39 +48,32 @@ def _later(seconds: float, dsn: str, sql: str, pid: int) -> threading.Timer:
 
 
 def _statement_timeout(driver: str, dsn: str) -> None:
-    con = _connect(driver, dsn)
-    try:
+    with closing(_connect(driver, dsn)) as con:
         _run(con, "set statement_timeout = '20ms'")
         _run(con, "select pg_sleep(5)")
-    finally:
-        con.close()
 
 
 def _by_another_session(sql: str) -> Callable[[str, str], None]:
     def provoke(driver: str, dsn: str) -> None:
-        con = _connect(driver, dsn)
-        with con.cursor() as cur:
-            cur.execute("select pg_backend_pid()")
-            (pid,) = cur.fetchone()
-        timer = _later(0.3, dsn, sql, pid)
-        try:
-            _run(con, "select pg_sleep(5)")
-        finally:
-            timer.join()
-            con.close()
+        with closing(_connect(driver, dsn)) as con:
+            with con.cursor() as cur:
+                cur.execute("select pg_backend_pid()")
+                (pid,) = cur.fetchone()
+            timer = _later(0.3, dsn, sql, pid)
+            try:
+                _run(con, "select pg_sleep(5)")
+            finally:
+                timer.join()
 
     return provoke
 
 
 def _idle_in_transaction(driver: str, dsn: str) -> None:
-    con = _connect(driver, dsn)
-    try:
+    with closing(_connect(driver, dsn)) as con:
         _run(con, "set idle_in_transaction_session_timeout = '50ms'")
         _run(con, "select 1")  # a transaction is open, then left idle
         time.sleep(0.5)
         _run(con, "select 1")
-    finally:
-        con.close()
 
 
 def _tables(dsn: str, *names: str) -> Callable[[], None]:

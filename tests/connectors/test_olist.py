@@ -24,6 +24,7 @@ from olist_elt.settings import Settings
 
 ORDERS = "olist_orders_dataset.csv"
 CUSTOMERS = "olist_customers_dataset.csv"
+GEOLOCATION = "olist_geolocation_dataset.csv"
 
 
 def _writer(settings: Settings) -> RawWriter:
@@ -455,3 +456,89 @@ def test_bad_utf8_past_the_first_chunk_is_located_by_byte_and_line(
     payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), ORDERS, "encoding")
     line = bad[:cut].count(b"\n") + 1
     assert f"not UTF-8 at byte {cut} (line {line})" in payload["detail"]
+
+
+def test_a_header_whose_quote_runs_on_is_quarantined_and_its_siblings_land(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """The header's last quote missing: the csv module reads on into the data until
+    its field limit (the geolocation file quotes nothing else); the file is refused as
+    a header mismatch, the next one lands."""
+    folder = _one_file(tmp_path, sample_dir, GEOLOCATION)
+    _one_file(tmp_path, sample_dir, CUSTOMERS)
+    data = (folder / GEOLOCATION).read_bytes()
+    header, rest = data.split(b"\n", 1)
+    assert header.endswith(b'"') and len(rest) > 131072  # past the csv module's limit
+    (folder / GEOLOCATION).write_bytes(header[:-1] + b"\n" + rest)
+
+    result = _ingest(workspace, folder)
+
+    outcomes = {f.file: (f.outcome, f.reason) for f in result.files}
+    assert outcomes == {
+        CUSTOMERS: ("ingested", None),
+        GEOLOCATION: ("quarantined", "header_mismatch"),
+    }
+    detail = next(f.detail for f in result.files if f.file == GEOLOCATION) or ""
+    assert "not a CSV header row" in detail and "field limit" in detail
+
+
+def test_a_header_repeated_with_its_byte_order_mark_is_a_repeated_header(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """A file that starts with a BOM, joined to itself whole (cat f f)."""
+    name = "product_category_name_translation.csv"
+    folder = _one_file(tmp_path, sample_dir, name)
+    data = (folder / name).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    (folder / name).write_bytes(data + data)
+
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), name, "repeated_header"
+    )
+
+    assert "repeated as a data row 1 time(s)" in payload["detail"]
+
+
+MARKER = "row-text-4f2a"  # in the bad row only: no reason, log or audit record shows it
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "cause"),
+    [
+        (f'"{MARKER}","x","y"', "Expected Number of Columns: 8 Found: 3"),
+        (f'"{MARKER}","x,"y","z","a","b","c","d"', "Value with unterminated quote found."),
+        (f'"{MARKER}","{"y" * 2_100_000}","","","","","",""', "Maximum line size of 2000000"),
+    ],
+    ids=["too few columns", "unterminated quote", "line too long"],
+)
+def test_a_row_that_does_not_parse_is_told_by_its_line_and_cause_without_its_text(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, bad_row: str, cause: str
+) -> None:
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    lines = (folder / ORDERS).read_text(encoding="utf-8").splitlines()
+    lines.insert(40, bad_row)  # line 41 of the file, the header being line 1
+    (folder / ORDERS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), ORDERS, "parse_error")
+
+    assert payload["detail"].startswith(f"the CSV does not parse at line 41: {cause}")
+    assert MARKER not in payload["detail"]
+    assert MARKER.encode() not in workspace.audit_path.read_bytes()
+
+
+def test_the_engine_running_out_of_memory_blames_no_file(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB failing for itself (here: memory) while parsing a good file is not the
+    file's fault: nothing is quarantined, the error goes up as the engine's."""
+    import duckdb
+
+    connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda: connect(config={"memory_limit": "1MB"}))
+    folder = _one_file(tmp_path, sample_dir, "olist_geolocation_dataset.csv")
+
+    with pytest.raises(duckdb.OutOfMemoryException):
+        _ingest(workspace, folder)
+
+    assert not (workspace.lake_dir / "quarantine").exists()
+    assert _raw_objects(workspace) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -235,3 +236,72 @@ def test_a_symlink_to_bytes_raw_holds_is_refused_not_taken_for_a_repeated_delive
 
     assert [(f.outcome, f.reason) for f in again.files] == [("quarantined", "not_regular_file")]
     assert "symbolic link" in (again.files[0].detail or "")
+
+
+def _patched_method(data: bytes, name: str, method: int) -> bytes:
+    """A zip whose member `name` claims compression method `method` (one zipfile
+    cannot write: Deflate64 is 9, zstd 93), in its local and its central header."""
+    out = bytearray(data)
+    encoded = name.encode()
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = out.find(signature)
+        while start != -1:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if out[name_at : name_at + len(encoded)] == encoded:
+                out[start + offset : start + offset + 2] = method.to_bytes(2, "little")
+            start = out.find(signature, start + 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("kind", ["encrypted", "zstd"])
+def test_a_zip_that_cannot_be_read_is_refused_whole_naming_its_member(
+    workspace: Settings, sample_dir: Path, tmp_path: Path, private_tmp: Path, kind: str
+) -> None:
+    archive = tmp_path / "olist.zip"
+    if kind == "encrypted":  # as `zip -P` packs it, the public download's tool
+        subprocess.run(
+            ["zip", "-q", "-j", "-P", "secret", str(archive), str(sample_dir / ORDERS)],
+            check=True,
+        )
+    else:
+        members = {ORDERS: (sample_dir / ORDERS).read_bytes()}
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        archive.write_bytes(_patched_method(buf.getvalue(), ORDERS, 93))
+
+    result = _ingest(workspace, archive)
+
+    assert [(f.file, f.outcome, f.reason) for f in result.files] == [
+        ("olist.zip", "quarantined", "unsupported_zip")
+    ]
+    detail = result.files[0].detail or ""
+    assert ORDERS in detail
+    assert ("encrypted" in detail) if kind == "encrypted" else ("method 93" in detail)
+    assert Manifest(LocalStorage(workspace.lake_dir)).records() == []
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_zip_with_no_file_in_it_is_refused_as_empty(workspace: Settings, tmp_path: Path) -> None:
+    archive = tmp_path / "olist.zip"
+    archive.write_bytes(_zip({"brazilian-ecommerce/": b"", f"__MACOSX/._{ORDERS}": b"\x00"}))
+
+    result = _ingest(workspace, archive)
+
+    assert [(f.file, f.outcome, f.reason) for f in result.files] == [
+        ("olist.zip", "quarantined", "empty")
+    ]
+    assert "holds no files" in (result.files[0].detail or "")
+
+
+def test_a_zip_named_without_zip_is_read_as_one(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """As a download's URL names it (Kaggle's ends in .../brazilian-ecommerce)."""
+    archive = tmp_path / "brazilian-ecommerce"
+    archive.write_bytes(_zip(_sample_members(sample_dir)))
+
+    result = _ingest(workspace, archive)
+
+    assert len(result.ingested) == 9 and not result.quarantined

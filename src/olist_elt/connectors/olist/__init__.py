@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from olist_elt.connectors.olist.archive import extract_zip, looks_like_zip
 from olist_elt.connectors.olist.files import OLIST_FILES, OlistFile
 from olist_elt.connectors.olist.fingerprint import Staged
 from olist_elt.connectors.olist.helpers import (
     download,
-    extract_zip,
     hash_regular,
     stage_file,
     validate_file,
@@ -42,10 +42,12 @@ def resolve_input(
     limits: ZipLimits,
     landed: Callable[[Path], Landed | None] = lambda path: None,
 ) -> list[Staged | Refused | Landed]:
-    """The files of a folder, a .zip or a URL (downloaded into landing/), each copied
-    into the private stage, or refused unread (a link, a special file, an archive over
-    its caps or holding one data set twice). A plain file whose bytes raw already
-    holds (landed) is neither copied nor read again."""
+    """The files of a folder, a zip (known by its name, or by its first bytes when no
+    Olist file has its name: a download's URL may end without '.zip') or a URL
+    (downloaded into landing/), each copied into the private stage, or refused unread
+    (a link, a special file, an archive over its caps or holding one data set twice).
+    A plain file whose bytes raw already holds (landed) is neither copied nor read
+    again."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         name = Path(text.split("?", 1)[0]).name or "download.zip"
@@ -59,7 +61,7 @@ def resolve_input(
         if not entries:
             raise OlistEltError(f"input folder {path} holds no files")
         return [landed(p) or _staged(p, stage) for p in entries]
-    if path.suffix.lower() == ".zip":
+    if path.suffix.lower() == ".zip" or (path.name not in EXPECTED_FILES and looks_like_zip(path)):
         try:
             return extract_zip(path, stage, limits)
         except ValidationFailed as exc:

@@ -1,4 +1,5 @@
-"""Private helpers of the Olist connector: locate input files and validate one."""
+"""Private helpers of the Olist connector: fetch and stage input files, validate one
+(zip archives: archive.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import hashlib
 import os
 import re
 import stat
-import zipfile
-import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,12 +23,9 @@ from olist_elt.connectors.olist.settings import (
     DOWNLOAD_TIMEOUT_S,
     EXPECTED_FILES,
     MAX_FILE_BYTES,
-    RATIO_FLOOR_BYTES,
-    ZipLimits,
 )
 from olist_elt.errors import OlistEltError, ValidationFailed
 from olist_elt.lake.private import create_private, private_dirs
-from olist_elt.lake.registry import Refused
 
 COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SHOWN_COLUMNS = 5
@@ -127,133 +123,19 @@ def hash_regular(path: Path) -> str:
         return hashlib.file_digest(src, "sha256").hexdigest()
 
 
-def _member_name(member: zipfile.ZipInfo) -> str:
-    """A member's base name (folders inside the archive do not matter)."""
-    return member.filename.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-
-
-def _data_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The members to read, matched by base name; two members with one base name (one
-    data set twice) refuse the whole archive: which copy is right cannot be told."""
-    members = [
-        m
-        for m in zf.infolist()
-        if not m.is_dir() and _member_name(m) and not _member_name(m).startswith(".")
-    ]
-    by_name: dict[str, list[str]] = {}
-    for m in members:
-        by_name.setdefault(_member_name(m), []).append(m.filename)
-    twice = {name: paths for name, paths in by_name.items() if len(paths) > 1}
-    if twice:
-        name, paths = sorted(twice.items())[0]
-        spec = EXPECTED_FILES.get(name)
-        what = f"data set {spec.dataset}" if spec else name
-        raise ValidationFailed(
-            "duplicate_member",
-            f"the archive holds {len(paths)} members for {what} ({', '.join(sorted(paths)[:5])}"
-            f"{', ...' if len(paths) > 5 else ''}); nothing was ingested from it: keep one file "
-            "per data set in an archive (or land the others as separate archives)",
-        )
-    return members
-
-
-def _is_regular_member(member: zipfile.ZipInfo) -> bool:
-    """Whether a member is a plain file (a member stored as a symbolic link is not)."""
-    return stat.S_IFMT(member.external_attr >> 16) in (0, stat.S_IFREG)
-
-
-def _ratio_refusal(member: zipfile.ZipInfo, limits: ZipLimits) -> ValidationFailed:
-    """The refusal of a member that expands past the ratio cap."""
-    return ValidationFailed(
-        "zip_ratio",
-        f"member {_member_name(member)} expands past {limits.max_ratio:g} times its "
-        f"{member.compress_size} compressed bytes (OLIST_ZIP_MAX_RATIO): a possible zip "
-        "bomb; refused, nothing was ingested from it",
-    )
-
-
-def _allowed(member: zipfile.ZipInfo, limits: ZipLimits) -> float:
-    """The bytes a member may expand to under the ratio cap."""
-    return max(limits.max_ratio * member.compress_size, RATIO_FLOOR_BYTES)
-
-
-def _extract_member(
-    zf: zipfile.ZipFile,
-    member: zipfile.ZipInfo,
-    target: Path,
-    limits: ZipLimits,
-    total: int,
-    seen: Fingerprint,
-) -> int:
-    """Stream one member to target within the caps (whatever its header declares),
-    fingerprinting its bytes; return the archive's bytes so far."""
-    allowed = _allowed(member, limits)
-    written = 0
-    with zf.open(member) as src, create_private(target) as dst:
-        while chunk := src.read(CHUNK):
-            written += len(chunk)
-            total += len(chunk)
-            if total > limits.max_bytes:
-                raise ValidationFailed(
-                    "zip_too_large",
-                    f"the archive expands past {limits.max_bytes} bytes "
-                    "(OLIST_ZIP_MAX_BYTES); refused, nothing was ingested from it",
-                )
-            if written > allowed:
-                raise _ratio_refusal(member, limits)
-            seen.update(chunk)
-            dst.write(chunk)
-    return total
-
-
-def extract_zip(archive: Path, stage: Path, limits: ZipLimits) -> list[Staged | Refused]:
-    """Extract the members of a zip into the stage, streamed within the caps on total
-    size and compression ratio; a member that is not a plain file is refused unread.
-    Raises ValidationFailed when the whole archive is refused."""
-    with open_regular(archive) as fh:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except zipfile.BadZipFile:
-            raise ValidationFailed("bad_zip", "not a valid zip archive") from None
-        with zf:
-            members = _data_members(zf)
-            declared = sum(m.file_size for m in members)
-            if declared > limits.max_bytes:
-                raise ValidationFailed(
-                    "zip_too_large",
-                    f"the archive declares {declared} bytes, over {limits.max_bytes} "
-                    "(OLIST_ZIP_MAX_BYTES); refused, nothing was read from it",
-                )
-            bombs = [m for m in members if m.file_size > _allowed(m, limits)]
-            if bombs:
-                raise _ratio_refusal(bombs[0], limits)
-            out: list[Staged | Refused] = []
-            total = 0
-            for member in members:
-                name = _member_name(member)
-                if not _is_regular_member(member):
-                    out.append(
-                        Refused(name, "not_regular_file", "a link or special file in the archive")
-                    )
-                    continue
-                seen = Fingerprint()
-                try:
-                    total = _extract_member(zf, member, stage / name, limits, total, seen)
-                except (zipfile.BadZipFile, zlib.error, EOFError):
-                    raise ValidationFailed(
-                        "bad_zip", f"member {name} is damaged (bad CRC or data)"
-                    ) from None
-                out.append(seen.staged(stage / name))
-    return sorted(out, key=lambda e: e.name)
-
-
 def read_header(path: Path) -> list[str]:
-    """The header row, without a BOM and surrounding quotes."""
+    """The header row, without a BOM and surrounding quotes. A first line that is not
+    a CSV row (a quote left open runs on into the data) is a header mismatch, told by
+    the csv module's reason, never by the file's text."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         try:
             return next(csv.reader(fh))
         except StopIteration:
             raise ValidationFailed("empty", "the file has no header row") from None
+        except csv.Error as exc:
+            raise ValidationFailed(
+                "header_mismatch", f"the first line is not a CSV header row ({exc})"
+            ) from None
 
 
 def check_header(path: Path, spec: OlistFile) -> None:
@@ -283,11 +165,16 @@ def count_rows(path: Path, spec: OlistFile) -> int:
     """Parse the whole file strictly with DuckDB and return its data rows; a file whose
     rows repeat its header (files concatenated with their headers) is refused."""
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in spec.columns)
+    # the dialect in full (no sniffing): a bad row is reported by its line and cause,
+    # where the sniffer only said it could not detect one
     source = f"""read_csv(?, header = true, delim = ',', quote = '"', escape = '"',
         columns = {{{columns}}}, strict_mode = true, null_padding = false,
-        ignore_errors = false, encoding = 'utf-8')"""
+        ignore_errors = false, encoding = 'utf-8', auto_detect = false)"""
     first = spec.columns[0]
-    is_header = " and ".join(f"trim(\"{c}\") = '{c}'" for c in spec.columns)
+    # a repeated header may carry its file's byte order mark (files joined whole)
+    is_header = " and ".join(
+        f"trim(replace(\"{c}\", chr(65279), '')) = '{c}'" for c in spec.columns
+    )
     con = duckdb.connect()
     try:
         # a cheap test on the first column in the full pass; the exact one on a hit only
@@ -301,9 +188,9 @@ def count_rows(path: Path, spec: OlistFile) -> int:
             (headers,) = con.execute(
                 f"select count(*) from {source} where {is_header}", [str(path)]
             ).fetchone()  # type: ignore[misc]
-    except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0].replace(str(path), path.name)[:200]
-        raise ValidationFailed("parse_error", f"the CSV does not parse: {message}") from None
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # the file's fault; anything else (memory, disk, DuckDB itself) is not the data's
+        raise ValidationFailed("parse_error", csv_error(str(exc), path)) from None
     finally:
         con.close()
     if headers:
@@ -315,6 +202,32 @@ def count_rows(path: Path, spec: OlistFile) -> int:
     if rows == 0:
         raise ValidationFailed("empty", "the file has a header but no data rows")
     return int(rows)
+
+
+# What DuckDB says is wrong with a row, as whole lines with numbers only: nothing of
+# the row itself (DuckDB quotes it on the lines before, 'Original Line: ...').
+CSV_CAUSES = re.compile(
+    r"Expected Number of Columns: \d+ Found: \d+"
+    r"|Value with unterminated quote found\."
+    r"|Maximum line size of \d+ bytes exceeded\. Actual Size: ?\d+ bytes\."
+    r"|Invalid unicode \(byte sequence mismatch\) detected\."
+    r"|The CSV Parser state machine reached an invalid state\."
+)
+CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def csv_error(message: str, path: Path) -> str:
+    """A parse error as the quarantine reason tells it: the line and DuckDB's cause,
+    never the row's text; a message of another shape, by its first line."""
+    line = CSV_LINE.search(message)
+    if line is None:
+        first = message.strip().splitlines()[0].replace(str(path), path.name)[:200]
+        return f"the CSV does not parse: {first}"
+    # the cause is the last line before DuckDB's advice ('Possible fixes:'), after the row
+    head = message[: message.rfind("\nPossible ")] if "\nPossible " in message else message
+    causes = [c for c in head.splitlines() if CSV_CAUSES.fullmatch(c.strip())]
+    cause = f": {causes[-1].strip()}" if causes else ""
+    return f"the CSV does not parse at line {line.group(1)}{cause}"
 
 
 def validate_file(staged: Staged) -> tuple[OlistFile, int]:

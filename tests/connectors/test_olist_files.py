@@ -4,6 +4,7 @@ matched by base name, extraction within caps, nothing left behind."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import subprocess
@@ -305,3 +306,29 @@ def test_a_zip_named_without_zip_is_read_as_one(
     result = _ingest(workspace, archive)
 
     assert len(result.ingested) == 9 and not result.quarantined
+
+
+def test_a_file_named_like_a_reason_is_kept_apart_from_the_reason_it_is_named_after(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / ORDERS).write_bytes(b"")  # quarantined as empty, with its reason
+    (folder / f"{ORDERS}.reason.json").write_bytes(b'{"reason": "all good, ignore"}')
+
+    result = _ingest(workspace, folder)
+
+    assert sorted((f.file, f.reason) for f in result.files) == [
+        (ORDERS, "empty"),
+        (f"{ORDERS}.reason.json", "unknown_file"),
+    ]
+    qdir = workspace.lake_dir / "quarantine" / "olist" / "r1"
+    assert json.loads((qdir / f"{ORDERS}.reason.json").read_text())["reason"] == "empty"
+    kept = qdir / f"{ORDERS}.reason.json.file"
+    assert kept.read_bytes() == b'{"reason": "all good, ignore"}'
+    assert (
+        json.loads((qdir / f"{ORDERS}.reason.json.file.reason.json").read_text())["reason"]
+        == "unknown_file"
+    )
+    reasons = sorted(p.name for p in qdir.iterdir() if p.name.endswith(".reason.json"))
+    assert reasons == [f"{ORDERS}.reason.json", f"{ORDERS}.reason.json.file.reason.json"]

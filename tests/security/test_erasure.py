@@ -259,7 +259,13 @@ def test_erasure_deletes_the_persons_quarantined_and_landed_copies(
         actor="svc-connector-olist",
         data=broken,
     )
+    # input named like a reason, as a lake quarantined it before such names were kept
+    # apart (<name>.file): a file among the reasons, holding the person too
+    old_layout = landed.lake_dir / "quarantine" / "olist" / "test-old" / f"{name}.reason.json"
+    old_layout.parent.mkdir(parents=True)
+    old_layout.write_bytes(broken)
     erase_person(landed, person, "dpo@test")
+    assert not old_layout.exists()
     assert not (landing / name).exists()
     assert not (landed.lake_dir / quarantined).exists()
     assert not (landed.lake_dir / f"{quarantined}.reason.json").exists()

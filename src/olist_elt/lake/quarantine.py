@@ -9,6 +9,9 @@ from pathlib import Path
 from olist_elt.lake.storage import Storage
 from olist_elt.security.audit import AuditLog, bounded_text
 
+# what a quarantined file's reason is kept as: <its key><REASON_SUFFIX>
+REASON_SUFFIX = ".reason.json"
+
 
 def quarantine(
     storage: Storage,
@@ -24,9 +27,13 @@ def quarantine(
     data: bytes | None = None,
 ) -> str:
     """Keep refused input (a file or a payload) under quarantine/<source>/<run_id>/ with
-    <name>.reason.json beside it; audited. Returns its key."""
+    <name>.reason.json beside it; audited. Returns its key. Input whose own name ends
+    as a reason's does is kept as <name>.file: it can neither overwrite the reason of
+    the file it is named after nor be counted or skipped as a reason."""
     detail = bounded_text(detail, 1024)
     key = f"quarantine/{source}/{run_id}/{name}"
+    if key.endswith(REASON_SUFFIX):
+        key = f"{key}.file"
     if path is not None:
         storage.put_file(key, path)
     elif data is not None:
@@ -39,6 +46,6 @@ def quarantine(
         "detail": detail,
         "quarantined_at": datetime.now(UTC).isoformat(),
     }
-    storage.put_bytes(f"{key}.reason.json", json.dumps(payload, indent=1).encode("utf-8"))
+    storage.put_bytes(f"{key}{REASON_SUFFIX}", json.dumps(payload, indent=1).encode("utf-8"))
     audit.append(actor, "quarantine", key, "rejected", reason=reason, detail=detail)
     return key

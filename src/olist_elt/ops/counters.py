@@ -4,6 +4,7 @@ files, writes the raw writer refused, HTTP retries."""
 from __future__ import annotations
 
 from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.lake.quarantine import REASON_SUFFIX
 from olist_elt.lake.storage import open_storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
@@ -34,7 +35,7 @@ def connector_counters(
     storage = open_storage(settings, "svc-transformer")
     for source, counts in out.items():
         counts["quarantined"] = sum(
-            k.endswith(".reason.json") for k in storage.list(f"quarantine/{source}/{run_id}")
+            k.endswith(REASON_SUFFIX) for k in storage.list(f"quarantine/{source}/{run_id}")
         )
     for record in AuditLog(settings.audit_path).records():
         if (

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from olist_elt.lake.manifest import Manifest, ManifestRecord
+from olist_elt.lake.quarantine import REASON_SUFFIX
 from olist_elt.lake.raw import RawWriter
 from olist_elt.lake.storage import Storage, open_storage
 from olist_elt.security.audit import AuditLog
@@ -224,16 +225,19 @@ class RawEraser:
         return Rewrite(old.dataset, old.sha256, new.sha256, removed, changed)
 
     def purge_quarantine(self, person: Person, pseudonym: str) -> int:
-        """Delete refused files (and their reasons) that hold the person; audited."""
+        """Delete refused files (and their reasons) that hold the person; audited. Every
+        key is read, reasons too: a lake quarantined before input named like a reason
+        was kept apart (quarantine.REASON_SUFFIX) may hold such a file among them."""
         needles = person.needles()
         purged = 0
         for key in list(self.storage.list(f"quarantine/{SOURCE}")):
-            if key.endswith(".reason.json") or not self.storage.exists(key):
+            if not self.storage.exists(key):  # a reason purged with its file
                 continue
             data = self.storage.read_bytes(key)
             if any(n in data for n in needles):
                 self.storage.purge(key)
-                self.storage.purge(f"{key}.reason.json")
+                if not key.endswith(REASON_SUFFIX):
+                    self.storage.purge(f"{key}{REASON_SUFFIX}")
                 self.audit.append(ACTOR, "erasure.quarantine", key, "deleted", person=pseudonym)
                 purged += 1
         return purged

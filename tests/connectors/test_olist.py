@@ -542,3 +542,20 @@ def test_the_engine_running_out_of_memory_blames_no_file(
 
     assert not (workspace.lake_dir / "quarantine").exists()
     assert _raw_objects(workspace) == []
+
+
+def test_a_nul_byte_is_an_encoding_error_located_by_byte_and_line(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Valid UTF-8, but PostgreSQL stores no NUL in text: refused at the door on every
+    target, not at gold on one of them."""
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    data = (folder / ORDERS).read_bytes()
+    at = data.index(b"\n", len(data) // 2) + 2  # inside the first field of a line
+    bad = data[:at] + b"\x00" + data[at:]
+    (folder / ORDERS).write_bytes(bad)
+
+    payload = _assert_quarantined_only(workspace, _ingest(workspace, folder), ORDERS, "encoding")
+
+    line = bad[:at].count(b"\n") + 1
+    assert f"a NUL byte at byte {at} (line {line})" in payload["detail"]

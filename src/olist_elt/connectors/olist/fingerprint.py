@@ -31,7 +31,8 @@ class Staged:
 
 
 class Fingerprint:
-    """sha256 and a strict incremental UTF-8 decode, fed chunk by chunk."""
+    """sha256 and a strict incremental UTF-8 decode (no NUL byte either), fed chunk by
+    chunk."""
 
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
@@ -51,6 +52,14 @@ class Fingerprint:
                 self._error = (
                     f"not UTF-8 at byte {where} (line {line}); re-export the file as UTF-8"
                 )
+        if self._error is None and (nul := chunk.find(b"\x00")) != -1:
+            # valid UTF-8, but no text holds it, and PostgreSQL refuses it in any text:
+            # on that target the file would fail at gold, on DuckDB go through
+            line = self._lines + chunk.count(b"\n", 0, nul)
+            self._error = (
+                f"a NUL byte at byte {self._offset + nul} (line {line}): text holds none "
+                "(a binary file, or UTF-16?); re-export the file as UTF-8 text"
+            )
         self._offset += len(chunk)
         self._lines += chunk.count(b"\n")
 

@@ -482,6 +482,27 @@ def test_a_header_whose_quote_runs_on_is_quarantined_and_its_siblings_land(
     assert "not a CSV header row" in detail and "field limit" in detail
 
 
+def test_a_header_that_runs_on_into_the_rows_shows_none_of_them(
+    workspace: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """The orders header's last quote missing: the next row's first quote closes it, so
+    the header reads as one row over two lines; what it took from that row is data,
+    never named as unexpected columns."""
+    folder = _one_file(tmp_path, sample_dir, ORDERS)
+    data = (folder / ORDERS).read_bytes()
+    header, rest = data.split(b"\n", 1)
+    (folder / ORDERS).write_bytes(header[:-1] + b"\n" + rest)
+    second = rest.split(b"\n", 1)[0].decode()
+
+    payload = _assert_quarantined_only(
+        workspace, _ingest(workspace, folder), ORDERS, "header_mismatch"
+    )
+
+    assert "runs on over 2 lines" in payload["detail"]
+    values = [v.strip('"') for v in second.split(",") if v.strip('"')]
+    assert not any(v in payload["detail"] for v in values), payload["detail"]
+
+
 def test_a_header_repeated_with_its_byte_order_mark_is_a_repeated_header(
     workspace: Settings, sample_dir: Path, tmp_path: Path
 ) -> None:

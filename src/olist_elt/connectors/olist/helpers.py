@@ -124,12 +124,19 @@ def hash_regular(path: Path) -> str:
 
 
 def read_header(path: Path) -> list[str]:
-    """The header row, without a BOM and surrounding quotes. A first line that is not
-    a CSV row (a quote left open runs on into the data) is a header mismatch, told by
-    the csv module's reason, never by the file's text."""
+    """The header row, without a BOM and surrounding quotes. A header that is not one
+    CSV row on one line (a quote left open runs on into the data) is a header
+    mismatch, told by where it ends or the csv module's reason, never by its text."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
         try:
-            return next(csv.reader(fh))
+            header = next(reader)
+            if reader.line_num > 1:  # what it holds past its line is data, never shown
+                raise ValidationFailed(
+                    "header_mismatch",
+                    f"the header row runs on over {reader.line_num} lines (a quote left open?)",
+                )
+            return header
         except StopIteration:
             raise ValidationFailed("empty", "the file has no header row") from None
         except csv.Error as exc:

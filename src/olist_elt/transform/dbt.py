@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from olist_elt.errors import (
     own_error,
 )
 from olist_elt.settings import Settings
+from olist_elt.transform.messages import without_values
 from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
 log = logging.getLogger(__name__)
@@ -356,25 +356,6 @@ def _nodes(run_result: Any) -> list[NodeResult]:
             )
         )
     return out
-
-
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|=\([^)]*\)")
-# a row shown whole, its values unquoted, to the end of the line: PostgreSQL's
-# constraint errors, DuckDB's CSV reader
-_ROW_SHOWN = re.compile(r"(Failing row contains |Original Line: ).*")
-# PostgreSQL's key values, up to the last parenthesis before its words on the key (a
-# value may hold parentheses itself)
-_KEY_VALUE = re.compile(
-    r"=\([^\n]*\)(?= (?:already exists|is not present|is still referenced|conflicts with))"
-)
-
-
-def without_values(text: str) -> str:
-    """An engine's error text with every quoted literal and key value replaced by …:
-    errors name the class, the model and the counts, never a row's value (dbt's own
-    log, readable by the owner only, keeps the whole text)."""
-    text = _KEY_VALUE.sub("=(…)", _ROW_SHOWN.sub(lambda m: m.group(1) + "…", text))
-    return _QUOTED.sub(lambda m: "=(…)" if m.group().startswith("=") else "…", text)
 
 
 def _failure_message(

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -563,3 +564,28 @@ def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
     assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
     again = CliRunner().invoke(app, ["raw", "forget", new.sha256, "--reason", "twice"])
     assert again.exit_code == 1 and "nounrecordedlanding" in "".join(again.output.split())
+
+
+def test_status_on_a_new_folder_leaves_what_dbt_wrote_to_the_owner(tmp_path: Path) -> None:
+    """`status` parses the project outside a run: its dbt target (logs, manifest, the
+    kept parse), and one an older version left open, are the owner's only after it."""
+    target = tmp_path / "target"
+    old = target / "pipeline-local"  # as a command outside a run used to leave it
+    old.mkdir(parents=True)
+    old.chmod(0o755)
+
+    done = subprocess.run(
+        [*CLI, "status"],
+        cwd=tmp_path,
+        env=_env(tmp_path, OLIST_DBT_TARGET_PATH=str(target)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (old / "logs" / "dbt.log").is_file()
+    assert stat.S_IMODE(old.stat().st_mode) == 0o700
+    for path in old.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else mode & 0o700), (path, oct(mode))

@@ -134,6 +134,9 @@ def test_the_erase_command_erases_and_rebuilds_under_one_hold_of_the_lake(
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(pipeline_module, "run_pipeline", rebuild)
+    # the command line as the console script's process has it (dbt, run in-process,
+    # copies sys.argv into its log and run_results.json)
+    monkeypatch.setattr(sys, "argv", ["olist-elt", "erase", "--customer-unique-id", person])
 
     done = CliRunner().invoke(app, ["erase", "--customer-unique-id", person])
 
@@ -142,6 +145,7 @@ def test_the_erase_command_erases_and_rebuilds_under_one_hold_of_the_lake(
     assert [h and h["run_id"] for h in held_at_rebuild] == ["erasure by dpo"]
     needles = {person, *customer_ids, *texts}
     assert _files_holding(settings.lake_dir, needles) == []
+    assert _files_holding(settings.dbt_target_dir, needles) == []
     for database in (settings.build_database, settings.warehouse_path):
         assert _columns_holding(database, needles) == []
     assert lock_holder(settings) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from olist_elt.errors import (
     infrastructure_cause,
     own_error,
 )
+from olist_elt.lake.private import DIR_MODE, private_dirs
 from olist_elt.settings import Settings
 from olist_elt.transform.messages import without_values
 from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
@@ -150,6 +152,24 @@ def dbt_runner(manifest: Any, callbacks: list[Callable[[Any], None]] | None = No
     return dbtRunner(manifest=manifest, callbacks=callbacks)
 
 
+@contextmanager
+def _as_dbt(argv: list[str], target_dir: Path) -> Iterator[None]:
+    """One in-process dbt command as if run alone: sys.argv is the dbt command (dbt
+    copies sys.argv into its log and run_results.json, and the process's own command
+    line may name a person: `olist-elt erase --customer-unique-id ...`), and what it
+    writes is its owner's only, in a target folder that is too (a target first made
+    by a command outside a run, `olist-elt status`, was left readable by all)."""
+    saved, previous_umask = sys.argv, os.umask(0o077)
+    try:
+        private_dirs(target_dir)
+        os.chmod(target_dir, DIR_MODE)
+        sys.argv = argv
+        yield
+    finally:
+        sys.argv = saved
+        os.umask(previous_umask)
+
+
 class Dbt:
     """One dbt project; parses once and reuses the manifest for every command.
 
@@ -240,7 +260,7 @@ class Dbt:
         released after it. An error of olist-elt's own that dbt caught (the DuckDB
         plugin's vault, audit log or lake storage) is raised as it is: a service, a
         setting or a key failed there, never the data or the project."""
-        with self._scoped_env():
+        with self._scoped_env(), _as_dbt(["dbt", *argv], self._target_dir()):
             try:
                 res = runner().invoke(argv)
             finally:

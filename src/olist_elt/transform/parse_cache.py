@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from olist_elt.lake.private import FILE_MODE, private_dirs
 from olist_elt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,10 @@ def seed(cached: Path | None, saved: Path) -> None:
     A cache that cannot be read is no cache: dbt parses the project."""
     if cached is None or saved.exists():
         return
-    saved.parent.mkdir(parents=True, exist_ok=True)
+    private_dirs(saved.parent)
     try:
         shutil.copyfile(cached, saved)
+        saved.chmod(FILE_MODE)  # the workspace's dbt target is its owner's only
     except FileNotFoundError:  # none kept, or pruned by another process meanwhile
         saved.unlink(missing_ok=True)
         return

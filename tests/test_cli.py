@@ -118,6 +118,10 @@ def test_run_with_no_arguments_builds_the_star_schema(
     index = repo_copy / "build" / "dashboards" / "index.html"
     assert "dashboards: open" in cli_run.stdout and "index.html" in cli_run.stdout
     assert index.exists() and (index.parent / "sales.html").exists()
+    # the pipeline's dbt artifacts and log beside the lake, none in the project's
+    # target/ (what an analyst's `dbt docs serve` serves over HTTP)
+    assert (repo_copy / "build" / "dbt" / "pipeline-local" / "logs" / "dbt.log").is_file()
+    assert not list((repo_copy / "dbt_project").glob("target/pipeline-*"))
 
 
 def test_analyst_dbt_build_passes_with_no_other_setup(

@@ -80,8 +80,11 @@ class Settings(BaseSettings):
     sample_seed: int = 42
     sample_dir: Path | None = Field(None, description="Defaults to <lake_dir>/landing/olist")
     dbt_threads: int = Field(2, ge=1, le=64)
-    dbt_target_path: Path | None = Field(
-        None, description="Where the pipeline's dbt writes artifacts; default dbt_project/target"
+    dbt_target_path: Path = Field(
+        Path("build/dbt"),
+        description="Where the pipeline's dbt writes its artifacts and log, one folder per"
+        " engine; outside the dbt project, whose target/ an analyst's `dbt docs serve`"
+        " serves over HTTP",
     )
     dbt_parse_cache: Path | None = Field(
         default_factory=lambda: (
@@ -303,7 +306,7 @@ class Settings(BaseSettings):
     @property
     def dbt_target_dir(self) -> Path:
         """Where the pipeline's dbt artifacts go (each engine in a folder of its own)."""
-        return self.dbt_target_path or self.dbt_project_dir / "target"
+        return self.dbt_target_path
 
     @property
     def landing_dir(self) -> Path:

@@ -77,8 +77,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
     if settings.s3_endpoint_url:
         env["OLIST_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
-    if settings.dbt_target_path:
-        env["DBT_TARGET_PATH"] = str(settings.dbt_target_path)
+    env["DBT_TARGET_PATH"] = str(settings.dbt_target_path)
     return env
 
 

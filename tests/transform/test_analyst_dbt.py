@@ -309,3 +309,43 @@ def test_an_analysts_build_of_a_data_set_with_every_object_rejected_says_so(
         "rejected; deliver a corrected file, or accept one again (olist-elt raw readmit)"
     ) in out
     assert "run the connector first" not in out
+
+
+def test_dbt_typed_in_another_folder_uses_the_checkouts_layout_and_creates_nothing_there(
+    tmp_path: Path,
+) -> None:
+    """profiles.yml's relative paths (vault, key, lake, audit log, the analyst's own
+    file) are relative to dbt_project/, as the README types dbt there: dbt typed from
+    another folder (--project-dir) or from a model folder (dbt looks upwards for the
+    project) finds the same ones, and makes no second vault and key where it stands."""
+    checkout = tmp_path / "checkout"
+    copy_dbt_project(checkout / "dbt_project")
+    shutil.copy(REPO_ROOT / "profiles.yml", checkout / "profiles.yml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
+    env |= {"USER": "analyst", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    typed = [
+        (elsewhere, ["--project-dir", str(checkout / "dbt_project")]),
+        (checkout / "dbt_project" / "models" / "gold", []),
+    ]
+    keys = []
+    for cwd, project in typed:
+        done = subprocess.run(
+            [DBT, "debug", *project, "--profiles-dir", str(checkout)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-3000:]
+        keys.append((checkout / ".secrets" / "vault.key").read_bytes())
+    assert keys[0] == keys[1]  # one vault, made by the first, read by the second
+    assert (checkout / "warehouse" / "dev_analyst.duckdb").is_file()
+    assert (checkout / "lake" / "_audit" / "audit.jsonl").is_file()
+    assert list(elsewhere.iterdir()) == []
+    strays = {".secrets", "lake", "warehouse"} & {
+        p.name for p in (checkout / "dbt_project").rglob("*")
+    }
+    assert not strays

@@ -17,6 +17,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
+from olist_elt.lake.private import private_dirs
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
@@ -29,10 +30,30 @@ RAW_ROOT_VAR = "olist_raw_root"
 LAKE_DIR_VAR = "olist_lake_dir"
 
 
+def project_dir() -> Path:
+    """The dbt project's folder: profiles.yml's relative paths are relative to it (the
+    repository's layout seen from dbt_project/), wherever dbt was typed (the folder
+    above with --project-dir, a model folder: dbt looks upwards for the project).
+    Outside a dbt command (no flags yet), the current folder."""
+    try:
+        from dbt.flags import get_flags
+
+        folder = getattr(get_flags(), "PROJECT_DIR", None)
+    except Exception:  # flags not set: not inside a dbt command
+        folder = None
+    return Path(folder).resolve() if folder else Path.cwd()
+
+
+def in_project(value: str) -> Path:
+    """A path of profiles.yml made absolute against the dbt project's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (project_dir() / path).resolve()
+
+
 def _location(value: str) -> str:
-    """A folder made absolute (dbt runs in dbt_project/), a URI (s3://) as it is;
+    """A folder made absolute (against the dbt project), a URI (s3://) as it is;
     without a trailing slash."""
-    return (value if "://" in value else str(Path(value).resolve())).rstrip("/")
+    return (value if "://" in value else str(in_project(value))).rstrip("/")
 
 
 def lake_variables(lake_dir: str, raw_root: str | None = None) -> dict[str, str]:
@@ -56,7 +77,7 @@ class Plugin(BasePlugin):
         """Read the key once per dbt invocation."""
         audit = plugin_config.get("audit_log")
         lake = plugin_config.get("lake_dir")
-        lake_path = Path(lake).resolve() if lake else None
+        lake_path = in_project(lake) if lake else None
         if lake_path:
             ensure_register(lake_path)
         self._lake = lake_variables(lake or "../lake", plugin_config.get("raw_root"))
@@ -65,10 +86,10 @@ class Plugin(BasePlugin):
         # default lake's anchor would be left signing another lake's log, which `audit
         # verify` there calls forged, and this lake's own anchor behind.
         self._settings = load_settings(
-            vault_path=Path(plugin_config["vault_path"]).resolve(),
-            vault_key_file=Path(plugin_config["vault_key_file"]).resolve(),
+            vault_path=in_project(plugin_config["vault_path"]),
+            vault_key_file=in_project(plugin_config["vault_key_file"]),
             **({"lake_dir": lake_path} if lake_path and "://" not in lake else {}),
-            **({"audit_log": Path(audit).resolve()} if audit else {}),
+            **({"audit_log": in_project(audit)} if audit else {}),
         )
         self._pads = pii_pads(self._settings)
 
@@ -79,6 +100,15 @@ class Plugin(BasePlugin):
         conn.execute(f"set variable {OPAD_VAR} = ?", [opad])
         for name, value in self._lake.items():
             conn.execute(f"set variable {name} = ?", [value])
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        """The database file, when profiles.yml names it relatively, against the dbt
+        project too: dbt typed in another folder opens the analyst's file, not a new
+        one there (dbt-duckdb opens creds.path right after this call)."""
+        path = str(creds.path)
+        if path != ":memory:" and "://" not in path and not path.startswith("md:"):
+            creds.path = str(in_project(path))
+            private_dirs(Path(creds.path).parent)  # a fresh clone has no warehouse/
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Called once per new connection: the pads, and the lake when it is a bucket."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import stat
 import subprocess
 import sys
 from dataclasses import replace
@@ -495,3 +496,32 @@ def test_an_erasure_while_a_run_holds_the_lake_is_refused_and_changes_nothing(
         k: v for k, v in before.items() if not k.startswith("runs/")
     }
     assert not register_path(landed.lake_dir).exists()
+
+
+@pytest.mark.slow
+def test_an_analysts_next_dbt_run_after_an_erasure_builds_the_person_out_of_their_file(
+    built_copy: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """The analyst's own DuckDB file (target dev) appends raw objects to bronze and
+    recomputes silver from newer ones only: after an erasure replaced the person's
+    objects, their next `dbt run` finds its tables holding objects the lake no longer
+    accepts and builds those again in full, with no --full-refresh typed."""
+    from tests.transform.test_analyst_dbt import _analyst_env, _dbt
+
+    settings = built_copy
+    person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
+    needles = {person, *customer_ids, *texts}
+    env = _analyst_env(settings, tmp_path)
+    dev = Path(env["OLIST_DEV_DATABASE"])
+    select = ("--select", "+silver_orders", "+silver_reviews")
+    first = _dbt(env, "run", *select)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert _columns_holding(dev, needles)  # the person is in the analyst's file
+
+    erase_person(settings, person, "dpo@test")
+    again = _dbt(env, "run", *select)
+
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert _columns_holding(dev, needles) == []
+    assert "no longer accepts (erased, rejected or forgotten): built again in full" in again.stdout
+    assert stat.S_IMODE(dev.stat().st_mode) == 0o600  # raw personal data in bronze

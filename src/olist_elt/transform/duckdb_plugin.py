@@ -11,13 +11,14 @@ file whose rendering read an environment variable that changed).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from olist_elt.lake.private import private_dirs
+from olist_elt.lake.private import FILE_MODE, private_dirs
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
@@ -104,11 +105,17 @@ class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         """The database file, when profiles.yml names it relatively, against the dbt
         project too: dbt typed in another folder opens the analyst's file, not a new
-        one there (dbt-duckdb opens creds.path right after this call)."""
+        one there (dbt-duckdb opens creds.path right after this call); that file
+        made or kept 0600."""
         path = str(creds.path)
         if path != ":memory:" and "://" not in path and not path.startswith("md:"):
             creds.path = str(in_project(path))
             private_dirs(Path(creds.path).parent)  # a fresh clone has no warehouse/
+            # bronze holds raw personal data: the file (and what this dbt writes
+            # after, its WAL, artifacts and log) is its owner's only, as the lake is
+            os.umask(0o077)
+            if Path(creds.path).exists():
+                os.chmod(creds.path, FILE_MODE)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         """Called once per new connection: the pads, and the lake when it is a bucket."""

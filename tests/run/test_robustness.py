@@ -389,6 +389,13 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftover
     con = duckdb.connect(str(served.build_database))
     con.execute("create table gold_staging.fct_switched_off as select 1 as order_id")
     con.close()
+    # and the new served file a publish killed before its rename leaves (with its WAL)
+    served_file = served.warehouse_path
+    copies = [
+        served_file.with_name(f".{served_file.name}.0badc0de.tmp{end}") for end in ("", ".wal")
+    ]
+    for copy in copies:
+        copy.write_bytes(b"gold, never renamed")
     env = {"OLIST_HOME": str(root), "OLIST_LAKE_DIR": str(served.lake_dir), "COLUMNS": "200"}
     status = CliRunner().invoke(app, ["status"], env=env)
     assert f"{record['run_id']}  local  interrupted" in status.output, status.output
@@ -396,7 +403,8 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftover
     summary = run_pipeline(served, sample_dir)
 
     cleanup = next(s for s in summary.steps if s.name == "clean up leftovers")
-    assert summary.outcome == "success" and cleanup.rows == 1
+    assert summary.outcome == "success" and cleanup.rows == 3
+    assert not any(copy.exists() for copy in copies)
     con = duckdb.connect(str(served.warehouse_path), read_only=True)
     try:
         outcome = con.execute(

@@ -22,6 +22,7 @@ from olist_elt.warehouse.publish import (
     LIVE_SCHEMA,
     base_tables,
     checksums,
+    leftover_copies,
     refresh_served,
     row_counts,
     serve_copy,
@@ -135,16 +136,21 @@ class LocalTarget(Target):
 
     def clean_leftovers(self, staging: str, built: list[str]) -> list[str]:
         """Tables in gold's staging schema that no gold model builds (a switched-off
-        model's table would be published stale). The rest is kept between runs: the
+        model's table would be published stale), and the copies of gold a killed
+        publish left beside the served file. The rest is kept between runs: the
         incremental facts build on it."""
+        copies = leftover_copies(self.settings.warehouse_path)
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+        removed = [copy.name for copy in copies]
         if not self.has_lake_build():
-            return []
+            return removed
         con = open_build(self.settings.build_database)
         try:
             stale = [t for t in base_tables(con, staging) if t not in built]
             for table in stale:
                 con.execute(f'drop table "{staging}"."{table}"')
-            return [f"{staging}.{t}" for t in stale]
+            return removed + [f"{staging}.{t}" for t in stale]
         finally:
             con.close()
 

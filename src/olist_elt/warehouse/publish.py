@@ -81,6 +81,12 @@ def refresh_served(database: Path, served: Path, schemas: Iterable[str]) -> None
     _write_served(database, served, [(s, s) for s in schemas], start_from_served=served.exists())
 
 
+def leftover_copies(served: Path) -> list[Path]:
+    """The new served files (and their WALs) a publish killed before its rename left
+    beside the served one: never renamed, read by nobody."""
+    return sorted(served.parent.glob(f".{served.name}.*.tmp*"))
+
+
 def _write_served(
     database: Path,
     served: Path,

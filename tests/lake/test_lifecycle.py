@@ -103,3 +103,17 @@ def test_the_lifecycle_while_a_run_holds_the_lake_is_refused_and_moves_nothing(
     assert {r.sha256: (r.zone, r.object_key) for r in Manifest(storage).records()} == before
     assert all(storage.exists(key) for _, key in before.values())
     assert run_lifecycle(settings, older_than_days=90)  # once the run is over, it moves
+
+
+def test_older_than_zero_days_means_every_object_not_the_default(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """0 is a number of days (every object ingested before now), never 'unset'."""
+    settings = workspace_settings(tmp_path)
+    ingest_olist(settings, sample_dir, "test-ingest")
+
+    moves = run_lifecycle(settings, older_than_days=0)
+
+    storage = LocalStorage(settings.lake_dir)
+    assert len(moves) == 9
+    assert {r.zone for r in Manifest(storage).records("olist")} == {"cold"}

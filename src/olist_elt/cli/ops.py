@@ -80,7 +80,7 @@ def status(
 
 def lifecycle(
     older_than_days: Annotated[
-        int | None, typer.Option(help="Default: OLIST_RAW_RETENTION_DAYS (90)")
+        int | None, typer.Option(min=0, help="Default: OLIST_RAW_RETENTION_DAYS (90)")
     ] = None,
     verbose: Verbose = False,
 ) -> None:

@@ -105,5 +105,5 @@ def run_lifecycle(
         return move_to_cold(
             open_storage(settings, "svc-lifecycle"),
             AuditLog(settings.audit_path),
-            older_than_days or settings.raw_retention_days,
+            settings.raw_retention_days if older_than_days is None else older_than_days,
         )

@@ -3,10 +3,14 @@ file does not break later commands, and a cut audit log is named."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from olist_elt.settings import Settings
+from tests.conftest import workspace_env
 
 CLI = [sys.executable, "-m", "olist_elt"]
 CUSTOMERS = "olist_customers_dataset.csv"
@@ -70,3 +74,31 @@ def test_verify_names_the_last_two_lines_cut(tmp_path: Path) -> None:
 
     assert verify.returncode == 1
     assert "the last 2 record(s) were cut" in verify.stderr
+
+
+def test_records_cut_with_the_anchor_show_against_the_head_a_run_kept(
+    built_copy: Settings,
+) -> None:
+    """The log's last records and its anchor deleted together: the next audited
+    command anchors the shortened log anew (an audit.anchor event), but the run
+    record kept a copy of the signed head, which the log no longer reaches."""
+    settings = built_copy
+    [record] = [json.loads(p.read_text()) for p in (settings.lake_dir / "runs").glob("2*.json")]
+    kept = record["audit_head"]["records"]
+    log = settings.audit_path
+    lines = log.read_text().splitlines()
+    assert len(lines) >= kept > 2
+    log.write_text("\n".join(lines[: kept - 2]) + "\n")
+    settings.audit_anchor_path.unlink()
+    env = {**_env(settings.lake_dir.parent), **workspace_env(settings)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert cli("raw", "verify").returncode == 0  # audited: signs the shortened log anew
+    verify = cli("audit", "verify")
+
+    assert verify.returncode == 1, verify.stdout
+    message = " ".join(verify.stderr.split())
+    assert f"a run record kept the signed head at record {kept}" in message
+    assert "records were cut from its end or rewritten" in message

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,25 +205,61 @@ class AuditLog:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def verify(self) -> VerifyResult:
+    def verify(self, kept_heads: Iterable[dict[str, Any]] = ()) -> VerifyResult:
         """Walk the chain, then hold its end against the signed anchor: report the
         first record edited, dropped or moved, records cut from the end, or a chain
-        re-hashed as a whole."""
+        re-hashed as a whole. kept_heads: copies of the signed head kept elsewhere
+        (run records keep one each); the furthest one validly signed must still be in
+        the log, so records cut with the anchor, which the next audited command
+        anchors anew, still show."""
         state = self.anchor.read() if self.anchor is not None else None
-        walked = self._walk(state.records if state is not None else 0)
+        kept = self._furthest_kept(kept_heads)
+        walked = self._walk(state.records if state is not None else 0, kept)
         if isinstance(walked, VerifyResult):
             return walked
-        count, at_anchor = walked
+        count, at_anchor, at_kept = walked
+        if kept is not None and (count < kept.records or at_kept != kept.head):
+            return VerifyResult(
+                False,
+                count,
+                None,
+                f"a run record kept the signed head at record {kept.records}, and the log "
+                + (
+                    f"ends at record {count}"
+                    if count < kept.records
+                    else f"holds another record {kept.records}"
+                )
+                + ": records were cut from its end or rewritten, its anchor deleted or"
+                " re-signed after; restore the log from a backup",
+            )
         return self._check_anchor(state, count, at_anchor)
 
-    def _walk(self, position: int) -> VerifyResult | tuple[int, str | None]:
+    def _furthest_kept(self, heads: Iterable[dict[str, Any]]) -> AnchorState | None:
+        """The kept head furthest into the log that our key signed, if any."""
+        if self.anchor is None:
+            return None
+        signed = []
+        for head in heads:
+            try:
+                state = AnchorState(int(head["records"]), str(head["head"]), str(head["hmac"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if self.anchor.is_valid(state):
+                signed.append(state)
+        return max(signed, key=lambda s: s.records, default=None)
+
+    def _walk(
+        self, position: int, kept: AnchorState | None = None
+    ) -> VerifyResult | tuple[int, str | None, str | None]:
         """The first broken link as a failed result, or the number of records and the
-        hash of record `position` (1-based) of a sound chain."""
+        hashes of record `position` and of the kept head's record (1-based) of a
+        sound chain."""
         if not self.path.exists():
-            return 0, None
+            return 0, None, None
         prev = GENESIS
         count = 0
         at_position: str | None = None
+        at_kept: str | None = None
         with open(self.path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, start=1):
                 count = lineno
@@ -239,7 +276,9 @@ class AuditLog:
                 prev = record["hash"]
                 if lineno == position:
                     at_position = prev
-        return count, at_position
+                if kept is not None and lineno == kept.records:
+                    at_kept = prev
+        return count, at_position, at_kept
 
     def _check_anchor(
         self, state: AnchorState | None, count: int, at_anchor: str | None

@@ -461,3 +461,52 @@ def test_a_record_written_into_the_raw_zone_by_hand_is_never_built(
         assert not con.execute(
             "select count(*) from gold.dim_customer where customer_id = 'forged-1'"
         ).fetchone()[0]
+
+
+def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_not_the_data(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """A connector's own deployment lands a file as a run starts its build: the run
+    builds from the records it read, the next run takes the file. A `raw reject` as
+    the build starts (it goes ahead beside a run) makes the build's failure the lake's:
+    nothing is tried or rejected for it."""
+    from olist_elt.run import rejection
+
+    batch = _batch(sample_dir, "orders", tmp_path, _new_order)
+
+    def land_at_bronze(step: str) -> None:
+        if step == "dbt build bronze":
+            ingest_olist(served, batch, "elsewhere")
+
+    summary = run_pipeline(
+        served, sample_dir, force_rebuild=True, full_refresh=True, on_step=land_at_bronze
+    )
+
+    assert summary.outcome == "success" and summary.rejected == []
+    [landed] = [
+        r for r in Manifest(LocalStorage(served.lake_dir)).records() if r.run_id == "elsewhere"
+    ]
+    following = run_pipeline(served, sample_dir)
+    assert following.outcome == "success"
+    assert following.layer_rows["bronze"]["bronze_olist__orders"] == (
+        summary.layer_rows["bronze"]["bronze_olist__orders"] + landed.rows
+    )
+
+    [sellers] = [
+        r
+        for r in Manifest(LocalStorage(served.lake_dir)).records()
+        if r.dataset == "sellers" and r.status == "accepted"
+    ]
+
+    def reject_at_bronze(step: str) -> None:
+        if step == "dbt build bronze":
+            rejection.reject(served, [sellers], "by hand", "operator", "by-hand")
+
+    with pytest.raises(PipelineFailed, match="changed under the build"):
+        run_pipeline(
+            served, sample_dir, force_rebuild=True, full_refresh=True, on_step=reject_at_bronze
+        )
+
+    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    assert failed["error_class"] == "LakeChangedDuringRun" and failed["rejected"] == []
+    assert not any(s["name"].startswith("find bad") for s in failed["steps"])

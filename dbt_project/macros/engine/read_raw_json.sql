@@ -117,9 +117,15 @@
 {%- endmacro %}
 
 {% macro ingested_by_as_of(column) -%}
-    {#- `and <ingested by the backfill's day>` when var as_of_ingest_date is set. -#}
+    {#- `and <ingested by the backfill's day>` when var as_of_ingest_date is set,
+        and `and <ingested by the moment the run read the manifest>` when var
+        lake_as_of is (a pipeline run: what lands meanwhile is the next run's). -#}
     {%- if var('as_of_ingest_date', none) -%}
         and substring(cast({{ column }} as {{ dbt.type_string() }}), 1, 10)
         <= '{{ var("as_of_ingest_date") }}'
+    {%- endif -%}
+    {%- if var('lake_as_of', none) %}
+        and cast({{ column }} as timestamp)
+        <= cast('{{ var("lake_as_of") }}' as timestamp)
     {%- endif -%}
 {%- endmacro %}

@@ -41,6 +41,8 @@ class RunContext:
     runner: StepRunner = run_locally
     on_step: Callable[[str], None] | None = None
     records: list[ManifestRecord] = field(default_factory=list)
+    # when the run read the records it builds from (run.pinned.read_lake)
+    lake_as_of: datetime | None = None
 
     @classmethod
     def begin(

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from olist_elt.errors import OlistEltError
-from olist_elt.run import inputs, plan, stages, state
+from olist_elt.run import plan, stages, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.lock import run_lock
+from olist_elt.run.pinned import read_lake
 from olist_elt.run.record import RunSummary
 from olist_elt.run.steps import StepRunner, run_locally
 from olist_elt.security.audit import AuditLog
@@ -49,7 +50,7 @@ def run_pipeline(
         if ingest_inputs:
             stages.ingest(ctx, source)
         else:
-            ctx.records = inputs.lake_manifest(settings).records()
+            read_lake(ctx)
         decision = plan.plan(ctx, force_rebuild, full_refresh)
         if decision.rebuild:
             stages.prepare(ctx)

@@ -19,6 +19,7 @@ from olist_elt.run import inputs, rejection, state
 from olist_elt.run.context import RunContext
 from olist_elt.run.fixed_rows import remember_passed
 from olist_elt.run.isolation import isolate
+from olist_elt.run.pinned import raise_if_lake_changed, read_lake
 from olist_elt.run.plan import Plan, clean_up, served_version
 from olist_elt.run.rejection import DATA_FAILURES, QUALITY_GATE
 from olist_elt.run.steps import Kind, Step
@@ -64,7 +65,7 @@ def ingest(ctx: RunContext, source: str | Path | None) -> None:
             )
             retried = {name: s["retried"] for name, s in apis.items()}
     finally:  # counted for a failed ingest too
-        ctx.records = inputs.lake_manifest(settings).records()
+        read_lake(ctx)
         ctx.summary.connectors = connector_counters(
             settings, ctx.records, run_id, ctx.summary.started_at, retried
         )
@@ -212,7 +213,7 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         # the build again from all of raw as it stands now covers every request made
         # so far (this rejection's, and any other process's before it)
         decision.request, decision.erasures = state.requests_now(ctx.settings)
-        ctx.records = inputs.lake_manifest(ctx.settings).records()
+        read_lake(ctx)
         decision.full_refresh = f"{len(ctx.summary.rejected)} raw object(s) rejected by this run"
         decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
         ctx.target.reparse()
@@ -252,6 +253,7 @@ def _build_and_reconcile(ctx: RunContext, decision: Plan) -> Exception | None:
         kind = ctx.summary.failing_kind
         if kind is None or not Kind(kind).blames_data:
             raise
+        raise_if_lake_changed(ctx, exc)
         return exc
 
 

@@ -117,3 +117,35 @@ def test_older_than_zero_days_means_every_object_not_the_default(
     storage = LocalStorage(settings.lake_dir)
     assert len(moves) == 9
     assert {r.zone for r in Manifest(storage).records("olist")} == {"cold"}
+
+
+def test_a_rejection_beside_the_lifecycle_keeps_both_the_move_and_the_status(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`raw reject` takes no run lock: one that lands while the lifecycle copies the
+    object keeps its status through the move, and one that read the record before
+    the move keeps the move (each writes the record as it is then)."""
+    from olist_elt.run import rejection
+
+    settings = workspace_settings(tmp_path)
+    ingest_olist(settings, sample_dir, "test-ingest")
+    _backdate(settings, {"sellers", "customers"}, days=120)
+    storage = LocalStorage(settings.lake_dir)
+    stale = {r.dataset: r for r in Manifest(storage).records("olist")}
+    real = LocalStorage.sha256
+
+    def checked_then_rejected(self: LocalStorage, key: str) -> str:
+        found = real(self, key)
+        if key == f"cold/{stale['sellers'].object_key}":  # the copy is checked: a reject now
+            rejection.reject(settings, [stale["sellers"]], "by hand", "operator", "by-hand")
+        return found
+
+    monkeypatch.setattr(LocalStorage, "sha256", checked_then_rejected)
+    move_to_cold(storage, AuditLog(settings.audit_path), 90, now=API_NOW)
+    monkeypatch.undo()
+    rejection.reject(settings, [stale["customers"]], "by hand", "operator", "by-hand")
+
+    now = {r.dataset: r for r in Manifest(storage).records("olist")}
+    for dataset in ("sellers", "customers"):
+        assert (now[dataset].zone, now[dataset].status) == ("cold", "rejected"), dataset
+        assert storage.exists(now[dataset].object_key)

@@ -81,7 +81,8 @@ def move_to_cold(
                 f"copy of {record.object_key} to cold does not match its sha256 "
                 f"({copied} != {record.sha256}); the raw object was kept"
             )
-        manifest.put(replace(record, zone="cold", object_key=cold_key))
+        # the record as it is now: a rejection meanwhile keeps its status
+        manifest.update(record, lambda now, key=cold_key: replace(now, zone="cold", object_key=key))
         storage.delete(record.object_key)
         audit.append(
             ACTOR, "lifecycle.move", record.object_key, "ok", to=cold_key, sha256=record.sha256

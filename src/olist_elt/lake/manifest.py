@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
+from olist_elt.lake.private import private_dirs
 from olist_elt.lake.storage import Storage
 
 MANIFEST_PREFIX = "raw/_manifest"
@@ -63,11 +68,41 @@ class Manifest:
         key = manifest_key(record.source, record.dataset, record.sha256)
         self.storage.put_bytes(key, json.dumps(asdict(record), indent=1).encode("utf-8"))
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One read-modify-write of records at a time per lake folder on this machine
+        (an exclusive lock beside the records); an object store's records take none."""
+        root = getattr(self.storage, "root", None)
+        if root is None:
+            yield
+            return
+        folder = Path(root) / MANIFEST_PREFIX
+        private_dirs(folder)
+        with open(folder / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def update(
+        self, record: ManifestRecord, change: Callable[[ManifestRecord], ManifestRecord]
+    ) -> ManifestRecord:
+        """Write change(the record as it is now): a record read earlier is read again,
+        so a change another process made meanwhile (a rejection, a move to cold) is
+        kept, not written over with the earlier copy."""
+        with self._writing():
+            now = self.get(record.source, record.dataset, record.sha256) or record
+            changed = change(now)
+            self.put(changed)
+        return changed
+
     def reject(self, record: ManifestRecord, reason: str, at: str) -> ManifestRecord:
         """Mark a raw object rejected (by a quality gate); bronze stops reading it."""
-        rejected = replace(record, status="rejected", rejected_at=at, rejected_reason=reason)
-        self.put(rejected)
-        return rejected
+        return self.update(
+            record,
+            lambda now: replace(now, status="rejected", rejected_at=at, rejected_reason=reason),
+        )
 
     def supersede(self, old: ManifestRecord, new: ManifestRecord, at: str) -> ManifestRecord:
         """Record an erasure's new version of an object and mark the old one erased

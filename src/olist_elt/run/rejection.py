@@ -67,7 +67,10 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
     chosen = matching(settings, sha256_or_run_id, "rejected")
     audit = AuditLog(settings.audit_path)
     for record in chosen:
-        manifest.put(replace(record, status="accepted", rejected_at=None, rejected_reason=None))
+        manifest.update(
+            record,
+            lambda now: replace(now, status="accepted", rejected_at=None, rejected_reason=None),
+        )
         audit.append(actor, "raw.readmit", record.object_key, "accepted")
     if chosen:
         require_full_refresh(settings, f"{len(chosen)} raw object(s) readmitted")

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from olist_elt.cli import _common as cli_common
 from olist_elt.cli import app
 from olist_elt.errors import PipelineFailed
-from olist_elt.lake.manifest import Manifest
+from olist_elt.lake.manifest import Manifest, manifest_key
 from olist_elt.lake.storage import LocalStorage
 from olist_elt.ops.alerts import advice_for
 from olist_elt.run.inputs import ingest_olist
@@ -510,3 +510,26 @@ def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_no
     failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
     assert failed["error_class"] == "LakeChangedDuringRun" and failed["rejected"] == []
     assert not any(s["name"].startswith("find bad") for s in failed["steps"])
+
+
+def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
+    workspace: Settings, sample_dir: Path
+) -> None:
+    """The sellers object's manifest record deleted outside olist-elt, its bytes left:
+    its landing is in the audit trail, so the run names it unrecorded before it
+    builds (it used to build without it and fail the reconciliation, blaming data).
+    A lake of its own: the trail's landings name their lake's folder, and a copied
+    workspace's trail names the folder it was copied from."""
+    served = workspace
+    assert run_pipeline(served, sample_dir).outcome == "success"
+    storage = LocalStorage(served.lake_dir)
+    [sellers] = [r for r in Manifest(storage).records() if r.dataset == "sellers"]
+    (served.lake_dir / manifest_key(sellers.source, sellers.dataset, sellers.sha256)).unlink()
+
+    with pytest.raises(PipelineFailed, match=f"{sellers.object_key}: landed .* its manifest"):
+        # no input (a delivery of the same file would land it again, with a record)
+        run_pipeline(served, ingest_inputs=False, force_rebuild=True)
+
+    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    assert failed["error_class"] == "RawObjectsChanged" and failed["rejected"] == []
+    assert failed["failing_step"] == "verify raw objects"

@@ -230,15 +230,31 @@ def verify_objects(
     return len(chosen)
 
 
-def verify_records(settings: Settings, records: Iterable[ManifestRecord], check_id: str) -> int:
+def verify_records(
+    settings: Settings,
+    records: Iterable[ManifestRecord],
+    check_id: str,
+    unrecorded: Sequence[Unrecorded] = (),
+) -> int:
     """verify_objects on the configured lake, as the transformer reads it, audited in
     its audit log: what a build does before it reads these objects, with those no
-    landing in the trail wrote (unaudited_records) among the differences."""
+    landing in the trail wrote (unaudited_records) and the landings whose records
+    are gone (unrecorded, found by landings_unrecorded) among the differences."""
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
     records = list(records)
     unaudited = unaudited_records(audit.records(), records)
-    return verify_objects(storage, audit, records, check_id, unaudited)
+    return verify_objects(storage, audit, records, check_id, [*unrecorded, *unaudited])
+
+
+def landings_unrecorded(settings: Settings) -> list[Unrecorded]:
+    """The landings of the configured lake's audit trail that no manifest record
+    holds (the trail read first, as read_records_and_trail does): a record deleted
+    outside olist-elt, whose object a build would not read and an incremental table
+    kept."""
+    storage = open_storage(settings, READER)
+    trail = AuditLog(settings.audit_path).records()
+    return unrecorded_landings(storage, trail, Manifest(storage).records())
 
 
 def verify_lake(settings: Settings, actor: str) -> int:

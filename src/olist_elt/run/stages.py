@@ -10,7 +10,7 @@ from typing import Any
 
 from olist_elt.errors import DbtStepFailed, InputRejected, OlistEltError
 from olist_elt.lake.lander import IngestResult
-from olist_elt.lake.verify import verify_records
+from olist_elt.lake.verify import landings_unrecorded, verify_records
 from olist_elt.ops.counters import connector_counters
 from olist_elt.ops.freshness import check_freshness
 from olist_elt.quality.gates import GateFailed, GateReport, enforce
@@ -231,12 +231,14 @@ def verify_landed_elsewhere(ctx: RunContext, decision: Plan) -> None:
         ctx.settings, ctx.records
     )
     others = [r for r in read if r.run_id != ctx.run_id]
-    if others:
+    # and a landing whose record is gone: its rows stay in the incremental tables
+    gone = landings_unrecorded(ctx.settings)
+    if others or gone:
         ctx.run(
             Step(
                 "verify raw objects",
                 Kind.IO,
-                lambda: verify_records(ctx.settings, others, ctx.run_id),
+                lambda: verify_records(ctx.settings, others, ctx.run_id, gone),
                 lambda n: n,
             )
         )

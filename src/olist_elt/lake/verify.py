@@ -31,12 +31,10 @@ FORGET = "raw.forget"
 
 
 @dataclass(frozen=True)
-class Difference:
-    """A raw object that is not what its manifest record says: missing, or with
-    other bytes (found: their sha256)."""
+class _OfRecord:
+    """A difference found on one manifest record."""
 
     record: ManifestRecord
-    found: str | None = None
 
     @property
     def object_key(self) -> str:
@@ -45,6 +43,14 @@ class Difference:
     @property
     def sha256(self) -> str:
         return self.record.sha256
+
+
+@dataclass(frozen=True)
+class Difference(_OfRecord):
+    """A raw object that is not what its manifest record says: missing, or with
+    other bytes (found: their sha256)."""
+
+    found: str | None = None
 
     @property
     def problem(self) -> str:
@@ -80,22 +86,13 @@ class Unrecorded:
 
 
 @dataclass(frozen=True)
-class Unaudited:
+class Unaudited(_OfRecord):
     """A manifest record of an object no landing in the audit trail wrote: put in
     the raw zone outside olist-elt (a record and its bytes written by hand), never
     by a registered connector, so never built from."""
 
-    record: ManifestRecord
     found: ClassVar[None] = None
     problem: ClassVar[str] = "unaudited"
-
-    @property
-    def object_key(self) -> str:
-        return self.record.object_key
-
-    @property
-    def sha256(self) -> str:
-        return self.record.sha256
 
     def describe(self) -> str:
         return (

@@ -422,47 +422,6 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_removes_its_leftover
     assert "fct_switched_off" not in served_tables
 
 
-def test_a_record_written_into_the_raw_zone_by_hand_is_never_built(
-    served: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An object and its manifest record put in raw outside olist-elt (consistent with
-    each other, so reading the object back finds nothing wrong): no registered
-    connector's landing of it is in the audit trail. The run stops before any build
-    reads it, as RawObjectsChanged, nothing rejected; `raw verify` names it too."""
-    import dataclasses
-    import hashlib
-
-    storage = LocalStorage(served.lake_dir)
-    [customers] = [r for r in Manifest(storage).records() if r.dataset == "customers"]
-    forged = (served.lake_dir / customers.object_key).read_bytes() + (
-        b'"forged-1","forged-person","01001","sao paulo","SP"\n'
-    )
-    digest = hashlib.sha256(forged).hexdigest()
-    key = customers.object_key.replace(customers.sha256, digest)
-    storage.put_bytes(key, forged)
-    Manifest(storage).put(
-        dataclasses.replace(
-            customers, sha256=digest, object_key=key, bytes=len(forged), run_id="by-hand"
-        )
-    )
-
-    with pytest.raises(PipelineFailed, match=f"{key}: in the manifest, but no registered"):
-        run_pipeline(served, sample_dir)
-
-    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
-    assert failed["error_class"] == "RawObjectsChanged" and failed["rejected"] == []
-    assert not any(s["name"].startswith("dbt build") for s in failed["steps"])
-    for printer in (cli_common.out, cli_common.console):
-        monkeypatch.setattr(printer, "width", 300)
-    env = {"OLIST_LAKE_DIR": str(served.lake_dir), "OLIST_ALERT_FILE": str(tmp_path / "a")}
-    checked = CliRunner().invoke(app, ["raw", "verify"], env=env)
-    assert checked.exit_code == 1 and f"{key}: in the manifest" in checked.output
-    with duckdb.connect(str(served.warehouse_path), read_only=True) as con:
-        assert not con.execute(
-            "select count(*) from gold.dim_customer where customer_id = 'forged-1'"
-        ).fetchone()[0]
-
-
 def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_not_the_data(
     served: Settings, sample_dir: Path, tmp_path: Path
 ) -> None:

@@ -31,10 +31,12 @@ FORGET = "raw.forget"
 
 
 @dataclass(frozen=True)
-class _OfRecord:
-    """A difference found on one manifest record."""
+class Difference:
+    """A raw object that is not what its manifest record says: missing, or with
+    other bytes (found: their sha256)."""
 
     record: ManifestRecord
+    found: str | None = None
 
     @property
     def object_key(self) -> str:
@@ -43,14 +45,6 @@ class _OfRecord:
     @property
     def sha256(self) -> str:
         return self.record.sha256
-
-
-@dataclass(frozen=True)
-class Difference(_OfRecord):
-    """A raw object that is not what its manifest record says: missing, or with
-    other bytes (found: their sha256)."""
-
-    found: str | None = None
 
     @property
     def problem(self) -> str:
@@ -85,39 +79,7 @@ class Unrecorded:
         )
 
 
-@dataclass(frozen=True)
-class Unaudited(_OfRecord):
-    """A manifest record of an object no landing in the audit trail wrote: put in
-    the raw zone outside olist-elt (a record and its bytes written by hand), never
-    by a registered connector, so never built from."""
-
-    found: ClassVar[None] = None
-    problem: ClassVar[str] = "unaudited"
-
-    def describe(self) -> str:
-        return (
-            f"{self.record.object_key}: in the manifest, but no registered connector's "
-            "landing of it is in the audit trail (written outside olist-elt); remove "
-            f"it, or keep it out of every build: `olist-elt raw reject {self.sha256}`"
-        )
-
-
-Change = Difference | Unrecorded | Unaudited
-
-
-def unaudited_records(
-    trail: Iterable[dict[str, Any]], records: Iterable[ManifestRecord]
-) -> list[Unaudited]:
-    """Each accepted record whose sha256 no landing of the trail holds (raw.write,
-    ok): a connector's landing and an erasure's new version audit one; a lifecycle
-    move, a rejection and a readmission keep the sha256. A landing counts in any lake
-    the trail names: a lake moved or restored to another folder keeps its trail."""
-    landed = {
-        str((entry.get("detail") or {}).get("sha256"))
-        for entry in trail
-        if entry.get("action") == "raw.write" and entry.get("outcome") == "ok"
-    }
-    return [Unaudited(r) for r in records if r.status == "accepted" and r.sha256 not in landed]
+Change = Difference | Unrecorded
 
 
 class RawObjectsChanged(OlistEltError):
@@ -182,18 +144,13 @@ def unrecorded_landings(
 
 def read_records_and_trail(
     storage: Storage, audit: AuditLog
-) -> tuple[list[ManifestRecord], list[Unrecorded | Unaudited]]:
-    """The manifest's records; the landings of the audit trail none of them holds
-    (unrecorded_landings) and the accepted records no landing of it wrote
-    (unaudited_records). The trail is read first, since a landing writes its record
-    before it audits itself: a record landed meanwhile is read again after."""
+) -> tuple[list[ManifestRecord], list[Unrecorded]]:
+    """The manifest's records, and the landings of the audit trail none of them
+    holds (unrecorded_landings): the trail is read first, since a landing writes its
+    record before it audits itself."""
     trail = audit.records()
     records = Manifest(storage).records()
-    gone: list[Unrecorded | Unaudited] = [*unrecorded_landings(storage, trail, records)]
-    unaudited = unaudited_records(trail, records)
-    if unaudited:  # landed between the two reads: in the trail read now
-        gone += unaudited_records(audit.records(), [u.record for u in unaudited])
-    return records, gone
+    return records, unrecorded_landings(storage, trail, records)
 
 
 def verify_objects(
@@ -201,7 +158,7 @@ def verify_objects(
     audit: AuditLog,
     records: Iterable[ManifestRecord],
     run_id: str,
-    unrecorded: Sequence[Unrecorded | Unaudited] = (),
+    unrecorded: Sequence[Unrecorded] = (),
 ) -> int:
     """Read back each raw object (never an erased one: its bytes are gone by design);
     each difference, and each landing whose record is gone (unrecorded), is audited,
@@ -234,14 +191,11 @@ def verify_records(
     unrecorded: Sequence[Unrecorded] = (),
 ) -> int:
     """verify_objects on the configured lake, as the transformer reads it, audited in
-    its audit log: what a build does before it reads these objects, with those no
-    landing in the trail wrote (unaudited_records) and the landings whose records
-    are gone (unrecorded, found by landings_unrecorded) among the differences."""
+    its audit log: what a build does before it reads these objects, with the
+    landings whose records are gone (unrecorded: landings_unrecorded) among the
+    differences."""
     storage = open_storage(settings, READER)
-    audit = AuditLog(settings.audit_path)
-    records = list(records)
-    unaudited = unaudited_records(audit.records(), records)
-    return verify_objects(storage, audit, records, check_id, [*unrecorded, *unaudited])
+    return verify_objects(storage, AuditLog(settings.audit_path), records, check_id, unrecorded)
 
 
 def landings_unrecorded(settings: Settings) -> list[Unrecorded]:

@@ -84,7 +84,7 @@ def forget(settings: Settings, sha256: str, reason: str, actor: str) -> list[Unr
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
     _, gone = read_records_and_trail(storage, audit)
-    lost = [u for u in gone if isinstance(u, Unrecorded) and u.sha256 == sha256]
+    lost = [u for u in gone if u.sha256 == sha256]
     for u in lost:
         audit.append(
             actor,

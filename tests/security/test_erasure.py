@@ -505,10 +505,13 @@ def test_an_analysts_next_dbt_run_after_an_erasure_builds_the_person_out_of_thei
     """The analyst's own DuckDB file (target dev) appends raw objects to bronze and
     recomputes silver from newer ones only: after an erasure replaced the person's
     objects, their next `dbt run` finds its tables holding objects the lake no longer
-    accepts and builds those again in full, with no --full-refresh typed."""
+    accepts and builds those again in full, with no --full-refresh typed. The objects
+    are in cold first (as the lifecycle leaves them: keys under cold/raw/)."""
+    from olist_elt.lake.lifecycle import run_lifecycle
     from tests.transform.test_analyst_dbt import _analyst_env, _dbt
 
     settings = built_copy
+    run_lifecycle(settings, older_than_days=0)  # every object in cold: cold/raw/... keys
     person, customer_ids, _, texts = _a_reviewing_person(sample_dir)
     needles = {person, *customer_ids, *texts}
     env = _analyst_env(settings, tmp_path)

@@ -15,7 +15,7 @@
 
 {% macro holds_withdrawn_objects() -%}
     {#- Whether this incremental lake table (one with _sha256 and _source_object,
-        raw/<source>/<data set>/...) holds rows of an object whose manifest
+        [cold/]raw/<source>/<data set>/...) holds rows of an object whose manifest
         record is not 'accepted' now, or is gone. Asked once per node and phase
         (kept with store_result); never in a pipeline run or a unit test. -#}
     {%- if not execute or target.name != 'dev' or target.type != 'duckdb'
@@ -40,8 +40,8 @@
     {%- endif -%}
     {%- set listing -%}
         select distinct
-            split_part(_source_object, '/', 2) as source_name,
-            split_part(_source_object, '/', 3) as data_set
+            regexp_extract(_source_object, 'raw/([^/]+)/([^/]+)/', 1) as source_name,
+            regexp_extract(_source_object, 'raw/([^/]+)/([^/]+)/', 2) as data_set
         from {{ relation }}
         where _source_object is not null
     {%- endset -%}

@@ -38,6 +38,12 @@ def served(built_copy: Settings) -> Settings:
     return built_copy
 
 
+def _last_run(runs: Path) -> dict:
+    """The run record written last. Not the last by name: a run id starts with its
+    second, and two quick runs in one second sort by their random suffix."""
+    return json.loads(max(runs.glob("2*.json"), key=lambda p: p.stat().st_mtime_ns).read_text())
+
+
 def _statuses(settings: Settings) -> dict[str, str]:
     return {r.run_id: r.status for r in Manifest(LocalStorage(settings.lake_dir)).records()}
 
@@ -180,7 +186,7 @@ def test_a_gold_build_that_fails_once_and_not_again_blames_no_data(
         run_pipeline(served, sample_dir)
     assert failed_builds == ["gold"]
     assert _statuses(served)["landed"] == "accepted"
-    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    failed = _last_run(served.lake_dir / "runs")
     assert failed["rejected"] == [] and failed["failing_step"] == "dbt build gold"
     summary = run_pipeline(served, sample_dir)
     assert summary.outcome == "success" and summary.rejected == []
@@ -207,7 +213,7 @@ def test_a_vault_that_stops_answering_mid_run_fails_it_and_blames_no_data(
     monkeypatch.setattr(plugin, "pii_pads", vault_down)
     with pytest.raises(PipelineFailed, match="HashiCorp Vault read of pii_key failed"):
         run_pipeline(served, sample_dir)
-    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    failed = _last_run(served.lake_dir / "runs")
     assert failed["error_class"] == "VaultUnavailable", failed["error"]
     assert failed["failing_step"] == "dbt build bronze" and failed["rejected"] == []
     assert [s["name"] for s in failed["steps"] if s["outcome"] == "failed"] == ["dbt build bronze"]
@@ -234,7 +240,7 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
     def failed_run(match: str) -> dict:
         with pytest.raises(PipelineFailed, match=match):
             run_pipeline(served, sample_dir)
-        return json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+        return _last_run(runs)
 
     path.unlink()
     missing = failed_run(f"{landed.object_key}: missing")
@@ -284,7 +290,7 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
     batch = _batch(sample_dir, "orders", tmp_path / "again", _new_order)
     with pytest.raises(PipelineFailed, match=f"{sellers.object_key}: altered"):
         run_pipeline(served, batch, full_refresh=True)
-    failed = json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+    failed = _last_run(runs)
     assert failed["failing_step"] == "verify raw objects" and failed["rejected"] == []
     # deleted after that read-back, as the build starts (a race): the build's own
     # error is the lake's failure, not the data's
@@ -296,7 +302,7 @@ def test_a_raw_object_changed_outside_olist_elt_fails_the_run_and_blames_no_data
 
     with pytest.raises(PipelineFailed, match="missing from the lake"):
         run_pipeline(served, batch, full_refresh=True, on_step=delete_at_bronze)
-    failed = json.loads(sorted(runs.glob("2*.json"))[-1].read_text())
+    failed = _last_run(runs)
     # a full refresh read back every object it reads again (all accepted, below; the
     # batch was landed by the run before, none by this one)
     assert [s["rows"] for s in failed["steps"] if s["name"] == "verify raw objects"] == [
@@ -466,7 +472,7 @@ def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_no
             served, sample_dir, force_rebuild=True, full_refresh=True, on_step=reject_at_bronze
         )
 
-    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    failed = _last_run(served.lake_dir / "runs")
     assert failed["error_class"] == "LakeChangedDuringRun" and failed["rejected"] == []
     assert not any(s["name"].startswith("find bad") for s in failed["steps"])
 
@@ -489,6 +495,6 @@ def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
         # no input (a delivery of the same file would land it again, with a record)
         run_pipeline(served, ingest_inputs=False, force_rebuild=True)
 
-    failed = json.loads(sorted((served.lake_dir / "runs").glob("2*.json"))[-1].read_text())
+    failed = _last_run(served.lake_dir / "runs")
     assert failed["error_class"] == "RawObjectsChanged" and failed["rejected"] == []
     assert failed["failing_step"] == "verify raw objects"

@@ -246,11 +246,11 @@ def build(
 def _verify_unbuilt(settings: Settings) -> None:
     """RawObjectsChanged (audited) when a raw object bronze may read for the first
     time was deleted or rewritten since it was landed."""
-    from olist_elt.lake.verify import verify_records
+    from olist_elt.lake.verify import landings_unrecorded, verify_records
     from olist_elt.run import inputs, state
 
     unbuilt = state.unbuilt_records(settings, inputs.lake_manifest(settings).records())
-    verify_records(settings, unbuilt, "olist-elt build")
+    verify_records(settings, unbuilt, "olist-elt build", landings_unrecorded(settings))
 
 
 def _build_layers(target: Any, layers: list[str]) -> None:

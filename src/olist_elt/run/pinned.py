@@ -31,10 +31,12 @@ def _ingested(record: ManifestRecord) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
-def read_lake(ctx: RunContext) -> None:
-    """The manifest's records ingested by now, as the run's (ctx.records), and that
-    moment as the lake dbt's lake_as_of: what lands after it is left to the next run."""
-    as_of = datetime.now(UTC).replace(tzinfo=None)
+def read_lake(ctx: RunContext, as_of: datetime | None = None) -> None:
+    """The manifest's records ingested by now (or by as_of: the run's cut, when it
+    reads them again after a rejection), as the run's (ctx.records), and that moment
+    as the lake dbt's lake_as_of: what lands after it is left to the next run, whose
+    read-back checks it."""
+    as_of = as_of or datetime.now(UTC).replace(tzinfo=None)
     ctx.records = [r for r in lake_manifest(ctx.settings).records() if _ingested(r) <= as_of]
     ctx.lake_as_of = as_of
     ctx.target.lake_dbt.runtime_vars[AS_OF_VAR] = as_of.isoformat(sep=" ")

@@ -213,7 +213,7 @@ def rebuild(ctx: RunContext, decision: Plan) -> None:
         # the build again from all of raw as it stands now covers every request made
         # so far (this rejection's, and any other process's before it)
         decision.request, decision.erasures = state.requests_now(ctx.settings)
-        read_lake(ctx)
+        read_lake(ctx, ctx.lake_as_of)  # the same cut: no object the read-back missed
         decision.full_refresh = f"{len(ctx.summary.rejected)} raw object(s) rejected by this run"
         decision.fingerprint = state.inputs_fingerprint(ctx.settings, ctx.records, decision.project)
         ctx.target.reparse()

@@ -108,9 +108,9 @@ class Manifest:
         """Record an erasure's new version of an object and mark the old one erased
         (bronze, freshness and reconciliation read accepted objects only)."""
         self.put(replace(new, supersedes=old.sha256, superseded_by=None, erased_at=None))
-        erased = replace(old, status="erased", superseded_by=new.sha256, erased_at=at)
-        self.put(erased)
-        return erased
+        return self.update(
+            old, lambda now: replace(now, status="erased", superseded_by=new.sha256, erased_at=at)
+        )
 
     def records(self, source: str | None = None) -> list[ManifestRecord]:
         """Every record, optionally of one source."""

@@ -69,7 +69,12 @@ def readmit(settings: Settings, sha256_or_run_id: str, actor: str) -> list[Manif
     for record in chosen:
         manifest.update(
             record,
-            lambda now: replace(now, status="accepted", rejected_at=None, rejected_reason=None),
+            # still rejected: an erasure meanwhile (status erased) stays erased
+            lambda now: (
+                replace(now, status="accepted", rejected_at=None, rejected_reason=None)
+                if now.status == "rejected"
+                else now
+            ),
         )
         audit.append(actor, "raw.readmit", record.object_key, "accepted")
     if chosen:

@@ -108,9 +108,12 @@ def test_the_lifecycle_while_a_run_holds_the_lake_is_refused_and_moves_nothing(
 def test_older_than_zero_days_means_every_object_not_the_default(
     tmp_path: Path, sample_dir: Path
 ) -> None:
-    """0 is a number of days (every object ingested before now), never 'unset'."""
+    """0 is a number of days (every object ingested before now), never 'unset'; a
+    negative number is refused on every path (the CLI's option, the flow's parameter)."""
     settings = workspace_settings(tmp_path)
     ingest_olist(settings, sample_dir, "test-ingest")
+    with pytest.raises(LifecycleError, match="0 or more"):
+        run_lifecycle(settings, older_than_days=-1)
 
     moves = run_lifecycle(settings, older_than_days=0)
 

@@ -102,6 +102,9 @@ def run_lifecycle(
     from olist_elt.lake.storage import open_storage
     from olist_elt.run.lock import run_lock
 
+    if older_than_days is not None and older_than_days < 0:
+        raise LifecycleError(f"older_than_days must be 0 or more, not {older_than_days}")
+
     with run_lock(settings, f"lifecycle {secrets.token_hex(3)}", wait=wait):
         return move_to_cold(
             open_storage(settings, "svc-lifecycle"),

@@ -102,3 +102,34 @@ def test_records_cut_with_the_anchor_show_against_the_head_a_run_kept(
     message = " ".join(verify.stderr.split())
     assert f"a run record kept the signed head at record {kept}" in message
     assert "records were cut from its end or rewritten" in message
+
+
+def test_a_head_a_run_kept_of_another_log_is_not_held_against_this_one(
+    built_copy: Settings,
+) -> None:
+    """Runs of one lake that kept their audit log apart (OLIST_AUDIT_LOG) keep that
+    log's head in the same runs/ folder: signed with the same key, it is not this
+    log's, and a sound log is not called cut for it."""
+    from olist_elt.security.audit import AuditLog
+
+    settings = built_copy
+    anchor = AuditLog(settings.audit_path).anchor
+    assert anchor is not None
+    other = {"records": 10_000, "head": "f" * 64, "log": str(settings.lake_dir / "other.jsonl")}
+    other["hmac"] = anchor.sign(10_000, other["head"])
+    record = settings.lake_dir / "runs" / "29991231T000000Z-0ther0.json"
+    record.write_text(json.dumps({"run_id": "apart", "outcome": "success", "audit_head": other}))
+    env = {**_env(settings.lake_dir.parent), **workspace_env(settings), "COLUMNS": "300"}
+
+    verify = subprocess.run(
+        [*CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert verify.returncode == 0, verify.stderr
+    assert "audit log OK" in verify.stdout
+    same = {**other, "log": "_audit/audit.jsonl"}  # this lake's own log, as runs name it
+    record.write_text(json.dumps({"run_id": "same", "audit_head": same}))
+    again = subprocess.run(
+        [*CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 1 and "kept the signed head at record 10000" in again.stderr

@@ -78,11 +78,17 @@ def audit_verify(verbose: Verbose = False) -> None:
     record, records cut from the end, or a chain rewritten as a whole."""
     settings = setup(verbose)
     from olist_elt.run.record import load_records
-    from olist_elt.security.audit import AuditLog
+    from olist_elt.security.audit import AuditLog, log_name
 
     try:
-        # the signed heads the last runs kept: records cut with the anchor still show
-        heads = [r["audit_head"] for r in load_records(settings, 50) if r.get("audit_head")]
+        # the signed heads the last runs kept of this log: records cut with the
+        # anchor still show (runs that kept their log apart kept another's head)
+        log = log_name(settings.audit_path, settings.lake_dir)
+        heads = [
+            head
+            for r in load_records(settings, 50)
+            if (head := r.get("audit_head")) and head.get("log") == log
+        ]
         result = AuditLog(settings.audit_path).verify(heads)
     except OlistEltError as exc:
         fail(exc)

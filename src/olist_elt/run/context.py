@@ -23,7 +23,7 @@ from olist_elt.run.record import (
     utc_now,
 )
 from olist_elt.run.steps import Step, StepRunner, execute, run_locally
-from olist_elt.security.audit import AuditLog
+from olist_elt.security.audit import AuditLog, log_name
 from olist_elt.settings import Settings
 from olist_elt.targets import Target, target_for
 
@@ -135,7 +135,10 @@ class RunContext:
                 error=self.summary.error,
             )
             # a second copy of the audit log's signed head, outside the log
-            self.summary.audit_head = self.audit().head()
+            head = self.audit().head()
+            # which log it signs: runs of one lake may keep theirs apart (OLIST_AUDIT_LOG)
+            log_id = log_name(self.settings.audit_path, self.settings.lake_dir)
+            self.summary.audit_head = head and {**head, "log": log_id}
             save_summary(self.settings, self.summary)
 
     def _failed(self, exc: Exception) -> None:

@@ -325,6 +325,15 @@ class AuditLog:
         return VerifyResult(ok=True, records=count, anchored=state.records)
 
 
+def log_name(audit_path: Path, lake_dir: Path) -> str:
+    """Which audit log a kept head signs, as run records name it: its path inside the
+    lake (a lake moved to another folder keeps it), else its absolute path."""
+    try:
+        return str(audit_path.relative_to(lake_dir))
+    except ValueError:
+        return str(audit_path)
+
+
 def _chain(
     prev: str, events: list[tuple[str, str, str, str, dict[str, Any]]]
 ) -> list[dict[str, Any]]:

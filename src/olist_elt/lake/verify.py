@@ -200,12 +200,10 @@ def verify_records(
 
 def landings_unrecorded(settings: Settings) -> list[Unrecorded]:
     """The landings of the configured lake's audit trail that no manifest record
-    holds (the trail read first, as read_records_and_trail does): a record deleted
-    outside olist-elt, whose object a build would not read and an incremental table
-    kept."""
+    holds (read_records_and_trail): a record deleted outside olist-elt, whose object
+    a build would not read and an incremental table kept."""
     storage = open_storage(settings, READER)
-    trail = AuditLog(settings.audit_path).records()
-    return unrecorded_landings(storage, trail, Manifest(storage).records())
+    return read_records_and_trail(storage, AuditLog(settings.audit_path))[1]
 
 
 def verify_lake(settings: Settings, actor: str) -> int:

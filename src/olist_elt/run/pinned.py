@@ -31,13 +31,18 @@ def _ingested(record: ManifestRecord) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
+def _records_by(ctx: RunContext, as_of: datetime) -> list[ManifestRecord]:
+    """The manifest's records of objects ingested by as_of, read now."""
+    return [r for r in lake_manifest(ctx.settings).records() if _ingested(r) <= as_of]
+
+
 def read_lake(ctx: RunContext, as_of: datetime | None = None) -> None:
     """The manifest's records ingested by now (or by as_of: the run's cut, when it
     reads them again after a rejection), as the run's (ctx.records), and that moment
     as the lake dbt's lake_as_of: what lands after it is left to the next run, whose
     read-back checks it."""
     as_of = as_of or datetime.now(UTC).replace(tzinfo=None)
-    ctx.records = [r for r in lake_manifest(ctx.settings).records() if _ingested(r) <= as_of]
+    ctx.records = _records_by(ctx, as_of)
     ctx.lake_as_of = as_of
     ctx.target.lake_dbt.runtime_vars[AS_OF_VAR] = as_of.isoformat(sep=" ")
 
@@ -48,11 +53,7 @@ def raise_if_lake_changed(ctx: RunContext, failure: Exception) -> None:
     may be that change, not the data."""
     if ctx.lake_as_of is None:
         return
-    now = {
-        (r.sha256, r.status)
-        for r in lake_manifest(ctx.settings).records()
-        if _ingested(r) <= ctx.lake_as_of
-    }
+    now = {(r.sha256, r.status) for r in _records_by(ctx, ctx.lake_as_of)}
     changed = {sha for sha, _ in now ^ {(r.sha256, r.status) for r in ctx.records}}
     if changed:
         raise LakeChangedDuringRun(

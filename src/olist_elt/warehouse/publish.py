@@ -81,10 +81,16 @@ def refresh_served(database: Path, served: Path, schemas: Iterable[str]) -> None
     _write_served(database, served, [(s, s) for s in schemas], start_from_served=served.exists())
 
 
+def _new_copy(served: Path, token: str) -> Path:
+    """Where a publish writes the new served file before renaming it over the old one
+    (token: secrets.token_hex; leftover_copies finds them all with '*')."""
+    return served.with_name(f".{served.name}.{token}.tmp")
+
+
 def leftover_copies(served: Path) -> list[Path]:
     """The new served files (and their WALs) a publish killed before its rename left
     beside the served one: never renamed, read by nobody."""
-    return sorted(served.parent.glob(f".{served.name}.*.tmp*"))
+    return sorted(served.parent.glob(f"{_new_copy(served, '*').name}*"))
 
 
 def _write_served(
@@ -99,7 +105,7 @@ def _write_served(
     copied table, by served schema and table. Nothing is renamed when the required
     served schema would have no tables."""
     served.parent.mkdir(parents=True, exist_ok=True)
-    tmp = served.with_name(f".{served.name}.{secrets.token_hex(4)}.tmp")
+    tmp = _new_copy(served, secrets.token_hex(4))
     counts: dict[str, int] = {}
     schemas = list(schemas)
     try:

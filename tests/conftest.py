@@ -153,7 +153,7 @@ def workspace_env(settings: Settings) -> dict[str, str]:
     return {
         "OLIST_HOME": str(settings.lake_dir.parent),
         "OLIST_APIS_NOW": settings.apis_now.isoformat(),
-        "OLIST_DBT_TARGET_PATH": str(settings.dbt_target_dir),
+        "OLIST_DBT_TARGET_PATH": str(settings.dbt_target_path),
         "OLIST_DASHBOARDS_OUT": str(settings.dashboards_out),
     }
 

@@ -304,11 +304,6 @@ class Settings(BaseSettings):
         return str(self.lake_dir)
 
     @property
-    def dbt_target_dir(self) -> Path:
-        """Where the pipeline's dbt artifacts go (each engine in a folder of its own)."""
-        return self.dbt_target_path
-
-    @property
     def landing_dir(self) -> Path:
         """Where generated sample CSVs are dropped for the Olist connector."""
         return self.sample_dir or self.lake_dir / "landing" / "olist"

@@ -146,7 +146,7 @@ def test_the_erase_command_erases_and_rebuilds_under_one_hold_of_the_lake(
     assert [h and h["run_id"] for h in held_at_rebuild] == ["erasure by dpo"]
     needles = {person, *customer_ids, *texts}
     assert _files_holding(settings.lake_dir, needles) == []
-    assert _files_holding(settings.dbt_target_dir, needles) == []
+    assert _files_holding(settings.dbt_target_path, needles) == []
     for database in (settings.build_database, settings.warehouse_path):
         assert _columns_holding(database, needles) == []
     assert lock_holder(settings) is None

@@ -80,7 +80,7 @@ class Target(ABC):
         return {}
 
     def _dbt(self, engine: str, extra_env: dict[str, str] | None = None) -> Dbt:
-        base = self.settings.dbt_target_dir
+        base = self.settings.dbt_target_path
         return Dbt(
             self.settings.model_copy(update={"target": engine}),
             dbt_vars=self.dbt_vars(),

@@ -252,7 +252,7 @@ class Dbt:
     def _target_dir(self) -> Path:
         if self.target_path is not None:
             return self.target_path
-        return self.settings.dbt_target_dir
+        return self.settings.dbt_target_path
 
     def _invoke(self, runner: Callable[[], Any], argv: list[str]) -> Any:
         """One dbt command on runner() in this project's environment, the DuckDB file

@@ -205,6 +205,16 @@ def test_http_500_then_success_is_retried(writer: Lander, httpserver: HTTPServer
             ConnectorError,
             "406",
         ),
+        (
+            # JSON's \u0000 escape: DuckDB keeps it in text, PostgreSQL cannot store it
+            Response(
+                json.dumps([{"data": "01/01/2018", "valor": "1", "nota": "a\u0000b"}]),
+                200,
+                content_type="application/json",
+            ),
+            BadPayload,
+            r"NUL character \(U\+0000\) at \$\[0\]\.nota",
+        ),
     ],
 )
 def test_bad_answers_are_clear_errors_with_nothing_in_raw(

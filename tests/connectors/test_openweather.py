@@ -103,6 +103,31 @@ def test_429_waits_and_retries_within_a_bound(writer: Lander, httpserver: HTTPSe
         _run(writer, httpserver, capitals={"RJ": "Rio de Janeiro"}, attempts=3)
 
 
+def test_a_nul_character_in_one_capitals_answer_lands_no_capital(
+    writer: Lander, httpserver: HTTPServer
+) -> None:
+    """A free-text field (the condition silver keeps) with JSON's \\u0000 escape: the
+    connector refuses the answer, naming where the character is but not the text, and
+    raw stays empty, instead of a run failing where silver is published to
+    PostgreSQL, which stores no NUL in text."""
+
+    def answer(request: Request) -> Response:
+        served = _serve_sample(request)
+        if request.args["q"].startswith("Recife"):
+            body = json.loads(served.get_data())
+            body["weather"][0]["main"] = "Rain\u0000secret"
+            served.set_data(json.dumps(body))
+        return served
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(answer)
+    with pytest.raises(
+        BadPayload, match=r"OpenWeather Recife: .*U\+0000\) at \$\.weather\[0\]\.main"
+    ) as exc:
+        _run(writer, httpserver)
+    assert "secret" not in str(exc.value)
+    assert Manifest(writer.storage).records() == []
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -180,12 +180,20 @@ def test_a_bad_event_goes_to_quarantine_and_the_rest_to_raw(
 ) -> None:
     good = sample_events(3)
     bad = {"event_id": "evt-bad", "order_id": "", "order_status": "x", "event_at": "now"}
-    run(publish(nats_url, *PUBLISHER, [*good, bad]))
+    # a NUL character (\u0000 in JSON) that PostgreSQL could not store
+    nul = {**good[0], "event_id": "evt-nul", "order_status": "shipped\u0000secret"}
+    run(publish(nats_url, *PUBLISHER, [*good, bad, nul]))
     writer = _writer(lake_storage, tmp_path)
     result = run(consume(nats_url, *CONNECTOR, writer=writer, run_id="r", idle_timeout_s=1))
-    assert result.rejected == 1 and result.written == 3
-    reasons = [k for k in lake_storage.list("quarantine/stream/r") if k.endswith(".reason.json")]
-    assert len(reasons) == 1 and "order_id" in lake_storage.read_bytes(reasons[0]).decode()
+    assert result.rejected == 2 and result.written == 3
+    reasons = [
+        lake_storage.read_bytes(k).decode()
+        for k in lake_storage.list("quarantine/stream/r")
+        if k.endswith(".reason.json")
+    ]
+    assert len(reasons) == 2 and any("order_id" in r for r in reasons)
+    assert any("U+0000) at $.order_status" in r for r in reasons)
+    assert not any("secret" in r for r in reasons)
     assert len(_event_ids(lake_storage)) == 3
 
 

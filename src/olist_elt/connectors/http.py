@@ -14,6 +14,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from olist_elt.connectors.text import nul_at, nul_message
 from olist_elt.errors import OlistEltError
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -80,11 +81,14 @@ def get_json(
                 on_error(resp)
             raise ConnectorError(f"{source}: HTTP {resp.status_code}: {resp.text[:300]}")
         try:
-            return resp.json()
+            body = resp.json()
         except (json.JSONDecodeError, ValueError):
             raise BadPayload(
                 f"{source}: the answer is not valid JSON: {resp.text[:120]!r}"
             ) from None
+        if (where := nul_at(body)) is not None:
+            raise BadPayload(f"{source}: the answer holds {nul_message(where)}")
+        return body
 
     retrying = Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, Retryable)),

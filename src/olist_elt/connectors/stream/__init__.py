@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from olist_elt.connectors.http import ConnectorError
+from olist_elt.connectors.text import nul_at, nul_message
 from olist_elt.lake.lander import LakeView
 from olist_elt.lake.registry import Connector, RawItem, Read, Refused, register_connector
 
@@ -52,6 +53,8 @@ def validate_event(data: bytes) -> dict[str, Any]:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(event, dict):
         raise ValueError("not a JSON object")
+    if (where := nul_at(event)) is not None:
+        raise ValueError(nul_message(where))
     for key, kind in REQUIRED.items():
         if not isinstance(event.get(key), kind) or not event[key]:
             raise ValueError(f"field {key!r} missing or not {kind.__name__}")

@@ -570,6 +570,62 @@ def test_raw_verify_names_a_landing_deleted_with_its_manifest_record(
     assert again.exit_code == 1 and "nounrecordedlanding" in "".join(again.output.split())
 
 
+def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
+    built_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files put into raw outside olist-elt (hot and cold), one of them a copy of a
+    landed object under another day, and an erased object's bytes left behind: no
+    build reads them, but the raw zone holds only what registered connectors landed.
+    `raw verify` exits 1 naming each as stray with its sha256, audits them, and passes
+    again once they are gone."""
+    import hashlib
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from olist_elt.cli import app
+    from olist_elt.lake.manifest import Manifest
+    from olist_elt.lake.storage import LocalStorage
+    from olist_elt.security.audit import AuditLog
+    from tests.conftest import workspace_env
+
+    settings = built_copy
+    for name, value in workspace_env(settings).items():
+        monkeypatch.setenv(name, value)
+    storage = LocalStorage(settings.lake_dir)
+    records = Manifest(storage).records("olist")
+    [orders] = [r for r in records if r.dataset == "orders"]
+    copied = orders.object_key.replace("ingest_date=", "ingest_date=1999-01-01-was-")
+    planted = {
+        copied: storage.read_bytes(orders.object_key),
+        "cold/raw/olist/orders/ingest_date=2020-01-01/planted.csv": b"order_id\nx\n",
+    }
+    for key, data in planted.items():
+        storage.put_bytes(key, data)
+    # an erased object's bytes: its record says erased, so no record names them
+    [sellers] = [r for r in records if r.dataset == "sellers"]
+    Manifest(storage).update(sellers, lambda r: replace(r, status="erased"))
+    planted[sellers.object_key] = storage.read_bytes(sellers.object_key)
+
+    checked = CliRunner().invoke(app, ["raw", "verify", "--actor", "erin"])
+
+    said = "".join(checked.output.split())  # the console may wrap a long key anywhere
+    assert checked.exit_code == 1, checked.output
+    for key, data in planted.items():
+        assert f"{key}:nomanifestrecordnamesit" in said, (key, checked.output)
+        assert hashlib.sha256(data).hexdigest()[:12] in said
+    found = {
+        r["object"]: r["detail"]["found"]
+        for r in AuditLog(settings.audit_path).records()
+        if r["action"] == "raw.verify" and r["outcome"] == "stray"
+    }
+    assert found == {k: hashlib.sha256(d).hexdigest() for k, d in planted.items()}
+    for key in planted:
+        storage.delete(key)
+    checked = CliRunner().invoke(app, ["raw", "verify"])
+    assert checked.exit_code == 0 and "raw zone OK" in checked.output, checked.output
+
+
 def test_status_on_a_new_folder_leaves_what_dbt_wrote_to_the_owner(tmp_path: Path) -> None:
     """`status` parses the project outside a run: its dbt target (logs, manifest, the
     kept parse), and one an older version left open, are the owner's only after it."""

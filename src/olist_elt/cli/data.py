@@ -127,8 +127,9 @@ def raw_verify(
     verbose: Verbose = False,
 ) -> None:
     """Read back every raw object (cold ones too) against the sha256 its manifest
-    record holds, and find each landing the audit trail records whose manifest record
-    is gone: exit 1 naming each one missing, altered or unrecorded. Audited."""
+    record holds, find each landing the audit trail records whose manifest record
+    is gone, and each file of the raw zone no record names: exit 1 naming each one
+    missing, altered, unrecorded or stray. Audited."""
     settings = setup(verbose)
     from olist_elt.lake.verify import RawObjectsChanged, verify_lake
 

@@ -9,7 +9,8 @@ land itself that it reads for the first time, and on a full refresh all it reads
 again (`olist-elt build`: those no good run built from); `olist-elt raw verify` and
 its weekly deployment read them all, and hold the audit trail's landings in this lake
 against the manifest: an object deleted together with its record leaves no record to
-read back, but its landing is in the trail.
+read back, but its landing is in the trail. They also list the raw zone: a file
+no record names (a stray) is no build's input, but no connector recorded it either.
 Either way a difference is recorded in the audit trail and nothing is rejected."""
 
 from __future__ import annotations
@@ -79,7 +80,31 @@ class Unrecorded:
         )
 
 
-Change = Difference | Unrecorded
+@dataclass(frozen=True)
+class Stray:
+    """A file in the raw zone (hot or cold) that no manifest record names: a landing
+    killed between its bytes and its record, a move killed before it deleted its
+    source, or a write outside olist-elt. No build reads it (builds read what the
+    records name), but the raw zone holds only what registered connectors landed."""
+
+    object_key: str
+    found: str
+    sha256: ClassVar[str] = ""
+    problem: ClassVar[str] = "stray"
+
+    def describe(self) -> str:
+        return (
+            f"{self.object_key}: no manifest record names it (sha256 {self.found[:12]}…), "
+            "so no build reads it; look at what it is, then delete it"
+        )
+
+
+Change = Difference | Unrecorded | Stray
+
+# where raw objects live (hot, then cold after the lifecycle moved them), and the
+# manifest's own folder beside them
+RAW_PREFIXES = ("raw/", "cold/raw/")
+MANIFEST_PREFIX = "raw/_manifest/"
 
 
 class RawObjectsChanged(OlistEltError):
@@ -153,16 +178,46 @@ def read_records_and_trail(
     return records, unrecorded_landings(storage, trail, records)
 
 
+def raw_files(storage: Storage) -> list[str]:
+    """Every key of the raw zone, hot and cold, but the manifest's."""
+    return [
+        key
+        for prefix in RAW_PREFIXES
+        for key in storage.list(prefix)
+        if not key.startswith(MANIFEST_PREFIX)
+    ]
+
+
+def strays(
+    storage: Storage, listed: Iterable[str], records: Iterable[ManifestRecord]
+) -> list[Stray]:
+    """The listed raw files no record names (an erased record's key counts as none:
+    its bytes should be gone). List before reading the records: a landing writes its
+    bytes, then its record, so one landing meanwhile is named by a record; a file gone
+    since it was listed (a move deleting its source) is no finding."""
+    named = {r.object_key for r in records if r.status != "erased"}
+    found = []
+    for key in listed:
+        if key in named:
+            continue
+        try:
+            found.append(Stray(key, storage.sha256(key)))
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def verify_objects(
     storage: Storage,
     audit: AuditLog,
     records: Iterable[ManifestRecord],
     run_id: str,
-    unrecorded: Sequence[Unrecorded] = (),
+    unrecorded: Sequence[Unrecorded | Stray] = (),
 ) -> int:
     """Read back each raw object (never an erased one: its bytes are gone by design);
-    each difference, and each landing whose record is gone (unrecorded), is audited,
-    then RawObjectsChanged names them all. How many were read back."""
+    each difference, and each landing whose record is gone or file no record names
+    (unrecorded), is audited, then RawObjectsChanged names them all. How many were
+    read back."""
     manifest = Manifest(storage)
     chosen = [r for r in records if r.status != "erased"]
     differences: list[Change] = [
@@ -208,7 +263,8 @@ def landings_unrecorded(settings: Settings) -> list[Unrecorded]:
 
 def verify_lake(settings: Settings, actor: str) -> int:
     """Every raw object the manifest lists (accepted, rejected, in cold), read back,
-    and every landing the audit trail records in this lake still recorded; the check
+    every landing the audit trail records in this lake still recorded, and every file
+    of the raw zone named by a record (strays); the check
     itself is audited with its outcome, and a difference alerted on every
     configured channel (event raw_changed) before RawObjectsChanged is raised. How
     many were read back."""
@@ -218,9 +274,12 @@ def verify_lake(settings: Settings, actor: str) -> int:
     check_id = f"raw-verify-{new_run_id()}"
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
+    listed = raw_files(storage)  # before the records: see strays
     records, gone = read_records_and_trail(storage, audit)
     try:
-        checked = verify_objects(storage, audit, records, check_id, gone)
+        checked = verify_objects(
+            storage, audit, records, check_id, [*gone, *strays(storage, listed, records)]
+        )
     except RawObjectsChanged as exc:
         audit.append(
             actor, "raw.verify", "raw", "failed", check=check_id, differences=len(exc.differences)

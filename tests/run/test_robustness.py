@@ -4,6 +4,7 @@ run shows as interrupted and its leftovers go."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
+from tests.conftest import workspace_env
 from tests.test_gates import _batch, _new_order
 
 pytestmark = pytest.mark.slow
@@ -478,11 +480,12 @@ def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_no
 
 
 def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
-    workspace: Settings, sample_dir: Path
+    workspace: Settings, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sellers object's manifest record deleted outside olist-elt, its bytes left:
     its landing is in the audit trail, so the run names it unrecorded before it
-    builds (it used to build without it and fail the reconciliation, blaming data).
+    builds (it used to build without it and fail the reconciliation, blaming data),
+    and so does `olist-elt build`, before bronze.
     A lake of its own: the trail's landings name their lake's folder, and a copied
     workspace's trail names the folder it was copied from."""
     served = workspace
@@ -498,3 +501,12 @@ def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
     failed = _last_run(served.lake_dir / "runs")
     assert failed["error_class"] == "RawObjectsChanged" and failed["rejected"] == []
     assert failed["failing_step"] == "verify raw objects"
+
+    for name, value in workspace_env(served).items():
+        monkeypatch.setenv(name, value)
+    before = hashlib.sha256(served.build_database.read_bytes()).hexdigest()
+    refused = CliRunner().invoke(app, ["build", "--layer", "bronze"])
+    said = "".join(refused.output.split())  # the console may wrap a long key anywhere
+    assert refused.exit_code == 1, refused.output
+    assert f"{sellers.object_key}:landed" in said and "itsmanifestrecordisgone" in said
+    assert hashlib.sha256(served.build_database.read_bytes()).hexdigest() == before

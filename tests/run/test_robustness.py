@@ -29,7 +29,7 @@ from olist_elt.run.record import RunSummary
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
 from tests.conftest import workspace_env
-from tests.test_gates import _batch, _new_order
+from tests.test_gates import _batch, _new_order, _set
 
 pytestmark = pytest.mark.slow
 
@@ -477,6 +477,37 @@ def test_what_another_process_lands_or_rejects_while_a_run_builds_is_the_lake_no
     failed = _last_run(served.lake_dir / "runs")
     assert failed["error_class"] == "LakeChangedDuringRun" and failed["rejected"] == []
     assert not any(s["name"].startswith("find bad") for s in failed["steps"])
+
+
+def test_the_build_after_a_rejection_reads_the_lake_as_the_run_first_read_it(
+    served: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Another deployment's bad orders object fails bronze's gate; while the run looks
+    for it, a good orders object lands. The run rejects the bad one and builds again
+    from all of raw, but as the run first read it: the good object is the next run's,
+    read back first (the build after a rejection used to read the lake anew, and took
+    the good object in without reading it back)."""
+    bad = _batch(sample_dir, "orders", tmp_path / "bad", lambda r: _set(r, 3, order_id=""))
+    good = _batch(sample_dir, "orders", tmp_path / "good", _new_order)
+    ingest_olist(served, bad, "landed-bad")
+
+    def land_while_searching(step: str) -> None:
+        if step.startswith("find bad"):
+            ingest_olist(served, good, "landed-good")
+
+    summary = run_pipeline(served, sample_dir, on_step=land_while_searching)
+
+    assert summary.outcome == "success" and summary.reconciliation["passed"]
+    assert [r["object"].split("/")[2] for r in summary.rejected] == ["orders"]
+    records = {r.run_id: r for r in Manifest(LocalStorage(served.lake_dir)).records()}
+    assert records["landed-bad"].status == "rejected"
+    assert records["landed-good"].status == "accepted"
+    orders = summary.layer_rows["bronze"]["bronze_olist__orders"]
+    following = run_pipeline(served, sample_dir)
+    assert following.outcome == "success"
+    assert following.layer_rows["bronze"]["bronze_olist__orders"] == (
+        orders + records["landed-good"].rows
+    )
 
 
 def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(

@@ -176,6 +176,12 @@ def test_http_500_then_success_is_retried(writer: Lander, httpserver: HTTPServer
         (Response("denied", 401), ConnectorError, "HTTP 401"),
         (Response("{not json", 200, content_type="application/json"), BadPayload, "not valid JSON"),
         (
+            # deeper than json.loads goes: bad JSON, not a RecursionError
+            Response("[" * 100_000 + "]" * 100_000, 200, content_type="application/json"),
+            BadPayload,
+            "not valid JSON",
+        ),
+        (
             Response(json.dumps({"data": "01/01/2018"}), 200, content_type="application/json"),
             BadPayload,
             "expected a JSON list",

@@ -23,6 +23,7 @@ from olist_elt.connectors.stream import (
     publish,
     run,
     sample_events,
+    validate_event,
 )
 from olist_elt.lake.lander import Lander
 from olist_elt.lake.manifest import Manifest
@@ -173,6 +174,23 @@ def test_republished_duplicates_do_not_reach_raw_twice(
     run(consume(nats_url, *CONNECTOR, writer=writer, run_id="r", idle_timeout_s=1))
     ids = _event_ids(lake_storage)
     assert sorted(ids) == sorted(e["event_id"] for e in events)
+
+
+def test_a_nul_character_is_named_by_where_it_is_never_by_the_text_around_it() -> None:
+    """Keys are the publisher's text too: a key holding a NUL, or any key that is not
+    a plain name, is named by its place; a deeply nested event is refused as bad, not
+    left to crash the consumer (which would leave it unacknowledged, coming back)."""
+    leaky = {"event_id": "e", "cust 123 Maria\n\x1b[31m": {"a\u0000b secret": 1}}
+    with pytest.raises(ValueError, match=r"U\+0000\) at \$\.<key 1>\.<key 0>:") as exc:
+        validate_event(json.dumps(leaky).encode())
+    assert "Maria" not in str(exc.value) and "secret" not in str(exc.value)
+    deep = {**sample_events(1)[0], "trace": json.loads("[" * 950 + '"\\u0000"' + "]" * 950)}
+    with pytest.raises(ValueError, match=r"U\+0000\) at \$\.trace\[0\]\[0\]"):
+        validate_event(json.dumps(deep).encode())
+    # deeper than json.loads goes: refused as bad JSON, not a RecursionError
+    with pytest.raises(ValueError, match="not JSON"):
+        validate_event(b'{"event_id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert validate_event(json.dumps(sample_events(1)[0]).encode())["event_id"]
 
 
 def test_a_bad_event_goes_to_quarantine_and_the_rest_to_raw(

@@ -82,7 +82,7 @@ def get_json(
             raise ConnectorError(f"{source}: HTTP {resp.status_code}: {resp.text[:300]}")
         try:
             body = resp.json()
-        except (json.JSONDecodeError, ValueError):
+        except (json.JSONDecodeError, ValueError, RecursionError):
             raise BadPayload(
                 f"{source}: the answer is not valid JSON: {resp.text[:120]!r}"
             ) from None

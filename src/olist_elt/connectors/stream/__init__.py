@@ -49,7 +49,7 @@ def validate_event(data: bytes) -> dict[str, Any]:
     """One order event: a JSON object with the required text fields."""
     try:
         event = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(event, dict):
         raise ValueError("not a JSON object")

@@ -577,14 +577,18 @@ def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
     landed object under another day, and an erased object's bytes left behind: no
     build reads them, but the raw zone holds only what registered connectors landed.
     `raw verify` exits 1 naming each as stray with its sha256, audits them, and passes
-    again once they are gone."""
+    again once they are gone. A landing halfway (its bytes, not yet its record) and a
+    file a lifecycle move is deleting finish while the check waits to look again:
+    neither is a stray."""
     import hashlib
     from dataclasses import replace
+    from types import SimpleNamespace
 
     from typer.testing import CliRunner
 
     from olist_elt.cli import app
-    from olist_elt.lake.manifest import Manifest
+    from olist_elt.lake import verify
+    from olist_elt.lake.manifest import Manifest, manifest_key
     from olist_elt.lake.storage import LocalStorage
     from olist_elt.security.audit import AuditLog
     from tests.conftest import workspace_env
@@ -606,6 +610,23 @@ def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
     [sellers] = [r for r in records if r.dataset == "sellers"]
     Manifest(storage).update(sellers, lambda r: replace(r, status="erased"))
     planted[sellers.object_key] = storage.read_bytes(sellers.object_key)
+    [customers] = [r for r in records if r.dataset == "customers"]
+    landing = settings.lake_dir / manifest_key(
+        customers.source, customers.dataset, customers.sha256
+    )
+    record = landing.read_bytes()
+    landing.unlink()
+    leaving = "raw/olist/orders/ingest_date=2020-01-02/moved-to-cold.csv"
+    storage.put_bytes(leaving, b"order_id\ny\n")
+    waits = []
+
+    def meanwhile(seconds: float) -> None:
+        waits.append(seconds)
+        landing.write_bytes(record)  # the landing writes its record
+        if storage.exists(leaving):
+            storage.delete(leaving)  # the move deletes the hot copy
+
+    monkeypatch.setattr(verify, "time", SimpleNamespace(sleep=meanwhile))
 
     checked = CliRunner().invoke(app, ["raw", "verify", "--actor", "erin"])
 
@@ -620,6 +641,7 @@ def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
         if r["action"] == "raw.verify" and r["outcome"] == "stray"
     }
     assert found == {k: hashlib.sha256(d).hexdigest() for k, d in planted.items()}
+    assert waits == [verify.CONFIRM_AFTER_S]  # looked at again once, then reported
     for key in planted:
         storage.delete(key)
     checked = CliRunner().invoke(app, ["raw", "verify"])

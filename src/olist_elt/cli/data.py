@@ -137,10 +137,10 @@ def raw_verify(
         checked = verify_lake(settings, actor)
     except RawObjectsChanged as exc:
         table = Table(title="raw objects that differ from their manifest records")
-        for column in ("object", "problem", "sha256 ingested"):
+        for column in ("object", "problem", "sha256 ingested", "sha256 found"):
             table.add_column(column)
         for d in exc.differences:
-            table.add_row(d.object_key, d.problem, d.sha256)
+            table.add_row(d.object_key, d.problem, d.sha256, d.found or "")
         out.print(table)
         fail(str(exc))
     out.print(f"raw zone OK: {checked} raw objects read back, each as ingested")

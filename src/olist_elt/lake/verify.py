@@ -15,6 +15,7 @@ Either way a difference is recorded in the audit trail and nothing is rejected."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -105,6 +106,8 @@ Change = Difference | Unrecorded | Stray
 # manifest's own folder beside them
 RAW_PREFIXES = ("raw/", "cold/raw/")
 MANIFEST_PREFIX = "raw/_manifest/"
+# how long a file no record names is left before it is looked at again (strays)
+CONFIRM_AFTER_S = 2.0
 
 
 class RawObjectsChanged(OlistEltError):
@@ -115,11 +118,17 @@ class RawObjectsChanged(OlistEltError):
         self.differences = differences
         shown = "; ".join(d.describe() for d in differences[:5])
         more = f" (and {len(differences) - 5} more)" if len(differences) > 5 else ""
+        # unrecorded landings and strays say what to do in their own words
+        advice = (
+            ". Restore each from its source or a backup, or go on without it: "
+            "`olist-elt raw reject <sha256> --reason ...`"
+            if any(isinstance(d, Difference) for d in differences)
+            else ""
+        )
         super().__init__(
             f"{len(differences)} raw object(s) differ from what was ingested, changed "
             f"outside olist-elt (the raw zone is immutable; nothing was rejected): "
-            f"{shown}{more}. Restore each from its source or a backup, or go on without "
-            "it: `olist-elt raw reject <sha256> --reason ...`"
+            f"{shown}{more}{advice}"
         )
 
 
@@ -192,12 +201,21 @@ def strays(
     storage: Storage, listed: Iterable[str], records: Iterable[ManifestRecord]
 ) -> list[Stray]:
     """The listed raw files no record names (an erased record's key counts as none:
-    its bytes should be gone). List before reading the records: a landing writes its
-    bytes, then its record, so one landing meanwhile is named by a record; a file gone
-    since it was listed (a move deleting its source) is no finding."""
+    its bytes should be gone). The check takes no lock, and landings, lifecycle moves
+    and erasures go on beside it: each writes bytes and a record a moment apart (a
+    landing its bytes, then its record; a move its cold copy, the record, then deletes
+    the hot one; an erasure marks the record, then purges the bytes). So a file found
+    is looked at again CONFIRM_AFTER_S later, against the records read again then: one
+    a record names by then, or gone by then, is no finding; what such a process left
+    when it was killed halfway stays, and is one."""
     named = {r.object_key for r in records if r.status != "erased"}
+    candidates = [key for key in listed if key not in named]
+    if not candidates:
+        return []
+    time.sleep(CONFIRM_AFTER_S)
+    named = {r.object_key for r in Manifest(storage).records() if r.status != "erased"}
     found = []
-    for key in listed:
+    for key in candidates:
         if key in named:
             continue
         try:
@@ -264,22 +282,26 @@ def landings_unrecorded(settings: Settings) -> list[Unrecorded]:
 def verify_lake(settings: Settings, actor: str) -> int:
     """Every raw object the manifest lists (accepted, rejected, in cold), read back,
     every landing the audit trail records in this lake still recorded, and every file
-    of the raw zone named by a record (strays); the check
-    itself is audited with its outcome, and a difference alerted on every
-    configured channel (event raw_changed) before RawObjectsChanged is raised. How
-    many were read back."""
+    of the raw zone that no record names (strays); the check itself is audited with
+    its outcome, and a difference alerted on every configured channel (event
+    raw_changed) before RawObjectsChanged is raised. How many were read back."""
     from olist_elt.ops.alerts import Alert, advice_for, send_alert
     from olist_elt.run.record import new_run_id
 
     check_id = f"raw-verify-{new_run_id()}"
     storage = open_storage(settings, READER)
     audit = AuditLog(settings.audit_path)
-    listed = raw_files(storage)  # before the records: see strays
+    listed = raw_files(storage)
     records, gone = read_records_and_trail(storage, audit)
+    # a landing whose record is gone is named unrecorded, not stray too; its bytes,
+    # when left, are a stray once an operator's `raw forget` recorded the loss
+    found = [
+        s
+        for s in strays(storage, listed, records)
+        if s.object_key not in {u.object_key for u in gone}
+    ]
     try:
-        checked = verify_objects(
-            storage, audit, records, check_id, [*gone, *strays(storage, listed, records)]
-        )
+        checked = verify_objects(storage, audit, records, check_id, [*gone, *found])
     except RawObjectsChanged as exc:
         audit.append(
             actor, "raw.verify", "raw", "failed", check=check_id, differences=len(exc.differences)

@@ -39,10 +39,11 @@ ADVICE_BY_ERROR = {
     "blamed): check OLIST_VAULT_URL, VAULT_TOKEN and its policy, then run again.",
     "BadVaultKey": "The vault cannot be decrypted with its key file (no data was blamed): "
     "restore the key the vault was written with, then run again.",
-    "RawObjectsChanged": "Raw objects were deleted or rewritten outside olist-elt, where "
-    "only registered connectors may write (nothing was rejected, gold keeps the last good "
-    "data): `olist-elt raw verify` lists them. Restore each from its source or a backup, "
-    "or reject it (`olist-elt raw reject <sha256>`), run again, and find who wrote there.",
+    "RawObjectsChanged": "Raw objects were deleted, rewritten or added outside olist-elt, "
+    "where only registered connectors may write (nothing was rejected, gold keeps the last "
+    "good data): `olist-elt raw verify` lists them, each with what to do (restore it from "
+    "its source or a backup, or reject it: `olist-elt raw reject <sha256>`; record a lost "
+    "one: `raw forget`; delete a stray); run again, and find who wrote there.",
 }
 ADVICE_BY_KIND = {
     "io": "A connection, the network or storage failed (no data was blamed): check the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -209,3 +210,50 @@ def test_raw_objects_read_back_on_either_backend(storage, sample_dir: Path, tmp_
     assert sorted(audited) == sorted(
         [(by_dataset["products"].object_key, "missing"), (altered.object_key, "altered")]
     )
+
+
+def test_a_record_changed_meanwhile_in_a_bucket_is_changed_again_not_written_over(
+    moto_endpoint: str,
+) -> None:
+    """An object store takes no lock: a record update writes only if the record is still
+    as it read it (S3's conditional write). A rejection by another process between the
+    lifecycle's read and its write is kept, and the move applied on top of it; a
+    writer that is always first makes the update give up, changing nothing."""
+    from dataclasses import replace
+
+    from olist_elt.lake.manifest import UPDATE_ATTEMPTS, ManifestRecord
+    from olist_elt.lake.s3 import StorageError
+
+    name = f"lake-{os.urandom(4).hex()}"
+    _bucket(moto_endpoint, name)
+    storage = S3Storage(
+        name, endpoint_url=moto_endpoint, access_key="testing", secret_key="testing", prefix="l"
+    )
+    manifest = Manifest(storage)
+    record = ManifestRecord(
+        "olist", "sellers", "raw/olist/sellers/ingest_date=2026-01-01/ab.csv", "ab", 9, 1,
+        "v1", "olist-csv", "1", "svc-connector-olist", "r", "2026-01-01T00:00:00", "s.csv",
+    )  # fmt: skip
+    manifest.put(record)
+    seen = []
+
+    def move(now: ManifestRecord) -> ManifestRecord:
+        seen.append(now.status)
+        if len(seen) == 1:  # another process's `raw reject` between the read and the write
+            manifest.put(replace(now, status="rejected", rejected_reason="by hand"))
+        return replace(now, zone="cold", object_key=f"cold/{now.object_key}")
+
+    moved = manifest.update(record, move)
+
+    assert seen == ["accepted", "rejected"]
+    assert manifest.get("olist", "sellers", "ab") == moved
+    assert (moved.zone, moved.status, moved.rejected_reason) == ("cold", "rejected", "by hand")
+
+    def always_second(now: ManifestRecord) -> ManifestRecord:
+        manifest.put(replace(now, rows=now.rows + 1))  # another writer, first every time
+        return replace(now, status="accepted")
+
+    with pytest.raises(StorageError, match=f"changed {UPDATE_ATTEMPTS} times"):
+        manifest.update(record, always_second)
+    last = manifest.get("olist", "sellers", "ab")
+    assert (last.status, last.rows) == ("rejected", 1 + UPDATE_ATTEMPTS)

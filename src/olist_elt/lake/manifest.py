@@ -10,9 +10,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from olist_elt.lake.private import private_dirs
+from olist_elt.lake.s3 import StorageError
 from olist_elt.lake.storage import Storage
 
 MANIFEST_PREFIX = "raw/_manifest"
+# an object store's record written again after another writer was first, at most
+UPDATE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,27 @@ class Manifest:
     ) -> ManifestRecord:
         """Write change(the record as it is now): a record read earlier is read again,
         so a change another process made meanwhile (a rejection, a move to cold) is
-        kept, not written over with the earlier copy."""
-        with self._writing():
-            now = self.get(record.source, record.dataset, record.sha256) or record
+        kept, not written over with the earlier copy. A lake folder takes a lock for
+        it; an object store writes only if the record is still as it was read (a
+        conditional write), and reads it again when another writer was first."""
+        if not hasattr(self.storage, "put_bytes_if"):
+            with self._writing():
+                now = self.get(record.source, record.dataset, record.sha256) or record
+                changed = change(now)
+                self.put(changed)
+            return changed
+        key = manifest_key(record.source, record.dataset, record.sha256)
+        for _ in range(UPDATE_ATTEMPTS):
+            read = self.storage.read_tagged(key)
+            now = ManifestRecord(**json.loads(read[0])) if read else record
             changed = change(now)
-            self.put(changed)
-        return changed
+            data = json.dumps(asdict(changed), indent=1).encode("utf-8")
+            if self.storage.put_bytes_if(key, data, read[1] if read else None):
+                return changed
+        raise StorageError(
+            f"the manifest record {key} changed {UPDATE_ATTEMPTS} times while it was "
+            "being updated (other processes writing it): nothing was changed; run again"
+        )
 
     def reject(self, record: ManifestRecord, reason: str, at: str) -> ManifestRecord:
         """Mark a raw object rejected (by a quality gate); bronze stops reading it."""

@@ -61,14 +61,20 @@ class S3Storage:
             raise ValueError(f"key {key!r} escapes the lake root")
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call boto3, turning refusals into StorageAccessDenied."""
+    def _call(
+        self, what: str, fn: Any, *args: Any, passing: tuple[str, ...] = (), **kwargs: Any
+    ) -> Any:
+        """Call boto3, turning refusals into StorageAccessDenied and other failures
+        into StorageError; an error whose code is in passing is returned, not raised
+        (a missing object, a condition that failed)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return fn(*args, **kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            if code in passing:
+                return exc
             if code in DENIED:
                 raise StorageAccessDenied(
                     f"s3://{self.bucket} refused {what} ({code}): this identity's policy "
@@ -83,6 +89,40 @@ class S3Storage:
         self._call(
             f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data
         )
+
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """An object's bytes and its ETag (None when there is none), for a write that
+        changes it only if nobody did meanwhile (put_bytes_if)."""
+        from botocore.exceptions import ClientError
+
+        resp = self._call(
+            f"get {key}",
+            self.client.get_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            passing=("404", "NoSuchKey"),
+        )
+        if isinstance(resp, ClientError):
+            return None
+        return resp["Body"].read(), resp["ETag"]
+
+    def put_bytes_if(self, key: str, data: bytes, etag: str | None) -> bool:
+        """Write bytes under key only if the object still has this ETag (None: only if
+        there is no object); False, writing nothing, when another writer changed or
+        made it meanwhile (S3's conditional writes: If-Match, If-None-Match)."""
+        from botocore.exceptions import ClientError
+
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        resp = self._call(
+            f"put {key}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=data,
+            passing=("PreconditionFailed", "ConditionalRequestConflict", "412", "409"),
+            **condition,
+        )
+        return not isinstance(resp, ClientError)
 
     def put_file(self, key: str, source: Path) -> None:
         """Upload a local file under key."""

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.lake.lander import IngestResult, Lander
 from olist_elt.lake.lifecycle import move_to_cold
-from olist_elt.lake.manifest import Manifest, manifest_key
+from olist_elt.lake.manifest import Manifest, ManifestRecord, manifest_key
 from olist_elt.lake.s3 import S3Storage, StorageAccessDenied
 from olist_elt.lake.verify import RawObjectsChanged, unrecorded_landings, verify_objects
 from olist_elt.security.audit import AuditLog
@@ -49,6 +50,8 @@ def test_put_read_list_copy_delete(storage, tmp_path: Path) -> None:
     assert storage.sha256("c/two.txt") == storage.sha256("a/two.txt")
     storage.delete("a/two.txt")
     assert not storage.exists("a/two.txt") and storage.exists("c/two.txt")
+    with pytest.raises(FileNotFoundError):  # on S3 too: a check tells gone from failing
+        storage.sha256("a/two.txt")
     with pytest.raises(ValueError):
         storage.put_bytes("../escape", b"x")
 
@@ -212,6 +215,42 @@ def test_raw_objects_read_back_on_either_backend(storage, sample_dir: Path, tmp_
     )
 
 
+def _record(sha256: str, status: str = "accepted") -> ManifestRecord:
+    """A sellers record of a raw object named by its sha256."""
+    return ManifestRecord(
+        "olist", "sellers", f"raw/olist/sellers/ingest_date=2026-01-01/{sha256}.csv", sha256,
+        9, 1, "v1", "olist-csv", "1", "svc-connector-olist", "r", "2026-01-01T00:00:00",
+        "s.csv", status=status,
+    )  # fmt: skip
+
+
+def test_an_erasure_carries_over_a_rejection_or_readmission_made_beside_it(storage) -> None:
+    """An erasure builds the new version's record from the old one as it read it; a
+    `raw reject` or `readmit` meanwhile (they take no run lock) reaches the new version
+    when the old record is marked erased. A rejection after that leaves the erased
+    record erased."""
+    manifest = Manifest(storage)
+    for old, beside, expected in (
+        (_record("aa"), lambda r: manifest.reject(r, "by hand", "t1"), "rejected"),
+        (
+            _record("bb", "rejected"),
+            lambda r: manifest.update(r, lambda now: replace(now, status="accepted")),
+            "accepted",
+        ),
+    ):
+        manifest.put(old)
+        new = replace(old, sha256=old.sha256 + "2", object_key=old.object_key + "2")
+        beside(old)  # after the erasure read `old`, before it marks it erased
+
+        manifest.supersede(old, new, "t2")
+
+        got = manifest.get("olist", "sellers", new.sha256)
+        assert (got.status, got.supersedes) == (expected, old.sha256)
+        assert got.rejected_reason == ("by hand" if expected == "rejected" else None)
+        manifest.reject(old, "late", "t3")
+        assert manifest.get("olist", "sellers", old.sha256).status == "erased"
+
+
 def test_a_record_changed_meanwhile_in_a_bucket_is_changed_again_not_written_over(
     moto_endpoint: str,
 ) -> None:
@@ -219,9 +258,7 @@ def test_a_record_changed_meanwhile_in_a_bucket_is_changed_again_not_written_ove
     as it read it (S3's conditional write). A rejection by another process between the
     lifecycle's read and its write is kept, and the move applied on top of it; a
     writer that is always first makes the update give up, changing nothing."""
-    from dataclasses import replace
-
-    from olist_elt.lake.manifest import UPDATE_ATTEMPTS, ManifestRecord
+    from olist_elt.lake.manifest import UPDATE_ATTEMPTS
     from olist_elt.lake.s3 import StorageError
 
     name = f"lake-{os.urandom(4).hex()}"
@@ -230,10 +267,7 @@ def test_a_record_changed_meanwhile_in_a_bucket_is_changed_again_not_written_ove
         name, endpoint_url=moto_endpoint, access_key="testing", secret_key="testing", prefix="l"
     )
     manifest = Manifest(storage)
-    record = ManifestRecord(
-        "olist", "sellers", "raw/olist/sellers/ingest_date=2026-01-01/ab.csv", "ab", 9, 1,
-        "v1", "olist-csv", "1", "svc-connector-olist", "r", "2026-01-01T00:00:00", "s.csv",
-    )  # fmt: skip
+    record = _record("ab")
     manifest.put(record)
     seen = []
 

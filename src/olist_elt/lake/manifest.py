@@ -116,19 +116,42 @@ class Manifest:
         )
 
     def reject(self, record: ManifestRecord, reason: str, at: str) -> ManifestRecord:
-        """Mark a raw object rejected (by a quality gate); bronze stops reading it."""
+        """Mark a raw object rejected (by a quality gate); bronze stops reading it. An
+        object an erasure replaced meanwhile stays erased (its new version carries the
+        status: supersede)."""
         return self.update(
             record,
-            lambda now: replace(now, status="rejected", rejected_at=at, rejected_reason=reason),
+            lambda now: (
+                now
+                if now.status == "erased"
+                else replace(now, status="rejected", rejected_at=at, rejected_reason=reason)
+            ),
         )
 
     def supersede(self, old: ManifestRecord, new: ManifestRecord, at: str) -> ManifestRecord:
         """Record an erasure's new version of an object and mark the old one erased
-        (bronze, freshness and reconciliation read accepted objects only)."""
+        (bronze, freshness and reconciliation read accepted objects only). The new
+        version takes the old record's status as it is when it is marked erased: a
+        `raw reject` or `raw readmit` beside the erasure (neither waits for the run
+        lock an erasure holds) carries over, not the status the erasure read first."""
         self.put(replace(new, supersedes=old.sha256, superseded_by=None, erased_at=None))
-        return self.update(
-            old, lambda now: replace(now, status="erased", superseded_by=new.sha256, erased_at=at)
-        )
+        seen: list[ManifestRecord] = []
+
+        def erase(now: ManifestRecord) -> ManifestRecord:
+            seen.append(now)
+            return replace(now, status="erased", superseded_by=new.sha256, erased_at=at)
+
+        erased = self.update(old, erase)
+        was = seen[-1]
+        status = (was.status, was.rejected_at, was.rejected_reason)
+        if was.status != "erased" and status != (new.status, new.rejected_at, new.rejected_reason):
+            self.update(
+                new,
+                lambda now: replace(
+                    now, status=status[0], rejected_at=status[1], rejected_reason=status[2]
+                ),
+            )
+        return erased
 
     def records(self, source: str | None = None) -> list[ManifestRecord]:
         """Every record, optionally of one source."""

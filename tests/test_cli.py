@@ -578,8 +578,8 @@ def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
     build reads them, but the raw zone holds only what registered connectors landed.
     `raw verify` exits 1 naming each as stray with its sha256, audits them, and passes
     again once they are gone. A landing halfway (its bytes, not yet its record) and a
-    file a lifecycle move is deleting finish while the check waits to look again:
-    neither is a stray."""
+    file a lifecycle move is deleting finish while the check waits to look again,
+    and a move's cold copy is there before its record names it: none is a stray."""
     import hashlib
     from dataclasses import replace
     from types import SimpleNamespace
@@ -616,6 +616,9 @@ def test_raw_verify_names_files_in_the_raw_zone_no_manifest_record_names(
     )
     record = landing.read_bytes()
     landing.unlink()
+    # a lifecycle move halfway: the cold copy read back, the record not yet changed
+    [products] = [r for r in records if r.dataset == "products"]
+    storage.copy(products.object_key, f"cold/{products.object_key}")
     leaving = "raw/olist/orders/ingest_date=2020-01-02/moved-to-cold.csv"
     storage.put_bytes(leaving, b"order_id\ny\n")
     waits = []

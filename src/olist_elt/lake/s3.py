@@ -119,7 +119,9 @@ class S3Storage:
             Bucket=self.bucket,
             Key=self._key(key),
             Body=data,
-            passing=("PreconditionFailed", "ConditionalRequestConflict", "412", "409"),
+            # a record deleted meanwhile (AWS answers If-Match on it with 404): read again
+            passing=("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+            + (("NoSuchKey", "404") if etag is not None else ()),
             **condition,
         )
         return not isinstance(resp, ClientError)
@@ -226,10 +228,19 @@ class S3Storage:
         )
 
     def sha256(self, key: str) -> str:
-        """The sha256 of the stored object, streamed back from the store."""
+        """The sha256 of the stored object, streamed back from the store;
+        FileNotFoundError when there is none (as a lake folder raises)."""
+        from botocore.exceptions import ClientError
+
         resp = self._call(
-            f"get {key}", self.client.get_object, Bucket=self.bucket, Key=self._key(key)
+            f"get {key}",
+            self.client.get_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            passing=("NoSuchKey", "404"),
         )
+        if isinstance(resp, ClientError):
+            raise FileNotFoundError(f"s3://{self.bucket}/{self._key(key)}")
         digest = hashlib.sha256()
         for chunk in resp["Body"].iter_chunks(8 * 1024 * 1024):
             digest.update(chunk)

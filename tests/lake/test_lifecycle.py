@@ -152,3 +152,50 @@ def test_a_rejection_beside_the_lifecycle_keeps_both_the_move_and_the_status(
     for dataset in ("sellers", "customers"):
         assert (now[dataset].zone, now[dataset].status) == ("cold", "rejected"), dataset
         assert storage.exists(now[dataset].object_key)
+
+
+def test_a_landing_beside_the_lifecycle_finds_the_moved_object_instead_of_landing_it_again(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same bytes landed again (an API's answer unchanged, written without a
+    digest known before) while the lifecycle moves their object (a landing takes no
+    run lock): the writer read the record before the move and finds the hot object
+    gone. It reads the record again and knows the moved object; it used to land the
+    bytes again and write a new record over the move, leaving the cold copy a stray
+    (and a rejection on the record lost)."""
+    from olist_elt.connectors.olist import OlistCsvConnector
+    from olist_elt.lake.raw import RawWriter
+
+    settings = workspace_settings(tmp_path)
+    ingest_olist(settings, sample_dir, "first")
+    _backdate(settings, {"sellers"}, days=120)
+    storage = LocalStorage(settings.lake_dir)
+    [sellers] = [r for r in Manifest(storage).records("olist") if r.dataset == "sellers"]
+    audit = AuditLog(settings.audit_path)
+    real = LocalStorage.exists
+    moving: list[str] = []
+
+    def moved_meanwhile(self: LocalStorage, key: str) -> bool:
+        if key == sellers.object_key and not moving:  # the writer checks the hot object
+            moving.append(key)
+            move_to_cold(storage, audit, 90, now=API_NOW)
+        return real(self, key)
+
+    monkeypatch.setattr(LocalStorage, "exists", moved_meanwhile)
+    again = RawWriter(storage, audit).write_file(
+        OlistCsvConnector(sample_dir, tmp_path / "landing", "again"),
+        dataset="sellers",
+        path=sample_dir / "olist_sellers_dataset.csv",
+        ext="csv",
+        rows=sellers.rows,
+        schema_version=sellers.schema_version,
+        run_id="again",
+    )
+    monkeypatch.undo()
+
+    assert moving and not again.created
+    [record] = [r for r in Manifest(storage).records("olist") if r.dataset == "sellers"]
+    assert (record.zone, record.object_key) == ("cold", f"cold/{sellers.object_key}")
+    assert again.record == record
+    assert list(storage.list("raw/olist/sellers")) == []
+    assert storage.sha256(record.object_key) == sellers.sha256

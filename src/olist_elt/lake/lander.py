@@ -201,9 +201,4 @@ class Lander:
         """The raw object holding these bytes already, if any."""
         if item.sha256 is None:
             return None
-        record = self.writer.manifest.get(connector.source, item.dataset, item.sha256)
-        if record is not None and (
-            record.status == "erased" or self.storage.exists(record.object_key)
-        ):
-            return record  # erased bytes count as known: their new version is in raw
-        return None
+        return self.writer.held(connector.source, item.dataset, item.sha256)

@@ -98,11 +98,8 @@ class RawWriter:
             )
         key = f"raw/{source}/{dataset}/ingest_date={now:%Y-%m-%d}/{digest}.{ext}"
         self._authorize(connector, key)
-        existing = self.manifest.get(source, dataset, digest)
-        if existing is not None and (
-            existing.status == "erased" or self.storage.exists(existing.object_key)
-        ):
-            # bytes an erasure replaced are never landed again (their new version is)
+        existing = self.held(source, dataset, digest)
+        if existing is not None:
             return RawWrite(existing, created=False)
         self.storage.put_file(key, path)
         record = ManifestRecord(
@@ -179,6 +176,20 @@ class RawWriter:
         if item.data is None:
             raise RawWriteRefused(f"{item.name}: an item needs a path or data")
         return self.write_bytes(connector, data=item.data, name=item.name, **common)
+
+    def held(self, source: str, dataset: str, sha256: str) -> ManifestRecord | None:
+        """The record of these bytes when raw holds them (or an erasure replaced them:
+        never landed again, their new version is), else None. A lifecycle move beside
+        a landing (it takes no run lock) points the record at the cold copy, then
+        deletes the hot one: a record whose object is gone is read once more, so the
+        landing finds the moved object instead of landing it again over the move."""
+        for _ in range(2):
+            record = self.manifest.get(source, dataset, sha256)
+            if record is None:
+                return None
+            if record.status == "erased" or self.storage.exists(record.object_key):
+                return record
+        return None
 
     def write_version(
         self, old: ManifestRecord, data: bytes, rows: int, actor: str, at: str

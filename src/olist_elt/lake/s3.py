@@ -90,9 +90,9 @@ class S3Storage:
             f"put {key}", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data
         )
 
-    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
-        """An object's bytes and its ETag (None when there is none), for a write that
-        changes it only if nobody did meanwhile (put_bytes_if)."""
+    def _get(self, key: str) -> Any | None:
+        """get_object's answer (its Body still to read), None when there is no such
+        object."""
         from botocore.exceptions import ClientError
 
         resp = self._call(
@@ -102,9 +102,13 @@ class S3Storage:
             Key=self._key(key),
             passing=("404", "NoSuchKey"),
         )
-        if isinstance(resp, ClientError):
-            return None
-        return resp["Body"].read(), resp["ETag"]
+        return None if isinstance(resp, ClientError) else resp
+
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """An object's bytes and its ETag (None when there is none), for a write that
+        changes it only if nobody did meanwhile (put_bytes_if)."""
+        resp = self._get(key)
+        return None if resp is None else (resp["Body"].read(), resp["ETag"])
 
     def put_bytes_if(self, key: str, data: bytes, etag: str | None) -> bool:
         """Write bytes under key only if the object still has this ETag (None: only if
@@ -230,16 +234,8 @@ class S3Storage:
     def sha256(self, key: str) -> str:
         """The sha256 of the stored object, streamed back from the store;
         FileNotFoundError when there is none (as a lake folder raises)."""
-        from botocore.exceptions import ClientError
-
-        resp = self._call(
-            f"get {key}",
-            self.client.get_object,
-            Bucket=self.bucket,
-            Key=self._key(key),
-            passing=("NoSuchKey", "404"),
-        )
-        if isinstance(resp, ClientError):
+        resp = self._get(key)
+        if resp is None:
             raise FileNotFoundError(f"s3://{self.bucket}/{self._key(key)}")
         digest = hashlib.sha256()
         for chunk in resp["Body"].iter_chunks(8 * 1024 * 1024):

@@ -53,6 +53,15 @@ def manifest_key(source: str, dataset: str, sha256: str) -> str:
     return f"{MANIFEST_PREFIX}/{source}/{dataset}/{sha256}.json"
 
 
+def _decode(data: bytes) -> ManifestRecord:
+    return ManifestRecord(**json.loads(data))
+
+
+def _encode(record: ManifestRecord) -> bytes:
+    """A record as stored: indented JSON, UTF-8."""
+    return json.dumps(asdict(record), indent=1).encode("utf-8")
+
+
 class Manifest:
     """Reads and writes manifest records in a storage backend."""
 
@@ -64,12 +73,12 @@ class Manifest:
         key = manifest_key(source, dataset, sha256)
         if not self.storage.exists(key):
             return None
-        return ManifestRecord(**json.loads(self.storage.read_bytes(key)))
+        return _decode(self.storage.read_bytes(key))
 
     def put(self, record: ManifestRecord) -> None:
         """Write one record (atomically)."""
         key = manifest_key(record.source, record.dataset, record.sha256)
-        self.storage.put_bytes(key, json.dumps(asdict(record), indent=1).encode("utf-8"))
+        self.storage.put_bytes(key, _encode(record))
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -105,10 +114,9 @@ class Manifest:
         key = manifest_key(record.source, record.dataset, record.sha256)
         for _ in range(UPDATE_ATTEMPTS):
             read = self.storage.read_tagged(key)
-            now = ManifestRecord(**json.loads(read[0])) if read else record
+            now = _decode(read[0]) if read else record
             changed = change(now)
-            data = json.dumps(asdict(changed), indent=1).encode("utf-8")
-            if self.storage.put_bytes_if(key, data, read[1] if read else None):
+            if self.storage.put_bytes_if(key, _encode(changed), read[1] if read else None):
                 return changed
         raise StorageError(
             f"the manifest record {key} changed {UPDATE_ATTEMPTS} times while it was "
@@ -157,7 +165,7 @@ class Manifest:
         """Every record, optionally of one source."""
         prefix = f"{MANIFEST_PREFIX}/{source}" if source else MANIFEST_PREFIX
         return [
-            ManifestRecord(**json.loads(self.storage.read_bytes(key)))
+            _decode(self.storage.read_bytes(key))
             for key in self.storage.list(prefix)
             if key.endswith(".json")
         ]

@@ -208,12 +208,16 @@ def strays(
     is looked at again CONFIRM_AFTER_S later, against the records read again then: one
     a record names by then, or gone by then, is no finding; what such a process left
     when it was killed halfway stays, and is one."""
-    named = {r.object_key for r in records if r.status != "erased"}
+
+    def named_by(records: Iterable[ManifestRecord]) -> set[str]:
+        return {r.object_key for r in records if r.status != "erased"}
+
+    named = named_by(records)
     candidates = [key for key in listed if key not in named]
     if not candidates:
         return []
     time.sleep(CONFIRM_AFTER_S)
-    named = {r.object_key for r in Manifest(storage).records() if r.status != "erased"}
+    named = named_by(Manifest(storage).records())
     # a lifecycle move reads its cold copy back before its record names it (minutes,
     # for a big object): the cold twin of an object a record names here is a move
     # halfway, and one killed then is copied again by the next lifecycle run
@@ -299,11 +303,8 @@ def verify_lake(settings: Settings, actor: str) -> int:
     records, gone = read_records_and_trail(storage, audit)
     # a landing whose record is gone is named unrecorded, not stray too; its bytes,
     # when left, are a stray once an operator's `raw forget` recorded the loss
-    found = [
-        s
-        for s in strays(storage, listed, records)
-        if s.object_key not in {u.object_key for u in gone}
-    ]
+    unrecorded = {u.object_key for u in gone}
+    found = strays(storage, [k for k in listed if k not in unrecorded], records)
     try:
         checked = verify_objects(storage, audit, records, check_id, [*gone, *found])
     except RawObjectsChanged as exc:

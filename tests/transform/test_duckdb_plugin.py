@@ -1,14 +1,21 @@
 """The olist_keys plugin dbt loads: its reads of the vault go to the audit log it is
-given, and that log's head is signed in the anchor of the lake it is given."""
+given, and that log's head is signed in the anchor of the lake it is given; gold's
+foreign keys, which DuckDB does not get, no longer make dbt-duckdb build gold's facts
+one at a time."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from dbt.adapters.duckdb.impl import DuckDBAdapter
+from dbt.contracts.graph.manifest import WritableManifest
+from dbt_common.contracts.constraints import ConstraintType
 
+from olist_elt.run.record import RunSummary
 from olist_elt.security.audit import AuditLog
 from olist_elt.security.audit_anchor import anchor_for
+from olist_elt.settings import Settings
 from olist_elt.transform.duckdb_plugin import Plugin
 
 
@@ -41,3 +48,32 @@ def test_the_plugin_signs_its_lakes_audit_log_in_that_lakes_anchor(
     result = AuditLog(log).verify()
     assert result.ok and result.records > 0 and result.anchored == result.records
     assert not (home / "lake").exists()
+
+
+def test_gold_facts_declaring_foreign_keys_take_no_lock_on_duckdb(
+    built: tuple[Settings, RunSummary],
+) -> None:
+    """Gold's contracts declare foreign keys for PostgreSQL; DuckDB gets none
+    (macros/engine/duckdb_foreign_keys.sql). dbt-duckdb held one lock for the whole
+    build of a model that declares one, and every model with a key waited for it to
+    start: gold's facts built one at a time. With the plugin loaded (the built run's
+    dbt loaded it in this process), a fact's declared foreign keys no longer count
+    towards that lock; its primary key still does, as do the catalog's real keys."""
+    settings, _ = built
+    manifest = WritableManifest.read_and_check_versions(
+        str(settings.dbt_target_path / "pipeline-local" / "manifest.json")
+    )
+    facts = {
+        name: node
+        for name, node in manifest.nodes.items()
+        if any(c.type == ConstraintType.foreign_key for c in getattr(node, "constraints", []))
+    }
+    assert {name.rsplit(".", 1)[1] for name in facts} == {
+        "fct_orders",
+        "fct_order_items",
+        "fct_payments",
+        "fct_reviews",
+    }
+    for node in facts.values():
+        assert node.contract.enforced
+        assert DuckDBAdapter._key_constraint_types(node) == {ConstraintType.primary_key}

@@ -24,6 +24,7 @@ from olist_elt.security.erasure import ensure_register
 from olist_elt.security.vault import PII_KEY_NAME, hmac_pads, new_pii_key, open_vault
 from olist_elt.settings import Settings, load_settings
 from olist_elt.transform.duckdb_ext import attach_lake
+from olist_elt.transform.duckdb_fk_lock import leave_out_declared_foreign_keys
 
 IPAD_VAR = "olist_pii_ipad"
 OPAD_VAR = "olist_pii_opad"
@@ -76,6 +77,7 @@ class Plugin(BasePlugin):
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         """Read the key once per dbt invocation."""
+        leave_out_declared_foreign_keys()
         audit = plugin_config.get("audit_log")
         lake = plugin_config.get("lake_dir")
         lake_path = in_project(lake) if lake else None

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.proc_cpu import ProcCpu
 from bench.timing import timed
 
 
@@ -90,9 +91,10 @@ def suite_timing(work: Path) -> dict[str, Any]:
     install = time.perf_counter() - t0
     report = work / "suite.xml"
     basetemp = work / "suite-tmp"
-    run = timed(
-        ["./dev", "test", f"--junitxml={report}", f"--basetemp={basetemp}", "-q"], env, clone
-    )
+    with ProcCpu() as by_process:
+        run = timed(
+            ["./dev", "test", f"--junitxml={report}", f"--basetemp={basetemp}", "-q"], env, clone
+        )
     done, wall, cpu = run.done, run.wall_s, run.cpu_s
     files: dict[str, list[float]] = {}
     counts = {"tests": 0, "failed": 0, "skipped": 0}
@@ -124,6 +126,7 @@ def suite_timing(work: Path) -> dict[str, Any]:
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
         "cores": os.cpu_count(),
+        "cpu_by_kind": by_process.by_kind(),
         "pipeline_runs": pipeline_runs(basetemp),
         **counts,
         "files": [{"file": f, "tests": len(t), "seconds": round(sum(t), 1)} for f, t in ranked],
@@ -147,6 +150,19 @@ def markdown(suite: dict[str, Any]) -> list[str]:
         f"{suite['skipped']} skipped, in {suite['wall_s']} s wall "
         f"(install and collection apart: {suite['install_s']} s).{busy}",
     ]
+    by_kind = suite.get("cpu_by_kind")
+    if by_kind:
+        lines += [
+            "",
+            "CPU by kind of process, every process on the machine read twice a second "
+            "while the suite ran (`proc_cpu.py`; a lower bound: the last half second of "
+            "each process is missed):",
+            "",
+            "| processes | CPU s |",
+            "|---|---|",
+        ]
+        lines += [f"| {kind} | {seconds} |" for kind, seconds in by_kind.items()]
+        lines.append(f"| all | {round(sum(by_kind.values()), 1)} |")
     runs = suite.get("pipeline_runs")
     if runs:
         lines += [

@@ -6,6 +6,7 @@ one at a time."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from dbt.adapters.duckdb.impl import DuckDBAdapter
@@ -17,6 +18,20 @@ from olist_elt.security.audit import AuditLog
 from olist_elt.security.audit_anchor import anchor_for
 from olist_elt.settings import Settings
 from olist_elt.transform.duckdb_plugin import Plugin
+
+
+def _plugin(tmp_path: Path, lake: Path) -> Plugin:
+    """The plugin as profiles.yml loads it, on a lake and vault under tmp_path."""
+    return Plugin(
+        "olist_keys",
+        {
+            "vault_path": str(tmp_path / ".secrets" / "vault.json"),
+            "vault_key_file": str(tmp_path / ".secrets" / "vault.key"),
+            "audit_log": str(lake / "_audit" / "audit.jsonl"),
+            "lake_dir": str(lake),
+            "raw_root": str(lake),
+        },
+    )
 
 
 def test_the_plugin_signs_its_lakes_audit_log_in_that_lakes_anchor(
@@ -33,16 +48,7 @@ def test_the_plugin_signs_its_lakes_audit_log_in_that_lakes_anchor(
     monkeypatch.setenv("OLIST_HOME", str(home))
     lake = tmp_path / "lake"
     log = lake / "_audit" / "audit.jsonl"
-    Plugin(
-        "olist_keys",
-        {
-            "vault_path": str(tmp_path / ".secrets" / "vault.json"),
-            "vault_key_file": str(tmp_path / ".secrets" / "vault.key"),
-            "audit_log": str(log),
-            "lake_dir": str(lake),
-            "raw_root": str(lake),
-        },
-    )
+    _plugin(tmp_path, lake)
     anchor = anchor_for(log)
     assert anchor is not None and anchor.path == (lake / "runs" / "audit-anchor.json").resolve()
     result = AuditLog(log).verify()
@@ -50,30 +56,47 @@ def test_the_plugin_signs_its_lakes_audit_log_in_that_lakes_anchor(
     assert not (home / "lake").exists()
 
 
+def _node(package: str, model_keys: list[str], column_keys: list[str]) -> SimpleNamespace:
+    """A contracted model as dbt-duckdb reads it: its model-level and its one column's
+    constraints."""
+
+    def keys(types: list[str]) -> list[SimpleNamespace]:
+        return [SimpleNamespace(type=ConstraintType(t)) for t in types]
+
+    return SimpleNamespace(
+        package_name=package,
+        contract=SimpleNamespace(enforced=True),
+        constraints=keys(model_keys),
+        columns={"key": SimpleNamespace(constraints=keys(column_keys))},
+    )
+
+
 def test_gold_facts_declaring_foreign_keys_take_no_lock_on_duckdb(
-    built: tuple[Settings, RunSummary],
+    built: tuple[Settings, RunSummary], tmp_path: Path
 ) -> None:
-    """Gold's contracts declare foreign keys for PostgreSQL; DuckDB gets none
-    (macros/engine/duckdb_foreign_keys.sql). dbt-duckdb held one lock for the whole
-    build of a model that declares one, and every model with a key waited for it to
-    start: gold's facts built one at a time. With the plugin loaded (the built run's
-    dbt loaded it in this process), a fact's declared foreign keys no longer count
-    towards that lock; its primary key still does, as do the catalog's real keys."""
+    """Gold's contracts declare foreign keys at model level for PostgreSQL; DuckDB's
+    DDL leaves them out (macros/engine/duckdb_foreign_keys.sql). dbt-duckdb held one
+    lock for the whole build of a model that declares one, and every model with a key
+    waited for it to start: gold's facts built one at a time. Once the plugin is
+    loaded, those declarations no longer count towards that lock; a fact's primary
+    key still does, as does a column-level foreign key (DuckDB gets it) and any key of
+    another project's model."""
     settings, _ = built
     manifest = WritableManifest.read_and_check_versions(
         str(settings.dbt_target_path / "pipeline-local" / "manifest.json")
     )
     facts = {
-        name: node
+        name.rsplit(".", 1)[1]: node
         for name, node in manifest.nodes.items()
         if any(c.type == ConstraintType.foreign_key for c in getattr(node, "constraints", []))
     }
-    assert {name.rsplit(".", 1)[1] for name in facts} == {
-        "fct_orders",
-        "fct_order_items",
-        "fct_payments",
-        "fct_reviews",
-    }
+    assert set(facts) == {"fct_orders", "fct_order_items", "fct_payments", "fct_reviews"}
+    column_key = _node("olist_elt", ["foreign_key"], ["primary_key", "foreign_key"])
+    elsewhere = _node("other_project", ["foreign_key"], ["primary_key"])
+    _plugin(tmp_path, tmp_path / "lake")
     for node in facts.values():
         assert node.contract.enforced
         assert DuckDBAdapter._key_constraint_types(node) == {ConstraintType.primary_key}
+    both = {ConstraintType.primary_key, ConstraintType.foreign_key}
+    assert DuckDBAdapter._key_constraint_types(column_key) == both
+    assert DuckDBAdapter._key_constraint_types(elsewhere) == both

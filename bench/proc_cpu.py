@@ -3,9 +3,9 @@
 Every process on the machine is read from /proc twice a second, not only the ones the
 command waits for: Spark's JVMs leave the test's process group and the shared
 PostgreSQL serves the tests from its own processes, so neither shows in the command's
-own CPU time. A process that lives under half a second, and the CPU a process spends
-between its last reading and its exit, are missed: each kind's figure is a lower
-bound. The machine is meant to be otherwise idle; its idle services show as "other".
+own CPU time. A process that lives under half a second, and up to the last half
+second of each process that ends, are missed: each kind's figure is a lower bound.
+The machine is meant to be otherwise idle; its idle services show as "other".
 """
 
 from __future__ import annotations
@@ -17,37 +17,68 @@ from pathlib import Path
 PROC = Path("/proc")
 INTERVAL_S = 0.5
 
-# (label, words of which one must be in the process's argv joined by spaces), in
-# order: the first that matches wins
-KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Spark JVMs (session, master, worker, Thrift Server)", ("bin/java ",)),
-    ("PostgreSQL server processes", ("postgres:", "bin/postgres ")),
-    ("Prefect server", ("uvicorn", "prefect server")),
-    ("Prefect worker and its flow-run processes", ("prefect",)),
-    # pytest-xdist's workers start as `python -c ...exec(eval(sys.stdin.readline()))`:
-    # the tests and the pipeline runs they make in-process (dbt, Soda, DuckDB)
-    ("pytest and its workers (tests, in-process pipeline runs)", ("pytest", "sys.stdin.readline")),
-    ("olist-elt processes the tests start (the CLI)", ("olist_elt", "olist-elt")),
-    ("dbt processes the tests start (an analyst's dbt)", ("/dbt ",)),
-    ("pip (the install)", ("pip ",)),
-)
+SPARK = "Spark JVMs (session, master, worker, Thrift Server, their launchers)"
+POSTGRES = "PostgreSQL server processes"
+PREFECT_SERVER = "Prefect server"
+PREFECT = "Prefect worker and its flow-run processes"
+PYTEST = "pytest and its workers (the tests, the pipeline runs they make in-process)"
+CLI = "olist-elt processes the tests start (the CLI)"
+DBT = "dbt processes the tests start (an analyst's dbt)"
+PYTHON = "other Python processes the tests start"
+PIP = "pip (the install)"
 OTHER = "other (idle services, shell tools)"
 
+# a program by its name: the executable's, or for Python the script's or the module's
+PROGRAMS = {
+    "java": SPARK,
+    "postgres": POSTGRES,
+    "uvicorn": PREFECT_SERVER,
+    "prefect": PREFECT,
+    "pytest": PYTEST,
+    "olist-elt": CLI,
+    "olist_elt": CLI,
+    "dbt": DBT,
+    "pip": PIP,
+}
 
-def kind_of(cmdline: str) -> str:
-    """The kind of a process from its argv joined by spaces."""
-    padded = cmdline + " "
-    return next((label for label, words in KINDS if any(w in padded for w in words)), OTHER)
+
+def kind_of(argv: list[str]) -> str:
+    """The kind of a process from its argv (as /proc/<pid>/cmdline holds it)."""
+    if not argv or not argv[0]:
+        return OTHER
+    if argv[0].startswith("postgres:"):  # a backend names itself "postgres: user db ..."
+        return POSTGRES
+    program, args = os.path.basename(argv[0].split(" ")[0]), argv[1:]
+    if program.startswith("python"):
+        while args and args[0].startswith("-") and args[0] not in ("-c", "-m"):
+            args = args[1:]  # the interpreter's own options (-u, -X ...)
+        if not args:
+            return PYTHON
+        if args[0] == "-c":
+            # pytest-xdist's workers: python -c "...exec(eval(sys.stdin.readline()))"
+            return PYTEST if "sys.stdin.readline" in "".join(args[1:2]) else PYTHON
+        if args[0] == "-m":
+            program, args = "".join(args[1:2]).split(".")[0], args[2:]
+        else:  # a script: .venv/bin/olist-elt, .venv/bin/prefect ...
+            program, args = os.path.basename(args[0]), args[1:]
+        if program == "prefect" and args[:2] == ["server", "start"]:
+            return PREFECT_SERVER
+        return PROGRAMS.get(program, PYTHON)
+    if program == "prefect" and args[:2] == ["server", "start"]:
+        return PREFECT_SERVER
+    return PROGRAMS.get(program, OTHER)
 
 
-def _read(pid: str, ticks: int) -> tuple[tuple[int, str], float] | None:
-    """((pid, start time), CPU seconds so far) of one process, None once it is gone."""
+def _read(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None:
+    """((pid, start time), its name, CPU seconds so far) of one process, None once it
+    is gone."""
     try:
-        stat = (PROC / pid / "stat").read_text()
-    except OSError:
+        stat = (PROC / pid / "stat").read_bytes()
+        name = stat[stat.index(b"(") + 1 : stat.rindex(b")")]
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return (int(pid), fields[19]), name, (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(pid), fields[19]), (int(fields[11]) + int(fields[12])) / ticks
 
 
 class ProcCpu:
@@ -58,9 +89,10 @@ class ProcCpu:
     def __init__(self) -> None:
         self._ticks = os.sysconf("SC_CLK_TCK")
         self._me = os.getpid()
-        self._first: dict[tuple[int, str], float] = {}
-        self._last: dict[tuple[int, str], float] = {}
-        self._kind: dict[tuple[int, str], str] = {}
+        self._first: dict[tuple[int, bytes], float] = {}
+        self._last: dict[tuple[int, bytes], float] = {}
+        self._kind: dict[tuple[int, bytes], str] = {}
+        self._name: dict[tuple[int, bytes], bytes] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -71,15 +103,16 @@ class ProcCpu:
             read = _read(entry, self._ticks)
             if read is None:
                 continue
-            key, cpu = read
-            # a launcher (spark-class, a shell) execs its program under the same pid:
-            # a process of no known kind is looked at again
-            if self._kind.get(key, OTHER) == OTHER:
+            key, name, cpu = read
+            # a launcher (spark-class, a shell, ./dev) execs its program under the same
+            # pid, which renames the process: its command line is read again
+            if self._name.get(key) != name:
                 try:
                     argv = (PROC / entry / "cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
-                self._kind[key] = kind_of(b" ".join(argv).decode(errors="replace").strip())
+                self._kind[key] = kind_of([a.decode(errors="replace") for a in argv if a])
+                self._name[key] = name
                 self._first.setdefault(key, cpu if first else 0.0)
             self._last[key] = cpu
 
@@ -98,9 +131,10 @@ class ProcCpu:
         self._sample()
 
     def by_kind(self) -> dict[str, float]:
-        """CPU seconds by kind, largest first."""
+        """CPU seconds by kind, largest first, and "all" (summed before rounding)."""
         totals: dict[str, float] = {}
         for key, last in self._last.items():
             kind = self._kind[key]
             totals[kind] = totals.get(kind, 0.0) + last - self._first[key]
-        return {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+        ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+        return {k: round(v, 1) for k, v in ranked} | {"all": round(sum(totals.values()), 1)}

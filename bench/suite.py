@@ -155,14 +155,15 @@ def markdown(suite: dict[str, Any]) -> list[str]:
         lines += [
             "",
             "CPU by kind of process, every process on the machine read twice a second "
-            "while the suite ran (`proc_cpu.py`; a lower bound: the last half second of "
-            "each process is missed):",
+            "while the suite ran (`proc_cpu.py`): a lower bound, processes shorter than "
+            "half a second and up to the last half second of each that ended are missed; "
+            f"the suite's own CPU time above ({cpu} s) counts only the processes it "
+            "waited for.",
             "",
             "| processes | CPU s |",
             "|---|---|",
         ]
         lines += [f"| {kind} | {seconds} |" for kind, seconds in by_kind.items()]
-        lines.append(f"| all | {round(sum(by_kind.values()), 1)} |")
     runs = suite.get("pipeline_runs")
     if runs:
         lines += [

@@ -193,7 +193,7 @@ def build_lines(by_target: dict[str, dict[str, Any]]) -> list[str]:
         return []
     lines = [
         "",
-        "Their dbt builds by target and layer (wall milliseconds a node; two workers "
+        "Their dbt builds by target and layer (wall milliseconds a node; the workers "
         "share the cores):",
         "",
         "| target (layers) | builds | seconds | nodes | node seconds | ms a node |",

@@ -44,10 +44,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 # The files that take longest, longest first. `./dev test` hands whole files to its
 # workers in collection order (--dist loadfile --no-loadscope-reorder): these start
-# first, so no long file is left to run alone at the end while the other worker idles.
-# The first two start side by side: the Spark cluster (JVMs that mostly wait on each
-# other) beside the history module (pipeline runs that keep one core busy); with the
-# Prefect server file second, two files of many waiting processes shared the cores.
+# first, so no long file is left to run alone at the end while the other workers idle.
+# The first three start side by side: the Spark cluster (JVMs that mostly wait on each
+# other), the history module (pipeline runs that keep one core busy) and the Prefect
+# server (processes that wait on each other); with the Prefect file second on two
+# workers, two files of many waiting processes had shared the cores.
 LONGEST_FIRST = (
     "tests/warehouse/test_spark_cluster.py",
     "tests/test_history.py",

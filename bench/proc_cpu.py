@@ -49,7 +49,9 @@ def kind_of(argv: list[str]) -> str:
     if argv[0].startswith("postgres:"):  # a backend names itself "postgres: user db ..."
         return POSTGRES
     program, args = os.path.basename(argv[0].split(" ")[0]), argv[1:]
+    unknown = OTHER
     if program.startswith("python"):
+        unknown = PYTHON
         while args and args[0].startswith("-") and args[0] not in ("-c", "-m"):
             args = args[1:]  # the interpreter's own options (-u, -X ...)
         if not args:
@@ -61,12 +63,9 @@ def kind_of(argv: list[str]) -> str:
             program, args = "".join(args[1:2]).split(".")[0], args[2:]
         else:  # a script: .venv/bin/olist-elt, .venv/bin/prefect ...
             program, args = os.path.basename(args[0]), args[1:]
-        if program == "prefect" and args[:2] == ["server", "start"]:
-            return PREFECT_SERVER
-        return PROGRAMS.get(program, PYTHON)
     if program == "prefect" and args[:2] == ["server", "start"]:
         return PREFECT_SERVER
-    return PROGRAMS.get(program, OTHER)
+    return PROGRAMS.get(program, unknown)
 
 
 def _read(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None:
@@ -74,8 +73,8 @@ def _read(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None
     is gone."""
     try:
         stat = (PROC / pid / "stat").read_bytes()
-        name = stat[stat.index(b"(") + 1 : stat.rindex(b")")]
-        fields = stat[stat.rindex(b")") + 2 :].split()
+        end = stat.rindex(b")")  # the name may itself hold ")"
+        name, fields = stat[stat.index(b"(") + 1 : end], stat[end + 2 :].split()
         return (int(pid), fields[19]), name, (int(fields[11]) + int(fields[12])) / ticks
     except (OSError, ValueError, IndexError):
         return None

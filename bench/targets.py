@@ -28,6 +28,23 @@ def _twin(s: dict[str, Any]) -> dict[str, Any]:
     return (s.get("dbt_floor") or {}).get("duckdb") or {}
 
 
+def _cpu_by_kind(suite: dict[str, Any]) -> str:
+    """The suite's CPU by kind of process (every process on the machine) against what
+    the target's minutes hold on the machine's cores: the four largest kinds."""
+    by_kind = dict(suite.get("cpu_by_kind") or {})
+    total = by_kind.pop("all", None)
+    if not total:
+        return ""
+    held = SUITE_S * suite["cores"]
+    largest = ", ".join(
+        f"{kind.split(' (')[0]} {seconds:g} s" for kind, seconds in list(by_kind.items())[:4]
+    )
+    return (
+        f"; CPU of every process {total:g} s, where {SUITE_S / 60:g} min on "
+        f"{suite['cores']} cores hold {held:g} s; largest: {largest}"
+    )
+
+
 def _full_run_split(s: dict[str, Any]) -> str:
     """The full run's seconds: dbt's twin (fresh process, parse from scratch),
     olist-elt's SQL on top of it, the Soda gates, the other steps and the rest."""
@@ -194,6 +211,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
                 f"; at the twin's {1000 * per_node:.0f} ms a node those builds would take "
                 f"{per_node * builds['nodes']:.0f} s"
             )
+        where += _cpu_by_kind(suite)
         rows.append(
             _row(
                 f"test suite ≤ {SUITE_S / 60:g} min",

@@ -511,18 +511,24 @@ def test_the_build_after_a_rejection_reads_the_lake_as_the_run_first_read_it(
 
 
 def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
-    workspace: Settings, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+    served: Settings, sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sellers object's manifest record deleted outside olist-elt, its bytes left:
+    """A sellers object's manifest record deleted outside olist-elt, its bytes left:
     its landing is in the audit trail, so the run names it unrecorded before it
     builds (it used to build without it and fail the reconciliation, blaming data),
     and so does `olist-elt build`, before bronze.
-    A lake of its own: the trail's landings name their lake's folder, and a copied
-    workspace's trail names the folder it was copied from."""
-    served = workspace
-    assert run_pipeline(served, sample_dir).outcome == "success"
+    The trail's landings name their lake's folder, and a copied workspace's trail
+    names the folder it was copied from: the object is one landed in this copy (new
+    bytes, one seller fewer), so its landing names this lake."""
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
+    lines = (sample_dir / "olist_sellers_dataset.csv").read_bytes().splitlines(keepends=True)
+    (delivery / "olist_sellers_dataset.csv").write_bytes(b"".join(lines[:-1]))
+    landed = ingest_olist(served, delivery, "landed-by-hand")
+    assert landed.ingested and not landed.quarantined
     storage = LocalStorage(served.lake_dir)
-    [sellers] = [r for r in Manifest(storage).records() if r.dataset == "sellers"]
+    [sellers] = [r for r in Manifest(storage).records() if r.run_id == "landed-by-hand"]
+    assert (served.lake_dir / sellers.object_key).is_file()
     (served.lake_dir / manifest_key(sellers.source, sellers.dataset, sellers.sha256)).unlink()
 
     with pytest.raises(PipelineFailed, match=f"{sellers.object_key}: landed .* its manifest"):

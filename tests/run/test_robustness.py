@@ -515,8 +515,10 @@ def test_a_record_deleted_by_hand_fails_the_next_run_as_the_lakes_change(
 ) -> None:
     """A sellers object's manifest record deleted outside olist-elt, its bytes left:
     its landing is in the audit trail, so the run names it unrecorded before it
-    builds (it used to build without it and fail the reconciliation, blaming data),
-    and so does `olist-elt build`, before bronze.
+    builds, and so does `olist-elt build`, before bronze. Without the check a run
+    builds without the object: silently for a pending one like this; for one already
+    built, it failed the reconciliation on the rows the incremental tables kept,
+    blaming data. The check reads the trail and the records alone, built or not.
     The trail's landings name their lake's folder, and a copied workspace's trail
     names the folder it was copied from: the object is one landed in this copy (new
     bytes, one seller fewer), so its landing names this lake."""

@@ -189,7 +189,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
         builds, parses = runs.get("dbt builds") or {}, runs.get("dbt parse") or {}
         tests = sum(f["seconds"] for f in suite["files"])
         where = (
-            f"{tests:.0f} s of tests on {suite['cores']} workers; their pipeline runs' "
+            f"{tests:.0f} s of tests, summed over pytest's workers; their pipeline runs' "
             f"dbt builds {builds.get('seconds', '-')} s ({builds.get('nodes', '-')} nodes), "
             f"parses {parses.get('seconds', '-')} s"
         )

@@ -35,3 +35,11 @@ def test_the_suite_row_names_its_cpu_by_kind_against_what_the_target_holds() -> 
         "137.5 s, olist-elt processes the tests start 93.2 s |"
     ) in row
     assert "PostgreSQL" not in row
+
+
+def test_the_suite_row_sums_the_tests_over_the_workers_without_counting_them() -> None:
+    """The bench does not know how many workers `./dev test` ran (the README's
+    command sets them): the row must not call the cores workers."""
+    row = _suite_row(json.loads(RESULT.read_text()))
+    assert "1754 s of tests, summed over pytest's workers;" in row
+    assert "workers;" in row and "2 workers" not in row

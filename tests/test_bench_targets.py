@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench import proc_cpu
 from bench.targets import markdown
 
 RESULT = Path(__file__).resolve().parents[1] / "bench" / "results" / "2026-12-06T214529Z.json"
@@ -20,11 +21,11 @@ def test_the_suite_row_names_its_cpu_by_kind_against_what_the_target_holds() -> 
     before = _suite_row(result)
     assert "CPU of every process" not in before  # that result predates the measurement
     result["suite"]["cpu_by_kind"] = {
-        "pytest and its workers (the tests, the pipeline runs they make in-process)": 852.6,
-        "Spark JVMs (session, master, worker, Thrift Server, their launchers)": 226.7,
-        "dbt processes the tests start (an analyst's dbt)": 137.5,
-        "olist-elt processes the tests start (the CLI)": 93.2,
-        "PostgreSQL server processes": 18.7,
+        proc_cpu.PYTEST: 852.6,
+        proc_cpu.SPARK: 226.7,
+        proc_cpu.DBT: 137.5,
+        proc_cpu.CLI: 93.2,
+        proc_cpu.POSTGRES: 18.7,
         "all": 1556.0,
     }
     row = _suite_row(result)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
+import re._constants as sre
+import re._parser as sre_parser
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg
@@ -374,6 +378,98 @@ def test_the_contact_gate_fails_the_run_when_redaction_is_weaker(
     assert "assert_no_contact_details_in_silver" in str(failure.value)
     assert "dbt build silver" in str(failure.value)
     assert "@" not in str(failure.value)
+
+
+@pytest.fixture(scope="module")
+def contact_rules(built: tuple[Settings, RunSummary]) -> tuple[list[str], list[str], list[str]]:
+    """The contact gates' patterns for any text column, for free text, and the marks
+    the gates rely on outside free text."""
+    rules = compile_inline(
+        Dbt(built[0]),
+        "{{ tojson([contact_patterns(false), contact_patterns(true), contact_marks()]) }}",
+    )
+    anywhere, free_text, marks = json.loads(rules)
+    return anywhere, free_text, marks
+
+
+def _always_holds(nodes: Any, marks: set[str]) -> bool:
+    """Whether every string a parsed regex matches holds one of marks: some node of
+    the sequence always does (a literal mark, a class of marks only, a group or a
+    repeat at least once of one that does, a branch whose every way does)."""
+    return any(_node_holds(op, arg, marks) for op, arg in nodes)
+
+
+def _node_holds(op: Any, arg: Any, marks: set[str]) -> bool:
+    if op is sre.LITERAL:
+        return chr(arg) in marks
+    if op is sre.IN:
+        return all(kind is sre.LITERAL and chr(code) in marks for kind, code in arg)
+    if op is sre.SUBPATTERN:
+        return _always_holds(arg[-1], marks)
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+        return arg[0] >= 1 and _always_holds(arg[2], marks)
+    if op is sre.BRANCH:
+        return all(_always_holds(way, marks) for way in arg[1])
+    return False
+
+
+def test_every_contact_the_gates_find_outside_free_text_holds_a_mark(
+    contact_rules: tuple[list[str], list[str], list[str]],
+) -> None:
+    """The gates read only the values holding a mark outside free text: every match
+    of every such pattern must hold one, or a contact there goes unseen. The bare
+    runs of digits looked for in free text hold none (the check tells them apart)."""
+    anywhere, free_text, marks = contact_rules
+    assert len(anywhere) >= 6
+    for pattern in anywhere:
+        assert _always_holds(sre_parser.parse(pattern), set(marks)), pattern
+    bare = [p for p in free_text if p not in anywhere]
+    assert bare and not any(_always_holds(sre_parser.parse(p), set(marks)) for p in bare)
+
+
+def test_the_contact_gate_counts_every_row_holding_a_contact_in_any_text_column(
+    built: tuple[Settings, RunSummary], tmp_path: Path
+) -> None:
+    """Contacts left in a text column, in a lineage column that repeats one value over
+    every row, and a bare run of digits in free text (only free text is searched for
+    those) are each found and their rows counted; a bare run elsewhere is not."""
+    settings = copy_workspace(built[0], tmp_path / "ws")
+    planted = {
+        "silver_customers.city": ("maria.silva@exemplo.com.br", 3),
+        "silver_sellers.city": ("(11)912345678", 2),  # only "(" marks it
+        "silver_products.category_name_pt": ("+5511912345678", 1),  # only "+"
+        "silver_reviews.comment_message": ("ligue 11912345678", 2),  # free text
+        "silver_orders.order_status": ("11912345678", 4),  # bare run, not free text
+    }
+    con = duckdb.connect(str(settings.build_database))
+    try:
+        for location, (value, rows) in planted.items():
+            table, column = location.split(".")
+            con.execute(
+                f"update silver.{table} set {column} = ? where rowid in "
+                f"(select rowid from silver.{table} order by rowid limit {rows})",
+                [value],
+            )
+        con.execute("update silver.silver_orders set _source_object = '12.345.678/0001-90'")
+        orders = con.execute("select count(*) from silver.silver_orders").fetchone()[0]
+    finally:
+        con.close()
+    gate = "assert_no_contact_details_in_silver"
+    sql_file = settings.dbt_target_path / "compiled" / "olist_elt" / "tests" / f"{gate}.sql"
+    sql_file.unlink(missing_ok=True)  # the copied workspace's, if any: not read
+    Dbt(settings).run("compile", "--select", gate)
+    con = duckdb.connect(str(settings.build_database), read_only=True)
+    try:
+        found = dict(con.execute(sql_file.read_text()).fetchall())
+    finally:
+        con.close()
+    assert found == {
+        "silver_customers.city": 3,
+        "silver_sellers.city": 2,
+        "silver_products.category_name_pt": 1,
+        "silver_reviews.comment_message": 2,
+        "silver_orders._source_object": orders,
+    }
 
 
 WEAKER_REDACTION = """

@@ -21,3 +21,12 @@
     {%- endif -%}
     {{ return(patterns) }}
 {%- endmacro %}
+
+{% macro contact_marks() -%}
+    {#- Characters every match of contact_patterns(false) holds one of: an
+        e-mail's @ (and its domain's dot), a separator of a CPF, CNPJ or phone,
+        a phone's ( or +. contact_leaks reads only the values holding one
+        outside free text, so a pattern added above must keep this true (a
+        test walks each pattern and fails when one can match without). -#}
+    {{ return(['@', ' ', '.', '/', '-', '(', '+']) }}
+{%- endmacro %}

@@ -17,16 +17,28 @@ from tests.conftest import copy_dbt_project
 
 pytestmark = pytest.mark.slow
 DBT = str(Path(sys.executable).with_name("dbt"))
-PROBE = """{% macro probe(ids) %}
-{%- do log('READ ' ~ lake_sources_read_by(ids) | join(','), info=true) -%}
+PROBE = """{% macro probe(groups) %}
+{%- for ids in groups -%}
+{%- do log('READ ' ~ loop.index0 ~ ' ' ~ lake_sources_read_by(ids) | join(','), info=true) -%}
+{%- endfor -%}
 {% endmacro %}
 """
+# Every group of nodes the tests below ask about, asked in one dbt run-operation:
+# lake_sources_read_by keeps nothing between calls, so each answer is the one the
+# group alone gets.
+QUESTIONS = [
+    ("model.olist_elt.silver_customers",),
+    ("model.olist_elt.bronze_olist__orders",),
+    ("model.olist_elt.fct_orders", "model.olist_elt.dim_date"),
+    ("source.olist_elt.bcb.series_ipca",),
+]
 
 
 @pytest.fixture(scope="module")
 def sources_read(tmp_path_factory: pytest.TempPathFactory):
-    """Ask the project's own macro, through `dbt run-operation` on DuckDB, in a copy
-    of the project with one probe macro added."""
+    """Ask the project's own macro, through one `dbt run-operation` on DuckDB, in a
+    copy of the project with one probe macro added, about every group in QUESTIONS;
+    a test looks up the answer to its group."""
     root = tmp_path_factory.mktemp("project")
     project = copy_dbt_project(root / "dbt_project")
     shutil.copy(REPO_ROOT / "profiles.yml", root / "profiles.yml")
@@ -39,20 +51,26 @@ def sources_read(tmp_path_factory: pytest.TempPathFactory):
         "DBT_LOG_PATH": str(root / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    args = "{groups: [" + ", ".join("[" + ", ".join(ids) + "]" for ids in QUESTIONS) + "]}"
+    done = subprocess.run(
+        [DBT, "run-operation", "probe", "--args", args, "--profiles-dir", ".."],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    answers: dict[int, set[str]] = {}
+    for line in done.stdout.splitlines():
+        if "READ " in line:
+            index, _, found = line.split("READ ", 1)[1].strip().partition(" ")
+            assert int(index) not in answers, done.stdout[-3000:]
+            answers[int(index)] = {s for s in found.split(",") if s}
+    assert sorted(answers) == list(range(len(QUESTIONS))), done.stdout[-3000:]
 
     def ask(*unique_ids: str) -> set[str]:
-        args = "{ids: [" + ", ".join(unique_ids) + "]}"
-        done = subprocess.run(
-            [DBT, "run-operation", "probe", "--args", args, "--profiles-dir", ".."],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout[-3000:]
-        (line,) = [x for x in done.stdout.splitlines() if "READ " in x]
-        return {s for s in line.split("READ ", 1)[1].strip().split(",") if s}
+        return answers[QUESTIONS.index(unique_ids)]  # a group not in QUESTIONS: ValueError
 
     return ask
 

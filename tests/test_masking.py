@@ -36,24 +36,64 @@ from tests.conftest import copy_dbt_project, copy_workspace, every_layer, worksp
 
 PSEUDONYMIZE = "select v, {{ pseudonymize('v') }} as p from input_values order by v"
 REDACT = "select {{ redact_text('txt') }} as redacted from input_texts"
+GENERALIZE = """
+{%- set columns = ['row_id', 'person', 'zip', 'city', 'state'] -%}
+{%- set cell = ['zip', 'city', 'state'] -%}
+with
+cities as ({{ MACRO('input_rows', columns, 'person', cell, 'city', "'OTHER'", 3) }}),
+zips as ({{ MACRO('cities', columns, 'person', cell, 'zip', 'null', 3) }})
+select * from zips
+"""
 KEY_A = "11" * 32
 KEY_B = "22" * 32
+# written out by the compile between two snippets (compile_apart)
+NEXT_SNIPPET = "-- tests: the next snippet --"
+
+
+def compile_apart(dbt: Dbt, snippets: dict[str, str]) -> dict[str, str]:
+    """Several snippets compiled by one `dbt compile --inline` (one start, on the
+    workspace's parse), each one's SQL by name, as compiling it alone gives it: they
+    are joined by a marker the compile writes out, each without its last newline
+    (Jinja drops a template's last newline). They share one Jinja context: a name
+    one sets, the next ones see."""
+    marker = "{{ '" + NEXT_SNIPPET + "' }}"
+    joined = marker.join(s.removesuffix("\n") for s in snippets.values())
+    parts = compile_inline(dbt, joined).split(NEXT_SNIPPET)
+    assert len(parts) == len(snippets), parts
+    return dict(zip(snippets, parts, strict=True))
 
 
 @pytest.fixture(scope="session")
-def compiled(built: tuple[Settings, RunSummary]) -> dict[str, str]:
+def compiled_duck(built: tuple[Settings, RunSummary]) -> dict[str, str]:
+    """pseudonymize, redact_text and generalize_small_cells (the group-by version it
+    dispatches to on DuckDB, and as every other engine runs it: windows) compiled by
+    dbt for DuckDB, in one compile on the shared run's workspace, which its run
+    parsed (a compile there builds nothing)."""
+    return compile_apart(
+        Dbt(built[0]),
+        {
+            "pseudonymize": PSEUDONYMIZE,
+            "redact": REDACT,
+            "generalize": GENERALIZE.replace("MACRO", "generalize_small_cells"),
+            "generalize_windows": GENERALIZE.replace("MACRO", "default__generalize_small_cells"),
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def compiled(compiled_duck: dict[str, str]) -> dict[str, str]:
     """The masking macros compiled by dbt for DuckDB."""
-    duck = Dbt(built[0])
     return {
-        "duckdb_pseudonymize": compile_inline(duck, PSEUDONYMIZE),
+        "duckdb_pseudonymize": compiled_duck["pseudonymize"],
     }
 
 
 @pytest.fixture(scope="session")
-def compiled_pg(
+def compiled_pg_snippets(
     built: tuple[Settings, RunSummary], postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """pseudonymize compiled by dbt-postgres (the warehouse target) against postgres_dsn."""
+) -> dict[str, str]:
+    """pseudonymize and redact_text compiled by dbt-postgres (the warehouse target)
+    against postgres_dsn, in one compile."""
     parts = conninfo_to_dict(postgres_dsn)
     os.environ.update(
         OLIST_PG_HOST=str(parts.get("host", "127.0.0.1")),
@@ -65,7 +105,13 @@ def compiled_pg(
     pg_settings = built[0].model_copy(
         update={"target": "warehouse", "dbt_target_path": tmp_path_factory.mktemp("pgtarget")}
     )
-    return compile_inline(Dbt(pg_settings), PSEUDONYMIZE)
+    return compile_apart(Dbt(pg_settings), {"pseudonymize": PSEUDONYMIZE, "redact": REDACT})
+
+
+@pytest.fixture(scope="session")
+def compiled_pg(compiled_pg_snippets: dict[str, str]) -> str:
+    """pseudonymize compiled by dbt-postgres (the warehouse target) against postgres_dsn."""
+    return compiled_pg_snippets["pseudonymize"]
 
 
 def _duck_pseudonyms(sql: str, key_hex: str, values: list[str]) -> list[str]:
@@ -141,33 +187,16 @@ def test_a_dictionary_of_states_cities_and_ids_maps_back_no_pseudonym(
 
 
 @pytest.fixture(scope="session")
-def redact_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """redact_text compiled by dbt for DuckDB in a fresh workspace (no pipeline run)."""
-    return compile_inline(Dbt(workspace_settings(tmp_path_factory.mktemp("redact"))), REDACT)
+def redact_sql(compiled_duck: dict[str, str]) -> str:
+    """redact_text compiled by dbt for DuckDB (compiled_duck)."""
+    return compiled_duck["redact"]
 
 
 @pytest.fixture(scope="session")
-def redact_sql_pg(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> str:
-    """redact_text compiled by dbt-postgres (the warehouse target)."""
-    parts = conninfo_to_dict(postgres_dsn)
-    env = {
-        "OLIST_PG_HOST": str(parts.get("host", "127.0.0.1")),
-        "OLIST_PG_PORT": str(parts.get("port", "5432")),
-        "OLIST_PG_USER": str(parts.get("user", "postgres")),
-        "OLIST_PG_PASSWORD": str(parts.get("password", "")),
-        "OLIST_PG_DATABASE": str(parts.get("dbname", "postgres")),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        settings = workspace_settings(tmp_path_factory.mktemp("redact_pg"), target="warehouse")
-        return compile_inline(Dbt(settings), REDACT)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def redact_sql_pg(compiled_pg_snippets: dict[str, str]) -> str:
+    """redact_text compiled by dbt-postgres (the warehouse target), in compiled_pg's
+    compile."""
+    return compiled_pg_snippets["redact"]
 
 
 _SEPARATORS = st.sampled_from(["", " ", ".", "-"])
@@ -484,28 +513,11 @@ WEAKER_REDACTION = """
 """
 
 
-GENERALIZE = """
-{%- set columns = ['row_id', 'person', 'zip', 'city', 'state'] -%}
-{%- set cell = ['zip', 'city', 'state'] -%}
-with
-cities as ({{ MACRO('input_rows', columns, 'person', cell, 'city', "'OTHER'", 3) }}),
-zips as ({{ MACRO('cities', columns, 'person', cell, 'zip', 'null', 3) }})
-select * from zips
-"""
-
-
 @pytest.fixture(scope="session")
-def generalize_sql(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def generalize_sql(compiled_duck: dict[str, str]) -> dict[str, str]:
     """generalize_small_cells compiled for DuckDB (the group-by version it dispatches
-    to) and as every other engine runs it (windows), in a fresh workspace."""
-    dbt = Dbt(workspace_settings(tmp_path_factory.mktemp("generalize")))
-    return {
-        name: compile_inline(dbt, GENERALIZE.replace("MACRO", macro))
-        for name, macro in (
-            ("duckdb", "generalize_small_cells"),
-            ("windows", "default__generalize_small_cells"),
-        )
-    }
+    to) and as every other engine runs it (windows), in compiled_duck's compile."""
+    return {"duckdb": compiled_duck["generalize"], "windows": compiled_duck["generalize_windows"]}
 
 
 def test_duckdbs_generalization_equals_the_windowed_one_every_engine_runs(

@@ -67,8 +67,9 @@ def compile_apart(dbt: Dbt, snippets: dict[str, str]) -> dict[str, str]:
 def compiled_duck(built: tuple[Settings, RunSummary]) -> dict[str, str]:
     """pseudonymize, redact_text and generalize_small_cells (the group-by version it
     dispatches to on DuckDB, and as every other engine runs it: windows) compiled by
-    dbt for DuckDB, in one compile on the shared run's workspace, which its run
-    parsed (a compile there builds nothing)."""
+    dbt for DuckDB, in one compile in the shared run's workspace (its own dbt target,
+    with no vars: not the run's parse; a compile there builds nothing), where the
+    pseudonymize snippet alone was compiled before."""
     return compile_apart(
         Dbt(built[0]),
         {

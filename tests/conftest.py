@@ -22,7 +22,7 @@ import pytest
 from olist_elt.run.pipeline import run_pipeline
 from olist_elt.run.record import RunSummary
 from olist_elt.sample import generate_sample
-from olist_elt.settings import Settings, load_settings, project_home
+from olist_elt.settings import REPO_ROOT, Settings, load_settings, project_home
 
 TEST_SCALE = 0.02
 TEST_SEED = 7
@@ -131,6 +131,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             red=True,
         )
         session.exitstatus = 1
+
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def typed_dbt(
+    env: dict[str, str], *args: str, checkout: Path = REPO_ROOT, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    """dbt as a person types it in a checkout's dbt_project/ (profiles.yml beside it),
+    in a process of its own with env as their shell."""
+    return subprocess.run(
+        [DBT, *args, "--profiles-dir", ".."],
+        cwd=checkout / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def workspace_settings(root: Path, **overrides: object) -> Settings:

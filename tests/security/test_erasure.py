@@ -508,7 +508,8 @@ def test_an_analysts_next_dbt_run_after_an_erasure_builds_the_person_out_of_thei
     accepts and builds those again in full, with no --full-refresh typed. The objects
     are in cold first (as the lifecycle leaves them: keys under cold/raw/)."""
     from olist_elt.lake.lifecycle import run_lifecycle
-    from tests.transform.test_analyst_dbt import _analyst_env, _dbt
+    from tests.conftest import typed_dbt
+    from tests.transform.test_analyst_dbt import _analyst_env
 
     settings = built_copy
     run_lifecycle(settings, older_than_days=0)  # every object in cold: cold/raw/... keys
@@ -517,12 +518,12 @@ def test_an_analysts_next_dbt_run_after_an_erasure_builds_the_person_out_of_thei
     env = _analyst_env(settings, tmp_path)
     dev = Path(env["OLIST_DEV_DATABASE"])
     select = ("--select", "+silver_orders", "+silver_reviews")
-    first = _dbt(env, "run", *select)
+    first = typed_dbt(env, "run", *select)
     assert first.returncode == 0, first.stdout[-3000:]
     assert _columns_holding(dev, needles)  # the person is in the analyst's file
 
     erase_person(settings, person, "dpo@test")
-    again = _dbt(env, "run", *select)
+    again = typed_dbt(env, "run", *select)
 
     assert again.returncode == 0, again.stdout[-3000:]
     assert _columns_holding(dev, needles) == []

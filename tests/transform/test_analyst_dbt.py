@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,10 +20,9 @@ from olist_elt.run import rejection
 from olist_elt.run.inputs import lake_manifest
 from olist_elt.run.record import RunSummary
 from olist_elt.settings import REPO_ROOT, Settings
-from tests.conftest import copy_dbt_project, run_off_contract
+from tests.conftest import DBT, copy_dbt_project, run_off_contract, typed_dbt
 
 pytestmark = pytest.mark.slow
-DBT = str(Path(sys.executable).with_name("dbt"))
 
 
 def _digest(path: Path) -> str:
@@ -48,19 +46,6 @@ def _analyst_env(settings: Settings, scratch: Path) -> dict[str, str]:
     }
 
 
-def _dbt(
-    env: dict[str, str], *args: str, checkout: Path = REPO_ROOT
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DBT, *args, "--profiles-dir", ".."],
-        cwd=checkout / "dbt_project",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 @dataclass(frozen=True)
 class AnalystBuild:
     """An analyst's whole `dbt build` into their own file, and what BI reads (the
@@ -82,7 +67,7 @@ def analyst_build(
     env = _analyst_env(settings, scratch)
     served, build = settings.warehouse_path, settings.build_database
     before = (_digest(served), _digest(build))
-    done = _dbt(env, "build")
+    done = typed_dbt(env, "build")
     after = (_digest(served), _digest(build))
     return AnalystBuild(env, scratch / "dev.duckdb", done, before, after)
 
@@ -153,7 +138,7 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
     finally:
         con.close()
 
-    refused = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+    refused = typed_dbt(analyst_build.env, "run", "--select", "fct_orders")
 
     assert refused.returncode != 0, refused.stdout[-4000:]
     assert 'Casting value "100000000000000000.00" to type DECIMAL(18,2) failed' in refused.stdout
@@ -171,8 +156,8 @@ def test_a_kept_incremental_table_off_its_contracts_decimals_takes_the_contracts
         con.execute(huge, [cents, order_id])
         con.close()
 
-    aligned = _dbt(analyst_build.env, "run", "--select", "fct_orders")
-    again = _dbt(analyst_build.env, "run", "--select", "fct_orders")
+    aligned = typed_dbt(analyst_build.env, "run", "--select", "fct_orders")
+    again = typed_dbt(analyst_build.env, "run", "--select", "fct_orders")
 
     assert aligned.returncode == 0, aligned.stdout[-4000:]
     assert again.returncode == 0, again.stdout[-4000:]
@@ -206,13 +191,13 @@ def test_a_moved_checkout_loads_the_seeds_from_where_it_is_now(
     copy_dbt_project(checkout / "dbt_project")
     shutil.copy(REPO_ROOT / "profiles.yml", checkout / "profiles.yml")
 
-    parsed = _dbt(env, "parse", checkout=checkout)
+    parsed = typed_dbt(env, "parse", checkout=checkout)
     assert parsed.returncode == 0, parsed.stdout[-3000:]
     moved = checkout.rename(tmp_path / "moved")
     log = tmp_path / "logs" / "dbt.log"
     logged = log.stat().st_size
 
-    done = _dbt(env, "seed", checkout=moved)
+    done = typed_dbt(env, "seed", checkout=moved)
 
     assert done.returncode == 0, done.stdout[-3000:]
     seeding = log.read_text()[logged:]
@@ -233,7 +218,7 @@ def test_the_pipelines_target_refuses_a_hand_run(
     env = _analyst_env(settings, tmp_path)
     before = _digest(settings.build_database)
 
-    done = _dbt(env, "build", "--target", "local", "--select", "fct_orders")
+    done = typed_dbt(env, "build", "--target", "local", "--select", "fct_orders")
 
     assert done.returncode != 0
     assert "only `olist-elt run` builds it" in done.stdout
@@ -251,7 +236,7 @@ def test_dbt_source_freshness_answers_for_every_fed_source(
     sources = Path(env["DBT_TARGET_PATH"]) / "sources.json"
     assert not sources.exists()  # the answer read below is this command's
 
-    done = _dbt(env, "source", "freshness")
+    done = typed_dbt(env, "source", "freshness")
 
     assert done.returncode == 0, done.stdout[-4000:]
     results = json.loads(sources.read_text())["results"]
@@ -304,7 +289,7 @@ def test_an_analysts_build_of_a_data_set_with_every_object_rejected_says_so(
     assert len(items) == 1
     rejection.reject(copy, items, "a test's rejection", "tester", "test-run")
 
-    done = _dbt(_analyst_env(copy, tmp_path), "build", "--select", "bronze_olist__order_items")
+    done = typed_dbt(_analyst_env(copy, tmp_path), "build", "--select", "bronze_olist__order_items")
 
     out = " ".join(done.stdout.split())
     assert done.returncode != 0

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from olist_elt.settings import REPO_ROOT
-from tests.conftest import copy_dbt_project
+from tests.conftest import copy_dbt_project, typed_dbt
 
 pytestmark = pytest.mark.slow
-DBT = str(Path(sys.executable).with_name("dbt"))
 PROBE = """{% macro probe(groups) %}
 {%- for ids in groups -%}
 {%- do log('READ ' ~ loop.index0 ~ ' ' ~ lake_sources_read_by(ids) | join(','), info=true) -%}
@@ -52,14 +48,7 @@ def sources_read(tmp_path_factory: pytest.TempPathFactory):
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     args = "{groups: [" + ", ".join("[" + ", ".join(ids) + "]" for ids in QUESTIONS) + "]}"
-    done = subprocess.run(
-        [DBT, "run-operation", "probe", "--args", args, "--profiles-dir", ".."],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = typed_dbt(env, "run-operation", "probe", "--args", args, checkout=root, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     answers: dict[int, set[str]] = {}
     for line in done.stdout.splitlines():

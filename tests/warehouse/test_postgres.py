@@ -17,7 +17,7 @@ from olist_elt.run.record import RunSummary
 from olist_elt.settings import Settings
 from olist_elt.targets import target_for
 from olist_elt.warehouse.postgres import ensure_roles, login
-from tests.conftest import copy_workspace, pg_workspace, run_off_contract
+from tests.conftest import copy_workspace, pg_workspace, run_off_contract, typed_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -327,13 +327,10 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
     and grants."""
     import os
     import shlex
-    import subprocess
-    import sys
 
     from typer.testing import CliRunner
 
     from olist_elt.cli import app
-    from olist_elt.settings import REPO_ROOT
 
     settings = pg_settings
     where = {
@@ -375,14 +372,7 @@ def test_an_analysts_dbt_on_postgres_builds_their_own_schemas_and_leaves_gold(
     )
 
     def dbt(*args: str) -> str:
-        done = subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", ".."],
-            cwd=REPO_ROOT / "dbt_project",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        done = typed_dbt(env, *args)
         assert done.returncode == 0, done.stdout[-4000:]
         return done.stdout
 

@@ -9,6 +9,13 @@ build database the run left (nothing of the workspace is written):
   contract's columns and constraints as dbt made it: the difference is what the
   contract's keys (DuckDB's index on each primary key) cost;
 - a test: `select count(*)` over its SQL, as dbt counts failures.
+Then every table the run's models and snapshots left is written again, its own rows
+read from it into a new table (and, for an enforced contract, into one made with the
+contract's DDL): however a node computes its rows, it writes them (with its keys), and
+it reads its inputs, which no node here reads more cheaply than a finished DuckDB
+table. Wall and CPU seconds (the process's, DuckDB's threads included) per node;
+`targets.py` puts their CPU, with dbt's twin's, against the cores to bound the full
+run with every model's logic free.
 The PII pads the dbt plugin sets from the vault are set to random bytes: the timing
 does not depend on the key, and the vault is not opened. The lake's location is set as
 the plugin sets it (without it, every node reading the lake failed to bind).
@@ -37,7 +44,7 @@ settings = load_settings()
 target = target_for(settings).lake_dbt.target_path  # the pipeline's dbt artifacts
 nodes = json.loads((target / "manifest.json").read_text())["nodes"]
 
-def written(node, kind):
+def written_path(node, kind):
     # dbt's own rule (get_target_write_path): a node with a file of its own is
     # written under that file's path; a generic test, under its yml file's path
     path = node["original_file_path"]
@@ -49,7 +56,7 @@ def contract_ddl(sql):
     found = re.search(r"create\s+table\s+\S+\s*\((.*?)\)\s*;", sql, re.S | re.I)
     return found.group(1) if found else None
 
-out = []
+out, written = [], []
 scratch = Path(tempfile.mkdtemp(prefix="olist-engine-"))
 try:
     copy = scratch / settings.build_database.name  # the same catalog name
@@ -73,7 +80,7 @@ try:
                 "unit_test.") else "not a model or test"
             continue
         try:
-            sql = written(node, "compiled").read_text()
+            sql = written_path(node, "compiled").read_text()
             name = f'"bench_engine"."{node["name"][:50]}"'
             t0 = time.perf_counter()
             if node["resource_type"] == "test":
@@ -84,7 +91,7 @@ try:
             row["engine_s"] = round(time.perf_counter() - t0, 3)
             row["rows"] = con.execute(f"select count(*) from {name}").fetchone()[0]
             enforced = (node["config"].get("contract") or {}).get("enforced")
-            ddl = contract_ddl(written(node, "run").read_text()) if enforced else None
+            ddl = contract_ddl(written_path(node, "run").read_text()) if enforced else None
             if ddl:
                 keyed = f'"bench_engine"."{node["name"][:50]}_contract"'
                 con.execute(f"create table {keyed} ({ddl})")
@@ -98,10 +105,41 @@ try:
                 row["contract_s"] = round(with_keys - (time.perf_counter() - t0), 3)
         except Exception as exc:  # a node dbt runs with more than SQL: shown, not hidden
             row["error"] = str(exc).splitlines()[0][:200]
+    # every table the run's models and snapshots left, its rows written again into a
+    # new table, and for an enforced contract into one made with the contract's DDL:
+    # what writing the node's own rows costs, and its keys on top (wall and CPU)
+    for uid, node in nodes.items():
+        if node["resource_type"] not in ("model", "snapshot") or not node.get("relation_name"):
+            continue
+        folder = Path(node["original_file_path"]).parts
+        row = {"node": uid, "folder": folder[1] if folder[0] == "models" else folder[0]}
+        written.append(row)
+        source = node["relation_name"]
+        plain = f'"bench_engine"."{node["name"][:50]}_written"'
+        try:
+            con.execute(f"create table {plain} as select * from {source} limit 0")
+            t0, c0 = time.perf_counter(), time.process_time()
+            con.execute(f"insert into {plain} by name select * from {source}")
+            row["write_s"] = round(time.perf_counter() - t0, 3)
+            row["write_cpu_s"] = round(time.process_time() - c0, 3)
+            row["rows"] = con.execute(f"select count(*) from {plain}").fetchone()[0]
+            con.execute(f"drop table {plain}")
+            enforced = (node["config"].get("contract") or {}).get("enforced")
+            ddl = contract_ddl(written_path(node, "run").read_text()) if enforced else None
+            if ddl:
+                keyed = f'"bench_engine"."{node["name"][:50]}_keyed"'
+                con.execute(f"create table {keyed} ({ddl})")
+                t0, c0 = time.perf_counter(), time.process_time()
+                con.execute(f"insert into {keyed} by name select * from {source}")
+                row["keys_s"] = round(time.perf_counter() - t0 - row["write_s"], 3)
+                row["keys_cpu_s"] = round(time.process_time() - c0 - row["write_cpu_s"], 3)
+                con.execute(f"drop table {keyed}")
+        except Exception as exc:  # shown, not hidden; the bound leaves the node out
+            row["error"] = str(exc).splitlines()[0][:200]
     con.close()
 finally:
     shutil.rmtree(scratch, ignore_errors=True)
-print(json.dumps(out))
+print(json.dumps({"nodes": out, "written": written, "cores": os.cpu_count()}))
 """
 
 
@@ -115,16 +153,66 @@ def slowest_nodes(steps: dict[str, dict[str, Any]]) -> dict[str, tuple[str, floa
     return nodes
 
 
-def engine_profile(steps: dict[str, dict[str, Any]], env: dict[str, str], cwd: Path) -> list:
-    """The engine's own time for the run's slowest nodes, beside dbt's node seconds."""
+def engine_profile(
+    steps: dict[str, dict[str, Any]], env: dict[str, str], cwd: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The engine's own time for the run's slowest nodes, beside dbt's node seconds;
+    and every model's and snapshot's rows written again (`written_again`): the cores,
+    and per node its folder, rows, write and keys seconds, wall and CPU."""
     nodes = slowest_nodes(steps)
     run = timed([sys.executable, "-c", RUNNER, *nodes], env, cwd)
     if run.done.returncode != 0:
         raise SystemExit(f"engine profile failed:\n{run.done.stderr[-3000:]}")
-    rows = json.loads(run.done.stdout.strip().splitlines()[-1])
+    out = json.loads(run.done.stdout.strip().splitlines()[-1])
+    rows = out["nodes"]
     for row in rows:
         row["step"], row["dbt_s"] = nodes[row["node"]]
-    return rows
+    return rows, {"cores": out["cores"], "nodes": out["written"]}
+
+
+def written_totals(written: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per folder of the project (bronze, silver, gold, audit, snapshots) and in all:
+    nodes, rows, the writes' and the keys' wall and CPU seconds."""
+    keys = ("rows", "write_s", "write_cpu_s", "keys_s", "keys_cpu_s")
+    order = ("bronze", "silver", "audit", "gold", "snapshots")
+    totals: dict[str, dict[str, float]] = {}
+    for row in written["nodes"]:
+        if "error" in row:
+            continue
+        for folder in (row["folder"], "all"):
+            t = totals.setdefault(folder, dict.fromkeys(("nodes", *keys), 0))
+            t["nodes"] += 1
+            for k in keys:
+                t[k] += row.get(k, 0)
+    ranked = sorted(totals, key=lambda f: (f == "all", order.index(f) if f in order else 9, f))
+    return {folder: totals[folder] for folder in ranked}
+
+
+def written_markdown(scale: float, written: dict[str, Any]) -> list[str]:
+    """A table: what writing each folder's tables again cost, and the nodes that
+    could not be written (named)."""
+    lines = [
+        "",
+        f"### Every model's own rows written again (scale {scale:g})",
+        "",
+        "Each table the run's models and snapshots left, read and written again into a",
+        "new table by DuckDB alone, one at a time, on a copy of the build database; a",
+        "contract's keys are its rows written into a table with the contract's DDL,",
+        "less the plain write (see `bench/sql_alone.py`). However a node computes its",
+        "rows, it writes them, with its keys.",
+        "",
+        "| folder | nodes | rows | write s | write CPU s | keys s | keys CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for folder, t in written_totals(written).items():
+        lines.append(
+            f"| {folder} | {t['nodes']} | {t['rows']:,} | {t['write_s']:.2f} "
+            f"| {t['write_cpu_s']:.2f} | {t['keys_s']:.2f} | {t['keys_cpu_s']:.2f} |"
+        )
+    failed = [r for r in written["nodes"] if "error" in r]
+    for row in failed:
+        lines.append(f"\nNot written: {row['node']}: {row['error']}")
+    return lines
 
 
 def markdown(scale: float, rows: list[dict[str, Any]]) -> list[str]:

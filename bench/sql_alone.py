@@ -112,7 +112,11 @@ try:
         if node["resource_type"] not in ("model", "snapshot") or not node.get("relation_name"):
             continue
         folder = Path(node["original_file_path"]).parts
-        row = {"node": uid, "folder": folder[1] if folder[0] == "models" else folder[0]}
+        row = {
+            "node": uid,
+            "folder": folder[1] if folder[0] == "models" else folder[0],
+            "materialized": node["config"]["materialized"],
+        }
         written.append(row)
         source = node["relation_name"]
         plain = f'"bench_engine"."{node["name"][:50]}_written"'
@@ -170,14 +174,17 @@ def engine_profile(
     return rows, {"cores": out["cores"], "nodes": out["written"]}
 
 
-def written_totals(written: dict[str, Any]) -> dict[str, dict[str, float]]:
+def written_totals(
+    written: dict[str, Any], materialized: str | None = None
+) -> dict[str, dict[str, float]]:
     """Per folder of the project (bronze, silver, gold, audit, snapshots) and in all:
-    nodes, rows, the writes' and the keys' wall and CPU seconds."""
+    nodes, rows, the writes' and the keys' wall and CPU seconds (of the nodes so
+    materialized only, when one is named)."""
     keys = ("rows", "write_s", "write_cpu_s", "keys_s", "keys_cpu_s")
     order = ("bronze", "silver", "audit", "gold", "snapshots")
     totals: dict[str, dict[str, float]] = {}
     for row in written["nodes"]:
-        if "error" in row:
+        if "error" in row or materialized not in (None, row.get("materialized")):
             continue
         for folder in (row["folder"], "all"):
             t = totals.setdefault(folder, dict.fromkeys(("nodes", *keys), 0))

@@ -18,8 +18,8 @@ and most nodes read more rows than they write; not shown for every node). Wall a
 CPU seconds per node (the process's CPU, DuckDB's threads included: the lower of a
 write on DuckDB's threads and one on a single thread); `targets.py` puts that CPU,
 with dbt's twin's, against the cores: an estimated lower bound of a run with every
-model's logic free. The tables are the last run's (the full refresh after the one-day run: one day
-more than the first full run, the snapshots with that day's versions).
+model's logic free. The tables are the last run's (the full refresh after the one-day
+run: one day more than the first full run, the snapshots with that day's versions).
 The PII pads the dbt plugin sets from the vault are set to random bytes: the timing
 does not depend on the key, and the vault is not opened. The lake's location is set as
 the plugin sets it (without it, every node reading the lake failed to bind).

@@ -94,19 +94,25 @@ def compiled_pg_snippets(
     built: tuple[Settings, RunSummary], postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     """pseudonymize and redact_text compiled by dbt-postgres (the warehouse target)
-    against postgres_dsn, in one compile."""
+    against postgres_dsn, in one compile. The login reaches dbt as the pipeline gives
+    it, for that command only: later tests in this process do not inherit it."""
     parts = conninfo_to_dict(postgres_dsn)
-    os.environ.update(
-        OLIST_PG_HOST=str(parts.get("host", "127.0.0.1")),
-        OLIST_PG_PORT=str(parts.get("port", "5432")),
-        OLIST_PG_USER=str(parts.get("user", "postgres")),
-        OLIST_PG_PASSWORD=str(parts.get("password", "")),
-        OLIST_PG_DATABASE=str(parts.get("dbname", "postgres")),
-    )
+    login = {
+        "OLIST_PG_HOST": str(parts.get("host", "127.0.0.1")),
+        "OLIST_PG_PORT": str(parts.get("port", "5432")),
+        "OLIST_PG_USER": str(parts.get("user", "postgres")),
+        "OLIST_PG_PASSWORD": str(parts.get("password", "")),
+        "OLIST_PG_DATABASE": str(parts.get("dbname", "postgres")),
+    }
     pg_settings = built[0].model_copy(
         update={"target": "warehouse", "dbt_target_path": tmp_path_factory.mktemp("pgtarget")}
     )
-    return compile_apart(Dbt(pg_settings), {"pseudonymize": PSEUDONYMIZE, "redact": REDACT})
+    before = {key: os.environ.get(key) for key in login}
+    compiled = compile_apart(
+        Dbt(pg_settings, extra_env=login), {"pseudonymize": PSEUDONYMIZE, "redact": REDACT}
+    )
+    assert {key: os.environ.get(key) for key in login} == before
+    return compiled
 
 
 @pytest.fixture(scope="session")

@@ -46,11 +46,7 @@ def warehouse_env(verbose: Verbose = False) -> None:
     except OlistEltError as exc:
         fail(exc)
     for name, value in (
-        ("OLIST_PG_HOST", pg.host),
-        ("OLIST_PG_PORT", str(pg.port)),
-        ("OLIST_PG_DATABASE", pg.database),
-        ("OLIST_PG_USER", pg.user),
-        ("OLIST_PG_PASSWORD", pg.password),
+        *pg.environment().items(),
         # the role dbt grants gold's tables to (dbt_project.yml, +grants)
         ("OLIST_PG_BI_ROLE", settings.pg_bi_role),
     ):

@@ -46,7 +46,7 @@ from olist_elt.settings import load_settings
 from olist_elt.targets import target_for
 from olist_elt.transform.duckdb_ext import attach_lake
 from olist_elt.transform.duckdb_plugin import IPAD_VAR, OPAD_VAR, lake_variables
-from bench.sql_alone import write_again
+from bench.sql_alone import write_again, write_once
 
 settings = load_settings()
 target = target_for(settings).lake_dbt.target_path  # the pipeline's dbt artifacts
@@ -63,6 +63,11 @@ def written_path(node, kind):
 def contract_ddl(sql):
     found = re.search(r"create\s+table\s+\S+\s*\((.*?)\)\s*;", sql, re.S | re.I)
     return found.group(1) if found else None
+
+def contract_of(node):
+    # the columns and keys dbt made an enforced contract's table with
+    enforced = (node["config"].get("contract") or {}).get("enforced")
+    return contract_ddl(written_path(node, "run").read_text()) if enforced else None
 
 out = []
 scratch = Path(tempfile.mkdtemp(prefix="olist-engine-"))
@@ -98,26 +103,15 @@ try:
             con.execute(f"create table {name} as {sql}")
             row["engine_s"] = round(time.perf_counter() - t0, 3)
             row["rows"] = con.execute(f"select count(*) from {name}").fetchone()[0]
-            enforced = (node["config"].get("contract") or {}).get("enforced")
-            ddl = contract_ddl(written_path(node, "run").read_text()) if enforced else None
+            ddl = contract_of(node)
             if ddl:
                 keyed = f'"bench_engine"."{node["name"][:50]}_contract"'
-                con.execute(f"create table {keyed} ({ddl})")
-                t0 = time.perf_counter()
-                con.execute(f"insert into {keyed} by name select * from {name}")
-                with_keys = time.perf_counter() - t0
+                with_keys, _ = write_once(con, name, keyed, ddl)
                 plain = f'"bench_engine"."{node["name"][:50]}_plain"'
-                con.execute(f"create table {plain} as select * from {name} limit 0")
-                t0 = time.perf_counter()
-                con.execute(f"insert into {plain} by name select * from {name}")
-                row["contract_s"] = round(with_keys - (time.perf_counter() - t0), 3)
+                row["contract_s"] = round(with_keys - write_once(con, name, plain, None)[0], 3)
         except Exception as exc:  # a node dbt runs with more than SQL: shown, not hidden
             row["error"] = str(exc).splitlines()[0][:200]
-    # every table the run's models and snapshots left, written again (write_again)
-    def contract_of(node):
-        enforced = (node["config"].get("contract") or {}).get("enforced")
-        return contract_ddl(written_path(node, "run").read_text()) if enforced else None
-
+    # every table the run's models and snapshots left, written again
     written = write_again(con, nodes, contract_of)
     con.close()
 finally:
@@ -134,7 +128,7 @@ def _timed(con: Any, sql: str) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _write_once(con: Any, source: str, target: str, ddl: str | None) -> tuple[float, float]:
+def write_once(con: Any, source: str, target: str, ddl: str | None) -> tuple[float, float]:
     """source's rows inserted into a new table target (made like source, or with the
     contract's column and key DDL), then dropped: wall and CPU seconds."""
     if ddl:
@@ -173,10 +167,10 @@ def write_again(
         rows.append(row)
         source, name = node["relation_name"], node["name"][:50]
         try:
-            wall, cpu = _write_once(con, source, f'"bench_engine"."{name}_written"', None)
+            wall, cpu = write_once(con, source, f'"bench_engine"."{name}_written"', None)
             con.execute("set threads = 1")
             try:
-                _, cpu_one = _write_once(con, source, f'"bench_engine"."{name}_one"', None)
+                _, cpu_one = write_once(con, source, f'"bench_engine"."{name}_one"', None)
             finally:
                 con.execute(f"set threads = {threads}")
             row["rows"] = con.execute(f"select count(*) from {source}").fetchone()[0]
@@ -188,7 +182,7 @@ def write_again(
             ddl = contract_of(node)
             if ddl:
                 keyed = f'"bench_engine"."{name}_keyed"'
-                keyed_wall, keyed_cpu = _write_once(con, source, keyed, ddl)
+                keyed_wall, keyed_cpu = write_once(con, source, keyed, ddl)
                 row["keys_s"] = round(keyed_wall - wall, 3)
                 row["keys_cpu_s"] = round(keyed_cpu - cpu, 3)
         except Exception as exc:  # the write stays counted

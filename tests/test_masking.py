@@ -32,7 +32,6 @@ from olist_elt.security.erasure import keyed_pseudonym, record_erasure
 from olist_elt.security.vault import PII_KEY_NAME, FileVault, hmac_pads
 from olist_elt.settings import Settings
 from olist_elt.transform.dbt import Dbt, compile_inline
-from olist_elt.warehouse.postgres import PgLogin
 from tests.conftest import copy_dbt_project, copy_workspace, every_layer, workspace_settings
 
 PSEUDONYMIZE = "select v, {{ pseudonymize('v') }} as p from input_values order by v"
@@ -98,13 +97,13 @@ def compiled_pg_snippets(
     against postgres_dsn, in one compile. The login reaches dbt as the pipeline gives
     it, for that command only: later tests in this process do not inherit it."""
     parts = conninfo_to_dict(postgres_dsn)
-    login = PgLogin(
-        host=str(parts.get("host", "127.0.0.1")),
-        port=int(parts.get("port", 5432)),
-        database=str(parts.get("dbname", "postgres")),
-        user=str(parts.get("user", "postgres")),
-        password=str(parts.get("password", "")),
-    ).environment()
+    login = {
+        "OLIST_PG_HOST": str(parts.get("host", "127.0.0.1")),
+        "OLIST_PG_PORT": str(parts.get("port", "5432")),
+        "OLIST_PG_USER": str(parts.get("user", "postgres")),
+        "OLIST_PG_PASSWORD": str(parts.get("password", "")),
+        "OLIST_PG_DATABASE": str(parts.get("dbname", "postgres")),
+    }
     pg_settings = built[0].model_copy(
         update={"target": "warehouse", "dbt_target_path": tmp_path_factory.mktemp("pgtarget")}
     )

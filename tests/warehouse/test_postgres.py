@@ -533,7 +533,11 @@ def test_a_gold_model_off_its_contract_fails_the_analysts_build(
     pg = login(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OLIST_", "DBT_"))}
     env |= {
-        **pg.environment(),
+        "OLIST_PG_HOST": pg.host,
+        "OLIST_PG_PORT": str(pg.port),
+        "OLIST_PG_DATABASE": pg.database,
+        "OLIST_PG_USER": pg.user,
+        "OLIST_PG_PASSWORD": pg.password,
         "OLIST_PG_BI_ROLE": settings.pg_bi_role,
         "USER": "bea",
         "DBT_TARGET_PATH": str(tmp_path / "target"),

@@ -46,7 +46,11 @@ def warehouse_env(verbose: Verbose = False) -> None:
     except OlistEltError as exc:
         fail(exc)
     for name, value in (
-        *pg.environment().items(),
+        ("OLIST_PG_HOST", pg.host),
+        ("OLIST_PG_PORT", str(pg.port)),
+        ("OLIST_PG_DATABASE", pg.database),
+        ("OLIST_PG_USER", pg.user),
+        ("OLIST_PG_PASSWORD", pg.password),
         # the role dbt grants gold's tables to (dbt_project.yml, +grants)
         ("OLIST_PG_BI_ROLE", settings.pg_bi_role),
     ):

@@ -58,7 +58,17 @@ class PostgresGoldTarget(Target):
     def warehouse_dbt(self) -> Dbt:
         """The pipeline's dbt on PostgreSQL (the loader's password in its environment)."""
         if self._warehouse_dbt is None:
-            self._warehouse_dbt = self._dbt("warehouse", extra_env=self.pg.environment())
+            pg = self.pg
+            self._warehouse_dbt = self._dbt(
+                "warehouse",
+                extra_env={
+                    "OLIST_PG_HOST": pg.host,
+                    "OLIST_PG_PORT": str(pg.port),
+                    "OLIST_PG_USER": pg.user,
+                    "OLIST_PG_PASSWORD": pg.password,
+                    "OLIST_PG_DATABASE": pg.database,
+                },
+            )
         return self._warehouse_dbt
 
     @property

@@ -56,17 +56,6 @@ class PgLogin:
             connect_timeout=10,
         )
 
-    def environment(self) -> dict[str, str]:
-        """The OLIST_PG_* variables profiles.yml's PostgreSQL outputs read for this
-        login (the pipeline's dbt, `olist-elt warehouse env`)."""
-        return {
-            "OLIST_PG_HOST": self.host,
-            "OLIST_PG_PORT": str(self.port),
-            "OLIST_PG_DATABASE": self.database,
-            "OLIST_PG_USER": self.user,
-            "OLIST_PG_PASSWORD": self.password,
-        }
-
     def connect(self, autocommit: bool = False) -> psycopg.Connection:
         """Open a connection; a clear error when the server does not answer."""
         try:

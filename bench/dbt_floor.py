@@ -290,13 +290,15 @@ def markdown(scale: float, floor: dict[str, Any]) -> list[str]:
         f"| step | {what} s | same shape, trivial SQL s | {what}'s own s |",
         "|---|---|---|---|",
     ]
-    rows = [("dbt parse (from scratch)", "parse_s")]
-    rows += [(f"dbt build {layer}", f"build_{layer}_s") for layer in layers]
+    # the pipeline's parse step is its first dbt command: dbt's import is in it
+    rows = [("dbt import and parse (from scratch)", "parse_s", ("import_s", "parse_s"))]
+    rows += [(f"dbt build {layer}", f"build_{layer}_s", (f"build_{layer}_s",)) for layer in layers]
     total_own = total_floor = 0.0
-    for label, key in rows:
-        own, base = pipeline.get(key), floor.get(key)
-        if own is None or base is None:
+    for label, key, twin_keys in rows:
+        own = pipeline.get(key)
+        if own is None or any(floor.get(k) is None for k in twin_keys):
             continue
+        base = round(sum(floor[k] for k in twin_keys), 3)
         total_own += own
         total_floor += base
         lines.append(f"| {label} | {own} | {base} | {own - base:.2f} |")

@@ -32,7 +32,7 @@ def _twin(s: dict[str, Any]) -> dict[str, Any]:
 def _twin_parse(twin: dict[str, Any]) -> float:
     """The twin's import of dbt and its parse: a run imports dbt in its parse step (its
     first dbt command), the twin apart from its parse."""
-    return twin.get("import_s", 0.0) + twin["parse_s"]
+    return twin["import_s"] + twin["parse_s"]
 
 
 def _cpu_by_kind(suite: dict[str, Any]) -> str:
@@ -89,17 +89,17 @@ def _logic_free(s: dict[str, Any], one_day: bool = False) -> dict[str, float] | 
     steps other than dbt's as measured (ingest, gates, reconcile, publish,
     dashboards) and its process start and imports; dbt's import and parse as its
     twin's (a run's parse step is where it imports dbt: measured apart, the twin's
-    parse leaves that out); dbt's
-    builds at least the CPU of writing the models' own rows again, with their
-    contracts' keys, over the machine's cores (sql_alone.py says what that assumes).
-    The full run writes every model's rows, and its builds also take at least the
-    twin's wall and, with the writes, the twin's CPU (the twin parses from scratch
-    and builds the full run's nodes); the one-day run writes at least its table
-    models' rows (each rewrites all of them every run), with the twin's parse kept,
-    and its builds take no twin figure: the twin builds nodes that run leaves out
-    (unit tests, the seeds' tests). The parts: 'dbt' (parse and builds), 'soda'
-    (the gates), 'others' (the other steps, start and imports), 'all'. None for a
-    result without these figures."""
+    parse leaves that out); dbt's builds at least the CPU of writing the models' own
+    rows again, with their contracts' keys, over the machine's cores (sql_alone.py
+    says what that assumes). The full run writes every model's rows, and its builds
+    also take at least the twin's wall and, with the writes, the twin's CPU (the
+    twin parses from scratch and builds the full run's nodes); the one-day run
+    writes at least its table models' rows (each rewrites all of them every run),
+    with the twin's import and kept parse, and its builds take no twin figure: the
+    twin builds nodes that run leaves out (unit tests, the seeds' tests). The parts:
+    'dbt' (dbt's import, the parse and the builds), 'soda' (the gates), 'others'
+    (the other steps, start and imports), 'all'. None for a result without these
+    figures."""
     twin, written = _twin(s), s.get("written_again")
     if one_day:
         twin = {**twin.get("again", {}), "shape": twin.get("shape")}

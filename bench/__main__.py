@@ -400,9 +400,7 @@ def markdown(result: dict[str, Any], previous: dict[float, dict[str, Any]]) -> s
                 f"| {name} | {st['wall_s']} | {was} | {st['cpu_s']} | {st['peak_rss_mib']} "
                 f"| {rows} | {day} | {again} |"
             )
-        outside = s["full_run"]["wall_s"] - sum(
-            st["wall_s"] for st in s["full_run"]["steps"].values()
-        )
+        outside = targets.outside_steps(s["full_run"])
         outside_row = f"| outside the steps (process start, imports, records) | {outside:.2f} "
         lines.append(outside_row + "|" * 7)
         lines += dbt_profile(s["full_run"]["steps"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.dbt_floor import PARSE_KEYS
 from bench.sql_alone import written_totals
 from olist_elt.settings import Settings
 
@@ -30,9 +31,14 @@ def _twin(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _twin_parse(twin: dict[str, Any]) -> float:
-    """The twin's import of dbt and its parse: a run imports dbt in its parse step (its
-    first dbt command), the twin apart from its parse."""
-    return twin["import_s"] + twin["parse_s"]
+    """The twin's import of dbt and its parse (dbt_floor.PARSE_KEYS): a run imports dbt
+    in its parse step (its first dbt command), the twin apart from its parse."""
+    return sum(twin[key] for key in PARSE_KEYS)
+
+
+def outside_steps(run: dict[str, Any]) -> float:
+    """A run's seconds outside its steps: process start, imports, records."""
+    return run["wall_s"] - sum(st["wall_s"] for st in run["steps"].values())
 
 
 def _cpu_by_kind(suite: dict[str, Any]) -> str:
@@ -68,7 +74,7 @@ def _full_run_split(s: dict[str, Any]) -> str:
             f"olist-elt's SQL {dbt - twin_dbt:.1f} s; Soda gates {gates:.1f} s"
         )
     other = sum(st["wall_s"] for st in steps.values()) - dbt - gates
-    rest = full["wall_s"] - sum(st["wall_s"] for st in steps.values())
+    rest = outside_steps(full)
     return f"{text}; ingest, publish, dashboards {other:.1f} s; start and imports {rest:.1f} s"
 
 
@@ -117,7 +123,7 @@ def _logic_free(s: dict[str, Any], one_day: bool = False) -> dict[str, float] | 
     steps = run["steps"]
     soda = _gates(steps)
     others = sum(st["wall_s"] for name, st in steps.items() if not name.startswith("dbt "))
-    rest = run["wall_s"] - sum(st["wall_s"] for st in steps.values())
+    rest = outside_steps(run)
     parts = {"dbt": _twin_parse(twin) + builds, "soda": soda, "others": others - soda + rest}
     return {**parts, "all": sum(parts.values()), "engine_cpu": engine_cpu}
 

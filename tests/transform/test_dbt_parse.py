@@ -54,13 +54,20 @@ def test_a_fresh_process_reuses_the_parse_and_a_changed_model_alone_is_parsed_ag
     assert first["is_partial_parse_enabled"]
     assert first["parsed_path_count"] > 100  # every model, test and yml file
 
+    (manifest,) = (root / "target").glob("pipeline-*/manifest.json")
+    written = manifest.stat().st_mtime_ns
     second = _parse_in_a_fresh_process(root, project)
     assert second["parsed_path_count"] == 0, "an unchanged project was parsed again"
+    # nor was its manifest.json written again: the same parse's
+    assert manifest.stat().st_mtime_ns == written
 
     model = project / "models" / "gold" / "fct_orders.sql"
     model.write_text(model.read_text() + "\n-- edited\n")
     third = _parse_in_a_fresh_process(root, project)
     assert 1 <= third["parsed_path_count"] < first["parsed_path_count"] // 10
+    # the changed parse's manifest.json, with the edit
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert nodes["model.olist_elt.fct_orders"]["raw_code"].endswith("-- edited")
 
 
 def test_a_moved_project_is_parsed_again_where_it_is(tmp_path: Path) -> None:

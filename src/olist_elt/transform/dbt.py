@@ -21,8 +21,8 @@ from olist_elt.errors import (
 )
 from olist_elt.lake.private import DIR_MODE, private_dirs
 from olist_elt.settings import Settings
+from olist_elt.transform import parse_cache
 from olist_elt.transform.messages import without_values
-from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
 log = logging.getLogger(__name__)
 
@@ -275,14 +275,16 @@ class Dbt:
         changed), or everything when the project, vars or profile do."""
         from dbt.cli.main import dbtRunner
 
-        portable_partial_parse()
+        parse_cache.portable_partial_parse()
         saved = self._target_dir() / "partial_parse.msgpack"
-        cached = cached_parse(self.settings, self.dbt_vars)
-        seed(cached, saved)
-        res = self._invoke(dbtRunner, ["parse", *no_console(), *self._base_args()])
+        cached = parse_cache.cached_parse(self.settings, self.dbt_vars)
+        before = parse_cache.seed(cached, saved)
+        argv = ["parse", "--no-write-json", *no_console(), *self._base_args()]
+        res = self._invoke(dbtRunner, argv)
         if not res.success:
             raise DbtProjectError(f"dbt parse failed: {res.exception}")
-        keep(saved, cached)
+        parse_cache.write_manifest(res.result, saved, before)  # when the parse changed
+        parse_cache.keep(saved, cached)
         self._manifest = res.result
         return self._manifest
 

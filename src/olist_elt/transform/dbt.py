@@ -21,8 +21,9 @@ from olist_elt.errors import (
 )
 from olist_elt.lake.private import DIR_MODE, private_dirs
 from olist_elt.settings import Settings
-from olist_elt.transform import parse_cache
+from olist_elt.transform.manifest_file import write_manifest
 from olist_elt.transform.messages import without_values
+from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
 log = logging.getLogger(__name__)
 
@@ -272,19 +273,20 @@ class Dbt:
         """Parse the project once (partial parsing on) and keep the manifest. A
         workspace with no parse of its own starts from the one kept in the parse
         cache; dbt then parses again only what differs (the files whose environment
-        changed), or everything when the project, vars or profile do."""
+        changed), or everything when the project, vars or profile do. manifest.json
+        is written when the parse is not the one it was written from (manifest_file)."""
         from dbt.cli.main import dbtRunner
 
-        parse_cache.portable_partial_parse()
+        portable_partial_parse()
         saved = self._target_dir() / "partial_parse.msgpack"
-        cached = parse_cache.cached_parse(self.settings, self.dbt_vars)
-        before = parse_cache.seed(cached, saved)
+        cached = cached_parse(self.settings, self.dbt_vars)
+        seed(cached, saved)
         argv = ["parse", "--no-write-json", *no_console(), *self._base_args()]
         res = self._invoke(dbtRunner, argv)
         if not res.success:
             raise DbtProjectError(f"dbt parse failed: {res.exception}")
-        parse_cache.write_manifest(res.result, saved, before)  # when the parse changed
-        parse_cache.keep(saved, cached)
+        write_manifest(res.result, self._target_dir())  # unless the same parse's
+        keep(saved, cached)
         self._manifest = res.result
         return self._manifest
 
@@ -296,8 +298,8 @@ class Dbt:
         argv = [command, *no_console(), *args, *self._base_args(runtime=True)]
         if command in NODE_COMMANDS:
             # dbt writes manifest.json again after every such command (the parse
-            # wrote it): about half a second a command. run_results.json is written
-            # below, as dbt would.
+            # wrote it, or kept the one of the same parse): about half a second a
+            # command. run_results.json is written below, as dbt would.
             argv.insert(1, "--no-write-json")
         res = self._invoke(lambda: self.runner(self._manifest), argv)
         if command in NODE_COMMANDS and hasattr(res.result, "write"):

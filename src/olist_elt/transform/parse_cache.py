@@ -56,64 +56,23 @@ def cached_parse(settings: Settings, dbt_vars: dict[str, Any]) -> Path | None:
     return settings.dbt_parse_cache / f"{name}.msgpack"
 
 
-def seed(cached: Path | None, saved: Path) -> tuple[int, int] | None:
+def seed(cached: Path | None, saved: Path) -> None:
     """Start a workspace with no parse of its own from the kept one (marked used).
-    A cache that cannot be read is no cache: dbt parses the project. The saved
-    parse's stamp as dbt will find it (parse_stamp)."""
-    if cached is not None and not saved.exists():
-        private_dirs(saved.parent)
-        try:
-            shutil.copyfile(cached, saved)
-            saved.chmod(FILE_MODE)  # the workspace's dbt target is its owner's only
-            touch(cached)
-        except FileNotFoundError:  # none kept, or pruned by another process meanwhile
-            saved.unlink(missing_ok=True)
-        except OSError as exc:  # a cache, never the run's outcome
-            saved.unlink(missing_ok=True)  # no half copy for dbt to read
-            log.warning("dbt's kept parse not read from %s (%s): dbt parses", cached.parent, exc)
-    return parse_stamp(saved)
-
-
-def parse_stamp(saved: Path) -> tuple[int, int] | None:
-    """The saved parse's modification time and size, None when there is none. dbt
-    writes it again whenever it parsed any file again, and only then."""
-    try:
-        st = saved.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-def manifest_current(saved: Path, before: tuple[int, int] | None) -> bool:
-    """Whether the manifest.json beside a saved parse is already that parse's: dbt
-    did not write the parse again in the parse just made (before: its stamp then),
-    and manifest.json was written after the parse was (not so in a workspace's first
-    parse, seeded from the cache, nor after a parse whose manifest.json was not
-    written)."""
-    after = parse_stamp(saved)
-    if after is None or after != before:
-        return False
-    try:
-        return (saved.parent / "manifest.json").stat().st_mtime_ns >= after[0]
-    except FileNotFoundError:
-        return False
-
-
-def write_manifest(manifest: Any, saved: Path, before: tuple[int, int] | None) -> None:
-    """dbt's manifest.json and semantic_manifest.json beside the saved parse, written
-    by dbt's own writer as `dbt parse` does, unless they already are this parse's
-    (manifest_current). dbt wrote them on every parse, the same nodes again: about
-    0.2 s of each run that parses nothing (a new day's), in a fresh process or not.
-    Their owner's only, as the rest of the target folder."""
-    if manifest_current(saved, before):
+    A cache that cannot be read is no cache: dbt parses the project."""
+    if cached is None or saved.exists():
         return
-    from dbt.parser.manifest import write_manifest as dbt_write_manifest
-
-    previous = os.umask(0o077)
+    private_dirs(saved.parent)
     try:
-        dbt_write_manifest(manifest, str(saved.parent))
-    finally:
-        os.umask(previous)
+        shutil.copyfile(cached, saved)
+        saved.chmod(FILE_MODE)  # the workspace's dbt target is its owner's only
+    except FileNotFoundError:  # none kept, or pruned by another process meanwhile
+        saved.unlink(missing_ok=True)
+        return
+    except OSError as exc:  # a cache, never the run's outcome
+        saved.unlink(missing_ok=True)  # no half copy for dbt to read
+        log.warning("dbt's kept parse not read from %s (%s): dbt parses", cached.parent, exc)
+        return
+    touch(cached)
 
 
 def keep(saved: Path, cached: Path | None) -> None:

@@ -100,3 +100,33 @@ def test_gold_facts_declaring_foreign_keys_take_no_lock_on_duckdb(
     both = {ConstraintType.primary_key, ConstraintType.foreign_key}
     assert DuckDBAdapter._key_constraint_types(column_key) == both
     assert DuckDBAdapter._key_constraint_types(elsewhere) == both
+
+
+def test_every_cursor_gets_the_pads_and_the_lake_and_no_statement_names_a_pad(
+    tmp_path: Path,
+) -> None:
+    """A dbt connection and each cursor on it (cursors do not inherit session
+    variables) hold the PII key's pads and the lake's location, bound as parameters,
+    never written into a statement: DuckDB's own query log shows no pad."""
+    import duckdb
+
+    from olist_elt.transform.duckdb_plugin import IPAD_VAR, LAKE_DIR_VAR, OPAD_VAR, RAW_ROOT_VAR
+
+    lake = tmp_path / "lake"
+    plugin = _plugin(tmp_path, lake)
+    ipad, opad = plugin._pads
+    con = duckdb.connect()
+    con.execute("call enable_logging('QueryLog')")
+    plugin.configure_connection(con)
+    cursor = con.cursor()
+    plugin.configure_cursor(cursor)
+    for session in (con, cursor):
+        assert session.execute(
+            "select getvariable(?), getvariable(?), getvariable(?), getvariable(?), "
+            "typeof(getvariable(?))",
+            [IPAD_VAR, OPAD_VAR, LAKE_DIR_VAR, RAW_ROOT_VAR, IPAD_VAR],
+        ).fetchone() == (ipad, opad, str(lake.resolve()), str(lake.resolve()), "BLOB")
+    logged = [m for (m,) in con.execute("select message from duckdb_logs").fetchall()]
+    assert sum(f"set variable {IPAD_VAR} = ?" in m for m in logged) == 2  # both sessions
+    for pad in (ipad, opad):
+        assert not any(pad.hex() in m.lower() or repr(pad)[2:-1] in m for m in logged)

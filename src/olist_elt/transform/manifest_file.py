@@ -52,9 +52,8 @@ def manifest_current(target: Path) -> bool:
     """Whether the target's manifest.json and semantic_manifest.json were written from
     its saved parse as it is now, and are unchanged since (another command writing
     them, a copy of the folder that did not keep their times, a write cut short all
-    show). Never without a saved
-    parse (partial parsing off) nor with DBT_PARTIAL_PARSE_FILE_PATH, where dbt reads
-    its parse from elsewhere."""
+    show). Never without a saved parse (partial parsing off) nor with
+    DBT_PARTIAL_PARSE_FILE_PATH, where dbt reads its parse from elsewhere."""
     if os.environ.get("DBT_PARTIAL_PARSE_FILE_PATH"):
         return False
     try:
@@ -70,8 +69,8 @@ def write_manifest(manifest: Any, target: Path) -> None:
     dbt's own writer, unless current (manifest_current). Each file is written whole
     beside it first and renamed into place, manifest.json last, then stamped: a write
     cut short leaves old files the stamp does not match, written again by the next
-    parse. Their owner's only. A file that cannot be written (a full disk) is logged: the run
-    uses the parse it holds, and the next parse tries again."""
+    parse. Their owner's only. A file that cannot be written (a full disk) is
+    logged: the run uses the parse it holds, and the next parse tries again."""
     if manifest_current(target):
         return
     from dbt.parser.manifest import write_manifest as dbt_write_manifest

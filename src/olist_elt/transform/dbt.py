@@ -21,7 +21,7 @@ from olist_elt.errors import (
 )
 from olist_elt.lake.private import DIR_MODE, private_dirs
 from olist_elt.settings import Settings
-from olist_elt.transform.manifest_file import write_manifest
+from olist_elt.transform.manifest_file import SAVED_PARSE, write_manifest
 from olist_elt.transform.messages import without_values
 from olist_elt.transform.parse_cache import cached_parse, keep, portable_partial_parse, seed
 
@@ -278,7 +278,7 @@ class Dbt:
         from dbt.cli.main import dbtRunner
 
         portable_partial_parse()
-        saved = self._target_dir() / "partial_parse.msgpack"
+        saved = self._target_dir() / SAVED_PARSE
         cached = cached_parse(self.settings, self.dbt_vars)
         seed(cached, saved)
         argv = ["parse", "--no-write-json", *no_console(), *self._base_args()]

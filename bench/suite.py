@@ -19,8 +19,9 @@ from bench.timing import timed
 def pipeline_runs(basetemp: Path) -> dict[str, Any]:
     """The pipeline runs the suite's tests made, from the run records in their
     temporary folders (a record copied with a lake counts once; runs whose lake is
-    elsewhere, an S3 bucket, are not seen: a lower bound). Per step name: how many
-    and their seconds; dbt builds also count the nodes they ran."""
+    elsewhere, an S3 bucket, are not seen: a lower bound). Per step name: how many,
+    their seconds and their CPU seconds (the process that ran the step, all its
+    threads); dbt builds also count the nodes they ran."""
     records: dict[str, dict[str, Any]] = {}
     for path in basetemp.glob("**/runs/2*.json"):
         try:
@@ -33,10 +34,13 @@ def pipeline_runs(basetemp: Path) -> dict[str, Any]:
     targets: dict[str, dict[str, float]] = {}
     for record in records.values():
         for step in record.get("steps") or []:
-            row = steps.setdefault(step["name"], {"count": 0, "seconds": 0.0, "nodes": 0})
+            row = steps.setdefault(
+                step["name"], {"count": 0, "seconds": 0.0, "cpu_seconds": 0.0, "nodes": 0}
+            )
             profile = step.get("profile") or {}
             row["count"] += 1
             row["seconds"] += step.get("seconds") or 0.0
+            row["cpu_seconds"] += step.get("cpu_seconds") or 0.0
             row["nodes"] += profile.get("nodes") or 0
             if step["name"].startswith("dbt build"):
                 layers = "gold" if step["name"].endswith(" gold") else "bronze, silver"
@@ -60,6 +64,7 @@ def pipeline_runs(basetemp: Path) -> dict[str, Any]:
         summary[label] = {
             "count": sum(r["count"] for r in rows),
             "seconds": round(sum(r["seconds"] for r in rows), 1),
+            "cpu_seconds": round(sum(r["cpu_seconds"] for r in rows), 1),
             "nodes": sum(r["nodes"] for r in rows),
         }
     by_target = {
@@ -170,11 +175,14 @@ def markdown(suite: dict[str, Any]) -> list[str]:
             "",
             f"The tests made at least {runs['runs']} pipeline runs (their run records):",
             "",
-            "| steps | count | seconds (summed) | dbt nodes |",
-            "|---|---|---|---|",
+            "| steps | count | seconds (summed) | CPU seconds | dbt nodes |",
+            "|---|---|---|---|---|",
         ]
         for label, row in runs["by_kind"].items():
-            lines.append(f"| {label} | {row['count']} | {row['seconds']} | {row['nodes']} |")
+            lines.append(
+                f"| {label} | {row['count']} | {row['seconds']} | "
+                f"{row.get('cpu_seconds', '-')} | {row['nodes']} |"
+            )
         lines += build_lines(runs.get("builds_by_target") or {})
     lines += [
         "",

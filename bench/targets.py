@@ -60,18 +60,21 @@ def _cpu_by_kind(suite: dict[str, Any]) -> str:
 
 
 def _suite_logic_free(suite: dict[str, Any], twin: dict[str, Any]) -> dict[str, float] | None:
-    """The suite's CPU with every dbt node its pipeline runs built at dbt's twin's CPU a
-    node, everything else as measured: an estimated lower bound, over the machine's
-    cores, of its wall with dbt kept. What every process used (proc_cpu: itself a lower
-    bound; idle services, shell tools and pip left out), less the builds' own CPU (their
-    steps', read in the process that ran each), plus the twin's CPU a node (the cheaper
-    of its two runs, from scratch and with its parse kept) for as many nodes.
-    'no_builds' takes the builds away whole, assuming nothing of the twin; 'strict'
-    takes the Soda gates' CPU and Spark's JVMs' away from that as well. None for a
-    result without these figures."""
+    """The suite's CPU with no dbt work but the twin's, everything else as measured: an
+    estimated lower bound, over the machine's cores, of its wall with dbt kept. What
+    every process used (proc_cpu; idle services, shell tools and pip left out), less
+    everything that may be dbt's building: the pipeline runs' build steps and their
+    searches for bad files (the CPU of the process that ran each step, from the run
+    records), the dbt processes the tests start, Spark's JVMs and PostgreSQL's servers
+    (where the Spark and warehouse builds' SQL runs; they also serve the tests' own
+    queries, taken away too). 'rest' is that; 'cpu' adds the twin's CPU a node (the
+    cheaper of its two runs, from scratch and with its parse kept) for the build steps'
+    nodes. A run killed before it wrote its record leaves its builds in the rest. None
+    for a result without these figures."""
     by_kind = suite.get("cpu_by_kind") or {}
     runs = (suite.get("pipeline_runs") or {}).get("by_kind") or {}
-    builds, gates = runs.get("dbt builds") or {}, runs.get("Soda gates") or {}
+    builds = runs.get("dbt builds") or {}
+    searches = runs.get("searches for bad files") or {}
     layers = list(twin.get("shape") or {})
     per_node = [
         sum(run[f"build_{layer}_cpu_s"] for layer in layers)
@@ -79,16 +82,19 @@ def _suite_logic_free(suite: dict[str, Any], twin: dict[str, Any]) -> dict[str, 
         for run in (twin, twin.get("again") or {})
         if layers and all(f"build_{layer}_cpu_s" in run for layer in layers)
     ]
-    if "all" not in by_kind or "cpu_seconds" not in builds or not per_node:
+    if "all" not in by_kind or "cpu_seconds" not in searches or not per_node:
         return None
-    left_out = sum(by_kind.get(kind, 0.0) for kind in (proc_cpu.OTHER, proc_cpu.PIP))
-    no_builds = by_kind["all"] - left_out - builds["cpu_seconds"]
-    strict = no_builds - gates.get("cpu_seconds", 0.0) - by_kind.get(proc_cpu.SPARK, 0.0)
+    others = (proc_cpu.OTHER, proc_cpu.PIP, proc_cpu.DBT, proc_cpu.SPARK, proc_cpu.POSTGRES)
+    rest = (
+        by_kind["all"]
+        - sum(by_kind.get(kind, 0.0) for kind in others)
+        - builds["cpu_seconds"]
+        - searches["cpu_seconds"]
+    )
     return {
         "per_node": min(per_node),
-        "cpu": no_builds + min(per_node) * builds["nodes"],
-        "no_builds": no_builds,
-        "strict": strict,
+        "cpu": rest + min(per_node) * builds["nodes"],
+        "rest": rest,
         "cores": suite["cores"],
     }
 
@@ -109,10 +115,11 @@ def _suite_bound(suite: dict[str, Any], twin: dict[str, Any]) -> str:
         f"; with every dbt node of those builds at its twin's "
         f"{1000 * bound['per_node']:.0f} ms of CPU (they took "
         f"{builds['cpu_seconds']:g} CPU s, {1000 * builds['cpu_seconds'] / builds['nodes']:.0f} "
-        f"ms a node) and every other process's CPU as measured, the suite needs at least "
-        f"{held(bound['cpu'])} the target's {SUITE_S:g} s; with no dbt build at all, "
-        f"{held(bound['no_builds'])}; with no Soda gate and no Spark JVM either, "
-        f"{held(bound['strict'])} (an estimate: see bench/targets.py, _suite_logic_free)"
+        f"ms a node) and none of dbt's other work (the searches for bad files, the dbt "
+        f"processes the tests start, Spark's JVMs, PostgreSQL's servers), every other "
+        f"process's CPU as measured, the suite needs at least {held(bound['cpu'])} the "
+        f"target's {SUITE_S:g} s; with no build at all, {held(bound['rest'])} (an "
+        f"estimate: see bench/targets.py, _suite_logic_free)"
     )
 
 

@@ -27,6 +27,7 @@ def test_the_runs_steps_are_summed_with_their_cpu_and_a_copied_record_counts_onc
             {"name": "dbt parse", "seconds": 1.0, "cpu_seconds": 0.7},
             {**build, "profile": {"nodes": 15, "node_seconds": 4.0}},
             {"name": "gate bronze", "seconds": 0.5, "cpu_seconds": 0.3},
+            {"name": "find bad raw objects", "seconds": 2.0, "cpu_seconds": 1.5},
             {"name": "dbt build gold", "seconds": 2.0},  # a record from before CPU was read
         ],
     )
@@ -45,7 +46,8 @@ def test_the_runs_steps_are_summed_with_their_cpu_and_a_copied_record_counts_onc
         "dbt parse": {"count": 1, "seconds": 1.0, "cpu_seconds": 0.7, "nodes": 0},
         "dbt builds": {"count": 3, "seconds": 8.0, "cpu_seconds": 4.0, "nodes": 20},
         "Soda gates": {"count": 1, "seconds": 0.5, "cpu_seconds": 0.3, "nodes": 0},
-        "every step": {"count": 5, "seconds": 9.5, "cpu_seconds": 5.0, "nodes": 20},
+        "searches for bad files": {"count": 1, "seconds": 2.0, "cpu_seconds": 1.5, "nodes": 0},
+        "every step": {"count": 6, "seconds": 11.5, "cpu_seconds": 6.5, "nodes": 20},
     }
     assert runs["builds_by_target"]["warehouse (bronze, silver)"] == {
         "builds": 1,

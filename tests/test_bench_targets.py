@@ -55,7 +55,8 @@ LATER = RESULT.with_name("2026-12-07T064817Z.json")
 def _with_suite_cpu(builds_cpu: float) -> dict:
     """064817Z with the figures a bench that reads CPU stores: the scale-1 twin's CPU
     per build (9.5 s for its 95 nodes from scratch, 7.6 s with its parse kept: 0.1 and
-    0.08 s a node) and the suite's builds' and gates' CPU (the gates 200 s)."""
+    0.08 s a node), the suite's builds' and searches' CPU (the searches 50 s) and pip's
+    10 s among every process's."""
     result = json.loads(LATER.read_text())
     [one] = [s for s in result["scales"] if s["scale"] == 1.0]
     twin = one["dbt_floor"]["duckdb"]
@@ -65,35 +66,37 @@ def _with_suite_cpu(builds_cpu: float) -> dict:
         "build_silver_cpu_s": 2.24,
         "build_gold_cpu_s": 3.2,
     }
-    runs = result["suite"]["pipeline_runs"]["by_kind"]
+    suite = result["suite"]
+    runs = suite["pipeline_runs"]["by_kind"]
     runs["dbt builds"]["cpu_seconds"] = builds_cpu
-    runs["Soda gates"]["cpu_seconds"] = 200.0
+    runs["searches for bad files"] = {"count": 3, "seconds": 80.0, "cpu_seconds": 50.0}
+    suite["cpu_by_kind"] |= {proc_cpu.PIP: 10.0, "all": suite["cpu_by_kind"]["all"] + 10.0}
     return result
 
 
 def test_the_suite_row_bounds_the_suite_with_every_dbt_node_at_its_twins_cpu() -> None:
-    """Every process's 1832.4 CPU s less the idle services' 49.2 s, less the builds'
-    1000 s: 783.2 CPU s, 391.6 s on 2 cores; plus 5725 nodes at the twin's cheaper
-    0.08 s (458 s): 1241.2 CPU s, 620.6 s; with no gate (200 s) and no Spark JVM
-    (259.2 s), 324.0 CPU s, 162.0 s."""
+    """Every process's 1842.4 CPU s less pip's 10, the idle services' 49.2, the tests'
+    dbt processes' 157.6, Spark's JVMs' 259.2 and PostgreSQL's 23.3, less the builds'
+    1000 and the searches' 50: 293.1 CPU s, 146.6 s on 2 cores; plus 5725 nodes at the
+    twin's cheaper 0.08 s (458): 751.1 CPU s, 375.6 s. With builds of 300 CPU s, 993.1
+    and 1451.1 CPU s: 496.6 and 725.6 s."""
     assert "twin's 80 ms of CPU" not in _suite_row(json.loads(LATER.read_text()))
     row = _suite_row(_with_suite_cpu(1000.0))
     assert row.endswith(
         "; with every dbt node of those builds at its twin's 80 ms of CPU (they took 1000 "
-        "CPU s, 175 ms a node) and every other process's CPU as measured, the suite needs "
-        "at least 1241 CPU s, 621 s on 2 cores, over the target's 480 s; with no dbt build "
-        "at all, 783 CPU s, 392 s on 2 cores, within; with no Soda gate and no Spark JVM "
-        "either, 324 CPU s, 162 s on 2 cores, within (an estimate: see bench/targets.py, "
-        "_suite_logic_free) |"
+        "CPU s, 175 ms a node) and none of dbt's other work (the searches for bad files, "
+        "the dbt processes the tests start, Spark's JVMs, PostgreSQL's servers), every "
+        "other process's CPU as measured, the suite needs at least 751 CPU s, 376 s on 2 "
+        "cores, within the target's 480 s; with no build at all, 293 CPU s, 147 s on 2 "
+        "cores, within (an estimate: see bench/targets.py, _suite_logic_free) |"
     )
-    # builds that cost more: the same suite with them at the twin's needs less
-    assert "at least 841 CPU s, 421 s on 2 cores, within the target's 480 s" in _suite_row(
-        _with_suite_cpu(1400.0)
-    )
-    # builds that cost less: without them the suite is still over
-    assert "with no dbt build at all, 1083 CPU s, 542 s on 2 cores, over;" in _suite_row(
-        _with_suite_cpu(700.0)
-    )
+    cheaper = _suite_row(_with_suite_cpu(300.0))
+    assert "at least 1451 CPU s, 726 s on 2 cores, over the target's 480 s" in cheaper
+    assert "with no build at all, 993 CPU s, 497 s on 2 cores, over (" in cheaper
+    # a result from before the searches' CPU was read states no bound
+    unread = _with_suite_cpu(1000.0)
+    del unread["suite"]["pipeline_runs"]["by_kind"]["searches for bad files"]["cpu_seconds"]
+    assert "twin's 80 ms of CPU" not in _suite_row(unread)
 
 
 def _scale_ten_row(result: dict) -> str:

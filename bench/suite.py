@@ -18,8 +18,8 @@ from bench.timing import timed
 
 def pipeline_runs(basetemp: Path) -> dict[str, Any]:
     """The pipeline runs the suite's tests made, from the run records in their
-    temporary folders (a record copied with a lake counts once; runs whose lake is
-    elsewhere, an S3 bucket, are not seen: a lower bound). Per step name: how many,
+    temporary folders (a record copied with a lake counts once; a run killed before
+    it wrote its record is not seen: a lower bound). Per step name: how many,
     their seconds and their CPU seconds (the process that ran the step, all its
     threads); dbt builds also count the nodes they ran."""
     records: dict[str, dict[str, Any]] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from bench import proc_cpu
+from bench.dbt_floor import LAYERS
 from bench.sql_alone import write_again
 from bench.targets import markdown
 
@@ -52,20 +53,26 @@ def test_the_suite_row_sums_the_tests_over_the_workers_without_counting_them() -
 LATER = RESULT.with_name("2026-12-07T064817Z.json")
 
 
+def _with_twin_cpu(
+    result: dict, scale: float, first: tuple[float, ...], again: tuple[float, ...]
+) -> dict:
+    """The twin's CPU per build (bronze, silver, gold) at a scale of a stored result,
+    from scratch and with its parse kept, as a bench that reads it stores them; the
+    scale's figures."""
+    [at] = [s for s in result["scales"] if s["scale"] == scale]
+    twin = at["dbt_floor"]["duckdb"]
+    for run, seconds in ((twin, first), (twin["again"], again)):
+        run |= {f"build_{layer}_cpu_s": cpu for layer, cpu in zip(LAYERS, seconds, strict=True)}
+    return at
+
+
 def _with_suite_cpu(builds_cpu: float) -> dict:
     """064817Z with the figures a bench that reads CPU stores: the scale-1 twin's CPU
     per build (9.5 s for its 95 nodes from scratch, 7.6 s with its parse kept: 0.1 and
     0.08 s a node), the suite's builds' and searches' CPU (the searches 50 s) and pip's
     10 s among every process's."""
     result = json.loads(LATER.read_text())
-    [one] = [s for s in result["scales"] if s["scale"] == 1.0]
-    twin = one["dbt_floor"]["duckdb"]
-    twin |= {"build_bronze_cpu_s": 2.7, "build_silver_cpu_s": 2.8, "build_gold_cpu_s": 4.0}
-    twin["again"] |= {
-        "build_bronze_cpu_s": 2.16,
-        "build_silver_cpu_s": 2.24,
-        "build_gold_cpu_s": 3.2,
-    }
+    _with_twin_cpu(result, 1.0, (2.7, 2.8, 4.0), (2.16, 2.24, 3.2))
     suite = result["suite"]
     runs = suite["pipeline_runs"]["by_kind"]
     runs["dbt builds"]["cpu_seconds"] = builds_cpu
@@ -110,14 +117,7 @@ def _with_logic_free_figures(engine_cpu: dict[str, float]) -> dict:
     stores them: an incremental bronze model, a gold table with its keys, a snapshot,
     and a table that could not be written (its figures are not counted)."""
     result = json.loads(LATER.read_text())
-    [ten] = [s for s in result["scales"] if s["scale"] == 10.0]
-    twin = ten["dbt_floor"]["duckdb"]
-    twin |= {"build_bronze_cpu_s": 2.0, "build_silver_cpu_s": 2.0, "build_gold_cpu_s": 3.0}
-    twin["again"] |= {
-        "build_bronze_cpu_s": 1.5,
-        "build_silver_cpu_s": 1.5,
-        "build_gold_cpu_s": 2.0,
-    }
+    ten = _with_twin_cpu(result, 10.0, (2.0, 2.0, 3.0), (1.5, 1.5, 2.0))
     ten["written_again"] = {
         "cores": 2,
         "nodes": [

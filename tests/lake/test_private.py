@@ -11,6 +11,7 @@ import pytest
 
 from olist_elt.connectors.olist import OlistCsvConnector
 from olist_elt.lake.lander import Lander
+from olist_elt.lake.private import owner_only
 from olist_elt.lake.storage import open_storage
 from olist_elt.security.audit import AuditLog
 from olist_elt.settings import Settings
@@ -55,3 +56,17 @@ def test_raw_manifest_quarantine_audit_and_anchor_are_owner_only(
         if mode != (0o700 if (workspace.lake_dir / path).is_dir() else 0o600)
     }
     assert wrong == {}
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_owner_only_makes_what_is_created_private_and_gives_the_umask_back(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(RuntimeError), owner_only():
+        (tmp_path / "inside").write_text("x")
+        (tmp_path / "folder").mkdir()
+        raise RuntimeError("a failure inside")
+    (tmp_path / "after").write_text("x")
+    modes = _modes(tmp_path)
+    del modes["."]  # pytest's own folder
+    assert modes == {"inside": 0o600, "folder": 0o700, "after": 0o644}

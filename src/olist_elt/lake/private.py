@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+
+@contextmanager
+def owner_only() -> Iterator[None]:
+    """What the process creates meanwhile is its owner's only (umask 077); the umask
+    it had is back after."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def private_dirs(path: Path) -> None:

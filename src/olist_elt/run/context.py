@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 
 from olist_elt.errors import PipelineFailed
 from olist_elt.lake.manifest import ManifestRecord
+from olist_elt.lake.private import owner_only
 from olist_elt.ops.operate import after_run
 from olist_elt.run.lock import run_lock
 from olist_elt.run.record import (
@@ -85,14 +85,11 @@ class RunContext:
         from its start (outcome 'running'); whatever happens, it ends with an outcome,
         the ops history, alerts and an audit record. A failure is raised as
         PipelineFailed naming the step."""
-        previous_umask = os.umask(0o077)  # what a run writes is the owner's only
-        try:
-            with run_lock(self.settings, self.run_id):
-                self.close_interrupted()
-                with self._recorded():
-                    yield self
-        finally:
-            os.umask(previous_umask)
+        # what a run writes is its owner's only
+        with owner_only(), run_lock(self.settings, self.run_id):
+            self.close_interrupted()
+            with self._recorded():
+                yield self
 
     def close_interrupted(self) -> list[str]:
         """Runs whose process ended before they did (killed, crashed) are marked

@@ -19,7 +19,7 @@ from olist_elt.errors import (
     infrastructure_cause,
     own_error,
 )
-from olist_elt.lake.private import DIR_MODE, private_dirs
+from olist_elt.lake.private import DIR_MODE, owner_only, private_dirs
 from olist_elt.settings import Settings
 from olist_elt.transform.manifest_file import SAVED_PARSE, write_manifest
 from olist_elt.transform.messages import without_values
@@ -159,15 +159,15 @@ def _as_dbt(argv: list[str], target_dir: Path) -> Iterator[None]:
     line may name a person: `olist-elt erase --customer-unique-id ...`), and what it
     writes is its owner's only, in a target folder that is too (a target first made
     by a command outside a run, `olist-elt status`, was left readable by all)."""
-    saved, previous_umask = sys.argv, os.umask(0o077)
-    try:
-        private_dirs(target_dir)
-        os.chmod(target_dir, DIR_MODE)
-        sys.argv = argv
-        yield
-    finally:
-        sys.argv = saved
-        os.umask(previous_umask)
+    saved = sys.argv
+    with owner_only():
+        try:
+            private_dirs(target_dir)
+            os.chmod(target_dir, DIR_MODE)
+            sys.argv = argv
+            yield
+        finally:
+            sys.argv = saved
 
 
 class Dbt:

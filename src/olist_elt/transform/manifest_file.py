@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from olist_elt.lake.private import owner_only
+
 log = logging.getLogger(__name__)
 
 SAVED_PARSE = "partial_parse.msgpack"
@@ -76,21 +78,19 @@ def write_manifest(manifest: Any, target: Path) -> None:
     from dbt.parser.manifest import write_manifest as dbt_write_manifest
 
     _remove_old_scratch(target)
-    previous = os.umask(0o077)
     try:
-        scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target))
-        try:
-            dbt_write_manifest(manifest, str(scratch))
-            for name in WRITTEN:
-                os.replace(scratch / name, target / name)
-            (scratch / STAMP).write_text(json.dumps(_stamp(target)))
-            os.replace(scratch / STAMP, target / STAMP)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        with owner_only():
+            scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target))
+            try:
+                dbt_write_manifest(manifest, str(scratch))
+                for name in WRITTEN:
+                    os.replace(scratch / name, target / name)
+                (scratch / STAMP).write_text(json.dumps(_stamp(target)))
+                os.replace(scratch / STAMP, target / STAMP)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
     except OSError as exc:
         log.warning("dbt's manifest.json not written in %s: %s", target, exc)
-    finally:
-        os.umask(previous)
 
 
 def _remove_old_scratch(target: Path) -> None:

@@ -3,10 +3,9 @@
 {#- One row per zip prefix: exact duplicates and coordinates outside Brazil's
     bounding box (islands kept) are dropped, the point is the median latitude
     and longitude (a stray point does not move it), the city is the most
-    frequent normalized spelling. Bronze is read once: each distinct point
-    keeps its newest ingestion, and a prefix's is the newest of its points
-    (10M rows at scale 10: 4.8 s alone in DuckDB, 6.9 s with a second pass
-    over bronze for the ingestion). -#}
+    frequent normalized spelling. Each distinct point keeps its newest
+    ingestion, and a prefix's is the newest of its points: no second pass
+    over the rows for it. -#}
 with
 
 geolocation as (

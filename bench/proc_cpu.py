@@ -93,9 +93,15 @@ class ProcCpu:
         self._kind: dict[tuple[int, bytes], str] = {}
         self._name: dict[tuple[int, bytes], bytes] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _sample(self, first: bool = False) -> None:
+    def sample(self, first: bool = False) -> None:
+        """Read every process now (the block's thread does it twice a second)."""
+        with self._lock:
+            self._sample(first)
+
+    def _sample(self, first: bool) -> None:
         for entry in os.listdir(PROC):
             if not entry.isdigit() or int(entry) == self._me:
                 continue
@@ -117,17 +123,17 @@ class ProcCpu:
 
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL_S):
-            self._sample()
+            self.sample()
 
     def __enter__(self) -> ProcCpu:
-        self._sample(first=True)
+        self.sample(first=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
+        self.sample()
 
     def by_kind(self) -> dict[str, float]:
         """CPU seconds by kind, largest first, and "all" (summed before rounding)."""

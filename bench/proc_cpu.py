@@ -135,6 +135,11 @@ class ProcCpu:
         self._thread.join()
         self.sample()
 
+    def of_process(self, pid: int) -> tuple[str, float]:
+        """The kind and CPU seconds of the process last seen under pid."""
+        key = max(k for k in self._last if k[0] == pid)
+        return self._kind[key], round(self._last[key] - self._first[key], 1)
+
     def by_kind(self) -> dict[str, float]:
         """CPU seconds by kind, largest first, and "all" (summed before rounding)."""
         totals: dict[str, float] = {}

@@ -123,7 +123,7 @@ def _suite_bound(suite: dict[str, Any], twin: dict[str, Any]) -> str:
         f"process's CPU as measured, the suite needs at least {held(bound['cpu'])} the "
         f"target's {SUITE_S:g} s; with no build at all, {held(bound['rest'])}; with "
         f"those builds at the twin's CPU and dbt's other work as measured (not a bound: "
-        f"where the time goes once the runs' own SQL is free), "
+        f"Spark's JVMs and PostgreSQL run some of the builds' SQL too), "
         f"{held(bound['cpu'] + bound['kept'])} (an estimate: see bench/targets.py, "
         f"_suite_logic_free)"
     )

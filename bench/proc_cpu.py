@@ -68,6 +68,27 @@ def kind_of(argv: list[str]) -> str:
     return PROGRAMS.get(program, unknown)
 
 
+# what starts a Spark engine a build needs, by the class a JVM runs: a loopback
+# cluster's master (one per cluster start), or a session's driver (the JVM pyspark's
+# spark-submit launches for `pyspark-shell`); the Thrift Server, a worker and an
+# executor come with a cluster's master
+MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+LAUNCHER_CLASS = "org.apache.spark.launcher.Main"
+CLUSTER_START = "Spark cluster starts (a master)"
+SESSION_START = "Spark session starts (a pyspark driver)"
+# the processes counted apiece: each pays a fixed cost (dbt's import, Spark's start)
+COUNTED = (DBT, CLUSTER_START, SESSION_START)
+
+
+def spark_start(argv: list[str]) -> str | None:
+    """CLUSTER_START or SESSION_START for the JVM that starts one, None otherwise."""
+    if not argv or os.path.basename(argv[0]) != "java" or LAUNCHER_CLASS in argv:
+        return None  # spark-class's launcher names the class it prints the command for
+    if MASTER_CLASS in argv:
+        return CLUSTER_START
+    return SESSION_START if "pyspark-shell" in argv else None
+
+
 def _read(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None:
     """((pid, start time), its name, CPU seconds so far) of one process, None once it
     is gone."""
@@ -92,6 +113,7 @@ class ProcCpu:
         self._last: dict[tuple[int, bytes], float] = {}
         self._kind: dict[tuple[int, bytes], str] = {}
         self._name: dict[tuple[int, bytes], bytes] = {}
+        self._start: dict[tuple[int, bytes], str | None] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -116,7 +138,9 @@ class ProcCpu:
                     argv = (PROC / entry / "cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
-                self._kind[key] = kind_of([a.decode(errors="replace") for a in argv if a])
+                args = [a.decode(errors="replace") for a in argv if a]
+                self._kind[key] = kind_of(args)
+                self._start[key] = spark_start(args)
                 self._name[key] = name
                 self._first.setdefault(key, cpu if first else 0.0)
             self._last[key] = cpu
@@ -148,3 +172,9 @@ class ProcCpu:
             totals[kind] = totals.get(kind, 0.0) + last - self._first[key]
         ranked = sorted(totals.items(), key=lambda kv: -kv[1])
         return {k: round(v, 1) for k, v in ranked} | {"all": round(sum(totals.values()), 1)}
+
+    def counts(self) -> dict[str, int]:
+        """How many processes of each COUNTED kind were seen (started before the block
+        or during it; one under half a second may be missed: a lower bound)."""
+        kinds = [*self._kind.values(), *self._start.values()]
+        return {kind: kinds.count(kind) for kind in COUNTED}

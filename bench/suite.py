@@ -134,6 +134,7 @@ def suite_timing(work: Path) -> dict[str, Any]:
         "cpu_s": round(cpu, 1),
         "cores": os.cpu_count(),
         "cpu_by_kind": by_process.by_kind(),
+        "process_counts": by_process.counts(),
         "pipeline_runs": pipeline_runs(basetemp),
         **counts,
         "files": [{"file": f, "tests": len(t), "seconds": round(sum(t), 1)} for f, t in ranked],
@@ -171,6 +172,14 @@ def markdown(suite: dict[str, Any]) -> list[str]:
             "|---|---|",
         ]
         lines += [f"| {kind} | {seconds} |" for kind, seconds in by_kind.items()]
+    counts = suite.get("process_counts")
+    if counts:
+        lines += [
+            "",
+            "Processes seen, counted apiece (each pays a fixed cost; a lower bound): "
+            + "; ".join(f"{kind}: {n}" for kind, n in counts.items())
+            + ".",
+        ]
     runs = suite.get("pipeline_runs")
     if runs:
         lines += [

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bench.proc_cpu import (
     CLI,
+    CLUSTER_START,
     DBT,
     OTHER,
     POSTGRES,
@@ -17,9 +19,11 @@ from bench.proc_cpu import (
     PREFECT_SERVER,
     PYTEST,
     PYTHON,
+    SESSION_START,
     SPARK,
     ProcCpu,
     kind_of,
+    spark_start,
 )
 
 PY = "/venv/bin/python"
@@ -89,3 +93,67 @@ def test_a_launched_program_counts_as_itself_not_as_its_launcher() -> None:
     kind, spent = cpu.of_process(child.pid)
     assert kind == PYTHON and spent >= 0.7, (kind, spent)
     assert cpu.by_kind()[PYTHON] >= spent
+
+
+JAVA = "/usr/lib/jvm/java-17/bin/java"
+MASTER = "org.apache.spark.deploy.master.Master"
+LAUNCHER = "org.apache.spark.launcher.Main"
+SUBMIT = "org.apache.spark.deploy.SparkSubmit"
+
+
+@pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        ([JAVA, "-cp", "x", "-Xmx1g", MASTER, "--host", "127.0.0.1"], CLUSTER_START),
+        (
+            [JAVA, "-cp", "x", SUBMIT, "--conf", "spark.ui.enabled=false", "pyspark-shell"],
+            SESSION_START,
+        ),
+        # spark-class's launcher names the class it prints the command for: not a start
+        ([JAVA, "-Xmx128m", "-cp", "x", LAUNCHER, MASTER, "--host", "127.0.0.1"], None),
+        ([JAVA, "-cp", "x", LAUNCHER, SUBMIT, "pyspark-shell"], None),
+        # what comes with a cluster's master
+        ([JAVA, "-cp", "x", "org.apache.spark.deploy.worker.Worker", "spark://h:1"], None),
+        ([JAVA, "-cp", "x", SUBMIT, "--class", "x.HiveThriftServer2", "spark-internal"], None),
+        ([PY, "-c", f"print('{MASTER} pyspark-shell')"], None),
+        ([], None),
+    ],
+)
+def test_each_jvm_that_starts_spark_is_put_with_what_it_starts(
+    argv: list[str], start: str | None
+) -> None:
+    assert spark_start(argv) == start
+
+
+def test_each_process_that_pays_a_fixed_cost_is_counted_once(tmp_path: Path) -> None:
+    """Two dbt processes, one of them started by a shell that execs it, a Python
+    process that is not dbt, a cluster's master and spark-class's launcher for it (a
+    program named java): two dbt processes and one cluster start, each process seen
+    twice while alive."""
+    dbt = tmp_path / "dbt"
+    dbt.write_text("import sys\nsys.stdin.read()\n")
+    java = tmp_path / "java"
+    java.symlink_to(sys.executable)
+    wait = "import sys; sys.stdin.read()"
+    argvs = [
+        [sys.executable, str(dbt), "build"],
+        ["bash", "-c", 'exec "$0" "$1" parse', sys.executable, str(dbt)],
+        [sys.executable, "-c", wait],
+        [str(java), "-c", wait, MASTER],
+        [str(java), "-c", wait, LAUNCHER, MASTER],
+    ]
+    with ProcCpu() as cpu:
+        children = [subprocess.Popen(argv, stdin=subprocess.PIPE) for argv in argvs]
+        try:
+            for _ in range(2):
+                while any(_comm(child.pid) == "bash" for child in children):
+                    pass  # until the shell has exec'd dbt
+                cpu.sample()
+        finally:
+            for child in children:
+                child.communicate()
+    assert cpu.counts() == {DBT: 2, CLUSTER_START: 1, SESSION_START: 0}
+
+
+def _comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()

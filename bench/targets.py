@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import proc_cpu
+from bench import proc_cpu, suite_floors
 from bench.dbt_floor import PARSE_KEYS
 from bench.sql_alone import written_totals
 from olist_elt.settings import Settings
@@ -102,12 +102,14 @@ def _suite_logic_free(suite: dict[str, Any], twin: dict[str, Any]) -> dict[str, 
     }
 
 
-def _suite_bound(suite: dict[str, Any], twin: dict[str, Any]) -> str:
+def _suite_bound(suite: dict[str, Any], twins: dict[str, Any]) -> str:
+    twin = twins.get("duckdb") or {}
     bound = _suite_logic_free(suite, twin)
     if bound is None:
         return ""
     builds = suite["pipeline_runs"]["by_kind"]["dbt builds"]
     cores = bound["cores"]
+    put = suite_floors.floors(suite, twins)
 
     def held(cpu: float) -> str:
         wall = cpu / cores
@@ -126,7 +128,7 @@ def _suite_bound(suite: dict[str, Any], twin: dict[str, Any]) -> str:
         f"Spark's JVMs and PostgreSQL run some of the builds' SQL too), "
         f"{held(bound['cpu'] + bound['kept'])} (an estimate: see bench/targets.py, "
         f"_suite_logic_free)"
-    )
+    ) + (suite_floors.sentence(bound, put, held) if put else "")
 
 
 def _full_run_split(s: dict[str, Any]) -> str:
@@ -363,7 +365,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
                 f"; at the twin's {1000 * per_node:.0f} ms a node those builds would take "
                 f"{per_node * builds['nodes']:.0f} s"
             )
-        where += _cpu_by_kind(suite) + _suite_bound(suite, _twin(one or {}))
+        where += _cpu_by_kind(suite) + _suite_bound(suite, (one or {}).get("dbt_floor") or {})
         rows.append(
             _row(
                 f"test suite ≤ {SUITE_S / 60:g} min",

@@ -114,6 +114,7 @@ class ProcCpu:
         self._kind: dict[tuple[int, bytes], str] = {}
         self._name: dict[tuple[int, bytes], bytes] = {}
         self._start: dict[tuple[int, bytes], str | None] = {}
+        self._before: set[tuple[int, bytes]] = set()  # running when the block began
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -144,6 +145,8 @@ class ProcCpu:
                 self._name[key] = name
                 self._first.setdefault(key, cpu if first else 0.0)
             self._last[key] = cpu
+            if first:
+                self._before.add(key)
 
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL_S):
@@ -174,7 +177,8 @@ class ProcCpu:
         return {k: round(v, 1) for k, v in ranked} | {"all": round(sum(totals.values()), 1)}
 
     def counts(self) -> dict[str, int]:
-        """How many processes of each COUNTED kind were seen (started before the block
-        or during it; one under half a second may be missed: a lower bound)."""
-        kinds = [*self._kind.values(), *self._start.values()]
+        """How many processes of each COUNTED kind started while the block ran (one
+        that lives under half a second may be missed: a lower bound)."""
+        started = [key for key in self._kind if key not in self._before]
+        kinds = [self._kind[key] for key in started] + [self._start[key] for key in started]
         return {kind: kinds.count(kind) for kind in COUNTED}

@@ -9,7 +9,8 @@ what the cheapest such work costs on this machine, measured beside it:
 - each dbt process the tests start imports dbt: the twin's CPU to import it;
 - each pyspark session and each loopback cluster the tests start: the Spark twins'
   JVM CPU to start them (the session's driver; the cluster's master, worker and
-  Thrift Server until it answers), olist-elt's Spark settings;
+  Thrift Server until it answers), olist-elt's Spark settings with the short-run JVM
+  options the cluster and the suite's session take;
 - each node of the runs' Spark builds (bronze, silver): the Spark twins' CPU a node
   in a warm engine (the same builds run again in the same JVMs), their dbt process's
   and their JVMs', instead of the DuckDB twin's.
@@ -94,9 +95,10 @@ def sentence(bound: dict[str, Any], put: dict[str, Any], held: Any) -> str:
     cpu = bound["cpu"] - bound["per_node"] * put["spark_nodes"] + put["cpu"]
     return (
         f"; with the fixed cost of starting dbt and Spark at its floor measured in this "
-        f"run instead of none ({dbt_n} dbt processes at the twin's {dbt_unit:.2f} CPU s "
-        f"to import dbt, {session_n} pyspark sessions at {session_unit:.1f} CPU s of JVM "
-        f"to start and {cluster_n} loopback clusters at {cluster_unit:.1f}, and the Spark "
-        f"builds' nodes at the Spark twins' CPU a node, their JVMs' included: "
-        f"{spark_ms}), at least {held(cpu)} (see bench/suite_floors.py)"
+        f"run instead of none (dbt processes started: {dbt_n}, each at the twin's "
+        f"{dbt_unit:.2f} CPU s to import dbt; pyspark sessions started: {session_n}, each "
+        f"at {session_unit:.1f} CPU s of JVM; loopback clusters started: {cluster_n}, each "
+        f"at {cluster_unit:.1f} CPU s of JVM; the Spark builds' nodes at the Spark twins' "
+        f"CPU a node in a warm engine, their JVMs' included: {spark_ms}), at least "
+        f"{held(cpu)} (see bench/suite_floors.py)"
     )

@@ -125,35 +125,46 @@ def test_each_jvm_that_starts_spark_is_put_with_what_it_starts(
     assert spark_start(argv) == start
 
 
-def test_each_process_that_pays_a_fixed_cost_is_counted_once(tmp_path: Path) -> None:
-    """Two dbt processes, one of them started by a shell that execs it, a Python
-    process that is not dbt, a cluster's master and spark-class's launcher for it (a
-    program named java): two dbt processes and one cluster start, each process seen
-    twice while alive."""
-    dbt = tmp_path / "dbt"
-    dbt.write_text("import sys\nsys.stdin.read()\n")
-    java = tmp_path / "java"
-    java.symlink_to(sys.executable)
-    wait = "import sys; sys.stdin.read()"
-    argvs = [
-        [sys.executable, str(dbt), "build"],
-        ["bash", "-c", 'exec "$0" "$1" parse', sys.executable, str(dbt)],
-        [sys.executable, "-c", wait],
-        [str(java), "-c", wait, MASTER],
-        [str(java), "-c", wait, LAUNCHER, MASTER],
-    ]
+class FakeProc:
+    """A /proc of made-up processes: no real process is started, so the bench's own
+    reading of the machine while the suite runs never sees one of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, pid: int, argv: list[str], start: int = 1, cpu_ticks: int = 0) -> None:
+        """A process as /proc shows it: its name (the program's, as exec sets it),
+        its command line, its CPU (utime) and start time in its stat fields."""
+        folder = self.root / str(pid)
+        folder.mkdir(exist_ok=True)
+        fields = ["S"] + ["0"] * 21
+        fields[11], fields[19] = str(cpu_ticks), str(start)
+        name = Path(argv[0]).name[:15]
+        (folder / "stat").write_text(f"{pid} ({name}) {' '.join(fields)}")
+        (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+
+
+def test_each_process_that_pays_a_fixed_cost_is_counted_once_when_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dbt process already running when the block begins is not counted; a shell
+    that becomes dbt by exec, a second dbt process, spark-class's shell that becomes a
+    pyspark driver, a cluster's master and spark-class's launcher for it, each read
+    twice while alive: two dbt processes, one session start, one cluster start."""
+    from bench import proc_cpu
+
+    fake = FakeProc(tmp_path)
+    monkeypatch.setattr(proc_cpu, "PROC", tmp_path)
+    fake.put(900001, [PY, "/venv/bin/dbt", "build"])  # running before the block
+    submit = [JAVA, "-cp", "x", SUBMIT, "--conf", "a=b", "pyspark-shell"]
     with ProcCpu() as cpu:
-        children = [subprocess.Popen(argv, stdin=subprocess.PIPE) for argv in argvs]
-        try:
-            for _ in range(2):
-                while any(_comm(child.pid) == "bash" for child in children):
-                    pass  # until the shell has exec'd dbt
-                cpu.sample()
-        finally:
-            for child in children:
-                child.communicate()
-    assert cpu.counts() == {DBT: 2, CLUSTER_START: 1, SESSION_START: 0}
-
-
-def _comm(pid: int) -> str:
-    return Path(f"/proc/{pid}/comm").read_text().strip()
+        fake.put(900002, ["bash", "-c", "exec dbt parse"], start=7)
+        fake.put(900003, ["bash", "/venv/pyspark/bin/spark-class", SUBMIT], start=8)
+        cpu.sample()
+        fake.put(900002, [PY, "/venv/bin/dbt", "parse"], start=7, cpu_ticks=5)  # exec'd
+        fake.put(900003, submit, start=8, cpu_ticks=9)  # exec'd
+        fake.put(900004, [PY, "/venv/bin/dbt", "run"], start=9)
+        fake.put(900005, [JAVA, "-cp", "x", MASTER, "--host", "127.0.0.1"], start=9)
+        fake.put(900006, [JAVA, "-cp", "x", LAUNCHER, MASTER], start=9)
+        cpu.sample()
+    assert cpu.counts() == {DBT: 2, CLUSTER_START: 1, SESSION_START: 1}

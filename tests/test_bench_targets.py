@@ -327,11 +327,12 @@ def test_the_suite_row_puts_back_the_fixed_cost_of_starting_dbt_and_spark() -> N
     row = _suite_row(_with_floors(10))
     assert row.endswith(
         "; with the fixed cost of starting dbt and Spark at its floor measured in this run "
-        "instead of none (10 dbt processes at the twin's 1.20 CPU s to import dbt, 1 "
-        "pyspark sessions at 8.0 CPU s of JVM to start and 2 loopback clusters at 12.0, "
-        "and the Spark builds' nodes at the Spark twins' CPU a node, their JVMs' "
-        "included: 400 ms (55 nodes, spark), 300 ms (160 nodes, spark_thrift)), at least "
-        "848 CPU s, 424 s on 2 cores, within (see bench/suite_floors.py) |"
+        "instead of none (dbt processes started: 10, each at the twin's 1.20 CPU s to "
+        "import dbt; pyspark sessions started: 1, each at 8.0 CPU s of JVM; loopback "
+        "clusters started: 2, each at 12.0 CPU s of JVM; the Spark builds' nodes at the "
+        "Spark twins' CPU a node in a warm engine, their JVMs' included: 400 ms (55 "
+        "nodes, spark), 300 ms (160 nodes, spark_thrift)), at least 848 CPU s, 424 s on "
+        "2 cores, within (see bench/suite_floors.py) |"
     )
     assert "at least 968 CPU s, 484 s on 2 cores, over (see" in _suite_row(_with_floors(110))
     # a result without a Spark twin's warm builds (before they were measured) has no clause

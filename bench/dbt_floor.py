@@ -41,24 +41,17 @@ ENGINE_LAYERS = {"duckdb": LAYERS, "spark": LAYERS[:2], "spark_thrift": LAYERS[:
 RUNNER = r"""
 import json, os, sys, time
 out = {}
+from bench.proc_cpu import PROC, read_stat  # the bench's reader of /proc
 TICKS = os.sysconf("SC_CLK_TCK")
 
 def jvms():
     # the CPU so far of each JVM on the machine (Spark's; the bench runs alone), by
-    # (pid, start time): /proc/<pid>/stat, utime and stime after the name
+    # (pid, start time)
     found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat", "rb").read()
-        except OSError:
-            continue
-        try:
-            end = stat.rindex(b")")
-            if stat[stat.index(b"(") + 1 : end] == b"java":
-                fields = stat[end + 2 :].split()
-                found[(pid, fields[19])] = (int(fields[11]) + int(fields[12])) / TICKS
-        except (ValueError, IndexError):
-            continue
+    for pid in filter(str.isdigit, os.listdir(PROC)):
+        read = read_stat(pid, TICKS)
+        if read is not None and read[1] == b"java":
+            found[read[0]] = read[2]
     return found
 
 def jvm_cpu(since):
@@ -249,6 +242,10 @@ def dbt_floor(
     work.mkdir(parents=True, exist_ok=True)
     project = write_project(work, layers, threads, engine)
     env = {**(os.environ if env is None else env), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # the runner imports the bench's /proc reader from this checkout
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parent.parent), *filter(None, [env.get("PYTHONPATH")])]
+    )
     if engine == "spark":
         from olist_elt.settings import Settings
         from olist_elt.transform.spark import spark_conf, with_java_options

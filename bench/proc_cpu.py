@@ -89,7 +89,7 @@ def spark_start(argv: list[str]) -> str | None:
     return SESSION_START if "pyspark-shell" in argv else None
 
 
-def _read(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None:
+def read_stat(pid: str, ticks: int) -> tuple[tuple[int, bytes], bytes, float] | None:
     """((pid, start time), its name, CPU seconds so far) of one process, None once it
     is gone."""
     try:
@@ -128,7 +128,7 @@ class ProcCpu:
         for entry in os.listdir(PROC):
             if not entry.isdigit() or int(entry) == self._me:
                 continue
-            read = _read(entry, self._ticks)
+            read = read_stat(entry, self._ticks)
             if read is None:
                 continue
             key, name, cpu = read

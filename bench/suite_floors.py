@@ -42,8 +42,8 @@ def _cheaper(twin: dict[str, Any], figure: Any) -> float | None:
 def _spark_node(run: dict[str, Any]) -> float | None:
     """CPU a node of the twin's builds in a warm engine: its dbt process's and the
     JVMs'. A node costs no less in the suite, whose engines are at best as warm."""
-    layers = [key[len("warm_") : -len("_nodes")] for key in run if key.startswith("warm_")]
-    layers = [layer for layer in layers if f"warm_{layer}_nodes" in run]
+    warm = [key for key in run if key.startswith("warm_") and key.endswith("_nodes")]
+    layers = [key[len("warm_") : -len("_nodes")] for key in warm]
     keys = [f"warm_{layer}_{part}" for layer in layers for part in ("cpu_s", "jvm_cpu_s")]
     if not layers or any(key not in run for key in keys):
         return None
